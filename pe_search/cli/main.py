@@ -1,0 +1,37 @@
+"""The `pe-search` command. Each command group lives in its own module; this one wires them."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from pe_search.cli.model import model_command
+from pe_search.cli.output import fail
+from pe_search.errors import PeSearchError
+
+
+class _Group(click.Group):
+    """Turns a user's mistake (a PeSearchError) into one line and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PeSearchError as error:
+            fail(str(error), as_json="--json" in sys.argv)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pe-search")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Search your own audio and video by meaning with Perception Encoder Audio-Visual models."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+cli.add_command(model_command)

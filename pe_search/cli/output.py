@@ -1,0 +1,40 @@
+"""How every command talks to the user: a readable line or table, or `--json`; errors as one line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from typing import Any
+
+import click
+
+
+def json_option(function):
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")(
+        function
+    )
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(_plain(value), indent=2, sort_keys=False))
+
+
+def fail(message: str, as_json: bool = False, code: int = 1) -> None:
+    """Print one line (and the JSON error object with --json) and exit non-zero."""
+    if as_json:
+        emit_json({"error": message})
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)

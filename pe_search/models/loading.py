@@ -1,0 +1,196 @@
+"""Find a PE checkpoint (hub id or local directory), detect its kind, and load it.
+
+A hub id is first resolved to a local snapshot directory; from there a hub checkpoint and a
+saved directory take the same path through `from_pretrained`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from pe_search.errors import ModelLoadError
+from pe_search.torch_compat import ensure_torchvision_importable
+
+ensure_torchvision_importable()
+
+import transformers  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoTokenizer,
+    PeAudioFrameLevelModel,
+    PeAudioModel,
+    PeAudioVideoModel,
+    PeVideoModel,
+)
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILES = [
+    "config.json",
+    "*.safetensors",
+    "*.safetensors.index.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "preprocessor_config.json",
+    "video_preprocessor_config.json",
+]
+
+
+class PeAudioVideoModelLoadable(PeAudioVideoModel):
+    """PeAudioVideoModel whose saved checkpoints load back.
+
+    Upstream ties every tensor of the fused encoder's video tower to the video model's, except
+    rotary buffers; timm's PE rope keeps its frequencies in a *buffer* named `bands`, which the
+    pattern sweeps in, so `from_pretrained` fails with "`bands` is not an nn.Parameter". Here the
+    pattern leaves `rope.bands` out as well; everything else is the upstream class.
+    """
+
+    _tied_weights_keys = {
+        **{
+            key: value
+            for key, value in PeAudioVideoModel._tied_weights_keys.items()
+            if not key.startswith(r"audio_video_encoder\.embedder\.video_encoder")
+        },
+        r"audio_video_encoder\.embedder\.video_encoder\.(?!rotary_emb|.*\.rope\.pos_embed|.*\.rope\.bands)": (
+            r"video_model\.video_encoder\.(?!rotary_emb|.*\.rope\.pos_embed|.*\.rope\.bands)"
+        ),
+    }
+
+
+MODEL_CLASSES = {
+    "audio_video": PeAudioVideoModelLoadable,
+    "audio": PeAudioModel,
+    "video": PeVideoModel,
+    "audio_frame": PeAudioFrameLevelModel,
+}
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    sampling_rate: int
+    hop_length: int  # samples per output frame (1920 at 48 kHz: 40 ms)
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.hop_length / self.sampling_rate
+
+
+def resolve_checkpoint_dir(source: str | Path) -> Path:
+    """The local directory holding `source`: the directory itself, or the hub id's cached snapshot."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"{path} has no config.json: point --model at a PE checkpoint directory")
+        return path
+    text = str(source)
+    if path.exists() or text.startswith((".", "/", "~")) or text.count("/") != 1:
+        raise ModelLoadError(
+            f"no PE checkpoint at {text!r}: give a Hugging Face id such as facebook/pe-av-small "
+            "or a directory with config.json and model.safetensors"
+        )
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        return Path(snapshot_download(text, allow_patterns=CHECKPOINT_FILES))
+    except (OSError, HfHubHTTPError, ValueError) as error:
+        with contextlib.suppress(OSError, HfHubHTTPError, ValueError):
+            return Path(snapshot_download(text, allow_patterns=CHECKPOINT_FILES, local_files_only=True))
+        raise ModelLoadError(
+            f"{text} is not in the local Hugging Face cache and the hub cannot be reached "
+            f"({type(error).__name__}); download it where there is network "
+            f"(`hf download {text}`) or pass --model /path/to/checkpoint-dir"
+        ) from None
+
+
+def detect_kind(config: dict) -> str:
+    """Which PE model a config.json describes."""
+    model_type = config.get("model_type")
+    architectures = config.get("architectures") or []
+    if model_type == "pe_audio_video":
+        return "audio_video"
+    if model_type == "pe_video":
+        return "video"
+    if model_type == "pe_audio":
+        return "audio_frame" if any("FrameLevel" in name for name in architectures) else "audio"
+    raise ModelLoadError(
+        f"config.json has model_type {model_type!r}; expected a PE checkpoint (pe_audio_video, pe_audio, pe_video)"
+    )
+
+
+def weights_digest(directory: Path) -> str:
+    """A content hash of the weights. In the hub cache the blob's name already is its sha256."""
+    digest = hashlib.sha256()
+    for file in sorted(directory.glob("*.safetensors")):
+        resolved = file.resolve()
+        if resolved.parent.name == "blobs" and re.fullmatch(r"[0-9a-f]{64}", resolved.name):
+            digest.update(resolved.name.encode())
+            continue
+        with open(resolved, "rb") as handle:
+            while block := handle.read(1 << 22):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def config_digest(directory: Path) -> str:
+    config = json.loads((directory / "config.json").read_text())
+    config.pop("transformers_version", None)
+    config.pop("architectures", None)
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def load_model(directory: Path, kind: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
+        # PeVideoModel.__init__ prints a docstring lint message on every construction.
+        with contextlib.redirect_stdout(io.StringIO()):
+            model = MODEL_CLASSES[kind].from_pretrained(directory, dtype=dtype)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ModelLoadError(f"cannot load the checkpoint in {directory}: {error}".splitlines()[0]) from None
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        transformers.logging.enable_progress_bar()
+    return model.to(device).eval()
+
+
+def load_tokenizer(directory: Path):
+    try:
+        return AutoTokenizer.from_pretrained(directory)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"cannot load the tokenizer in {directory}: {error}".splitlines()[0]) from None
+
+
+def load_audio_settings(directory: Path) -> AudioSettings:
+    file = directory / "preprocessor_config.json"
+    config = json.loads(file.read_text()) if file.is_file() else {}
+    return AudioSettings(int(config.get("sampling_rate", 48_000)), int(config.get("hop_length", 1920)))
+
+
+def pick_device(device: str | torch.device | None) -> torch.device:
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("--device cuda was asked for but no CUDA GPU is visible: use --device cpu")
+    return device
+
+
+def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    if dtype is None or dtype in ("float32", "fp32"):
+        return torch.float32
+    if dtype in ("bfloat16", "bf16", torch.bfloat16):
+        return torch.bfloat16
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    raise ModelLoadError(f"unknown precision {dtype!r}: use float32 or bfloat16")

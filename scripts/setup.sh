@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Make .venv with the CPU build of torch and pe-search (with its dev tools) installed.
+# Safe to re-run. On a CUDA machine, install the torch build you want into .venv first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  .venv/bin/pip install --quiet torch==2.13.0
+fi
+# The constraints keep pip on the installed torch (timm -> torchvision would pull a CUDA torch).
+.venv/bin/pip install --quiet -e '.[dev]' -c constraints-cpu.txt

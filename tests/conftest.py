@@ -1,0 +1,31 @@
+"""Shared fixtures: tiny random PE checkpoints written once per session in the hub layout."""
+
+from __future__ import annotations
+
+import pytest
+
+from pe_search.models.tiny import KINDS, write_tiny_checkpoint
+
+
+@pytest.fixture(scope="session")
+def checkpoint_dirs(tmp_path_factory) -> dict:
+    """{kind: directory} for every checkpoint kind (audio_video, audio, video, audio_frame)."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    return {kind: write_tiny_checkpoint(root / kind, kind, seed=index) for index, kind in enumerate(KINDS)}
+
+
+@pytest.fixture(scope="session")
+def encoders(checkpoint_dirs) -> dict:
+    from pe_search.models.encoder import PeEncoder
+
+    return {kind: PeEncoder.from_pretrained(path) for kind, path in checkpoint_dirs.items()}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_hub_cache(tmp_path, monkeypatch):
+    """Tests never touch the user's Hugging Face cache or the network."""
+    import huggingface_hub.constants as hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
