@@ -31,7 +31,7 @@ def test_hub_id_in_cache_loads_through_the_same_path_as_its_directory(checkpoint
     from_hub = PeEncoder.from_pretrained("acme/pe-av-tiny")
     from_dir = PeEncoder.from_pretrained(checkpoint_dirs["audio_video"])
     assert from_hub.kind == from_dir.kind == "audio_video"
-    assert from_hub.fingerprint.weights_sha256 == from_dir.fingerprint.weights_sha256
+    assert from_hub.identity.weights_sha256 == from_dir.identity.weights_sha256
     np.testing.assert_array_equal(from_hub.embed_audio(AUDIO), from_dir.embed_audio(AUDIO))
 
 
@@ -70,7 +70,7 @@ def test_saved_checkpoint_loads_back_with_identical_embeddings(encoders, checkpo
             shutil.copy(checkpoint_dirs[kind] / name, saved / name)
     reloaded = PeEncoder.from_pretrained(saved)
     assert reloaded.kind == kind
-    assert reloaded.fingerprint.weights_sha256 != ""
+    assert reloaded.identity.weights_sha256 != ""
     texts_before, texts_after = encoder.embed_text(TEXTS), reloaded.embed_text(TEXTS)
     for name in texts_before:
         np.testing.assert_allclose(texts_after[name], texts_before[name], atol=1e-6)
@@ -103,7 +103,7 @@ def test_kind_is_detected_from_the_config():
 def test_spaces_follow_the_checkpoint_kind():
     assert set(spaces_for("audio_video")) == set(SPACES) - {"text_audio_frame"}
     assert set(spaces_for("audio")) == {"text_audio"}
-    assert set(spaces_for("video")) == {"text_video"}
+    assert set(spaces_for("video")) == {"text_video", "text_video_frame"}
     assert set(spaces_for("audio_frame")) == {"text_audio_frame"}
 
 

@@ -16,10 +16,11 @@ class _Group(click.Group):
     """Turns a user's mistake (a PeSearchError) into one line and exit code 1, never a traceback."""
 
     def invoke(self, ctx: click.Context):
+        wants_json = "--json" in [*ctx.args, *getattr(ctx, "_protected_args", [])]
         try:
             return super().invoke(ctx)
         except PeSearchError as error:
-            fail(str(error), as_json="--json" in sys.argv)
+            fail(str(error), as_json=wants_json)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

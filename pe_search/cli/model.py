@@ -35,8 +35,8 @@ def model_command(source: str, device: str | None, bf16: bool, as_json: bool) ->
             for name in encoder.spaces
         },
         "frame_seconds": encoder.frame_seconds if encoder.audio_tower is not None else None,
-        "config_sha256": encoder.fingerprint.config_sha256,
-        "weights_sha256": encoder.fingerprint.weights_sha256,
+        "config_sha256": encoder.identity.config_sha256,
+        "weights_sha256": encoder.identity.weights_sha256,
     }
     if as_json:
         emit_json(info)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,16 +44,15 @@ class TowerOutput:
     frames: torch.Tensor  # (frames, hidden)
 
 
-@dataclass
-class Fingerprint:
-    """What identifies the model that made a library's vectors."""
+@dataclass(frozen=True)
+class CheckpointIdentity:
+    """Where a checkpoint came from and what it is: content hashes of its config and weights."""
 
     source: str
     kind: str
     config_sha256: str
     weights_sha256: str
     dim: int
-    calibrations: dict[str, Calibration] = field(default_factory=dict)
 
 
 def _heads(model: nn.Module, kind: str) -> dict[str, nn.Module]:
@@ -101,7 +100,7 @@ class PeEncoder:
         kind: str,
         tokenizer,
         audio: loading.AudioSettings,
-        fingerprint: Fingerprint,
+        identity: CheckpointIdentity,
         frame_preprocessing=None,
         batch_size: int = 8,
     ) -> None:
@@ -109,7 +108,7 @@ class PeEncoder:
         self.kind = kind
         self.tokenizer = tokenizer
         self.audio = audio
-        self.fingerprint = fingerprint
+        self.identity = identity
         self.frame_preprocessing = frame_preprocessing
         self.batch_size = batch_size
         self.embeddings: tuple[str, ...] = EMBEDDINGS[kind]
@@ -143,7 +142,7 @@ class PeEncoder:
             )
         heads = _heads(model, kind)
         dim = next(iter(heads.values())).proj.out_features
-        fingerprint = Fingerprint(
+        identity = CheckpointIdentity(
             source=str(source),
             kind=kind,
             config_sha256=loading.config_digest(directory),
@@ -155,11 +154,10 @@ class PeEncoder:
             kind,
             loading.load_tokenizer(directory),
             loading.load_audio_settings(directory),
-            fingerprint,
+            identity,
             frames,
             batch_size,
         )
-        fingerprint.calibrations = {name: encoder.calibration(name) for name in encoder.spaces}
         return encoder
 
     def _set_towers(self) -> None:
@@ -182,7 +180,7 @@ class PeEncoder:
 
     @property
     def dim(self) -> int:
-        return self.fingerprint.dim
+        return self.identity.dim
 
     @property
     def frame_seconds(self) -> float:
@@ -298,8 +296,8 @@ class PeEncoder:
                     embeds[index] = states[row]
         return self._encoder_body(encoder, embeds)
 
-    def _video_tower(self, encoder: nn.Module, clips: list[torch.Tensor]) -> list[TowerOutput]:
-        """Video tower; the per-frame vision model runs on real frames only, in chunks."""
+    def _video_features(self, encoder: nn.Module, clips: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Per-frame inputs of the temporal transformer: the vision model on real frames only."""
         embedder = encoder.embedder
         frames = torch.cat(list(clips)).to(self.device, self.dtype)
         logits = []
@@ -307,8 +305,21 @@ class PeEncoder:
         for start in range(0, frames.shape[0], chunk):
             logits.append(embedder.vision_model(frames[start : start + chunk]).logits)
         features = embedder.data_proj(embedder.proj(F.normalize(torch.cat(logits), dim=-1)))
-        embeds = list(torch.split(features, [c.shape[0] for c in clips]))
-        return self._encoder_body(encoder, embeds)
+        return list(torch.split(features, [c.shape[0] for c in clips]))
+
+    def _video_tower(
+        self, encoder: nn.Module, clips: list[torch.Tensor], with_frames: bool = False
+    ) -> list[TowerOutput] | tuple[list[TowerOutput], list[torch.Tensor]]:
+        """Video tower. With `with_frames`, also each frame alone as a one-frame clip (pooled
+        states), reusing the vision model's per-frame work."""
+        features = self._video_features(encoder, clips)
+        outputs = self._encoder_body(encoder, features)
+        if not with_frames:
+            return outputs
+        singles = [f[i : i + 1] for f in features for i in range(f.shape[0])]
+        pooled = [o.pooled for o in self._encoder_body(encoder, singles)] if singles else []
+        per_clip = list(torch.split(torch.stack(pooled), [c.shape[0] for c in clips])) if pooled else []
+        return outputs, per_clip
 
     def _audio_clips(self, clips: Sequence[np.ndarray]) -> list[torch.Tensor]:
         if self.audio_tower is None:
@@ -371,19 +382,43 @@ class PeEncoder:
         with torch.inference_mode():
             return self._stack(self.heads["video"], [o.pooled for o in outputs])
 
+    def embed_video_frames(self, clips: Sequence[torch.Tensor]) -> list[np.ndarray]:
+        """Each frame of each clip as a one-frame video, in the video space: (frames, dim) per clip."""
+        return self.embed_video_and_frames(clips)[1]
+
+    def embed_video_and_frames(self, clips: Sequence[torch.Tensor]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Clip vectors and per-frame vectors together; the vision model runs once per frame."""
+        self._need("video")
+        tensors = self._video_clips(clips)
+        results = self._batched(
+            [t.shape[0] for t in tensors],
+            lambda b: list(zip(*self._video_tower(self.video_tower, [tensors[i] for i in b], True))),
+        )
+        with torch.inference_mode():
+            clip_vectors = self._stack(self.heads["video"], [r[0].pooled for r in results])
+            frames = [self._to_numpy(self.heads["video"](r[1])) for r in results]
+        return clip_vectors, frames
+
     def embed_audio_video(
-        self, audio_clips: Sequence[np.ndarray], video_clips: Sequence[torch.Tensor]
-    ) -> dict[str, np.ndarray]:
-        """For clips with both streams: {"audio", "video", "audio_video"} vectors, towers run once."""
+        self,
+        audio_clips: Sequence[np.ndarray],
+        video_clips: Sequence[torch.Tensor],
+        with_frames: bool = False,
+    ) -> dict[str, np.ndarray | list[np.ndarray]]:
+        """For clips with both streams: {"audio", "video", "audio_video"} vectors, towers run once.
+
+        With `with_frames`, also "video_frame": each frame alone as a one-frame video, per clip.
+        """
         self._need("audio_video")
         if len(audio_clips) != len(video_clips):
             raise ValueError("embed_audio_video needs one video clip per audio clip")
         audio = self._audio_clips(audio_clips)
         video = self._video_clips(video_clips)
 
-        def run(batch: list[int]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        def run(batch: list[int]) -> list[tuple]:
             audio_out = self._audio_tower(self.audio_tower, [audio[i] for i in batch])
-            video_out = self._video_tower(self.video_tower, [video[i] for i in batch])
+            video_out = self._video_tower(self.video_tower, [video[i] for i in batch], with_frames)
+            video_out, frames = video_out if with_frames else (video_out, [None] * len(batch))
             embedder = self.fused.embedder
             fused_audio = (
                 audio_out
@@ -397,15 +432,20 @@ class PeEncoder:
             )
             embeds = [self._fuse(a.frames, v.frames) for a, v in zip(fused_audio, fused_video)]
             fused = self._encoder_body(self.fused, embeds)
-            return [(a.pooled, v.pooled, f.pooled) for a, v, f in zip(audio_out, video_out, fused)]
+            return [
+                (a.pooled, v.pooled, f.pooled, fr) for a, v, f, fr in zip(audio_out, video_out, fused, frames)
+            ]
 
         results = self._batched([a.numel() for a in audio], run)
         with torch.inference_mode():
-            return {
+            out: dict[str, np.ndarray | list[np.ndarray]] = {
                 "audio": self._stack(self.heads["audio"], [r[0] for r in results]),
                 "video": self._stack(self.heads["video"], [r[1] for r in results]),
                 "audio_video": self._stack(self.heads["audio_video"], [r[2] for r in results]),
             }
+            if with_frames:
+                out["video_frame"] = [self._to_numpy(self.heads["video"](r[3])) for r in results]
+        return out
 
     def _fuse(self, audio_frames: torch.Tensor, video_frames: torch.Tensor) -> torch.Tensor:
         """The fused encoder's input for one clip: video states aligned to the audio frames."""

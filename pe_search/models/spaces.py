@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Which embeddings each checkpoint kind computes.
+# Which embeddings each checkpoint kind computes. "video_frame" is one sampled frame embedded as a
+# one-frame video: it lives in the video space.
 EMBEDDINGS: dict[str, tuple[str, ...]] = {
     "audio_video": (
         "text_audio",
@@ -24,9 +25,10 @@ EMBEDDINGS: dict[str, tuple[str, ...]] = {
         "audio_video",
         "audio_plus_text",
         "video_plus_text",
+        "video_frame",
     ),
     "audio": ("text_audio", "audio"),
-    "video": ("text_video", "video"),
+    "video": ("text_video", "video", "video_frame"),
     "audio_frame": ("text_audio_frame", "audio_frame"),
 }
 
@@ -72,6 +74,14 @@ SPACES: dict[str, Space] = {
             "",
             "text_audio",
             "text -> 40 ms audio frames",
+        ),
+        _space(
+            "text_video_frame",
+            "text_video",
+            "video_frame",
+            "video_model",
+            "text_video",
+            "text -> single video frames",
         ),
     )
 }

@@ -1,0 +1,93 @@
+"""The models a library is built with: a clip-level PE checkpoint and, optionally, PE-A-Frame.
+
+One place answers "which encoder computes this embedding" and "what identifies these models",
+for the indexer, the query layer and the store's model check alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from pe_search.errors import ModelLoadError
+from pe_search.models.encoder import PeEncoder
+from pe_search.models.spaces import Calibration, Space
+from pe_search.store.fingerprint import ModelFingerprint
+
+
+@dataclass
+class ModelSet:
+    clip: PeEncoder
+    frames: PeEncoder | None = None
+
+    @classmethod
+    def load(
+        cls,
+        model: str | Path,
+        frame_model: str | Path | None = None,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+        batch_size: int = 8,
+    ) -> ModelSet:
+        clip = PeEncoder.from_pretrained(model, device=device, dtype=dtype, batch_size=batch_size)
+        if clip.kind == "audio_frame":
+            raise ModelLoadError(f"{model} is a PE-A-Frame checkpoint: give it as --frame-model, not --model")
+        frames = None
+        if frame_model is not None:
+            frames = PeEncoder.from_pretrained(frame_model, device=device, dtype=dtype, batch_size=batch_size)
+            if frames.kind != "audio_frame":
+                raise ModelLoadError(
+                    f"{frame_model} is a {frames.kind} checkpoint, not PE-A-Frame (--frame-model)"
+                )
+            if frames.dim != clip.dim:
+                raise ModelLoadError(
+                    f"{frame_model} gives {frames.dim}-d vectors but {model} gives {clip.dim}-d: pick a matching pair"
+                )
+        return cls(clip, frames)
+
+    @property
+    def encoders(self) -> list[PeEncoder]:
+        return [e for e in (self.clip, self.frames) if e is not None]
+
+    @property
+    def dim(self) -> int:
+        return self.clip.dim
+
+    @property
+    def spaces(self) -> dict[str, Space]:
+        return {name: space for e in self.encoders for name, space in e.spaces.items()}
+
+    @property
+    def embeddings(self) -> tuple[str, ...]:
+        return tuple(name for e in self.encoders for name in e.embeddings)
+
+    def encoder_for(self, embedding: str) -> PeEncoder:
+        for encoder in self.encoders:
+            if embedding in encoder.embeddings:
+                return encoder
+        raise KeyError(embedding)
+
+    def calibration(self, space: str) -> Calibration:
+        for encoder in self.encoders:
+            if space in encoder.spaces:
+                return encoder.calibration(space)
+        raise KeyError(space)
+
+    def fingerprint(self) -> ModelFingerprint:
+        identities = [e.identity for e in self.encoders]
+        return ModelFingerprint(
+            model_ids=tuple(i.source for i in identities),
+            config_hash=_combined(i.config_sha256 for i in identities),
+            weights_hash=_combined(i.weights_sha256 for i in identities),
+            dim=self.dim,
+            calibration={
+                name: (self.calibration(name).scale, self.calibration(name).bias) for name in self.spaces
+            },
+        )
+
+
+def _combined(hashes) -> str:
+    return hashlib.sha256("+".join(hashes).encode()).hexdigest()
