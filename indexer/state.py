@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from indexer.reader import FileJob
+from indexer.walk import MediaCandidate
+from pe_search.store import LibraryStore
 
 FULL_HASH_LIMIT = 16 << 20  # files up to 16 MiB are hashed whole
 SAMPLES = 16
@@ -42,3 +48,66 @@ def file_signature(path: str | Path) -> tuple[int, float]:
     """(size, mtime) as recorded for the cheap unchanged check."""
     stat = os.stat(path)
     return stat.st_size, stat.st_mtime
+
+
+@dataclass
+class Plan:
+    """What a run has to do, decided before anything is decoded."""
+
+    encode: list[FileJob] = field(default_factory=list)  # new or changed files
+    unchanged: list[str] = field(default_factory=list)
+    touched: list[FileJob] = field(default_factory=list)  # same content, new mtime: just record it
+    moves: list[tuple[str, FileJob]] = field(default_factory=list)  # (old path, the file now)
+    removals: list[str] = field(default_factory=list)  # in the library, gone from disk
+
+
+def plan_changes(
+    candidates: Sequence[MediaCandidate],
+    store: LibraryStore,
+    roots: Sequence[str | Path],
+    prune: bool = True,
+) -> Plan:
+    """Compare what is on disk under `roots` with what the library holds."""
+    plan = Plan()
+    claimed: set[str] = set()  # library paths taken over by a move
+    for candidate in candidates:
+        path = str(candidate.path)
+        size, mtime = file_signature(path)
+        row = store.find_media(path)
+        if (
+            row is not None
+            and row.size == size
+            and row.mtime == mtime
+            and row.status in ("indexed", "failed")
+        ):
+            plan.unchanged.append(path)
+            continue
+        digest = content_hash(path)
+        job = FileJob(path, size, mtime, digest)
+        if row is not None:
+            if row.content_hash == digest and row.status in ("indexed", "failed"):
+                plan.touched.append(job)
+            else:
+                plan.encode.append(job)
+            continue
+        origin = next(
+            (
+                m
+                for m in store.find_media_by_hash(digest)
+                if m.status == "indexed" and m.path not in claimed and not Path(m.path).exists()
+            ),
+            None,
+        )
+        if origin is not None:
+            claimed.add(origin.path)
+            plan.moves.append((origin.path, job))
+        else:
+            plan.encode.append(job)
+    if prune:
+        for root in roots:
+            root = Path(root).expanduser().resolve()
+            prefix = str(root) if root.is_file() else str(root).rstrip(os.sep) + os.sep
+            for media in store.iter_media(path_prefix=prefix):
+                if media.path not in claimed and not Path(media.path).exists():
+                    plan.removals.append(media.path)
+    return plan

@@ -1,0 +1,230 @@
+"""Decode one media file into what the encoder needs, window by window, in bounded memory.
+
+Runs in a decode worker (or in process). For a file it yields, in order: `FileStarted`, then
+`WindowPayload`s (clip-level windows with their audio and preprocessed frames) and
+`FrameChunkPayload`s (non-overlapping audio chunks for PE-A-Frame), then `FileDecoded` with the
+counts, or `FileFailed` with the reason at any point. Audio is decoded once, front to back,
+through a rolling buffer that holds at most about one window.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexer import decode
+from indexer.segments import clip_windows
+from indexer.settings import IndexSettings
+from pe_search.errors import MediaError
+
+
+@dataclass(frozen=True)
+class FileJob:
+    path: str
+    size: int
+    mtime: float
+    content_hash: str
+
+
+@dataclass
+class FileStarted:
+    job: FileJob
+    info: decode.MediaInfo
+    duration: float
+
+
+@dataclass
+class WindowPayload:
+    path: str
+    index: int
+    start: float
+    end: float
+    audio: np.ndarray | None  # mono float32 48 kHz
+    # (T, 3, H, W) float32, as numpy: torch tensors would cross processes as shared-memory
+    # handles that die with the worker
+    frames: np.ndarray | None = field(default=None, repr=False)
+    frame_times: tuple[float, ...] = ()  # each frame's own presentation time
+
+    @property
+    def kind(self) -> str:
+        """Which streams the window carries: "audio_video", "audio" or "video"."""
+        if self.audio is not None and self.frames is not None:
+            return "audio_video"
+        return "audio" if self.audio is not None else "video"
+
+
+@dataclass
+class FrameChunkPayload:
+    path: str
+    start: float
+    audio: np.ndarray
+
+
+@dataclass
+class FileDecoded:
+    path: str
+    windows: int
+    chunks: int
+    duration: float
+
+
+@dataclass
+class FileFailed:
+    path: str
+    reason: str
+
+
+Payload = FileStarted | WindowPayload | FrameChunkPayload | FileDecoded | FileFailed
+
+
+def read_file(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
+    """Everything the encoder needs from `job.path`; never raises for a bad file."""
+    try:
+        yield from _read(job, settings)
+    except MediaError as error:
+        yield FileFailed(job.path, error.reason)
+    except (OSError, ValueError, RuntimeError) as error:  # a decoder surprise: record it, go on
+        yield FileFailed(job.path, f"could not decode: {error}".splitlines()[0])
+
+
+def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
+    info = decode.probe(job.path)
+    if not info.has_audio and not info.has_video:
+        raise MediaError(job.path, "no audio or video stream")
+    duration = info.duration if info.duration else _measure_duration(job.path, info)
+    if duration <= 0:
+        raise MediaError(job.path, "no media in the file (zero duration)")
+    yield FileStarted(job, info, duration)
+    windows = clip_windows(duration, settings.window, settings.hop)
+    chunks = []
+    if info.has_audio and settings.audio_frames:
+        starts = np.arange(0.0, duration, settings.frame_chunk)
+        chunks = [(float(s), float(min(s + settings.frame_chunk, duration))) for s in starts]
+    audio_requests = [("window", i, w.start, w.end) for i, w in enumerate(windows)] if info.has_audio else []
+    audio_requests += [("chunk", i, s, e) for i, (s, e) in enumerate(chunks)]
+    audio_spans = _audio_spans(job.path, audio_requests) if info.has_audio else iter(())
+    frames = _FrameSource(job.path, windows, info, settings) if info.has_video else None
+
+    window_audio: dict[int, np.ndarray] = {}
+    sent_windows = sent_chunks = 0
+    next_window = 0
+
+    def ready_windows(final: bool) -> Iterator[WindowPayload]:
+        nonlocal next_window, sent_windows
+        while next_window < len(windows) and (not info.has_audio or next_window in window_audio or final):
+            window = windows[next_window]
+            audio = window_audio.pop(next_window, None)
+            if info.has_audio and (audio is None or audio.size == 0):
+                next_window += 1  # the declared duration overstated the audio: nothing left
+                continue
+            pixels, times = frames.window(next_window) if frames is not None else (None, ())
+            end = window.start + audio.size / decode.SAMPLE_RATE if audio is not None else window.end
+            yield WindowPayload(job.path, next_window, window.start, end, audio, pixels, times)
+            sent_windows += 1
+            next_window += 1
+
+    for kind, index, start, samples in audio_spans:
+        if kind == "chunk":
+            if samples.size:
+                yield FrameChunkPayload(job.path, start, samples)
+                sent_chunks += 1
+        else:
+            window_audio[index] = samples
+            yield from ready_windows(final=False)
+    yield from ready_windows(final=True)
+    if sent_windows == 0:
+        raise MediaError(job.path, "no decodable media in the file")
+    yield FileDecoded(job.path, sent_windows, sent_chunks, duration)
+
+
+def _measure_duration(path: str, info: decode.MediaInfo) -> float:
+    """Containers that do not state a duration: count the decoded audio (or take the last frame)."""
+    if info.has_audio:
+        return sum(chunk.samples.size for chunk in decode.iter_audio(path)) / decode.SAMPLE_RATE
+    last = 0.0
+    for frame in decode.iter_video_frames(path, [float(2**31)]):
+        last = frame.time
+    return last
+
+
+def _audio_spans(path: str, requests: list[tuple]) -> Iterator[tuple[str, int, float, np.ndarray]]:
+    """Serve (kind, index, start, end) spans in order of start from one front-to-back decode.
+
+    The buffer keeps samples from the earliest unserved start only, so memory stays near the
+    longest span plus one decode chunk, however long the file.
+    """
+    pending = deque(sorted(requests, key=lambda r: (r[2], r[3])))
+    rate = decode.SAMPLE_RATE
+    buffer = np.zeros(0, dtype=np.float32)
+    buffer_offset = 0  # sample index of buffer[0]
+
+    def serve(available_end: int, final: bool) -> Iterator[tuple[str, int, float, np.ndarray]]:
+        nonlocal buffer, buffer_offset
+        while pending:
+            kind, index, start, end = pending[0]
+            first, last = round(start * rate), round(end * rate)
+            if last > available_end and not final:
+                return
+            pending.popleft()
+            piece = buffer[max(0, first - buffer_offset) : max(0, min(last, available_end) - buffer_offset)]
+            yield kind, index, start, piece.copy()
+            if pending:
+                drop = round(pending[0][2] * rate) - buffer_offset
+                if drop > 0:
+                    buffer = buffer[drop:]
+                    buffer_offset += drop
+
+    for chunk in decode.iter_audio(path, chunk_seconds=10.0):
+        if buffer.size == 0:
+            buffer_offset = chunk.offset
+        buffer = np.concatenate([buffer, chunk.samples]) if buffer.size else chunk.samples.copy()
+        yield from serve(buffer_offset + buffer.size, final=False)
+    yield from serve(buffer_offset + buffer.size, final=True)
+
+
+class _FrameSource:
+    """Frames for each window, decoded once in time order and preprocessed once per frame."""
+
+    def __init__(self, path: str, windows, info: decode.MediaInfo, settings: IndexSettings) -> None:
+        self.path = path
+        self.preprocess = settings.frame_preprocessing
+        if self.preprocess is None:
+            raise ValueError("video needs the checkpoint's frame preprocessing")
+        self.requested = [
+            decode.window_frame_times(
+                w.start,
+                w.end,
+                fps=settings.fps,
+                frames_per_window=settings.frames_per_window,
+                frame_rate=info.frame_rate,
+            )
+            for w in windows
+        ]
+        times = sorted({t for window_times in self.requested for t in window_times})
+        self.frames = decode.iter_video_frames(path, times)
+        self.cache: dict[float, tuple[float, np.ndarray]] = {}
+
+    def window(self, index: int) -> tuple[np.ndarray, tuple[float, ...]]:
+        wanted = self.requested[index]
+        while wanted and wanted[-1] not in self.cache:
+            frame = next(self.frames, None)
+            if frame is None:
+                break
+            pixels = self.preprocess(frame.rgb[None].copy())[0].numpy()
+            self.cache[frame.requested] = (frame.time, pixels)
+        present = [t for t in wanted if t in self.cache]
+        if not present:
+            raise MediaError(self.path, f"no video frame decoded for {wanted[0]:.2f} s")
+        pixels = np.stack([self.cache[t][1] for t in present])
+        times = tuple(self.cache[t][0] for t in present)
+        later = (
+            self.requested[index + 1][0]
+            if index + 1 < len(self.requested) and self.requested[index + 1]
+            else None
+        )
+        for t in [t for t in self.cache if later is None or t < later]:
+            del self.cache[t]
+        return pixels, times

@@ -1,0 +1,77 @@
+"""Where decoding runs: in this process, or in worker processes feeding a bounded queue.
+
+Swapping this module's strategy changes nothing else in the pipeline (clip-retrieval's
+"distributor" idea); a cluster engine would be one more function with the same contract:
+take jobs, yield each file's payloads in order (files may interleave).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from indexer.reader import FileJob, Payload, read_file
+from indexer.settings import IndexSettings
+
+
+@dataclass
+class _WorkerDone:
+    worker: int
+
+
+def decoded_payloads(
+    jobs: Sequence[FileJob], settings: IndexSettings, workers: int = 1, queue_size: int = 8
+) -> Iterator[Payload]:
+    """Every job's payloads. `workers=0` decodes in this process (simplest to debug)."""
+    if workers <= 0 or not jobs:
+        for job in jobs:
+            yield from read_file(job, settings)
+        return
+    context = multiprocessing.get_context("spawn")  # fork and a threaded torch do not mix
+    todo = context.Queue()
+    out = context.Queue(maxsize=queue_size)  # backpressure: decoding waits for the encoder
+    for job in jobs:
+        todo.put(job)
+    count = min(workers, len(jobs))
+    for _ in range(count):
+        todo.put(None)
+    processes = [
+        context.Process(target=_work, args=(index, todo, out, settings), daemon=True)
+        for index in range(count)
+    ]
+    for process in processes:
+        process.start()
+    running = count
+    try:
+        while running:
+            try:
+                item = out.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p for p in processes if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"a decode worker died (exit code {dead[0].exitcode})") from None
+                continue
+            if isinstance(item, _WorkerDone):
+                running -= 1
+            else:
+                yield item
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+
+
+def _work(index: int, todo, out, settings: IndexSettings) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how to stop
+    import torch
+
+    torch.set_num_threads(1)
+    while (job := todo.get()) is not None:
+        for payload in read_file(job, settings):
+            out.put(payload)
+    out.put(_WorkerDone(index))

@@ -1,0 +1,101 @@
+"""The writing stage: one media file's rows and vectors go into the library as one transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexer.encode import EncodedChunk, EncodedWindow
+from indexer.reader import FileJob
+from pe_search.store import LibraryStore, MediaRecord, SegmentRecord
+
+
+@dataclass
+class EncodedFile:
+    """Everything encoded for one file, ready to write."""
+
+    job: FileJob
+    has_audio: bool
+    has_video: bool
+    duration: float
+    windows: list[EncodedWindow] = field(default_factory=list)
+    chunks: list[EncodedChunk] = field(default_factory=list)
+
+
+@dataclass
+class Written:
+    segments: int
+    vectors: dict[str, int]
+
+
+def write_file(store: LibraryStore, encoded: EncodedFile, frame_seconds: float) -> Written:
+    """Replace whatever the library had for this path with the new segments and vectors."""
+    job = encoded.job
+    record = MediaRecord(
+        path=job.path,
+        size=job.size,
+        mtime=job.mtime,
+        content_hash=job.content_hash,
+        duration=encoded.duration,
+        has_audio=encoded.has_audio,
+        has_video=encoded.has_video,
+        status="indexed",
+    )
+    segments: list[SegmentRecord] = []
+    owners: dict[str, list[int]] = defaultdict(list)  # space -> positions in `segments`
+    vectors: dict[str, list[np.ndarray]] = defaultdict(list)
+
+    def add(segment: SegmentRecord, space_vectors: dict[str, np.ndarray]) -> None:
+        for space, vector in space_vectors.items():
+            owners[space].append(len(segments))
+            vectors[space].append(vector)
+        segments.append(segment)
+
+    for window in sorted(encoded.windows, key=lambda w: w.index):
+        if window.vectors:
+            add(SegmentRecord(window.start, window.end, "clip"), window.vectors)
+    frame_times: dict[float, np.ndarray] = {}
+    for window in encoded.windows:  # overlapping windows share frames: one vector per frame time
+        if window.frame_vectors is not None:
+            for time, vector in zip(window.frame_times, window.frame_vectors, strict=True):
+                frame_times.setdefault(round(time, 6), vector)
+    ordered = sorted(frame_times)
+    for i, time in enumerate(ordered):
+        end = ordered[i + 1] if i + 1 < len(ordered) else max(encoded.duration, time)
+        add(SegmentRecord(time, end, "frame"), {"video_frame": frame_times[time]})
+    for chunk in sorted(encoded.chunks, key=lambda c: c.start):
+        for i, vector in enumerate(chunk.vectors):
+            start = chunk.start + i * frame_seconds
+            if start >= encoded.duration:
+                break
+            add(
+                SegmentRecord(start, min(start + frame_seconds, encoded.duration), "frame"),
+                {"audio_frame": vector},
+            )
+
+    with store.write() as tx:
+        media_id = tx.upsert_media(record)
+        tx.delete_segments(media_id)
+        ids = tx.add_segments(media_id, segments)
+        counts = {}
+        for space, positions in owners.items():
+            tx.add_vectors(space, [ids[p] for p in positions], np.stack(vectors[space]))
+            counts[space] = len(positions)
+    return Written(len(segments), counts)
+
+
+def record_failure(store: LibraryStore, job: FileJob, reason: str) -> None:
+    """Keep the file's row with its reason (and drop any vectors of an older version)."""
+    record = MediaRecord(
+        path=job.path,
+        size=job.size,
+        mtime=job.mtime,
+        content_hash=job.content_hash,
+        status="failed",
+        error=reason,
+    )
+    with store.write() as tx:
+        media_id = tx.upsert_media(record)
+        tx.delete_segments(media_id)

@@ -1,0 +1,170 @@
+"""`pe-search index`: bring a library up to date with folders of media."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pe_search.cli.library_option import library_option
+from pe_search.cli.output import emit_json, json_option
+from pe_search.errors import PeSearchError
+
+
+@click.command("index")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@library_option
+@click.option(
+    "--model",
+    default=None,
+    metavar="ID_OR_DIR",
+    help="PE-AV checkpoint (default: the library's, else facebook/pe-av-small).",
+)
+@click.option(
+    "--frame-model",
+    default=None,
+    metavar="ID_OR_DIR",
+    help="PE-A-Frame checkpoint for 40 ms audio frames (default: facebook/pe-a-frame-small).",
+)
+@click.option("--no-frames", is_flag=True, help="Skip 40 ms audio frame vectors (no frame model).")
+@click.option("--window", default=30.0, show_default=True, help="Clip window in seconds.")
+@click.option(
+    "--hop", default=None, type=float, help="Seconds between window starts (default: half a window)."
+)
+@click.option("--fps", default=None, type=float, help="Sample video frames at this rate ...")
+@click.option(
+    "--frames-per-window",
+    default=None,
+    type=int,
+    help="... or as N evenly spaced frames per window (default 16).",
+)
+@click.option("--batch-size", default=8, show_default=True, help="Windows per encoder batch.")
+@click.option(
+    "--workers", default=1, show_default=True, help="Decode worker processes (0: decode in this process)."
+)
+@click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
+@click.option("--bf16", is_flag=True, help="Encode in bfloat16.")
+@click.option("--include", multiple=True, metavar="GLOB", help="Only files matching (repeatable).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching (repeatable).")
+@click.option("--no-prune", is_flag=True, help="Keep files that are gone from disk in the library.")
+@click.option(
+    "--rebuild", is_flag=True, help="Library made with another model: drop its vectors and re-encode."
+)
+@json_option
+def index_command(
+    paths,
+    library,
+    model,
+    frame_model,
+    no_frames,
+    window,
+    hop,
+    fps,
+    frames_per_window,
+    batch_size,
+    workers,
+    device,
+    bf16,
+    include,
+    exclude,
+    no_prune,
+    rebuild,
+    as_json,
+) -> None:
+    """Index the audio and video under PATHS (folders or files), incrementally."""
+    from indexer.pipeline import run_index
+    from indexer.settings import DEFAULT_FRAME_MODEL, DEFAULT_MODEL, IndexSettings
+    from pe_search.models.model_set import ModelSet
+    from pe_search.store import LibraryStore, resolve_library_dir
+
+    if fps is not None and frames_per_window is not None:
+        raise click.UsageError("give --fps or --frames-per-window, not both")
+    if no_frames and frame_model:
+        raise click.UsageError("give --frame-model or --no-frames, not both")
+    library_dir = resolve_library_dir(library)
+    recorded = _recorded_models(library_dir)
+    model = model or (recorded[0] if recorded else DEFAULT_MODEL)
+    if not no_frames and frame_model is None:
+        frame_model = recorded[1] if len(recorded) > 1 else (None if recorded else DEFAULT_FRAME_MODEL)
+    models = ModelSet.load(
+        model,
+        None if no_frames else frame_model,
+        device=device,
+        dtype="bfloat16" if bf16 else None,
+        batch_size=batch_size,
+    )
+    try:
+        settings = (
+            IndexSettings(
+                window=window,
+                hop=hop if hop is not None else window / 2,
+                fps=fps,
+                frames_per_window=frames_per_window if fps is None else None,
+                audio_frames=models.frames is not None,
+                frame_preprocessing=models.clip.frame_preprocessing,
+            )
+            if fps is not None or frames_per_window is not None
+            else IndexSettings(
+                window=window,
+                hop=hop if hop is not None else window / 2,
+                audio_frames=models.frames is not None,
+                frame_preprocessing=models.clip.frame_preprocessing,
+            )
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    with LibraryStore.open(library_dir, models.fingerprint(), create=True, rebuild=rebuild) as store:
+        for message in store.messages:
+            click.echo(message, err=True)
+        summary = run_index(
+            paths,
+            store,
+            models,
+            settings,
+            include=include,
+            exclude=exclude,
+            prune=not no_prune,
+            workers=workers,
+            batch_size=batch_size,
+            progress=None if not as_json else False,
+        )
+    if as_json:
+        emit_json(
+            {
+                **summary.__dict__,
+                "media_seconds_per_second": summary.media_seconds_per_second,
+                "library": str(library_dir),
+            }
+        )
+    else:
+        _print_summary(summary, library_dir)
+    if summary.interrupted:
+        click.echo("interrupted: finished files are saved; run the same command again to resume", err=True)
+        sys.exit(130)
+    if summary.failed:
+        sys.exit(1)
+
+
+def _recorded_models(library_dir) -> tuple[str, ...]:
+    from pe_search.store import LibraryLayout, LibraryStore
+
+    if not LibraryLayout(library_dir).exists():
+        return ()
+    try:
+        with LibraryStore.open(library_dir, readonly=True) as store:
+            return store.fingerprint.model_ids if store.fingerprint else ()
+    except PeSearchError:
+        return ()
+
+
+def _print_summary(summary, library_dir) -> None:
+    vectors = ", ".join(f"{count} {space}" for space, count in sorted(summary.vectors.items())) or "none"
+    click.echo(
+        f"indexed {summary.files_indexed} files ({summary.media_seconds:.0f} media s at "
+        f"{summary.media_seconds_per_second:.2f} media s/s), skipped {summary.skipped} unchanged, "
+        f"moved {summary.moved}, removed {summary.removed}, failed {len(summary.failed)} "
+        f"in {summary.seconds:.1f} s -> {library_dir}"
+    )
+    click.echo(f"  {summary.segments} segments; vectors: {vectors}")
+    for failure in summary.failed:
+        click.echo(f"  failed: {failure['path']}: {failure['reason']}")

@@ -1,0 +1,50 @@
+"""`pe-search status`: what a library holds, how its indexes are built, which files failed."""
+
+from __future__ import annotations
+
+import click
+
+from pe_search.cli.library_option import library_option
+from pe_search.cli.output import emit_json, json_option
+
+
+@click.command("status")
+@library_option
+@json_option
+def status_command(library, as_json) -> None:
+    """Model, vectors per space, index types and failed files of a library."""
+    from pe_search.store import LibraryStore, resolve_library_dir
+
+    library_dir = resolve_library_dir(library)
+    with LibraryStore.open(library_dir, readonly=True) as store:
+        status = store.status()
+        failed = [{"path": m.path, "reason": m.error} for m in store.iter_media() if m.status == "failed"]
+    fingerprint = status.fingerprint
+    report = {
+        "library": str(library_dir),
+        "models": list(fingerprint.model_ids) if fingerprint else [],
+        "dim": fingerprint.dim if fingerprint else None,
+        "media": status.media_by_status,
+        "segments": status.segments,
+        "spaces": {
+            name: {
+                "vectors": s.count,
+                "index": s.index_type,
+                "params": s.index_params,
+                "bytes": s.index_bytes,
+            }
+            for name, s in status.spaces.items()
+        },
+        "failed": failed,
+        "messages": list(status.messages),
+    }
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"library {report['library']}: model {', '.join(report['models']) or '(none yet)'}")
+    media = ", ".join(f"{count} {state}" for state, count in sorted(report["media"].items())) or "no files"
+    click.echo(f"  files: {media}; {report['segments']} segments")
+    for name, space in sorted(report["spaces"].items()):
+        click.echo(f"  {name:<12} {space['vectors']:>9} vectors  {space['index']} {space['params']}")
+    for failure in failed:
+        click.echo(f"  failed: {failure['path']}: {failure['reason']}")
