@@ -96,6 +96,8 @@ def run_index(
     candidates = list(iter_media(paths, include, exclude))
     plan = plan_changes(candidates, store, paths, prune=prune)
     summary.skipped = len(plan.unchanged)
+    # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
+    summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
     _apply_bookkeeping(store, plan, summary)
 
     with _Stop() as interrupt:

@@ -1,0 +1,3 @@
+from pe_search.cli.main import cli
+
+cli()

@@ -1,0 +1,71 @@
+"""Helpers for indexing tests: a small generated media folder, a library snapshot to compare runs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import media
+import numpy as np
+from sqlalchemy import select
+
+from pe_search.store import LibraryStore
+from pe_search.store.schema import MediaFile, Segment, Vector
+
+# Short windows keep the tiny models fast while every file still has several overlapping windows.
+FAST = ["--window", "1", "--hop", "0.5", "--frames-per-window", "4"]
+
+
+def make_folder(root: Path) -> Path:
+    """Two audio files, a video with sound, a silent video and a broken file."""
+    (root / "sub").mkdir(parents=True, exist_ok=True)
+    media.write_audio(root / "tone440.wav", media.tone(440, 2.0, 48_000), 48_000)
+    media.write_audio(root / "sub" / "tone880.flac", media.tone(880, 1.6, 44_100), 44_100)
+    frames = [(media.moving_square_frame(5 * i), i / 10) for i in range(18)]
+    media.write_video(root / "square.mp4", frames, audio=media.tone(330, 1.8, 48_000))
+    media.write_video(root / "sub" / "colours.webm", [(media.solid_frame(i // 4), i / 10) for i in range(15)])
+    (root / "broken.mp4").write_text("this is not a video")
+    return root
+
+
+def snapshot(library_dir: Path) -> dict[str, list[tuple]]:
+    """{path: sorted [(level, start, end, space, vector bytes rounded)]}, independent of ids and order."""
+    with LibraryStore.open(library_dir, readonly=True) as store:
+        with store._read_engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    MediaFile.path,
+                    Segment.level,
+                    Segment.start_s,
+                    Segment.end_s,
+                    Vector.space,
+                    Vector.vector_id,
+                )
+                .join(Segment, Segment.media_file_id == MediaFile.id)
+                .join(Vector, Vector.segment_id == Segment.id)
+            ).all()
+        by_space = defaultdict(list)
+        for row in rows:
+            by_space[row.space].append(row.vector_id)
+        vectors = {
+            space: dict(zip(ids, store.vectors(space, np.asarray(ids, dtype=np.int64)), strict=True))
+            for space, ids in by_space.items()
+        }
+        counts = store.counts()
+    result: dict[str, list[tuple]] = defaultdict(list)
+    for row in rows:
+        vector = vectors[row.space][row.vector_id]
+        result[row.path].append((row.level, round(row.start_s, 4), round(row.end_s, 4), row.space, vector))
+    for path in result:
+        result[path].sort(key=lambda item: item[:4])
+    assert sum(counts.values()) == len(rows), "index counts disagree with the vector rows"
+    return dict(result)
+
+
+def assert_same_library(first: dict, second: dict, atol: float = 1e-4) -> None:
+    assert sorted(first) == sorted(second)
+    for path in first:
+        a, b = first[path], second[path]
+        assert [x[:4] for x in a] == [x[:4] for x in b], path
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_allclose(x[4], y[4], atol=atol, err_msg=f"{path} {x[:4]}")

@@ -1,0 +1,80 @@
+"""Killed at any moment (kill -9) or stopped with Ctrl-C, a re-run finishes the job exactly."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import media
+from indexing import FAST, assert_same_library, make_folder, snapshot
+
+
+def _folder(root):
+    folder = make_folder(root)
+    for index in range(6):  # more files: more commits for a kill to land between
+        media.write_audio(folder / f"extra{index}.wav", media.tone(300 + 90 * index, 1.5, 48_000), 48_000)
+    return folder
+
+
+def _command(folder, library, checkpoint_dirs) -> list[str]:
+    return [
+        sys.executable, "-m", "pe_search", "index", str(folder), "--library", str(library),
+        "--model", str(checkpoint_dirs["audio_video"]), "--frame-model", str(checkpoint_dirs["audio_frame"]),
+        "--workers", "1", "--batch-size", "2", *FAST, "--json",
+    ]  # fmt: skip
+
+
+def test_kill_9_at_random_moments_then_rerun_equals_a_single_run(tmp_path, checkpoint_dirs):
+    folder = _folder(tmp_path / "media")
+    began = time.perf_counter()
+    reference = subprocess.run(_command(folder, tmp_path / "reference", checkpoint_dirs), capture_output=True)
+    full = time.perf_counter() - began
+    assert reference.returncode == 1, reference.stderr  # the broken file
+    rng = random.Random(7)
+    killed = 0
+    for _ in range(5):
+        process = subprocess.Popen(
+            _command(folder, tmp_path / "killed", checkpoint_dirs),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.3, 0.9) * full)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.wait()
+    assert killed >= 3, "the kills should land while the indexer runs"
+    final = subprocess.run(_command(folder, tmp_path / "killed", checkpoint_dirs), capture_output=True)
+    assert final.returncode == 1, final.stderr
+    assert len(json.loads(final.stdout)["failed"]) == 1
+    assert_same_library(snapshot(tmp_path / "reference"), snapshot(tmp_path / "killed"))
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, checkpoint_dirs):
+    folder = _folder(tmp_path / "media")
+    process = subprocess.Popen(
+        _command(folder, tmp_path / "lib", checkpoint_dirs),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (tmp_path / "lib").exists():
+        time.sleep(0.1)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    if process.returncode == 130:
+        assert "run the same command again" in err and "Traceback" not in err
+    else:  # it had already finished
+        assert process.returncode == 1
+    final = subprocess.run(
+        _command(folder, tmp_path / "lib", checkpoint_dirs), capture_output=True, text=True
+    )
+    assert final.returncode == 1
+    summary = json.loads(final.stdout)
+    assert summary["files_indexed"] + summary["skipped"] == 11  # ten good files and the broken one
