@@ -10,6 +10,7 @@ import click
 from pe_search.cli.index import index_command
 from pe_search.cli.model import model_command
 from pe_search.cli.output import fail
+from pe_search.cli.search import locate_command, search_command
 from pe_search.cli.status import status_command
 from pe_search.errors import PeSearchError
 
@@ -40,3 +41,5 @@ def cli(verbose: int) -> None:
 cli.add_command(model_command)
 cli.add_command(index_command)
 cli.add_command(status_command)
+cli.add_command(search_command)
+cli.add_command(locate_command)

@@ -1,0 +1,118 @@
+"""`pe-search search` and `pe-search locate`: queries across modalities, and moments in files."""
+
+from __future__ import annotations
+
+import click
+
+from pe_search.cli.library_option import library_option
+from pe_search.cli.output import emit_json, json_option
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(max(seconds, 0.0), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{rest:05.2f}" if hours else f"{minutes:02d}:{rest:05.2f}"
+
+
+def _probability(value) -> str:
+    return "     -" if value is None else f"{value:6.3f}"
+
+
+@click.command("search")
+@click.argument("text", required=False)
+@click.option("--audio", type=click.Path(dir_okay=False), help="Query with a sound (a file).")
+@click.option("--video", type=click.Path(dir_okay=False), help="Query with footage (a file).")
+@click.option("--like", metavar="PATH@START-END", help="Query with an indexed segment's own vectors.")
+@click.option(
+    "--target", type=click.Choice(["audio", "video", "audio_video"]), help="Which segments to search."
+)
+@click.option("-k", "k", default=10, show_default=True, help="How many results.")
+@click.option("--offset", default=0, show_default=True, help="Skip this many results (pagination).")
+@click.option("--min-prob", type=float, help="Drop results below this model probability.")
+@click.option("--all-segments", is_flag=True, help="Every matching segment, not the best one per file.")
+@click.option(
+    "--kind", "kinds", multiple=True, type=click.Choice(["audio", "video"]), help="Only this kind of file."
+)
+@click.option("--path-prefix", help="Only files under this path.")
+@click.option("--glob", "path_glob", help="Only files whose path matches (SQLite GLOB, * crosses /).")
+@click.option("--min-duration", type=float, help="Only files at least this long (s).")
+@click.option("--max-duration", type=float, help="Only files at most this long (s).")
+@click.option("--modified-after", type=click.DateTime(), help="Only files modified after (YYYY-MM-DD).")
+@click.option("--modified-before", type=click.DateTime(), help="Only files modified before.")
+@click.option("--device", default=None, help="cpu or cuda.")
+@library_option
+@json_option
+def search_command(
+    text,
+    audio,
+    video,
+    like,
+    target,
+    k,
+    offset,
+    min_prob,
+    all_segments,
+    kinds,
+    path_prefix,
+    path_glob,
+    min_duration,
+    max_duration,
+    modified_after,
+    modified_before,
+    device,
+    library,
+    as_json,
+) -> None:
+    """Search by TEXT, a sound, footage, sound + TEXT, footage + TEXT, or an indexed segment."""
+    from pe_search.api import Library
+
+    with Library.open(library, device=device) as opened:
+        hits = opened.search(
+            text, audio=audio, video=video, like=like, target=target, k=k, offset=offset, min_prob=min_prob,
+            all_segments=all_segments, kinds=kinds or None, path_prefix=path_prefix, path_glob=path_glob,
+            min_duration=min_duration, max_duration=max_duration,
+            modified_after=modified_after.timestamp() if modified_after else None,
+            modified_before=modified_before.timestamp() if modified_before else None,
+        )  # fmt: skip
+    if as_json:
+        emit_json([hit.to_dict() for hit in hits])
+        return
+    if not hits:
+        click.echo("no results")
+        return
+    click.echo(f"{'#':>3}  {'prob':>6}  {'score':>8}  {'time':<19}  {'best moment':<10}  path")
+    for rank, hit in enumerate(hits, start=offset + 1):
+        moment = _clock(hit.moment.start) if hit.moment else ""
+        span = f"{_clock(hit.start)}-{_clock(hit.end)}"
+        click.echo(
+            f"{rank:>3}  {_probability(hit.probability)}  {hit.score:8.3f}  {span:<19}  {moment:<10}  {hit.path}"
+        )
+
+
+@click.command("locate")
+@click.argument("text")
+@click.option("--in", "path", type=click.Path(dir_okay=False), help="Only inside this file (indexed or not).")
+@click.option("--threshold", default=0.3, show_default=True, help="Frame probability that marks the event.")
+@click.option("--min-duration", default=0.0, show_default=True, help="Drop spans shorter than this (s).")
+@click.option("-k", "k", default=20, show_default=True, help="How many spans across the library.")
+@click.option("--device", default=None, help="cpu or cuda.")
+@library_option
+@json_option
+def locate_command(text, path, threshold, min_duration, k, device, library, as_json) -> None:
+    """Where does TEXT happen? 40 ms resolution spans from the frame model."""
+    from pe_search.api import Library
+
+    with Library.open(library, device=device) as opened:
+        spans = opened.locate(text, path=path, threshold=threshold, min_duration=min_duration, k=k)
+    if as_json:
+        emit_json([span.to_dict() for span in spans])
+        return
+    if not spans:
+        click.echo("no spans above the threshold")
+        return
+    notes = {span.note for span in spans if span.note}
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"{'prob':>6}  {'time':<19}  path")
+    for span in spans:
+        click.echo(f"{span.probability:6.3f}  {_clock(span.start)}-{_clock(span.end):<9}  {span.path}")

@@ -1,0 +1,51 @@
+"""What a query returns. Every score is traceable: `score` is the raw dot product of the query
+vector with the stored vector; `probability` is `sigmoid(score * scale + bias)` with the
+scale and bias of `space` (None for same-modality routes, which have no trained logit)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Moment:
+    """The best frame (40 ms of audio, or one sampled video frame) inside a hit."""
+
+    start: float
+    end: float
+    score: float
+    probability: float | None
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str
+    start: float
+    end: float
+    score: float
+    probability: float | None
+    space: str | None  # the calibration space (model logit) of the probability
+    target: str  # the stored vectors searched: audio, video, audio_video, audio_frame, ...
+    kind: str  # the media file's kind: audio or video
+    level: str  # clip or frame
+    segment_id: int
+    media_id: int
+    moment: Moment | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class LocatedSpan:
+    """A stretch of a file where the frame model says the described event happens."""
+
+    path: str
+    start: float
+    end: float
+    probability: float  # the highest frame probability inside the span
+    note: str | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
