@@ -1,0 +1,154 @@
+"""Benchmark end-to-end indexing against the encoder alone on the same decoded segments.
+
+    .venv/bin/python bench/bench_index.py --minutes 2
+
+Generates a folder of mixed media (tones and noise as audio files, moving shapes with and
+without sound as video files) totalling `--minutes` of media, and a checkpoint with a
+realistically sized architecture: PE-AV's default audio tower (DAC front end at 48 kHz plus the
+6-layer 1792-wide transformer), the default fused audio-video encoder, and PE-Core S/16-384 as
+the video tower (the size of pe-av-small's), with random weights; the text tower is tiny
+because indexing never runs it. No PE-A-Frame (it would add a second audio tower to both sides
+alike).
+
+Reported in one run: media seconds per wall second of `pe-search index` (decode workers,
+batching, SQLite + FAISS writes) and of the encoder alone on the already-decoded windows (same
+batches), their ratio (goal >= 0.9: decoding, IO and database work hidden behind the encoder),
+and the share of the run's wall time that decoding alone takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import media  # noqa: E402
+
+from indexer.encode import BatchEncoder  # noqa: E402
+from indexer.pipeline import run_index  # noqa: E402
+from indexer.reader import FileJob, FrameChunkPayload, WindowPayload, read_file  # noqa: E402
+from indexer.settings import IndexSettings  # noqa: E402
+from indexer.state import content_hash, file_signature  # noqa: E402
+from indexer.walk import iter_media  # noqa: E402
+from pe_search.models import tiny  # noqa: E402
+from pe_search.models.model_set import ModelSet  # noqa: E402
+from pe_search.store import LibraryStore  # noqa: E402
+
+
+def write_checkpoint(path: Path) -> Path:
+    """Default-size audio and fused towers, PE-Core S video tower, tiny text tower, random weights."""
+    from transformers import PeAudioVideoConfig
+
+    from pe_search.models.loading import PeAudioVideoModelLoadable
+
+    tokenizer = tiny.build_tokenizer()
+    config = PeAudioVideoConfig(
+        text_config={**tiny.text_config(tokenizer, 1024), "num_hidden_layers": 1, "intermediate_size": 1024},
+        audio_video_config={
+            "audio_config": {},
+            "video_config": {
+                "vision_config": {"architecture": "vit_pe_core_small_patch16_384", "num_classes": 1792}
+            },
+        },
+    )
+    config.architectures = ["PeAudioVideoModel"]
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = PeAudioVideoModelLoadable(config).eval()
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    audio, video = tiny.preprocessor_configs(1920, 384)
+    (path / "preprocessor_config.json").write_text(json.dumps(audio))
+    (path / "video_preprocessor_config.json").write_text(json.dumps(video))
+    return path
+
+
+def write_media(folder: Path, minutes: float) -> float:
+    """Half audio files, half videos (one of three silent), 30 s each; returns total seconds."""
+    folder.mkdir(parents=True)
+    count = max(2, round(minutes * 2))
+    for index in range(count):
+        seconds = 30.0
+        if index % 2 == 0:
+            signal = media.tone(200 + 50 * index, seconds, 44_100) + media.noise(
+                seconds, 44_100, 0.05, seed=index
+            )
+            media.write_audio(folder / f"sound{index:02d}.flac", signal, 44_100)
+        else:
+            frames = [
+                (media.moving_square_frame((4 * j) % 110, 320, 180, 40), j / 25)
+                for j in range(int(seconds * 25))
+            ]
+            audio = None if index % 3 == 0 else media.tone(300 + 20 * index, seconds, 48_000)
+            media.write_video(folder / f"scene{index:02d}.mp4", frames, audio=audio)
+    return count * 30.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--minutes", type=float, default=2.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        total = write_media(scratch / "media", args.minutes)
+        models = ModelSet.load(write_checkpoint(scratch / "checkpoint"))
+        settings = IndexSettings(frame_preprocessing=models.clip.frame_preprocessing, audio_frames=False)
+
+        began = time.perf_counter()
+        with LibraryStore.open(scratch / "lib", models.fingerprint()) as store:
+            summary = run_index([scratch / "media"], store, models, settings, workers=args.workers,
+                                batch_size=args.batch_size, progress=False)  # fmt: skip
+        pipeline_wall = time.perf_counter() - began
+
+        jobs = [
+            FileJob(str(c.path), *file_signature(c.path), content_hash(c.path))
+            for c in iter_media([scratch / "media"])
+        ]
+        began = time.perf_counter()
+        payloads = [
+            p
+            for job in jobs
+            for p in read_file(job, settings)
+            if isinstance(p, (WindowPayload, FrameChunkPayload))
+        ]
+        decode_wall = time.perf_counter() - began
+        encoder = BatchEncoder(models, args.batch_size)
+        began = time.perf_counter()
+        for payload in payloads:
+            encoder.add(payload)
+        encoder.flush()
+        encoder_wall = time.perf_counter() - began
+    pipeline_rate = total / pipeline_wall
+    encoder_rate = total / encoder_wall
+    result = {
+        "media_seconds": total,
+        "files": len(jobs),
+        "windows": sum(isinstance(p, WindowPayload) for p in payloads),
+        "pipeline": {"wall_s": round(pipeline_wall, 1), "media_s_per_s": round(pipeline_rate, 3)},
+        "encoder_alone": {"wall_s": round(encoder_wall, 1), "media_s_per_s": round(encoder_rate, 3)},
+        "ratio_pipeline_to_encoder": round(pipeline_rate / encoder_rate, 3),
+        "decode_share_of_pipeline_wall": round(decode_wall / pipeline_wall, 3),
+        "indexed_files": summary.files_indexed,
+        "goal": "ratio_pipeline_to_encoder >= 0.9",
+    }
+    print(json.dumps(result, indent=2))
+    np.testing.assert_equal(summary.files_indexed, len(jobs))
+
+
+if __name__ == "__main__":
+    main()
