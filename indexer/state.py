@@ -56,7 +56,9 @@ class Plan:
 
     encode: list[FileJob] = field(default_factory=list)  # new or changed files
     unchanged: list[str] = field(default_factory=list)
-    still_failed: list[tuple[str, str]] = field(default_factory=list)  # unchanged and failed before: (path, reason)
+    still_failed: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # unchanged and failed before: (path, reason)
     touched: list[FileJob] = field(default_factory=list)  # same content, new mtime: just record it
     moves: list[tuple[str, FileJob]] = field(default_factory=list)  # (old path, the file now)
     removals: list[str] = field(default_factory=list)  # in the library, gone from disk

@@ -53,6 +53,8 @@ def decoded_payloads(
                 dead = [p for p in processes if p.exitcode not in (None, 0)]
                 if dead:
                     raise RuntimeError(f"a decode worker died (exit code {dead[0].exitcode})") from None
+                if all(p.exitcode is not None for p in processes):
+                    raise RuntimeError("the decode workers ended without finishing their files") from None
                 continue
             if isinstance(item, _WorkerDone):
                 running -= 1
@@ -71,7 +73,29 @@ def _work(index: int, todo, out, settings: IndexSettings) -> None:
     import torch
 
     torch.set_num_threads(1)
-    while (job := todo.get()) is not None:
+    parent = multiprocessing.parent_process()
+
+    def put(item) -> None:
+        # A main process killed with -9 cannot stop its workers: they notice and leave.
+        while True:
+            try:
+                out.put(item, timeout=1.0)
+                return
+            except queue.Full:
+                if parent is not None and not parent.is_alive():
+                    out.cancel_join_thread()  # nobody reads any more: do not wait to flush
+                    raise SystemExit(0) from None
+
+    while True:
+        try:
+            job = todo.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                out.cancel_join_thread()
+                return
+            continue
+        if job is None:
+            break
         for payload in read_file(job, settings):
-            out.put(payload)
-    out.put(_WorkerDone(index))
+            put(payload)
+    put(_WorkerDone(index))

@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import media
+import pytest
 from indexing import FAST, assert_same_library, make_folder, snapshot
 
 
@@ -20,6 +22,21 @@ def _folder(root):
     return folder
 
 
+def _children(pid: int) -> set[int]:
+    try:
+        return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _command(folder, library, checkpoint_dirs) -> list[str]:
     return [
         sys.executable, "-m", "pe_search", "index", str(folder), "--library", str(library),
@@ -28,6 +45,7 @@ def _command(folder, library, checkpoint_dirs) -> list[str]:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_then_rerun_equals_a_single_run(tmp_path, checkpoint_dirs):
     folder = _folder(tmp_path / "media")
     began = time.perf_counter()
@@ -36,24 +54,34 @@ def test_kill_9_at_random_moments_then_rerun_equals_a_single_run(tmp_path, check
     assert reference.returncode == 1, reference.stderr  # the broken file
     rng = random.Random(7)
     killed = 0
-    for _ in range(5):
+    orphans: set[int] = set()
+    for _ in range(12):  # each re-run has less left to do: keep going until four kills landed
         process = subprocess.Popen(
             _command(folder, tmp_path / "killed", checkpoint_dirs),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.3, 0.9) * full)
+        time.sleep(rng.uniform(0.25, 0.75) * full)
         if process.poll() is None:
+            workers = _children(process.pid)
             process.send_signal(signal.SIGKILL)
             killed += 1
+            orphans.update(workers)
         process.wait()
+        if killed == 4 or process.returncode in (0, 1):
+            break
     assert killed >= 3, "the kills should land while the indexer runs"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in orphans):
+        time.sleep(0.2)
+    assert not [pid for pid in orphans if _alive(pid)], "decode workers must exit when the indexer is killed"
     final = subprocess.run(_command(folder, tmp_path / "killed", checkpoint_dirs), capture_output=True)
     assert final.returncode == 1, final.stderr
     assert len(json.loads(final.stdout)["failed"]) == 1
     assert_same_library(snapshot(tmp_path / "reference"), snapshot(tmp_path / "killed"))
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, checkpoint_dirs):
     folder = _folder(tmp_path / "media")
     process = subprocess.Popen(

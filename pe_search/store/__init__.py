@@ -1,0 +1,56 @@
+"""The library store: one directory with a SQLite database (media files, segments, vector ids,
+model fingerprint, index state; Alembic migrations applied on open) and, per embedding space, a
+durable file of full-precision vectors plus a FAISS index whose type follows the library's size.
+
+See docs/store.md for the layout, the consistency rules and the benchmark.
+"""
+
+from pe_search.store.errors import (
+    LibraryBusyError,
+    LibraryDamagedError,
+    LibraryNotFoundError,
+    LibraryVersionError,
+    ModelMismatchError,
+)
+from pe_search.store.filters import SearchFilter
+from pe_search.store.fingerprint import ModelFingerprint
+from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
+from pe_search.store.library import LibraryStore, open_library
+from pe_search.store.policy import IndexPolicy
+from pe_search.store.records import (
+    LibraryStatus,
+    MediaInfo,
+    MediaRecord,
+    SearchHit,
+    SegmentInfo,
+    SegmentRecord,
+    SpaceStatus,
+)
+from pe_search.store.transaction import WriteTransaction
+from pe_search.store.vectors import IndexSpec
+
+__all__ = [
+    "DEFAULT_LIBRARY",
+    "LIBRARY_ENV",
+    "IndexPolicy",
+    "IndexSpec",
+    "LibraryBusyError",
+    "LibraryDamagedError",
+    "LibraryLayout",
+    "LibraryNotFoundError",
+    "LibraryStatus",
+    "LibraryStore",
+    "LibraryVersionError",
+    "MediaInfo",
+    "MediaRecord",
+    "ModelFingerprint",
+    "ModelMismatchError",
+    "SearchFilter",
+    "SearchHit",
+    "SegmentInfo",
+    "SegmentRecord",
+    "SpaceStatus",
+    "WriteTransaction",
+    "open_library",
+    "resolve_library_dir",
+]

@@ -1,0 +1,118 @@
+"""SQLite engines for a library and its migrations, applied when the library is opened.
+
+WAL lets many readers run beside the one writer. The writer's transactions start with
+`BEGIN IMMEDIATE`, so it holds SQLite's write lock from the first statement and two writers can
+never interleave; readers use deferred `BEGIN`, which gives each read transaction one snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+
+from pe_search.store.errors import LibraryVersionError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def open_engine(database: Path, *, writer: bool) -> Engine:
+    """An engine on `database` in WAL mode; `writer` makes every transaction BEGIN IMMEDIATE."""
+    engine = create_engine(
+        f"sqlite:///{database}",
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy's "begin" event decide how transactions start (pysqlite would defer them).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if writer:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration that finds the migrations shipped inside the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_revision(engine: Engine) -> None:
+    """Refuse a database this code does not know (written by a newer pe-search) or not at head."""
+    current = current_revision(engine)
+    script = ScriptDirectory.from_config(alembic_config())
+    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+        raise LibraryVersionError(
+            f"{engine.url.database}: written by a newer pe-search (schema {current}): upgrade pe-search"
+        )
+    if current != script.get_current_head():
+        raise LibraryVersionError(
+            f"{engine.url.database}: schema {current} is older than this pe-search's "
+            f"({script.get_current_head()}): open the library for writing once to upgrade it"
+        )
+
+
+def upgrade(engine: Engine) -> list[str]:
+    """Bring the database to the newest schema; returns the revisions applied (oldest first).
+
+    Foreign keys are off while migrating: a batch migration copies a table and drops the old one,
+    which with foreign keys on would cascade into the rows that refer to it.
+    """
+    config = alembic_config()
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
+    start = current_revision(engine)
+    if start == head:
+        return []
+    known = {rev.revision for rev in script.walk_revisions()}
+    if start is not None and start not in known:
+        raise LibraryVersionError(
+            f"{engine.url.database}: written by a newer pe-search (schema {start}): upgrade pe-search"
+        )
+    applied = [rev.revision for rev in script.iterate_revisions(head, start)][::-1]
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left {len(broken)} rows with broken foreign keys")
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
+    log.info("%s: schema upgraded %s -> %s", engine.url.database, start or "empty", head)
+    return applied

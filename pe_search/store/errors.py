@@ -1,0 +1,50 @@
+"""Errors a user can cause when opening or writing a library. Each message says what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pe_search.errors import PeSearchError
+
+
+class LibraryNotFoundError(PeSearchError):
+    """The library directory holds no library and creating one was not asked for."""
+
+    def __init__(self, library_dir: str | Path) -> None:
+        self.library_dir = str(library_dir)
+        super().__init__(
+            f"no library at {self.library_dir}: index a folder into it first, "
+            "or pass --library (or set PE_SEARCH_LIBRARY) to pick another"
+        )
+
+
+class LibraryBusyError(PeSearchError):
+    """Another process holds the library's single writer lock."""
+
+    def __init__(self, library_dir: str | Path, holder: str) -> None:
+        self.library_dir = str(library_dir)
+        super().__init__(
+            f"library {self.library_dir} is being written by another process ({holder}): "
+            "wait for it to finish, or open the library read-only"
+        )
+
+
+class LibraryVersionError(PeSearchError):
+    """The database's schema is not one this version of pe-search can read."""
+
+
+class ModelMismatchError(PeSearchError):
+    """The library was built with another model than the one it is opened with."""
+
+    def __init__(self, library_dir: str | Path, difference: str) -> None:
+        self.library_dir = str(library_dir)
+        self.difference = difference
+        super().__init__(
+            f"library {self.library_dir} was built with another model ({difference}): "
+            "open it with the model that built it, or rebuild it for this model "
+            "(re-encodes every file: pass --rebuild)"
+        )
+
+
+class LibraryDamagedError(PeSearchError):
+    """Stored vectors the database refers to are gone (a vectors file was truncated or removed)."""

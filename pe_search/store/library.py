@@ -1,0 +1,542 @@
+"""A library directory opened for reading or writing: SQLite and one FAISS index per space kept
+consistent, whatever moment a previous process was killed at.
+
+    store = LibraryStore.open(library_dir, fingerprint)      # creates, migrates, checks, repairs
+    with store.write() as tx:                                 # one unit per media file
+        media_id = tx.upsert_media(MediaRecord(path=..., size=..., mtime=...))
+        segment_ids = tx.add_segments(media_id, [SegmentRecord(0.0, 10.0, "clip")])
+        ids = tx.add_vectors("audio", segment_ids, vectors)  # float32 [n, d] -> stable ids
+    hits = store.search("audio", queries, k=10, filters=SearchFilter(kinds=("video",)))
+
+One process writes (an exclusive lock file; one transaction at a time within it); any number of
+processes read (`readonly=True`): each read transaction sees one committed SQLite snapshot and
+their in-memory indexes catch up with it before a search.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from pe_search.store.database import check_revision, current_revision, open_engine, upgrade
+from pe_search.store.errors import LibraryNotFoundError, ModelMismatchError
+from pe_search.store.filters import SearchFilter
+from pe_search.store.fingerprint import ModelFingerprint
+from pe_search.store.layout import LibraryLayout
+from pe_search.store.lock import WriterLock
+from pe_search.store.policy import IndexPolicy
+from pe_search.store.records import LibraryStatus, MediaInfo, SearchHit, SpaceStatus
+from pe_search.store.schema import IndexState, MediaFile, ModelFingerprintRow, Segment, Vector
+from pe_search.store.space_index import SpaceIndex, SpaceState
+from pe_search.store.transaction import WriteTransaction
+from pe_search.store.vectors import IndexSpec
+
+log = logging.getLogger(__name__)
+
+JOIN_CHUNK = 900  # ids per IN (...) when joining hits to their rows
+
+
+class LibraryStore:
+    """Use `LibraryStore.open(...)`; close it (or use it as a context manager) when done."""
+
+    def __init__(self, layout: LibraryLayout, policy: IndexPolicy, *, readonly: bool) -> None:
+        self.layout = layout
+        self.policy = policy
+        self.readonly = readonly
+        self.fingerprint: ModelFingerprint | None = None
+        self.messages: list[str] = []  # what opening (or maintenance) repaired or changed, for the CLI
+        self._lock: WriterLock | None = None
+        self._write_engine = None
+        self._read_engine = None
+        self._spaces: dict[str, SpaceIndex] = {}
+        self._spaces_lock = threading.RLock()
+        self._write_lock = threading.Lock()
+        self._writer_thread: int | None = None
+
+    # -- opening ----------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        library_dir: str | Path,
+        fingerprint: ModelFingerprint | None = None,
+        *,
+        create: bool = True,
+        readonly: bool = False,
+        rebuild: bool = False,
+        policy: IndexPolicy | None = None,
+    ) -> LibraryStore:
+        """Open (and with `create`, make) the library in `library_dir`.
+
+        Applies pending migrations, refuses a `fingerprint` other than the one that built the
+        library (unless `rebuild`, which drops every vector and marks every file pending), and
+        brings each space's index up to date with SQLite, rebuilding it from the stored vectors
+        when it is missing or unreadable; `store.messages` says what was repaired.
+        """
+        layout = LibraryLayout(Path(library_dir))
+        if not layout.exists():
+            if readonly or not create:
+                raise LibraryNotFoundError(layout.root)
+            layout.vectors_dir.mkdir(parents=True, exist_ok=True)
+        store = cls(layout, policy or IndexPolicy(), readonly=readonly)
+        try:
+            store._open(fingerprint, rebuild)
+        except BaseException:
+            store.close(save=False)
+            raise
+        return store
+
+    def _open(self, fingerprint: ModelFingerprint | None, rebuild: bool) -> None:
+        database = self.layout.database
+        if not self.readonly:
+            self._lock = WriterLock(self.layout.lock)
+            self._lock.acquire()
+            self._write_engine = open_engine(database, writer=True)
+            before = current_revision(self._write_engine)
+            applied = upgrade(self._write_engine)
+            if applied and before is not None:
+                self._say(f"upgraded the library's schema from {before} to {applied[-1]}")
+        self._read_engine = open_engine(database, writer=False)
+        if self.readonly:
+            check_revision(self._read_engine)
+        self._check_model(fingerprint, rebuild)
+        if not self.readonly:
+            self._remove_leftovers()
+        self._load_spaces()
+
+    def _check_model(self, fingerprint: ModelFingerprint | None, rebuild: bool) -> None:
+        stored = self._stored_fingerprint()
+        if stored is not None and fingerprint is not None:
+            difference = stored.difference(fingerprint)
+            if difference is not None:
+                if not rebuild or self.readonly:
+                    raise ModelMismatchError(self.layout.root, difference)
+                self._reset_for_model(fingerprint, difference)
+                stored = fingerprint
+        elif stored is None and fingerprint is not None and not self.readonly:
+            with self._session() as session:
+                session.add(_fingerprint_row(fingerprint))
+                session.commit()
+            stored = fingerprint
+        self.fingerprint = stored or fingerprint
+
+    def _stored_fingerprint(self) -> ModelFingerprint | None:
+        with self._read_engine.connect() as connection:
+            row = connection.execute(select(ModelFingerprintRow).where(ModelFingerprintRow.id == 1)).first()
+        return ModelFingerprint.from_json(row._asdict()) if row is not None else None
+
+    def _reset_for_model(self, fingerprint: ModelFingerprint, difference: str) -> None:
+        """Drop every vector and segment, keep the files' rows as pending, record the new model."""
+        with self._session() as session:
+            vectors = session.scalar(select(func.count()).select_from(Vector)) or 0
+            files = session.scalar(select(func.count()).select_from(MediaFile)) or 0
+            session.execute(delete(Vector))
+            session.execute(delete(Segment))
+            session.execute(delete(IndexState))
+            session.execute(update(MediaFile).values(status="pending", error=None))
+            session.execute(delete(ModelFingerprintRow))
+            session.add(_fingerprint_row(fingerprint))
+            session.commit()
+        for path in self.layout.vectors_dir.iterdir():
+            path.unlink()
+        self._say(
+            f"model changed ({difference}): dropped {vectors} vectors; "
+            f"{files} files are pending, to be encoded again"
+        )
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of interrupted saves, and files of spaces the database no longer has."""
+        with self._read_engine.connect() as connection:
+            spaces = set(connection.scalars(select(IndexState.space)))
+        for path in sorted(self.layout.vectors_dir.iterdir()):
+            if path.suffix == ".tmp" or (path.suffix in (".f32", ".index") and path.stem not in spaces):
+                log.info("removing leftover %s", path)
+                path.unlink()
+
+    def _load_spaces(self) -> None:
+        with self._read_engine.connect() as connection:
+            states = [_space_state(row) for row in connection.execute(select(IndexState))]
+        for state in states:
+            space = self._new_space(state.space, state.dim)
+            with self._read_engine.connect() as connection:
+                messages = space.load(state, lambda s=state.space, c=connection: _live_ids(c, s))
+            for message in messages:
+                self._say(message)
+            if not self.readonly:
+                self._maintain(space, state.count)
+                if space.dirty:
+                    self._save(space)
+
+    def _new_space(self, name: str, dim: int) -> SpaceIndex:
+        with self._spaces_lock:
+            space = SpaceIndex(self.layout, name, dim, self.policy, writable=not self.readonly)
+            self._spaces[name] = space
+            return space
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[WriteTransaction]:
+        """One write transaction: all of it is committed at the end of the block, or none of it."""
+        self._require_writer()
+        if self._writer_thread == threading.get_ident():
+            raise RuntimeError("write transactions do not nest: use the open transaction's methods")
+        with self._write_lock, self._session() as session:
+            self._writer_thread = threading.get_ident()
+            tx = WriteTransaction(self, session)
+            created = set(self._spaces)
+            with ExitStack() as held:
+                try:
+                    yield tx
+                    # Searches in other threads wait until the indexes show this commit.
+                    for name in sorted(tx.touched):
+                        held.enter_context(self.space_for_write(name).lock)
+                    tx.finish()
+                except BaseException:
+                    session.rollback()
+                    with self._spaces_lock:
+                        for name in set(self._spaces) - created:
+                            self._spaces.pop(name).close()
+                    raise
+                finally:
+                    self._writer_thread = None
+                self._after_commit(tx)
+
+    def _after_commit(self, tx: WriteTransaction) -> None:
+        """Bring the in-memory indexes to the committed state; switch types and save as due."""
+        for name in tx.touched:
+            space = self._spaces[name]
+            added = tx.added.get(name, [])
+            ids = np.concatenate([ids for ids, _ in added]) if added else np.zeros(0, np.int64)
+            vectors = np.concatenate([v for _, v in added]) if added else np.zeros((0, space.dim), np.float32)
+            removed = tx.removed.get(name, [])
+            removed_ids = np.concatenate(removed) if removed else np.zeros(0, np.int64)
+            space.apply(ids, vectors, removed_ids, tx.generations[name])
+            if self._maintain(space, tx.counts[name]) or space.should_save():
+                self._save(space)
+
+    def _maintain(self, space: SpaceIndex, count: int) -> bool:
+        def live() -> np.ndarray:
+            with self._read_engine.connect() as connection:
+                return _live_ids(connection, space.space)
+
+        message = space.maintain(count, live)
+        if message:
+            self._say(message)
+        return message is not None
+
+    def _save(self, space: SpaceIndex, crash_at: str | None = None) -> None:
+        """Write the index file, then record in SQLite what it holds."""
+        header = space.save(crash_at=crash_at)
+        with self._session() as session:
+            session.execute(
+                update(IndexState)
+                .where(IndexState.space == space.space)
+                .values(
+                    index_type=header.kind, index_params=header.params, saved_generation=header.generation
+                )
+            )
+            session.commit()
+
+    def space_for_write(self, name: str) -> SpaceIndex:
+        """The space a transaction writes vectors to, made on first use."""
+        with self._spaces_lock:
+            space = self._spaces.get(name)
+            if space is None:
+                space = self._new_space(name, self.require_fingerprint().dim)
+            return space
+
+    def delete_media(self, path: str) -> bool:
+        """Delete a file, its segments and vectors; False if the library does not have it."""
+        with self.write() as tx:
+            media_id = tx.media_id(path)
+            if media_id is None:
+                return False
+            tx.delete_media(media_id)
+            return True
+
+    def move_media(self, old_path: str, new_path: str) -> None:
+        """Record that a file moved; its vectors are kept as they are."""
+        with self.write() as tx:
+            media_id = tx.media_id(old_path)
+            if media_id is None:
+                raise KeyError(f"{old_path} is not in the library")
+            tx.move_media(media_id, new_path)
+
+    def checkpoint(self, crash_at: str | None = None) -> None:
+        """Save every index that has unsaved changes (opening would otherwise catch them up).
+
+        `crash_at` (tests) stops each save at that step of `atomic_write`.
+        """
+        self._require_writer()
+        with self._write_lock:
+            for space in list(self._spaces.values()):
+                if space.dirty:
+                    self._save(space, crash_at=crash_at)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def find_media(self, path: str) -> MediaInfo | None:
+        with self._read_engine.connect() as connection:
+            row = connection.execute(select(MediaFile).where(MediaFile.path == path)).first()
+        return _media_info(row) if row is not None else None
+
+    def find_media_by_hash(self, content_hash: str) -> list[MediaInfo]:
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(
+                select(MediaFile).where(MediaFile.content_hash == content_hash).order_by(MediaFile.id)
+            ).all()
+        return [_media_info(row) for row in rows]
+
+    def iter_media(self, path_prefix: str | None = None) -> Iterator[MediaInfo]:
+        """Every media file (optionally under a path prefix), ordered by path."""
+        query = select(MediaFile).order_by(MediaFile.path)
+        if path_prefix is not None:
+            query = query.where(*SearchFilter(path_prefix=path_prefix).conditions())
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(query).all()
+        yield from (_media_info(row) for row in rows)
+
+    def counts(self) -> dict[str, int]:
+        """Live vectors per space."""
+        with self._read_engine.connect() as connection:
+            return {
+                space: count
+                for space, count in connection.execute(select(IndexState.space, IndexState.count))
+            }
+
+    def vectors(self, space: str, ids: np.ndarray) -> np.ndarray:
+        """The stored full-precision vectors of these ids (for re-ranking, spans, migration)."""
+        handle = self._synced(space)
+        if handle is None:
+            raise KeyError(f"the library has no {space!r} vectors")
+        return handle.file.read(np.asarray(ids, dtype=np.int64))
+
+    def search_ids(
+        self, space: str, queries: np.ndarray, k: int = 10, filters: SearchFilter | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top k by raw inner product: (scores float32 [nq, k], vector ids int64 [nq, k]), best
+        first; -1 ids (score -inf) where fewer than k match."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if queries.ndim == 1:
+            queries = queries.reshape(1, -1)
+        handle = self._synced(space)
+        if handle is None:
+            empty = np.zeros((len(queries), 0))
+            return empty.astype(np.float32), empty.astype(np.int64)
+        if queries.shape[1] != handle.dim:
+            raise ValueError(f"{space}: queries must have dimension {handle.dim}, got {queries.shape[1]}")
+        subset = None
+        if filters is not None and not filters.is_empty():
+            subset = self._filtered_ids(space, filters)
+        return handle.search(queries, k, subset)
+
+    def search(
+        self, space: str, queries: np.ndarray, k: int = 10, filters: SearchFilter | None = None
+    ) -> list[list[SearchHit]]:
+        """Top k hits per query with their segment and media file, best first."""
+        scores, ids = self.search_ids(space, queries, k, filters)
+        rows = self._hit_rows(space, ids[ids >= 0])
+        results = []
+        for query_scores, query_ids in zip(scores, ids, strict=True):
+            hits = []
+            for score, vector_id in zip(query_scores.tolist(), query_ids.tolist(), strict=True):
+                row = rows.get(vector_id)
+                if row is not None:  # gone if deleted since the index was searched
+                    hits.append(SearchHit(space, vector_id, score, *row))
+            results.append(hits)
+        return results
+
+    def _hit_rows(self, space: str, ids: np.ndarray) -> dict[int, tuple]:
+        unique = np.unique(ids).tolist()
+        rows: dict[int, tuple] = {}
+        with self._read_engine.connect() as connection:
+            for start in range(0, len(unique), JOIN_CHUNK):
+                query = (
+                    select(
+                        Vector.vector_id,
+                        MediaFile.id,
+                        MediaFile.path,
+                        MediaFile.kind,
+                        Segment.id,
+                        Segment.start_s,
+                        Segment.end_s,
+                        Segment.level,
+                    )
+                    .join(Segment, Vector.segment_id == Segment.id)
+                    .join(MediaFile, Segment.media_file_id == MediaFile.id)
+                    .where(Vector.space == space, Vector.vector_id.in_(unique[start : start + JOIN_CHUNK]))
+                )
+                for vector_id, *rest in connection.execute(query):
+                    rows[vector_id] = tuple(rest)
+        return rows
+
+    def _filtered_ids(self, space: str, filters: SearchFilter) -> np.ndarray:
+        query = (
+            select(Vector.vector_id)
+            .join(Segment, Vector.segment_id == Segment.id)
+            .join(MediaFile, Segment.media_file_id == MediaFile.id)
+            .where(Vector.space == space, *filters.conditions())
+            .order_by(Vector.vector_id)
+        )
+        with self._read_engine.connect() as connection:
+            return np.fromiter(connection.scalars(query), dtype=np.int64)
+
+    def _synced(self, name: str) -> SpaceIndex | None:
+        """The space's index, first brought to the newest committed generation (another process
+        may have written since): reload a newer saved file, or catch up from the stored vectors."""
+        with self._read_engine.connect() as connection:
+            row = connection.execute(select(IndexState).where(IndexState.space == name)).first()
+            if row is None:
+                return None
+            state = _space_state(row)
+            with self._spaces_lock:
+                space = self._spaces.get(name)
+                if space is None:
+                    space = self._new_space(name, state.dim)
+                    space.load(state, lambda: _live_ids(connection, name))
+                    return space
+            # Never go back: a snapshot older than the index (a commit landed meanwhile) is fine
+            # to search with, since hits are joined to rows afterwards. -1 means unknown.
+            if space.generation >= state.generation:
+                return space
+            with space.lock:
+                if space.generation >= state.generation:
+                    return space
+                if row.saved_generation > space.generation:
+                    for message in space.load(state, lambda: _live_ids(connection, name)):
+                        log.info(message)
+                else:
+                    space.catch_up(state.generation, _live_ids(connection, name))
+        return space
+
+    # -- status -----------------------------------------------------------------------------------
+
+    def status(self) -> LibraryStatus:
+        with self._read_engine.connect() as connection:
+            by_status = {
+                status: count
+                for status, count in connection.execute(
+                    select(MediaFile.status, func.count()).group_by(MediaFile.status)
+                )
+            }
+            segments = connection.scalar(select(func.count()).select_from(Segment)) or 0
+            states = connection.execute(select(IndexState).order_by(IndexState.space)).all()
+        spaces = {}
+        for row in states:
+            held = self._spaces.get(row.space)
+            spaces[row.space] = SpaceStatus(
+                space=row.space,
+                count=row.count,
+                index_count=held.index.count() if held else 0,
+                generation=row.generation,
+                index_type=held.index.kind if held else row.index_type,
+                index_params=dict(held.index.params) if held else dict(row.index_params),
+                saved_generation=row.saved_generation,
+                index_bytes=held.index.nbytes() if held else 0,
+                masked=int(held.index.masked().size) if held else 0,
+            )
+        return LibraryStatus(
+            library_dir=str(self.layout.root),
+            schema_revision=current_revision(self._read_engine),
+            fingerprint=self.fingerprint,
+            media_by_status=by_status,
+            segments=segments,
+            spaces=spaces,
+            messages=tuple(self.messages),
+        )
+
+    @property
+    def spaces(self) -> list[str]:
+        return sorted(self.counts())
+
+    # -- closing ----------------------------------------------------------------------------------
+
+    def close(self, save: bool = True) -> None:
+        """Save unsaved indexes (writer), release files, engines and the writer lock."""
+        try:
+            if save and not self.readonly and self._write_engine is not None:
+                self.checkpoint()
+        finally:
+            with self._spaces_lock:
+                for space in self._spaces.values():
+                    space.close()
+                self._spaces.clear()
+            for engine in (self._write_engine, self._read_engine):
+                if engine is not None:
+                    engine.dispose()
+            self._write_engine = self._read_engine = None
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    def __enter__(self) -> LibraryStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def require_fingerprint(self) -> ModelFingerprint:
+        if self.fingerprint is None:
+            raise ValueError("open the library with the model's fingerprint to write vectors")
+        return self.fingerprint
+
+    def _require_writer(self) -> None:
+        if self.readonly or self._write_engine is None:
+            raise ValueError("this library was opened read-only (or is closed)")
+
+    def _session(self) -> Session:
+        return Session(self._write_engine, expire_on_commit=False)
+
+    def _say(self, message: str) -> None:
+        log.info(message)
+        self.messages.append(message)
+
+
+open_library = LibraryStore.open
+
+
+def _live_ids(connection: Connection, space: str) -> np.ndarray:
+    result = connection.exec_driver_sql(
+        "SELECT vector_id FROM vectors WHERE space = ? ORDER BY vector_id", (space,)
+    )
+    return np.fromiter((row[0] for row in result), dtype=np.int64)
+
+
+def _space_state(row) -> SpaceState:
+    return SpaceState(
+        space=row.space,
+        dim=row.dim,
+        generation=row.generation,
+        count=row.count,
+        spec=IndexSpec(row.index_type, dict(row.index_params)),
+    )
+
+
+def _fingerprint_row(fingerprint: ModelFingerprint) -> ModelFingerprintRow:
+    data = fingerprint.to_json()
+    return ModelFingerprintRow(id=1, **data)
+
+
+def _media_info(row) -> MediaInfo:
+    return MediaInfo(
+        id=row.id,
+        path=row.path,
+        size=row.size,
+        mtime=row.mtime,
+        content_hash=row.content_hash,
+        duration=row.duration,
+        has_audio=bool(row.has_audio),
+        has_video=bool(row.has_video),
+        status=row.status,
+        error=row.error,
+    )

@@ -1,0 +1,113 @@
+"""Which index a space gets as it grows, chosen like autofaiss: by size and a memory budget.
+
+    exact (flat)  while n <= flat_max
+    HNSW          while n <= hnsw_max and the graph with its full vectors fits the budget
+    IVF-PQ        beyond: compressed codes in RAM, exact re-rank on the vectors file
+
+Growing past a threshold switches at once; shrinking steps back only below half of it, so a
+library near a threshold does not rebuild back and forth. An IVF-PQ index is retrained when the
+library has grown `retrain_growth` times past the size it was trained on. Every threshold is a
+constructor parameter so tests can exercise every type with a few hundred vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pe_search.store.vectors import INDEX_CLASSES, IndexSpec
+
+ORDER = ("flat", "hnsw", "ivfpq")
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    flat_max: int = 50_000
+    hnsw_max: int = 500_000
+    memory_budget: int = 4 * 2**30  # bytes of RAM the index of one space may take
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+    ivf_lists_per_sqrt_n: float = 4.0  # nlist ~ 4 sqrt(n), a power of two
+    ivf_probe_share: float = 1 / 512  # nprobe = nlist * share, at least ivf_min_probes
+    ivf_min_probes: int = 4
+    ivf_min_list_size: int = 39  # FAISS wants >= 39 training points per list
+    pq_m: int = 128  # sub-quantisers (bytes per code at 8 bits): 8 dimensions each at d = 1024
+    pq_nbits: int = 8
+    rerank: int = 300  # PQ candidates re-scored exactly on the full vectors
+    train_size: int = 100_000  # vectors sampled to train IVF-PQ
+    retrain_growth: float = 4.0
+    mask_rebuild_share: float = 0.2  # rebuild when this share of an index is masked deletions
+    exact_subset_max: int = 20_000  # filtered search scans the subset exactly up to this size
+    save_every: int = 20_000  # save an index after this many changed vectors ...
+    save_share: float = 0.1  # ... or this share of its size, whichever is larger
+
+    def kind_for(self, n: int, dim: int) -> str:
+        if n <= self.flat_max and self.estimate("flat", n, dim) <= self.memory_budget:
+            return "flat"
+        if n <= self.hnsw_max and self.estimate("hnsw", n, dim) <= self.memory_budget:
+            return "hnsw"
+        return "ivfpq"
+
+    def estimate(self, kind: str, n: int, dim: int) -> int:
+        return INDEX_CLASSES[kind].estimate_bytes(n, dim, self.spec(kind, n, dim).params)
+
+    def spec(self, kind: str, n: int, dim: int) -> IndexSpec:
+        """Parameters of a `kind` index for n vectors of dimension dim."""
+        if kind == "flat":
+            return IndexSpec("flat", {})
+        if kind == "hnsw":
+            return IndexSpec(
+                "hnsw",
+                {
+                    "M": self.hnsw_m,
+                    "ef_construction": self.hnsw_ef_construction,
+                    "ef_search": self.hnsw_ef_search,
+                },
+            )
+        if kind == "ivfpq":
+            return IndexSpec("ivfpq", self._ivfpq_params(n, dim))
+        raise ValueError(f"unknown index kind {kind!r}")
+
+    def _ivfpq_params(self, n: int, dim: int) -> dict:
+        n = max(n, 1)
+        train = min(n, self.train_size)
+        nlist = 2 ** round(math.log2(max(1.0, self.ivf_lists_per_sqrt_n * math.sqrt(n))))
+        while nlist > 1 and nlist * self.ivf_min_list_size > train:
+            nlist //= 2
+        pq_m = max(m for m in range(1, min(self.pq_m, dim) + 1) if dim % m == 0)
+        # 2**nbits centroids per sub-quantiser need enough training points
+        nbits = max(1, min(self.pq_nbits, int(math.log2(max(2, train // self.ivf_min_list_size)))))
+        params = {"nlist": nlist, "pq_m": pq_m, "pq_nbits": nbits, "train_size": train, "trained_on": n}
+        return self.search_params(IndexSpec("ivfpq", params)).params
+
+    def search_params(self, spec: IndexSpec) -> IndexSpec:
+        """`spec` with this policy's search-time settings, which need no rebuild to change."""
+        params = dict(spec.params)
+        if spec.kind == "hnsw":
+            params["ef_search"] = self.hnsw_ef_search
+        elif spec.kind == "ivfpq":
+            probes = max(self.ivf_min_probes, math.ceil(params["nlist"] * self.ivf_probe_share))
+            params["nprobe"] = min(params["nlist"], probes)
+            params["rerank"] = self.rerank
+        return IndexSpec(spec.kind, params)
+
+    def choose(self, n: int, dim: int, current: IndexSpec | None = None) -> IndexSpec:
+        """The index a space of n vectors should have; `current` when it is still right."""
+        want = self.kind_for(n, dim)
+        if current is None or current.kind not in ORDER:
+            return self.spec(want, n, dim)
+        if current.kind == want:
+            trained_on = int(current.params.get("trained_on", n))
+            if want == "ivfpq" and n > self.retrain_growth * max(trained_on, 1):
+                return self.spec(want, n, dim)
+            return current
+        if ORDER.index(want) > ORDER.index(current.kind):
+            return self.spec(want, n, dim)
+        # Shrinking: step down only when twice the size would still want the smaller kind.
+        if ORDER.index(self.kind_for(2 * n, dim)) < ORDER.index(current.kind):
+            return self.spec(self.kind_for(2 * n, dim), n, dim)
+        return current
+
+    def should_save(self, dirty: int, count: int) -> bool:
+        return dirty >= max(self.save_every, self.save_share * count)

@@ -1,0 +1,106 @@
+"""The library's tables (SQLAlchemy 2 declarative). Migrations in `migrations/versions` must build
+exactly this; `tests/test_store_migrations.py` checks that autogenerate finds no difference.
+
+Vector ids are per space and never reused: `index_state.next_vector_id` only grows, and row `i` of
+the space's vector file holds vector `i`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints let Alembic's batch mode (table copy on SQLite) find them again.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MEDIA_STATUSES = ("pending", "indexed", "failed")
+SEGMENT_LEVELS = ("clip", "frame")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class MediaFile(Base):
+    """One audio or video file. `kind` is "video" when it has a picture stream, else "audio"."""
+
+    __tablename__ = "media_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String, unique=True)
+    size: Mapped[int] = mapped_column(Integer)
+    mtime: Mapped[float] = mapped_column(Float)
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    duration: Mapped[float | None] = mapped_column(Float)
+    has_audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_video: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(8))
+
+
+class Segment(Base):
+    """A stretch of a media file with vectors: a clip window or one frame (`level`)."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_file_id: Mapped[int] = mapped_column(ForeignKey("media_files.id", ondelete="CASCADE"), index=True)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    level: Mapped[str] = mapped_column(String(8))
+
+
+class Vector(Base):
+    """Which segment a vector of a space belongs to; the vector itself is in the space's file."""
+
+    __tablename__ = "vectors"
+
+    space: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"), index=True)
+
+
+class ModelFingerprintRow(Base):
+    """The model that built the library (one row, id 1)."""
+
+    __tablename__ = "model_fingerprint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_ids: Mapped[list[str]] = mapped_column(JSON)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    weights_hash: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    calibration: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IndexState(Base):
+    """Per space: the committed truth (`generation`, `count`, `next_vector_id`) and the last saved index.
+
+    `generation` grows with every commit that changes the space's vectors. An index file records the
+    generation it holds; when that is behind (a crash before the index was saved), opening the
+    library brings it up to date from the stored vectors.
+    """
+
+    __tablename__ = "index_state"
+
+    space: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    next_vector_id: Mapped[int] = mapped_column(Integer, default=0)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    index_type: Mapped[str] = mapped_column(String(16))
+    index_params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    saved_generation: Mapped[int] = mapped_column(Integer, default=-1)
+
+
+# Filtered search narrows by media kind and date together.
+Index("ix_media_files_kind_mtime", MediaFile.kind, MediaFile.mtime)

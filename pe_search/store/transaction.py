@@ -1,0 +1,203 @@
+"""One write transaction: a media file's row, its segments and its vectors, committed as one unit.
+
+Vectors are written to their space's file at freshly allocated ids before the commit and fsynced
+with it, so once SQLite says an id is live its vector is on disk; if the process dies before the
+commit, the ids were never live and the next transaction overwrites those rows. The in-memory
+FAISS indexes follow only after the commit (`LibraryStore._after_commit`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from pe_search.store.layout import check_space_name
+from pe_search.store.records import MediaRecord, SegmentRecord
+from pe_search.store.schema import MEDIA_STATUSES, SEGMENT_LEVELS, IndexState, MediaFile, Segment, Vector
+
+if TYPE_CHECKING:
+    from pe_search.store.library import LibraryStore
+
+
+class WriteTransaction:
+    """Use through `LibraryStore.write()`; every method runs inside the one SQLite transaction."""
+
+    def __init__(self, store: LibraryStore, session: Session) -> None:
+        self._store = store
+        self.session = session
+        self._next_id: dict[str, int] = {}
+        self._count_delta: dict[str, int] = defaultdict(int)
+        self.added: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+        self.removed: dict[str, list[np.ndarray]] = defaultdict(list)
+        self.generations: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+
+    # -- media ------------------------------------------------------------------------------------
+
+    def media_id(self, path: str) -> int | None:
+        """The id of the file at `path`, or None."""
+        return self.session.scalar(select(MediaFile.id).where(MediaFile.path == path))
+
+    def upsert_media(self, media: MediaRecord) -> int:
+        """Insert or update the row for `media.path`; returns its id. Segments are left alone."""
+        if media.status not in MEDIA_STATUSES:
+            raise ValueError(f"status must be one of {MEDIA_STATUSES}, got {media.status!r}")
+        row = self.session.scalar(select(MediaFile).where(MediaFile.path == media.path))
+        if row is None:
+            row = MediaFile(path=media.path)
+            self.session.add(row)
+        row.size = media.size
+        row.mtime = media.mtime
+        row.content_hash = media.content_hash
+        row.duration = media.duration
+        row.has_audio = media.has_audio
+        row.has_video = media.has_video
+        row.status = media.status
+        row.error = media.error
+        row.kind = media.kind
+        self.session.flush()
+        return row.id
+
+    def set_status(self, media_id: int, status: str, error: str | None = None) -> None:
+        if status not in MEDIA_STATUSES:
+            raise ValueError(f"status must be one of {MEDIA_STATUSES}, got {status!r}")
+        self.session.execute(
+            update(MediaFile).where(MediaFile.id == media_id).values(status=status, error=error)
+        )
+
+    def move_media(self, media_id: int, new_path: str) -> None:
+        """Give a file a new path; its segments and vectors stay as they are."""
+        taken = self.media_id(new_path)
+        if taken is not None and taken != media_id:
+            raise ValueError(f"{new_path} is already in the library (media {taken}): delete it first")
+        moved = self.session.execute(update(MediaFile).where(MediaFile.id == media_id).values(path=new_path))
+        if moved.rowcount != 1:
+            raise KeyError(f"no media file with id {media_id}")
+
+    def delete_media(self, media_id: int) -> int:
+        """Delete a file with its segments and vectors; returns how many vectors went."""
+        removed = self.delete_segments(media_id)
+        self.session.execute(delete(MediaFile).where(MediaFile.id == media_id))
+        return removed
+
+    # -- segments and vectors -----------------------------------------------------------------------
+
+    def add_segments(self, media_id: int, segments: Sequence[SegmentRecord]) -> list[int]:
+        """Insert segments of a media file; returns their ids in the order given."""
+        if not segments:
+            return []
+        rows = []
+        for segment in segments:
+            if segment.level not in SEGMENT_LEVELS:
+                raise ValueError(f"level must be one of {SEGMENT_LEVELS}, got {segment.level!r}")
+            if segment.end < segment.start:
+                raise ValueError(f"segment ends before it starts: {segment}")
+            rows.append(
+                {
+                    "media_file_id": media_id,
+                    "start_s": segment.start,
+                    "end_s": segment.end,
+                    "level": segment.level,
+                }
+            )
+        result = self.session.execute(
+            insert(Segment).returning(Segment.id, sort_by_parameter_order=True), rows
+        )
+        return [row[0] for row in result]
+
+    def delete_segments(self, media_id: int) -> int:
+        """Delete a file's segments and their vectors (before encoding it again)."""
+        segment_ids = select(Segment.id).where(Segment.media_file_id == media_id).scalar_subquery()
+        doomed = self.session.execute(
+            select(Vector.space, Vector.vector_id).where(Vector.segment_id.in_(segment_ids))
+        ).all()
+        self.session.execute(delete(Vector).where(Vector.segment_id.in_(segment_ids)))
+        self.session.execute(delete(Segment).where(Segment.media_file_id == media_id))
+        by_space: dict[str, list[int]] = defaultdict(list)
+        for space, vector_id in doomed:
+            by_space[space].append(vector_id)
+        for space, ids in by_space.items():
+            self._touch(space)
+            self.removed[space].append(np.asarray(ids, dtype=np.int64))
+            self._count_delta[space] -= len(ids)
+        return len(doomed)
+
+    def add_vectors(self, space: str, segment_ids: Sequence[int], vectors: np.ndarray) -> np.ndarray:
+        """Store one vector per segment in `space`; returns their new, stable vector ids."""
+        check_space_name(space)
+        dim = self._store.require_fingerprint().dim
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != dim:
+            raise ValueError(f"{space}: expected vectors of shape (n, {dim}), got {vectors.shape}")
+        if len(segment_ids) != len(vectors):
+            raise ValueError(f"{space}: {len(vectors)} vectors for {len(segment_ids)} segments")
+        if not len(vectors):
+            return np.zeros(0, dtype=np.int64)
+        if not np.isfinite(vectors).all():
+            raise ValueError(f"{space}: vectors contain NaN or infinity")
+        start = self._touch(space)
+        ids = np.arange(start, start + len(vectors), dtype=np.int64)
+        self._store.space_for_write(space).file.write(start, vectors)
+        self.session.execute(
+            insert(Vector),
+            [
+                {"space": space, "vector_id": int(i), "segment_id": int(s)}
+                for i, s in zip(ids.tolist(), segment_ids, strict=True)
+            ],
+        )
+        self._next_id[space] = start + len(vectors)
+        self._count_delta[space] += len(vectors)
+        self.added[space].append((ids, vectors))
+        return ids
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+
+    def _touch(self, space: str) -> int:
+        """Mark `space` changed by this transaction; returns its next free vector id."""
+        if space not in self._next_id:
+            state = self.session.get(IndexState, space)
+            if state is None:
+                spec = self._store.policy.choose(0, self._store.require_fingerprint().dim)
+                state = IndexState(
+                    space=space,
+                    dim=self._store.require_fingerprint().dim,
+                    next_vector_id=0,
+                    generation=0,
+                    count=0,
+                    index_type=spec.kind,
+                    index_params=dict(spec.params),
+                    saved_generation=-1,
+                )
+                self.session.add(state)
+                self.session.flush()
+            self._next_id[space] = state.next_vector_id
+        return self._next_id[space]
+
+    @property
+    def touched(self) -> list[str]:
+        return list(self._next_id)
+
+    def finish(self) -> None:
+        """Bump each touched space's generation and count, make vectors durable, commit."""
+        for space in self.touched:
+            self.session.execute(
+                update(IndexState)
+                .where(IndexState.space == space)
+                .values(
+                    next_vector_id=self._next_id[space],
+                    count=IndexState.count + self._count_delta[space],
+                    generation=IndexState.generation + 1,
+                )
+            )
+            generation, count = self.session.execute(
+                select(IndexState.generation, IndexState.count).where(IndexState.space == space)
+            ).one()
+            self.generations[space], self.counts[space] = generation, count
+        for space in self.added:
+            self._store.space_for_write(space).file.sync()
+        self.session.commit()
