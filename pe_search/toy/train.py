@@ -1,0 +1,601 @@
+"""Train the shipped toy PE-AV and PE-A-Frame checkpoints on generated media.
+
+    python -m pe_search.toy.train                  # both, into pe_search/toy/checkpoints (~17 min)
+    python -m pe_search.toy.train --out DIR --steps 20 --frame-steps 20 --pool 2 --no-validate  # smoke
+
+Writes `DIR/pe-av-toy` (`PeAudioVideoModel`) and `DIR/pe-a-frame-toy` (`PeAudioFrameLevelModel`)
+in the Hugging Face layout and prints held-out validation numbers measured through `PeEncoder`.
+Seeded: the same command on the same machine (same `--threads`) writes the same checkpoints.
+It runs torch on one thread by default: on a shared 2-core machine two threads fight the other
+processes and run several times slower; `--threads 2` on an idle machine is faster.
+
+How it trains, and why:
+
+- The models are the real transformers classes at tiny sizes with the real audio front-end
+  settings (48 kHz, 1920-sample hop). The DAC front end, which `forward()` runs frozen, gets the
+  designed band-energy weights of `front_end.design` and stays frozen; so its outputs for a pool
+  of generated clips are computed once, and training runs everything after it with gradients.
+  Random crops of the pooled features (1-30 s, log-uniform: the indexer's windows are 30 s)
+  give variable lengths; video clips get 2-48 frames spread over the same window.
+- The loss is the sigmoid loss on the model's own logits (`dot * scale + bias`) with +1/-1
+  labels, +1 wherever the two sides' classes match. (`forward(return_loss=True)` uses 0/1
+  labels, which never pushes negatives apart.) Scale and bias start at 10 and -10.
+- PE-AV learns every space at once: text-audio, text-video, text-audio+video, audio-video,
+  audio+text -> video and video+text -> audio. Sounds and pictures come as scenes (a flash with
+  a click, a growing circle with a rising chirp, ...), so the audio-video space has pairs. The
+  text-video space also sees pictures of all 48 colour x shape x motion combinations, so the
+  vision tower must learn each attribute (otherwise only colour and motion would ever matter).
+  Embeddings are computed by the towers' submodules in the order `forward()` runs them; the
+  fused encoder's towers stay tied to the audio and video models'.
+- PE-A-Frame learns per-frame targets: for each class's caption, the 40 ms frames where that
+  class sounds are positive (weighted x2, they are rare), all others negative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pe_search.models import tiny
+from pe_search.models.loading import PeAudioVideoModelLoadable
+from pe_search.toy import TOY_DIR, front_end, synth
+from pe_search.video_preprocessing import FramePreprocessing
+
+log = logging.getLogger(__name__)
+
+HOP = math.prod(front_end.RATIOS)  # 1920 samples = 40 ms at 48 kHz
+FRAME_SECONDS = HOP / synth.SAMPLE_RATE
+
+
+@dataclass
+class Settings:
+    seed: int = 0
+    hidden: int = 64
+    image_size: int = 56
+    vision_width: int = 64
+    steps: int = 1200  # PE-AV optimisation steps
+    frame_steps: int = 1500  # PE-A-Frame optimisation steps
+    batch: int = 20  # PE-AV scene items (sound + picture) per step, two per class
+    picture_batch: int = 20  # and pictures drawn from all 48 combinations (text-video only)
+    frame_batch: int = 16
+    frame_positive_weight: float = 2.0
+    lr: float = 2e-3
+    pool: int = 14  # generated clips per class in the PE-AV audio pool
+    frame_pool: int = 100  # generated clips in the PE-A-Frame pool
+    min_seconds: float = 1.0  # training crops: log-uniform lengths between these
+    max_seconds: float = 30.0  # (the indexer's windows are 30 s; shorter files are one window)
+    min_frames: int = 2  # video frames per clip: log-uniform counts between these
+    max_frames: int = 48
+    threads: int = 1  # torch threads; on a shared, busy machine 2 threads thrash (7x slower here)
+    validate: bool = True
+    only: str | None = None  # "audio_video" or "audio_frame": train just that one
+
+
+# ------------------------------------------------------------------------------------------- models
+
+
+def build_tokenizer():
+    return tiny.build_tokenizer(synth.vocabulary() + ["sound", "audio", "video", "of"])
+
+
+def build_model(kind: str, tokenizer, settings: Settings) -> nn.Module:
+    """A toy model of `kind` ("audio_video" or "audio_frame"), initialised to train."""
+    config = tiny.model_config(
+        kind,
+        tokenizer,
+        hidden=settings.hidden,
+        downsampling_ratios=front_end.RATIOS,
+        dac_width=front_end.DAC_WIDTH,
+        image_size=settings.image_size,
+        vision_width=settings.vision_width,
+    )
+    if kind == "audio_video":
+        # tiny.model_config's vision `num_classes` does not reach `num_labels` when the config is
+        # built in code: the vision tower would describe each frame with 2 numbers (then unit-
+        # normalised: one angle). Give it the model width, as the real checkpoints have.
+        config.audio_video_config.video_config.vision_config.num_labels = settings.hidden
+    classes = {"audio_video": PeAudioVideoModelLoadable, "audio_frame": tiny.MODEL_CLASSES["audio_frame"]}
+    torch.manual_seed(settings.seed)
+    with contextlib.redirect_stdout(io.StringIO()):  # PeVideoModel prints a docstring lint line
+        model = classes[kind](config)
+    initialise(model, settings.seed)
+    return model
+
+
+@torch.no_grad()
+def initialise(model: nn.Module, seed: int) -> None:
+    """Unit-gain weights (tiny.carry_signal), the designed DAC front end, small contrastive heads
+    (raw dot products start near 0) and SigLIP's logit scale 10 / bias -10."""
+    tiny.carry_signal(model, seed)
+    generator = torch.Generator().manual_seed(seed + 1)
+    designed: set[int] = set()  # the fused encoder's audio tower is tied to the audio model's
+    for name, module in model.named_modules():
+        if name.endswith("audio_encoder.embedder") and hasattr(module, "dac_encoder"):
+            if id(module.dac_encoder.conv1.weight) not in designed:
+                front_end.design(module, seed)
+                designed.add(id(module.dac_encoder.conv1.weight))
+            module.data_proj.bias.zero_()
+        if name.endswith("_head") and hasattr(module, "proj"):
+            fan_in = module.proj.in_features
+            module.proj.weight.copy_(
+                torch.randn(module.proj.weight.shape, generator=generator) * 0.35 / fan_in**0.5
+            )
+        if name.endswith("patch_embed.proj") and isinstance(module, nn.Conv2d):  # timm's ViT patches
+            fan_in = module.weight[0].numel()
+            module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / fan_in**0.5)
+        if name.endswith("timm_model") and getattr(module, "pos_embed", None) is not None:
+            module.pos_embed.mul_(0.3)
+        if name.endswith("patch_embedder") and hasattr(module, "class_embedding"):
+            module.class_embedding.copy_(
+                torch.randn(module.class_embedding.shape, generator=generator) * 0.02
+            )
+    for name, parameter in model.named_parameters():
+        if name.endswith("logit_scale"):
+            parameter.fill_(10.0)
+        elif name.endswith("logit_bias"):
+            parameter.fill_(-10.0)
+
+
+def encode(encoder: nn.Module, embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A PE encoder's transformer over equal-length inputs (B, T, H): (class state, frame states),
+    as `forward()` computes them without padding."""
+    hidden, _ = encoder.patch_embedder(embeds)
+    positions = torch.arange(hidden.shape[1], device=hidden.device).unsqueeze(0)
+    rotary = encoder.rotary_emb(hidden, positions)
+    for layer in encoder.layers[: encoder.config.num_hidden_layers]:
+        hidden = layer(hidden, attention_mask=None, position_embeddings=rotary)
+    hidden = encoder.output(encoder.norm(hidden))
+    return hidden[:, 0], hidden[:, 1:]
+
+
+def audio_states(encoder: nn.Module, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frozen front-end features (B, codebook, T) -> the audio tower's (class, frame) states."""
+    return encode(encoder, encoder.embedder.data_proj(features.transpose(1, 2)))
+
+
+def video_states(encoder: nn.Module, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Preprocessed frames (B, T, 3, S, S) -> the video tower's (class, frame) states."""
+    embedder = encoder.embedder
+    batch, count = frames.shape[:2]
+    logits = embedder.vision_model(frames.flatten(0, 1)).logits
+    features = embedder.data_proj(embedder.proj(F.normalize(logits, dim=-1)))
+    return encode(encoder, features.view(batch, count, -1))
+
+
+def fused_state(model: nn.Module, audio_frames: torch.Tensor, video_frames: torch.Tensor) -> torch.Tensor:
+    """The fused audio-video class state from the towers' frame states (video aligned to audio)."""
+    embedder = model.audio_video_encoder.embedder
+    video = embedder.video_proj(video_frames.transpose(1, 2))
+    if video.shape[-1] != audio_frames.shape[1]:
+        video = F.interpolate(video, size=audio_frames.shape[1], mode="nearest")
+    video = embedder.video_norm(video.transpose(1, 2))
+    fused = embedder.data_proj(embedder.concat_modality_proj(torch.cat([audio_frames, video], dim=-1)))
+    return encode(model.audio_video_encoder, fused)[0]
+
+
+def text_states(model: nn.Module, tokenizer, texts: list[str]) -> torch.Tensor:
+    tokens = tokenizer(texts, padding=True, return_tensors="pt")
+    output = model.text_model(
+        input_ids=tokens["input_ids"],
+        attention_mask=tokens["attention_mask"],
+        output_hidden_states=True,
+        return_dict=True,
+    )
+    return output.hidden_states[-1][:, 0]
+
+
+def sigmoid_loss(logits: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
+    """SigLIP's loss with +1/-1 labels, summed over pairs, per query row."""
+    labels = positive.float() * 2 - 1
+    return -F.logsigmoid(labels * logits).sum() / logits.shape[0]
+
+
+def space_loss(
+    query: torch.Tensor, target: torch.Tensor, owner: nn.Module, space: str, positive: torch.Tensor
+) -> torch.Tensor:
+    """The sigmoid loss of one space on the model's own logits: dot * scale + bias, where scale
+    and bias are `owner.{space}_logit_scale` / `_logit_bias` (as in `pe_search.models.spaces`)."""
+    scale = getattr(owner, f"{space}_logit_scale")
+    bias = getattr(owner, f"{space}_logit_bias")
+    return sigmoid_loss(query @ target.T * scale + bias, positive)
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+@torch.no_grad()
+def front_end_features(embedder: nn.Module, clips: list[np.ndarray]) -> list[torch.Tensor]:
+    """The frozen DAC + bottleneck output (codebook, frames) of each clip, as `forward()` makes it."""
+    out = []
+    for clip in clips:
+        values = torch.from_numpy(np.pad(clip, (0, (-clip.size) % HOP), mode="reflect"))
+        states = embedder.bottleneck(embedder.dac_encoder(values[None, None]))
+        out.append(states[0])
+    return out
+
+
+@dataclass
+class PoolClip:
+    features: torch.Tensor  # (codebook, frames)
+    label: int  # scene / sound index (PE-AV) or -1
+    onsets: list[float]
+    frame_classes: np.ndarray | None = None  # PE-A-Frame: the sound class index of every frame
+
+
+def scene_pool(embedder: nn.Module, settings: Settings, rng: np.random.Generator) -> list[PoolClip]:
+    """`settings.pool` clips of 3-30 s of every scene's sound (with their click/pulse onsets)."""
+    sounds = [synth.SCENES[name].sound for name in synth.SCENES]
+    specs = []
+    for _ in range(settings.pool):
+        for label, name in enumerate(sounds):
+            seconds = float(rng.uniform(3.0, settings.max_seconds))
+            specs.append((label, synth.sound(name, seconds, rng)))
+    features = front_end_features(embedder, [s.samples for _, s in specs])
+    return [PoolClip(f, label, s.onsets) for (label, s), f in zip(specs, features)]
+
+
+def event_pool(embedder: nn.Module, settings: Settings, rng: np.random.Generator) -> list[PoolClip]:
+    """Clips of 6-32 s: a background class (mostly silence) with 1-3 events of other classes, and
+    the class sounding in every 40 ms frame."""
+    names = list(synth.SOUNDS)
+    clips = []
+    for _ in range(settings.frame_pool):
+        seconds = float(rng.uniform(6.0, settings.max_seconds + 2))
+        background = "silence" if rng.random() < 0.7 else str(rng.choice(names[:-1]))
+        samples = synth.sound(background, seconds, rng).samples.copy()
+        frames = math.ceil(samples.size / HOP)
+        classes = np.full(frames, names.index(background))
+        cursor = float(rng.uniform(0.2, 2.0))
+        for _ in range(int(rng.integers(1, 4))):
+            length = float(rng.uniform(0.3, 3.0))
+            if cursor + length > seconds - 0.2:
+                break
+            event = str(rng.choice([n for n in names if n not in (background, "silence")]))
+            clip = synth.event_clip(event, seconds, cursor, cursor + length, background, rng)
+            i0, i1 = round(clip.start * synth.SAMPLE_RATE), round(clip.end * synth.SAMPLE_RATE)
+            samples[i0:i1] = clip.samples[i0:i1]
+            classes[clip.active(FRAME_SECONDS)[:frames]] = names.index(event)
+            cursor += length + float(rng.uniform(0.3, 3.0))
+        clips.append((samples, classes))
+    features = front_end_features(embedder, [s for s, _ in clips])
+    return [PoolClip(f, -1, [], c) for (_, c), f in zip(clips, features)]
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
+def crop(clip: PoolClip, frames: int, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
+    """`frames` frames of a pooled clip's features: the clip's start or end (with the front end's
+    edge effects) a third of the time, a random stretch otherwise. Returns (features, offset)."""
+    total = clip.features.shape[1]
+    frames = min(frames, total)
+    choice = rng.random()
+    if choice < 0.17:
+        offset = 0
+    elif choice < 0.34:
+        offset = total - frames
+    else:
+        offset = int(rng.integers(0, total - frames + 1))
+    return clip.features[:, offset : offset + frames], offset
+
+
+def picture_frames(
+    picture: str, seconds: float, onsets: list[float], count: int, size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """`count` frames spread over a window of a picture (part of the motion, sometimes)."""
+    start, end = (0.0, 1.0) if rng.random() < 0.5 else (rng.uniform(0.0, 0.35), rng.uniform(0.65, 1.0))
+    layout = synth.picture_layout(picture, seconds, size, rng, onsets=onsets or None, progress=(start, end))
+    last = max(seconds - 1e-3, 0.0)
+    times = [last / 2] if count == 1 else list(np.linspace(0.0, last, count))
+    return synth.render(layout, times, rng)
+
+
+def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Roughly what a lossy video codec does: colour shifts, grain, softened edges."""
+    out = frames.astype(np.float32)
+    out += rng.uniform(-8, 8, size=3).astype(np.float32)
+    out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(rng.uniform(0, 4))
+    if rng.random() < 0.5:  # a 2x2 box blur
+        out = (out + np.roll(out, 1, 1) + np.roll(out, 1, 2) + np.roll(out, (1, 1), (1, 2))) / 4
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+def _optimizer(model: nn.Module, settings: Settings, steps: int):
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=settings.lr
+    )
+    warmup = max(1, min(100, steps // 10))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))) * 0.95 + 0.05
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _frozen_front_end(model: nn.Module) -> None:
+    for name, parameter in model.named_parameters():
+        if "dac_encoder" in name or "embedder.bottleneck" in name:
+            parameter.requires_grad_(False)
+
+
+def train_audio_video(model, tokenizer, settings: Settings, progress: Callable[[str], None]) -> None:
+    rng = np.random.default_rng(settings.seed)
+    torch.manual_seed(settings.seed)
+    _frozen_front_end(model)
+    started = time.monotonic()
+    pool = scene_pool(model.audio_model.audio_encoder.embedder, settings, rng)
+    progress(f"PE-AV: pooled front-end features of {len(pool)} clips in {time.monotonic() - started:.0f} s")
+    by_label: dict[int, list[PoolClip]] = {}
+    for clip in pool:
+        by_label.setdefault(clip.label, []).append(clip)
+    scenes = list(synth.SCENES)
+    sound_names = [synth.SCENES[s].sound for s in scenes]
+    picture_names = [synth.SCENES[s].picture for s in scenes]
+    all_pictures = list(synth.ALL_PICTURES)
+    preprocess = FramePreprocessing.from_config(tiny.preprocessor_configs(HOP, settings.image_size)[1])
+    optimizer, schedule = _optimizer(model, settings, settings.steps)
+    model.train()
+    audio_encoder, video_encoder = model.audio_model.audio_encoder, model.video_model.video_encoder
+    running: dict[str, float] = {}
+    for step in range(settings.steps):
+        labels = np.resize(rng.permutation(len(scenes)), settings.batch)
+        extra = [all_pictures[i] for i in rng.integers(len(all_pictures), size=settings.picture_batch)]
+        frames = round(_log_uniform(rng, settings.min_seconds, settings.max_seconds) / FRAME_SECONDS)
+        n_video = int(_log_uniform(rng, settings.min_frames, settings.max_frames + 1))
+        size = int(rng.choice([48, 56, 64, 80, 96]))
+        features, videos = [], []
+        for label in labels:
+            clip = by_label[label][int(rng.integers(len(by_label[label])))]
+            piece, offset = crop(clip, frames, rng)
+            piece = piece * float(rng.uniform(0.3, 2.0))  # level: energies scale with the square
+            features.append(piece)
+            seconds = piece.shape[1] * FRAME_SECONDS
+            onsets = [t - offset * FRAME_SECONDS for t in clip.onsets]
+            onsets = [t for t in onsets if 0 <= t < seconds]
+            video = degrade(picture_frames(picture_names[label], seconds, onsets, n_video, size, rng), rng)
+            videos.append(preprocess(video))
+        for picture in extra:
+            seconds = frames * FRAME_SECONDS
+            videos.append(preprocess(degrade(picture_frames(picture, seconds, [], n_video, size, rng), rng)))
+        width = min(f.shape[1] for f in features)
+        audio_class, audio_frames = audio_states(audio_encoder, torch.stack([f[:, :width] for f in features]))
+        all_video_class, all_video_frames = video_states(video_encoder, torch.stack(videos))
+        video_class, video_frames = all_video_class[: settings.batch], all_video_frames[: settings.batch]
+        fused = fused_state(model, audio_frames, video_frames)
+        pictures = [picture_names[k] for k in labels] + extra
+        texts = [synth.caption(sound_names[k], rng) for k in labels]
+        texts += [synth.caption(scenes[k], rng) for k in labels]
+        texts += [synth.caption(p, rng) for p in pictures]
+        text = text_states(model, tokenizer, texts).split([settings.batch, settings.batch, len(pictures)])
+        same = torch.from_numpy(labels[:, None] == labels[None, :])
+        same_picture = torch.tensor([[a == b for b in pictures] for a in pictures])
+        audio = model.audio_model.audio_head(audio_class)
+        all_video = model.video_model.video_head(all_video_class)
+        video = all_video[: settings.batch]
+        losses = {
+            "text-audio": space_loss(
+                model.audio_model.text_audio_head(text[0]), audio, model.audio_model, "text_audio", same
+            ),
+            "text-video": space_loss(
+                model.video_model.text_video_head(text[2]),
+                all_video,
+                model.video_model,
+                "text_video",
+                same_picture,
+            ),
+            "text-av": space_loss(
+                model.text_audio_video_head(text[1]),
+                model.audio_video_head(fused),
+                model,
+                "text_audio_video",
+                same,
+            ),
+            "audio-video": space_loss(audio, video, model, "audio_video", same),
+            "audio+text": space_loss(
+                model.audio_plus_text_head(torch.cat([audio_class, text[2][: settings.batch]], -1)),
+                video,
+                model,
+                "audio_plus_text",
+                same,
+            ),
+            "video+text": space_loss(
+                model.video_plus_text_head(torch.cat([video_class, text[0]], -1)),
+                audio,
+                model,
+                "video_plus_text",
+                same,
+            ),
+        }
+        loss = sum(losses.values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        for key, value in losses.items():
+            running[key] = 0.9 * running.get(key, value.item()) + 0.1 * value.item()
+        if (step + 1) % 50 == 0 or step + 1 == settings.steps or step == 1:
+            parts = " ".join(f"{k} {v:.2f}" for k, v in running.items())
+            progress(f"PE-AV step {step + 1}/{settings.steps} ({time.monotonic() - started:.0f} s): {parts}")
+    model.eval()
+
+
+def train_audio_frame(model, tokenizer, settings: Settings, progress: Callable[[str], None]) -> None:
+    rng = np.random.default_rng(settings.seed + 1)
+    torch.manual_seed(settings.seed + 1)
+    _frozen_front_end(model)
+    started = time.monotonic()
+    pool = event_pool(model.audio_encoder.embedder, settings, rng)
+    progress(
+        f"PE-A-Frame: pooled front-end features of {len(pool)} clips in {time.monotonic() - started:.0f} s"
+    )
+    names = list(synth.SOUNDS)
+    optimizer, schedule = _optimizer(model, settings, settings.frame_steps)
+    model.train()
+    running = None
+    for step in range(settings.frame_steps):
+        frames = round(_log_uniform(rng, 2.0, settings.max_seconds) / FRAME_SECONDS)
+        features, classes = [], []
+        for index in rng.integers(len(pool), size=settings.frame_batch):
+            clip = pool[int(index)]
+            piece, offset = crop(clip, frames, rng)
+            features.append(piece * float(rng.uniform(0.3, 2.0)))
+            classes.append(clip.frame_classes[offset : offset + piece.shape[1]])
+        width = min(f.shape[1] for f in features)
+        _, states = audio_states(model.audio_encoder, torch.stack([f[:, :width] for f in features]))
+        audio = model.audio_head(states)  # (B, T, D)
+        text = model.text_audio_head(text_states(model, tokenizer, [synth.caption(n, rng) for n in names]))
+        dots = torch.einsum("btd,kd->bkt", audio, text)
+        logits = dots * model.text_audio_logit_scale + model.text_audio_logit_bias
+        target = torch.from_numpy(np.stack([c[:width] for c in classes]))  # (B, T)
+        positive = target[:, None, :] == torch.arange(len(names))[None, :, None]
+        labels = positive.float() * 2 - 1
+        # Event frames are rare next to the others: weigh them up so an event's probability
+        # stays above the threshold all through it instead of dipping.
+        weights = 1.0 + positive.float() * (settings.frame_positive_weight - 1.0)
+        loss = -(weights * F.logsigmoid(labels * logits)).mean() * len(names)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        running = loss.item() if running is None else 0.9 * running + 0.1 * loss.item()
+        if (step + 1) % 50 == 0 or step + 1 == settings.frame_steps:
+            progress(
+                f"PE-A-Frame step {step + 1}/{settings.frame_steps} ({time.monotonic() - started:.0f} s): "
+                f"frame loss {running:.3f}"
+            )
+    model.eval()
+
+
+# ------------------------------------------------------------------------------------------- saving
+
+
+def save(model: nn.Module, tokenizer, directory: Path, kind: str, settings: Settings) -> Path:
+    """The checkpoint in the hub layout, loadable by `PeEncoder.from_pretrained(directory)`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model.config.architectures = ["PeAudioVideoModel" if kind == "audio_video" else "PeAudioFrameLevelModel"]
+    for parameter in model.parameters():
+        parameter.requires_grad_(True)
+    model.save_pretrained(directory)
+    if kind == "audio_video":
+        # transformers writes the vision tower's width as `num_classes` / `label_names`, which
+        # loading does not read back (it would rebuild a 2-wide head); `num_labels` it reads.
+        path = directory / "config.json"
+        config = json.loads(path.read_text())
+        config["audio_video_config"]["video_config"]["vision_config"]["num_labels"] = settings.hidden
+        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    tokenizer.save_pretrained(directory)
+    audio, video = tiny.preprocessor_configs(HOP, settings.image_size)
+    (directory / "preprocessor_config.json").write_text(json.dumps(audio, indent=2) + "\n")
+    if kind == "audio_video":
+        (directory / "video_preprocessor_config.json").write_text(json.dumps(video, indent=2) + "\n")
+    for file in directory.iterdir():
+        file.chmod(0o644)  # safetensors writes 0600
+    return directory
+
+
+def validate(kind: str, directory: Path) -> dict[str, dict[str, float]]:
+    """Held-out numbers through `PeEncoder` (see `evaluate`): short clips with 8 fps video, and
+    windows as long as the indexer's (20-30 s) with 16 frames spread over them."""
+    from pe_search.models.encoder import PeEncoder
+    from pe_search.toy import evaluate
+
+    encoder = PeEncoder.from_pretrained(directory)
+    if kind == "audio_video":
+        return {
+            "2-12 s, 8 fps": evaluate.evaluate_audio_video(encoder, 3, seconds=(2.0, 12.0), fps=8.0),
+            "20-30 s, 16 frames": evaluate.evaluate_audio_video(
+                encoder, 2, evaluate.HELDOUT_SEED + 10, seconds=(20.0, 30.0), frames=16
+            ),
+        }
+    return {
+        "events in 4-12 s": evaluate.evaluate_audio_frame(encoder, 20, seconds=(4.0, 12.0)),
+        "events in 20-30 s": evaluate.evaluate_audio_frame(
+            encoder, 20, evaluate.HELDOUT_SEED + 10, seconds=(20.0, 30.0)
+        ),
+    }
+
+
+def train(out: Path, settings: Settings, progress: Callable[[str], None] = log.info) -> dict[str, dict]:
+    """Train, save and (unless settings.validate is off) validate both toy models under `out`."""
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    tokenizer = build_tokenizer()
+    results: dict[str, dict] = {}
+    for kind, name, run in (
+        ("audio_video", "pe-av-toy", train_audio_video),
+        ("audio_frame", "pe-a-frame-toy", train_audio_frame),
+    ):
+        if settings.only not in (None, kind):
+            continue
+        started = time.monotonic()
+        model = build_model(kind, tokenizer, settings)
+        run(model, tokenizer, settings, progress)
+        directory = save(model, tokenizer, out / name, kind, settings)
+        progress(f"{name}: trained in {time.monotonic() - started:.0f} s, saved to {directory}")
+        if settings.validate:
+            results[name] = validate(kind, directory)
+            for label, numbers in results[name].items():
+                progress(f"{name} held-out validation, {label}: " + json.dumps(numbers, indent=1))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=TOY_DIR, help=f"where to write (default {TOY_DIR})")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="PE-AV optimisation steps")
+    parser.add_argument("--frame-steps", type=int, default=defaults.frame_steps, help="PE-A-Frame steps")
+    parser.add_argument("--pool", type=int, default=defaults.pool, help="PE-AV pool clips per class")
+    parser.add_argument("--frame-pool", type=int, default=defaults.frame_pool, help="PE-A-Frame pool clips")
+    parser.add_argument(
+        "--max-seconds", type=float, default=defaults.max_seconds, help="longest training clip (s)"
+    )
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads")
+    parser.add_argument("--no-validate", action="store_true", help="skip the held-out validation")
+    parser.add_argument("--only", choices=["audio_video", "audio_frame"], help="train just one of the two")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = Settings(
+        seed=args.seed,
+        steps=args.steps,
+        frame_steps=args.frame_steps,
+        pool=args.pool,
+        frame_pool=args.frame_pool,
+        max_seconds=args.max_seconds,
+        threads=args.threads,
+        validate=not args.no_validate,
+        only=args.only,
+    )
+    started = time.monotonic()
+    log.info("settings: %s", json.dumps(asdict(settings)))
+    train(args.out, settings)
+    log.info("done in %.0f s", time.monotonic() - started)
+
+
+if __name__ == "__main__":
+    main()
