@@ -82,6 +82,8 @@ class Library:
                 recorded = self.store.require_fingerprint().model_ids
                 model = recorded[0]
                 frame_model = frame_model or (recorded[1] if len(recorded) > 1 else None)
+            if str(model) == "toy" and frame_model is None:  # the shipped toy pair
+                frame_model = "toy-frame"
             self._models = ModelSet.load(model, frame_model, device=self._device, dtype=self._dtype)
         return self._models
 

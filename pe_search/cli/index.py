@@ -18,13 +18,13 @@ from pe_search.errors import PeSearchError
     "--model",
     default=None,
     metavar="ID_OR_DIR",
-    help="PE-AV checkpoint (default: the library's, else facebook/pe-av-small).",
+    help="PE-AV checkpoint: hub id, directory, or `toy` (default: the library's, else facebook/pe-av-small).",
 )
 @click.option(
     "--frame-model",
     default=None,
     metavar="ID_OR_DIR",
-    help="PE-A-Frame checkpoint for 40 ms audio frames (default: facebook/pe-a-frame-small).",
+    help="PE-A-Frame checkpoint for 40 ms audio frames (default: facebook/pe-a-frame-small; toy-frame with --model toy).",
 )
 @click.option("--no-frames", is_flag=True, help="Skip 40 ms audio frame vectors (no frame model).")
 @click.option("--window", default=30.0, show_default=True, help="Clip window in seconds.")
@@ -86,6 +86,8 @@ def index_command(
     model = model or (recorded[0] if recorded else DEFAULT_MODEL)
     if not no_frames and frame_model is None:
         frame_model = recorded[1] if len(recorded) > 1 else (None if recorded else DEFAULT_FRAME_MODEL)
+        if model == "toy" and not recorded:  # the shipped toy pair
+            frame_model = "toy-frame"
     models = ModelSet.load(
         model,
         None if no_frames else frame_model,

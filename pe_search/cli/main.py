@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from pe_search.cli.demo import demo_command
 from pe_search.cli.index import index_command
 from pe_search.cli.model import model_command
 from pe_search.cli.output import fail
@@ -38,6 +39,7 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+cli.add_command(demo_command)
 cli.add_command(model_command)
 cli.add_command(index_command)
 cli.add_command(status_command)

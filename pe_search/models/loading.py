@@ -84,8 +84,16 @@ class AudioSettings:
         return self.hop_length / self.sampling_rate
 
 
+TOY_MODELS = {"toy": "audio_video", "toy-frame": "audio_frame"}  # shipped in pe_search/toy
+
+
 def resolve_checkpoint_dir(source: str | Path) -> Path:
-    """The local directory holding `source`: the directory itself, or the hub id's cached snapshot."""
+    """The local directory holding `source`: the directory itself, the hub id's cached snapshot,
+    or one of the toy checkpoints shipped with pe-search ("toy", "toy-frame")."""
+    if str(source) in TOY_MODELS:
+        from pe_search.toy import toy_model_dir
+
+        return toy_model_dir(TOY_MODELS[str(source)])
     path = Path(source).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():

@@ -36,6 +36,8 @@ class ModelSet:
         if clip.kind == "audio_frame":
             raise ModelLoadError(f"{model} is a PE-A-Frame checkpoint: give it as --frame-model, not --model")
         frames = None
+        if str(frame_model) == "toy":  # the toy PE-AV's partner
+            frame_model = "toy-frame"
         if frame_model is not None:
             frames = PeEncoder.from_pretrained(frame_model, device=device, dtype=dtype, batch_size=batch_size)
             if frames.kind != "audio_frame":
