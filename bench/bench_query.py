@@ -142,6 +142,8 @@ def main() -> None:
         "whole_query_ms": {"p50": round(whole_ms[0], 1), "p95": round(whole_ms[1], 1)},
         "engine_alone_ms": {"p50": round(engine_ms[0], 2), "p95": round(engine_ms[1], 2)},
         "engine_share_of_text_p50": round(share, 3),
+        "whole_minus_text_over_text_p50": round((whole_ms[0] - text_ms[0]) / text_ms[0], 3),
+        "whole_minus_text_over_text_p95": round((whole_ms[1] - text_ms[1]) / text_ms[1], 3),
         "goal": "engine_share_of_text_p50 < 0.5",
     }
     print(json.dumps(result, indent=2))

@@ -31,7 +31,6 @@ from pe_search.store import (
     SearchFilter,
     resolve_library_dir,
 )
-from pe_search.store.segment_vectors import segment_vectors
 
 LIKE = re.compile(r"^(?P<path>.+)@(?P<start>[0-9.:]+)-(?P<end>[0-9.:]+)$")
 
@@ -246,7 +245,7 @@ class Library:
             raise QueryError(f"{path} is not indexed: index it first, or query with --audio/--video")
         own = {}
         for space in ("audio", "video", "audio_video"):
-            found = segment_vectors(self.store, media.id, space, start, end)
+            found = self.store.segment_vectors(media.id, space, start, end)
             if len(found):
                 overlap = np.minimum(found.ends, end) - np.maximum(found.starts, start)
                 own[space] = found.vectors[int(np.argmax(overlap))]

@@ -17,7 +17,6 @@ from pe_search.query.results import Hit, LocatedSpan, Moment
 from pe_search.query.routes import DEFAULT_TARGETS, MOMENTS, QueryError, Route, route
 from pe_search.query.spans import frames_to_spans
 from pe_search.store import LibraryStore, SearchFilter, SearchHit
-from pe_search.store.segment_vectors import segment_vectors
 
 
 @dataclass
@@ -141,7 +140,7 @@ class QueryEngine:
             embedding not in self.embeddings and embedding not in vectors.cache
         ):
             return hit
-        frames = segment_vectors(self.store, hit.media_id, frame_space, hit.start, hit.end)
+        frames = self.store.segment_vectors(hit.media_id, frame_space, hit.start, hit.end)
         if not len(frames):
             return hit
         scores = frames.vectors @ vectors[embedding]
@@ -176,7 +175,7 @@ class QueryEngine:
             files = list(dict.fromkeys((h.media_id, h.path) for h in found if h.score > cutoff))
         spans: list[LocatedSpan] = []
         for file_id, file_path in files:
-            frames = segment_vectors(self.store, file_id, "audio_frame")
+            frames = self.store.segment_vectors(file_id, "audio_frame")
             probabilities = calibration.probability(frames.vectors @ query)
             for span in frames_to_spans(frames.starts, frames.ends, probabilities, threshold, min_duration):
                 spans.append(LocatedSpan(file_path, span.start, span.end, span.probability))

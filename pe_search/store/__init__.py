@@ -24,6 +24,7 @@ from pe_search.store.records import (
     SearchHit,
     SegmentInfo,
     SegmentRecord,
+    SegmentVectors,
     SpaceStatus,
 )
 from pe_search.store.transaction import WriteTransaction
@@ -49,6 +50,7 @@ __all__ = [
     "SearchHit",
     "SegmentInfo",
     "SegmentRecord",
+    "SegmentVectors",
     "SpaceStatus",
     "WriteTransaction",
     "open_library",

@@ -32,7 +32,7 @@ from pe_search.store.fingerprint import ModelFingerprint
 from pe_search.store.layout import LibraryLayout
 from pe_search.store.lock import WriterLock
 from pe_search.store.policy import IndexPolicy
-from pe_search.store.records import LibraryStatus, MediaInfo, SearchHit, SpaceStatus
+from pe_search.store.records import LibraryStatus, MediaInfo, SearchHit, SegmentVectors, SpaceStatus
 from pe_search.store.schema import IndexState, MediaFile, ModelFingerprintRow, Segment, Vector
 from pe_search.store.space_index import SpaceIndex, SpaceState
 from pe_search.store.transaction import WriteTransaction
@@ -282,6 +282,35 @@ class LibraryStore:
                     self._save(space, crash_at=crash_at)
 
     # -- reading ----------------------------------------------------------------------------------
+
+    def segment_vectors(
+        self, media_id: int, space: str, start: float | None = None, end: float | None = None
+    ) -> SegmentVectors:
+        """Vectors of `space` for one media file whose segments overlap [start, end], by start time."""
+        query = (
+            select(Segment.start_s, Segment.end_s, Vector.vector_id)
+            .join(Vector, Vector.segment_id == Segment.id)
+            .where(Segment.media_file_id == media_id, Vector.space == space)
+            .order_by(Segment.start_s)
+        )
+        if start is not None:
+            query = query.where(Segment.end_s > start)
+        if end is not None:
+            query = query.where(Segment.start_s < end)
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(query).all()
+        ids = np.asarray([r[2] for r in rows], dtype=np.int64)
+        vectors = (
+            self.vectors(space, ids)
+            if len(ids)
+            else np.zeros((0, self.require_fingerprint().dim), np.float32)
+        )
+        return SegmentVectors(
+            np.asarray([r[0] for r in rows], dtype=np.float64),
+            np.asarray([r[1] for r in rows], dtype=np.float64),
+            vectors,
+            ids,
+        )
 
     def find_media(self, path: str) -> MediaInfo | None:
         with self._read_engine.connect() as connection:

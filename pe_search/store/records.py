@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from pe_search.store.fingerprint import ModelFingerprint
 
 
@@ -98,3 +100,16 @@ class LibraryStatus:
     segments: int
     spaces: dict[str, SpaceStatus] = field(default_factory=dict)
     messages: tuple[str, ...] = ()
+
+
+@dataclass
+class SegmentVectors:
+    """One file's vectors in one space, in time order: what localisation inside a file reads."""
+
+    starts: np.ndarray  # float64 seconds
+    ends: np.ndarray
+    vectors: np.ndarray  # float32 (n, dim)
+    vector_ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts)
