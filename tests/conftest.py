@@ -29,3 +29,12 @@ def _isolated_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """`pe-search demo`'s run, once per session: held-out media indexed with the toy models, in
+    `<tmp>/pe-search-demo` (the README's examples run against it)."""
+    from pe_search.toy.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo-root") / "pe-search-demo", workers=0)

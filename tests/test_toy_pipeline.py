@@ -9,6 +9,7 @@ marks exactly the frames of an event, so located spans must land within 80 ms of
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,14 +18,9 @@ from click.testing import CliRunner
 from pe_search.api import Library
 from pe_search.cli.main import cli
 from pe_search.toy import synth
-from pe_search.toy.demo import EDGE_TOLERANCE, ROUTES, run_demo
+from pe_search.toy.demo import EDGE_TOLERANCE, ROUTES
+from pe_search.toy.demo_media import DemoMedia
 from pe_search.toy.media_writer import write_audio
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    return run_demo(root, workers=0)
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -50,7 +46,7 @@ def test_library_wide_locate_puts_the_event_inside_the_long_take(demo):
         spans = library.locate("a rising chirp")
     long_take = [s for s in spans if s.path.endswith("events/long-take-2.wav")]
     assert len(long_take) == 1, spans
-    truth = next(e for e in _events(demo) if e.sound == "chirp_up")
+    truth = next(e for e in DemoMedia.load(Path(demo.root)).events if e.sound == "chirp_up")
     assert abs(long_take[0].start - truth.start) <= EDGE_TOLERANCE
     assert abs(long_take[0].end - truth.end) <= EDGE_TOLERANCE
     # no span anywhere in a file that has no rising chirp
@@ -93,12 +89,3 @@ def test_toy_is_a_model_name_everywhere(demo):
     status = CliRunner().invoke(cli, ["status", "--library", demo.library, "--json"])
     assert status.exit_code == 0, status.output
     assert "toy" in json.dumps(json.loads(status.output))
-
-
-def _events(demo):
-    from pathlib import Path
-
-    from pe_search.toy.demo_media import DemoMedia
-
-    media = DemoMedia.load(Path(demo.root))
-    return [e for f in media.files for e in f.events]

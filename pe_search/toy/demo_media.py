@@ -57,6 +57,10 @@ class DemoMedia:
     def media_dir(self) -> Path:
         return self.root / "media"
 
+    @property
+    def events(self) -> list[Event]:
+        return [event for generated in self.files for event in generated.events]
+
     def by_path(self, path: str | Path) -> GeneratedFile | None:
         """The file whose absolute path, or path relative to `media_dir`, is `path`."""
         try:
