@@ -6,6 +6,7 @@ import click
 
 from pe_search.cli.output import emit_json, json_option
 from pe_search.cli.search import _clock
+from pe_search.errors import PeSearchError
 
 
 @click.command("demo")
@@ -29,7 +30,13 @@ def demo_command(root, show, workers, as_json) -> None:
         if not as_json:
             click.echo(message, err=True)
 
-    report = run_demo(root, workers=workers, progress=progress, index_progress=False if as_json else None)
+    try:
+        report = run_demo(root, workers=workers, progress=progress, index_progress=False if as_json else None)
+    except OSError as error:
+        raise PeSearchError(
+            f"cannot write the demo folder {root}: {error.strerror or error}; pick another with --dir"
+        ) from None
+
     if as_json:
         emit_json(
             {
