@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pe_search.models import loading
+from pe_search.models import fast_paths, loading
 from pe_search.models.spaces import EMBEDDINGS, Calibration, Space, logit_parameter_path, spaces_for
 from pe_search.torch_compat import ensure_torchvision_importable
 
@@ -103,8 +103,10 @@ class PeEncoder:
         identity: CheckpointIdentity,
         frame_preprocessing=None,
         batch_size: int = 8,
+        fast: bool | None = None,
     ) -> None:
         self.model = model
+        self.fast = fast_paths.fast_default() if fast is None else fast
         self.kind = kind
         self.tokenizer = tokenizer
         self.audio = audio
@@ -126,8 +128,13 @@ class PeEncoder:
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         batch_size: int = 8,
+        fast: bool | None = None,
     ) -> PeEncoder:
-        """Load a hub id or a local checkpoint directory (both through `from_pretrained`)."""
+        """Load a hub id or a local checkpoint directory (both through `from_pretrained`).
+
+        `fast` (default: on unless PE_SEARCH_FAST=0) runs the speed paths of
+        `pe_search.models.fast_paths`; `fast=False` drives the plain transformers modules.
+        """
         directory = loading.resolve_checkpoint_dir(source)
         config = loading.json.loads((directory / "config.json").read_text())
         kind = loading.detect_kind(config)
@@ -157,6 +164,7 @@ class PeEncoder:
             identity,
             frames,
             batch_size,
+            fast,
         )
         return encoder
 
@@ -177,6 +185,17 @@ class PeEncoder:
         else:
             self.text_model = model.text_model
             self.video_tower = model.video_encoder
+        self._front_ends: dict[int, nn.Module] = {}
+        towers = [self.audio_tower]
+        if self.fused is not None and not self._fused_audio_tied:
+            towers.append(self.fused.embedder.audio_encoder)
+        for tower in towers:
+            if tower is not None:
+                self._front_ends[id(tower)] = fast_paths.audio_front_end(tower.embedder, self.fast)
+
+    def _audio_front_end(self, encoder: nn.Module) -> nn.Module:
+        """The waveform -> transformer-input stage of an audio tower (fast or plain)."""
+        return self._front_ends.get(id(encoder), encoder.embedder)
 
     @property
     def dim(self) -> int:
@@ -291,7 +310,7 @@ class PeEncoder:
             for start in range(0, len(indices), self.batch_size):
                 group = indices[start : start + self.batch_size]
                 values = torch.stack([clips[i] for i in group]).unsqueeze(1).to(self.device, self.dtype)
-                states, _ = encoder.embedder(values)
+                states, _ = self._audio_front_end(encoder)(values)
                 for row, index in enumerate(group):
                     embeds[index] = states[row]
         return self._encoder_body(encoder, embeds)
