@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from pe_search.models import tiny  # noqa: E402
 from pe_search.models.encoder import PeEncoder  # noqa: E402
+from pe_search.models.fast_paths import FastAudioFrontEnd, FastVisionModel  # noqa: E402
 
 SAMPLE_RATE = 48_000
 VISION = {"small": ("vit_pe_core_small_patch16_384", 384), "large": ("vit_pe_core_large_patch14_336", 336)}
@@ -205,10 +206,17 @@ def bench_audio(scratch: Path, args, peak: float) -> dict:
 
     with torch.inference_mode():
         flops = count_flops(lambda: baseline_one(windows[0]))
-    return compare(
+    result = compare(
         "audio", args.windows * args.seconds, "media_s", baseline_one, encoder.embed_audio,
         windows, flops, peak, args.batch_size,
     )  # fmt: skip
+    front_end = encoder._audio_front_end(encoder.audio_tower)
+    result["fast_front_end"] = (
+        ("compiled" if front_end.compiled is not None else "eager") + " channels-last DAC"
+        if isinstance(front_end, FastAudioFrontEnd)
+        else "plain"
+    )
+    return result
 
 
 def bench_video(scratch: Path, args, peak: float) -> dict:
@@ -231,6 +239,8 @@ def bench_video(scratch: Path, args, peak: float) -> dict:
         clips, flops, peak, args.batch_size,
     )  # fmt: skip
     result["vision_tower"] = VISION[args.vision][0]
+    vision = encoder._vision_models[id(encoder.video_tower)]
+    result["fast_vision_precision"] = "bf16 autocast" if isinstance(vision, FastVisionModel) else "float32"
     return result
 
 

@@ -102,11 +102,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--no-fast", action="store_true", help="the encoder's plain path (no speed paths)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         total = write_media(scratch / "media", args.minutes)
-        models = ModelSet.load(write_checkpoint(scratch / "checkpoint"))
+        models = ModelSet.load(write_checkpoint(scratch / "checkpoint"), fast=not args.no_fast)
         settings = IndexSettings(frame_preprocessing=models.clip.frame_preprocessing, audio_frames=False)
 
         began = time.perf_counter()
@@ -136,6 +137,7 @@ def main() -> None:
     pipeline_rate = total / pipeline_wall
     encoder_rate = total / encoder_wall
     result = {
+        "fast": not args.no_fast,
         "media_seconds": total,
         "files": len(jobs),
         "windows": sum(isinstance(p, WindowPayload) for p in payloads),

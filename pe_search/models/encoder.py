@@ -104,9 +104,11 @@ class PeEncoder:
         frame_preprocessing=None,
         batch_size: int = 8,
         fast: bool | None = None,
+        bf16_vision: bool | None = None,
     ) -> None:
         self.model = model
         self.fast = fast_paths.fast_default() if fast is None else fast
+        self.bf16_vision = fast_paths.bf16_default() if bf16_vision is None else bf16_vision
         self.kind = kind
         self.tokenizer = tokenizer
         self.audio = audio
@@ -129,11 +131,15 @@ class PeEncoder:
         dtype: str | torch.dtype | None = None,
         batch_size: int = 8,
         fast: bool | None = None,
+        bf16_vision: bool | None = None,
     ) -> PeEncoder:
         """Load a hub id or a local checkpoint directory (both through `from_pretrained`).
 
         `fast` (default: on unless PE_SEARCH_FAST=0) runs the speed paths of
         `pe_search.models.fast_paths`; `fast=False` drives the plain transformers modules.
+        `bf16_vision` (default: on unless PE_SEARCH_FAST_BF16=0; only with `fast`) runs the
+        vision model under bfloat16 autocast where the hardware has native bf16: the one speed
+        path held to cosine 0.9999 instead of 1e-4.
         """
         directory = loading.resolve_checkpoint_dir(source)
         config = loading.json.loads((directory / "config.json").read_text())
@@ -165,6 +171,7 @@ class PeEncoder:
             frames,
             batch_size,
             fast,
+            bf16_vision,
         )
         return encoder
 
@@ -192,6 +199,15 @@ class PeEncoder:
         for tower in towers:
             if tower is not None:
                 self._front_ends[id(tower)] = fast_paths.audio_front_end(tower.embedder, self.fast)
+        self._vision_models: dict[int, nn.Module] = {}
+        towers = [self.video_tower]
+        if self.fused is not None and not self._fused_video_tied:
+            towers.append(self.fused.embedder.video_encoder)
+        for tower in towers:
+            if tower is not None:
+                self._vision_models[id(tower)] = fast_paths.vision_model(
+                    tower.embedder.vision_model, self.fast and self.bf16_vision, self.device, self.dtype
+                )
 
     def _audio_front_end(self, encoder: nn.Module) -> nn.Module:
         """The waveform -> transformer-input stage of an audio tower (fast or plain)."""
@@ -318,11 +334,12 @@ class PeEncoder:
     def _video_features(self, encoder: nn.Module, clips: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per-frame inputs of the temporal transformer: the vision model on real frames only."""
         embedder = encoder.embedder
+        vision = self._vision_models.get(id(encoder)) or fast_paths.PlainVisionModel(embedder.vision_model)
         frames = torch.cat(list(clips)).to(self.device, self.dtype)
         logits = []
         chunk = max(self.batch_size * 4, 16)
         for start in range(0, frames.shape[0], chunk):
-            logits.append(embedder.vision_model(frames[start : start + chunk]).logits)
+            logits.append(vision(frames[start : start + chunk]))
         features = embedder.data_proj(embedder.proj(F.normalize(torch.cat(logits), dim=-1)))
         return list(torch.split(features, [c.shape[0] for c in clips]))
 

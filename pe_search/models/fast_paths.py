@@ -13,6 +13,13 @@ the same function:
   (two temporaries fewer than upstream);
 - `1 / (alpha + 1e-9)` is computed once at build time instead of on every call.
 
+The video tower's cost is the per-frame vision model (a ViT: GEMMs and attention).
+`FastVisionModel` runs it under bfloat16 autocast where the hardware has native bf16 (AVX-512
+bf16 / AMX CPUs, CUDA): about 1.8x faster on AVX-512 bf16, and embeddings stay within cosine
+0.9999 of float32 (measured ~0.99999 on random PE-Core S weights). The temporal transformer
+after it and the heads stay float32. This is the one speed path that is not exact to 1e-4;
+PE_SEARCH_FAST_BF16=0 keeps the vision model in float32 while the other speed paths stay on.
+
 Nothing in the model is modified: the fast front end is a separate module that reads the
 model's own convolution weights, so `model.forward()` stays the plain transformers path (the
 reference the tests compare against). `PeEncoder(fast=False)` or `PE_SEARCH_FAST=0` turns all of
@@ -32,11 +39,12 @@ log = logging.getLogger(__name__)
 
 FAST_ENV = "PE_SEARCH_FAST"
 COMPILE_ENV = "PE_SEARCH_COMPILE"
+BF16_ENV = "PE_SEARCH_FAST_BF16"
 
 
 def fast_default() -> bool:
     """Speed paths are on unless PE_SEARCH_FAST is 0/false/no/off."""
-    return os.environ.get(FAST_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    return _env_on(FAST_ENV)
 
 
 # ---------------------------------------------------------------------------------- Snake
@@ -52,9 +60,18 @@ def snake_in_place(x: torch.Tensor, alpha: torch.Tensor, inverse: torch.Tensor) 
     return out
 
 
+def _env_on(name: str) -> bool:
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def bf16_default() -> bool:
+    """The vision model runs in bf16 (with the other speed paths) unless PE_SEARCH_FAST_BF16=0."""
+    return _env_on(BF16_ENV)
+
+
 def compile_enabled() -> bool:
     """torch.compile (inductor) is used unless PE_SEARCH_COMPILE is 0/false/no/off."""
-    return os.environ.get(COMPILE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    return _env_on(COMPILE_ENV)
 
 
 # ---------------------------------------------------------------------------------- DAC front end
@@ -175,3 +192,40 @@ def audio_front_end(embedder: nn.Module, fast: bool) -> nn.Module:
     except (AttributeError, ValueError) as error:
         log.warning("fast audio front end unavailable (%s); using the plain one", error)
         return embedder
+
+
+# ---------------------------------------------------------------------------------- vision model
+def native_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 matmuls run natively (faster than float32) on `device`."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+class PlainVisionModel(nn.Module):
+    """The vision model as `forward()` runs it: pixels -> per-frame logits."""
+
+    def __init__(self, vision_model: nn.Module) -> None:
+        super().__init__()
+        self.vision_model = vision_model
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.vision_model(pixels).logits
+
+
+class FastVisionModel(PlainVisionModel):
+    """The vision model under bfloat16 autocast (norms and softmax stay float32); float32 out."""
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(pixels.device.type, dtype=torch.bfloat16):
+            logits = self.vision_model(pixels).logits
+        return logits.to(pixels.dtype)
+
+
+def vision_model(vision: nn.Module, bf16: bool, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """pixels -> per-frame logits: bf16 autocast if asked, with float32 weights and native bf16."""
+    if bf16 and dtype == torch.float32 and native_bf16(device):
+        return FastVisionModel(vision).eval()
+    return PlainVisionModel(vision).eval()
