@@ -132,11 +132,19 @@ def machine_peak(threads: int, flops_per_cycle: int) -> tuple[float, float]:
     return ghz, threads * ghz * flops_per_cycle
 
 
-def count_flops(run) -> int:
+def count_flops(model: torch.nn.Module, run) -> int:
+    """Convolution and matmul FLOPs of `run()` (the module tracker needs no parameter to want grads)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
-        run()
+    wanted = [p for p in model.parameters() if p.requires_grad]
+    for parameter in wanted:
+        parameter.requires_grad_(False)
+    try:
+        with FlopCounterMode(display=False) as counter:
+            run()
+    finally:
+        for parameter in wanted:
+            parameter.requires_grad_(True)
     return int(counter.get_total_flops())
 
 
@@ -205,7 +213,7 @@ def bench_audio(scratch: Path, args, peak: float) -> dict:
             return model.audio_head(pooled)[0].float().numpy()
 
     with torch.inference_mode():
-        flops = count_flops(lambda: baseline_one(windows[0]))
+        flops = count_flops(model, lambda: baseline_one(windows[0]))
     result = compare(
         "audio", args.windows * args.seconds, "media_s", baseline_one, encoder.embed_audio,
         windows, flops, peak, args.batch_size,
@@ -233,7 +241,7 @@ def bench_video(scratch: Path, args, peak: float) -> dict:
             return model.video_head(pooled)[0].float().numpy()
 
     with torch.inference_mode():
-        flops = count_flops(lambda: baseline_one(clips[0]))
+        flops = count_flops(model, lambda: baseline_one(clips[0]))
     result = compare(
         "video", args.video_windows * args.frames, "frames", baseline_one, encoder.embed_video,
         clips, flops, peak, args.batch_size,
