@@ -2,11 +2,12 @@
 
 Audio (channels-last DAC, fused Snake, compiled or eager): every embedding within TOLERANCE
 (1e-4, the model-layer tests' bar) of `forward()`. Video's vision model under bfloat16 autocast
-is the one reduced-precision path: on the realistic-size model `bench/bench_encoder.py` measures
-cosine >= 0.9999 to float32; the tiny test ViT and fused encoder (2 layers, 32 wide, unit-gain
-random weights) amplify rounding far more (measured down to 0.9984 for the fused vector), so
-here bf16 is held to TINY_BF16_COSINE (distinct inputs embed at cosine < 0.97, so a broken path
-still fails), and the float32 switch (`bf16_vision=False`) to TOLERANCE.
+is the one reduced-precision path, opt-in because it does not reliably keep cosine 0.9999
+(`bench/bench_encoder.py` measures it on the realistic-size model: 0.9995-0.99999). The tiny test
+ViT and fused encoder (2 layers, 32 wide, unit-gain random weights) amplify rounding more
+(measured down to 0.9984 for the fused vector), so here bf16 is held to TINY_BF16_COSINE
+(distinct inputs embed at cosine < 0.97, so a broken path still fails), and the default float32
+vision path to TOLERANCE.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def plain_encoders(checkpoint_dirs) -> dict:
 
 @pytest.fixture(scope="session")
 def bf16_encoders(checkpoint_dirs) -> dict:
-    """Video-capable encoders with the bf16 vision path on (conftest turns it off for the suite)."""
+    """Video-capable encoders with the opt-in bf16 vision path on."""
     return {
         kind: PeEncoder.from_pretrained(checkpoint_dirs[kind], bf16_vision=True)
         for kind in ("video", "audio_video")
@@ -69,13 +70,16 @@ def test_environment_switches(checkpoint_dirs, monkeypatch):
     monkeypatch.delenv("PE_SEARCH_FAST", raising=False)
     monkeypatch.delenv("PE_SEARCH_FAST_BF16", raising=False)
     encoder = PeEncoder.from_pretrained(checkpoint_dirs["video"])
-    assert encoder.fast and encoder.bf16_vision  # the defaults
+    assert encoder.fast and not encoder.bf16_vision  # the defaults
+    assert type(encoder._vision_models[id(encoder.video_tower)]) is PlainVisionModel
     monkeypatch.setenv("PE_SEARCH_FAST", "0")
     assert not PeEncoder.from_pretrained(checkpoint_dirs["audio"]).fast
     monkeypatch.setenv("PE_SEARCH_FAST", "1")
-    monkeypatch.setenv("PE_SEARCH_FAST_BF16", "0")
+    monkeypatch.setenv("PE_SEARCH_FAST_BF16", "1")
     encoder = PeEncoder.from_pretrained(checkpoint_dirs["video"])
-    assert encoder.fast and type(encoder._vision_models[id(encoder.video_tower)]) is PlainVisionModel
+    assert encoder.fast and encoder.bf16_vision
+    expected = FastVisionModel if fast_paths.native_bf16(torch.device("cpu")) else PlainVisionModel
+    assert type(encoder._vision_models[id(encoder.video_tower)]) is expected
 
 
 def test_plain_path_runs_the_snake_modules_and_the_fast_path_does_not(encoders, plain_encoders, monkeypatch):

@@ -137,9 +137,9 @@ class PeEncoder:
 
         `fast` (default: on unless PE_SEARCH_FAST=0) runs the speed paths of
         `pe_search.models.fast_paths`; `fast=False` drives the plain transformers modules.
-        `bf16_vision` (default: on unless PE_SEARCH_FAST_BF16=0; only with `fast`) runs the
-        vision model under bfloat16 autocast where the hardware has native bf16: the one speed
-        path held to cosine 0.9999 instead of 1e-4.
+        `bf16_vision` (opt-in, or PE_SEARCH_FAST_BF16=1; only with `fast`) runs the vision
+        model under bfloat16 autocast where the hardware has native bf16: ~1.8x on the ViT, not
+        exact to 1e-4 and not reliably within cosine 0.9999 (see docs/model-layer.md).
         """
         directory = loading.resolve_checkpoint_dir(source)
         config = loading.json.loads((directory / "config.json").read_text())
