@@ -75,12 +75,11 @@ def write_checkpoint(path: Path) -> Path:
     return path
 
 
-def write_media(folder: Path, minutes: float) -> float:
-    """Half audio files, half videos (one of three silent), 30 s each; returns total seconds."""
+def write_media(folder: Path, minutes: float, seconds: float = 30.0) -> float:
+    """Half audio files, half videos (one of three silent), `seconds` each; returns total seconds."""
     folder.mkdir(parents=True)
-    count = max(2, round(minutes * 2))
+    count = max(2, round(minutes * 60 / seconds))
     for index in range(count):
-        seconds = 30.0
         if index % 2 == 0:
             signal = media.tone(200 + 50 * index, seconds, 44_100) + media.noise(
                 seconds, 44_100, 0.05, seed=index
@@ -93,7 +92,32 @@ def write_media(folder: Path, minutes: float) -> float:
             ]
             audio = None if index % 3 == 0 else media.tone(300 + 20 * index, seconds, 48_000)
             media.write_video(folder / f"scene{index:02d}.mp4", frames, audio=audio)
-    return count * 30.0
+    return count * seconds
+
+
+def compare_plain(args) -> None:
+    """Whole `pe-search index` runs on one folder: plain encoder first, then the fast one."""
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        total = write_media(scratch / "media", args.minutes, args.file_seconds)
+        checkpoint = write_checkpoint(scratch / "checkpoint")
+        result = {"media_seconds": total, "file_seconds": args.file_seconds}
+        for name, fast in (("plain", False), ("fast", True)):
+            models = ModelSet.load(checkpoint, fast=fast)
+            settings = IndexSettings(frame_preprocessing=models.clip.frame_preprocessing, audio_frames=False)
+            began = time.perf_counter()
+            with LibraryStore.open(scratch / f"lib-{name}", models.fingerprint()) as store:
+                summary = run_index([scratch / "media"], store, models, settings, workers=args.workers,
+                                    batch_size=args.batch_size, progress=False)  # fmt: skip
+            wall = time.perf_counter() - began
+            result[name] = {
+                "wall_s": round(wall, 1),
+                "media_s_per_s": round(total / wall, 3),
+                "segments": summary.segments,
+                "indexed_files": summary.files_indexed,
+            }
+        result["ratio_fast_to_plain"] = round(result["plain"]["wall_s"] / result["fast"]["wall_s"], 3)
+    print(json.dumps(result, indent=2))
 
 
 def main() -> None:
@@ -103,11 +127,23 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--no-fast", action="store_true", help="the encoder's plain path (no speed paths)")
+    parser.add_argument(
+        "--file-seconds", type=float, default=30.0, help="length of each file (> 30: overlapping windows)"
+    )
+    parser.add_argument(
+        "--compare-plain",
+        action="store_true",
+        help="index the same folder with the plain encoder, then with the fast one; print both and the ratio",
+    )
     args = parser.parse_args()
+    if args.compare_plain:
+        compare_plain(args)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        total = write_media(scratch / "media", args.minutes)
-        models = ModelSet.load(write_checkpoint(scratch / "checkpoint"))
+        total = write_media(scratch / "media", args.minutes, args.file_seconds)
+        models = ModelSet.load(write_checkpoint(scratch / "checkpoint"), fast=not args.no_fast)
         settings = IndexSettings(frame_preprocessing=models.clip.frame_preprocessing, audio_frames=False)
 
         jobs = [
@@ -146,6 +182,7 @@ def main() -> None:
     result = {
         "architecture": "PE-AV default audio tower (DAC at 48 kHz + 6-layer 1792-wide transformer), "
         "default fused encoder, PE-Core S/16-384 video tower, random weights; no frame model",
+        "fast": not args.no_fast,
         "media_seconds": total,
         "files": len(jobs),
         "windows": sum(isinstance(p, WindowPayload) for p in payloads),

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The suite holds every embedding to forward() at 1e-4, so the opt-in reduced-precision speed
+# path (the vision model under bf16) stays off even where a developer's environment turns it on;
+# tests/test_fast_paths.py turns it on explicitly.
+os.environ["PE_SEARCH_FAST_BF16"] = "0"
 
 from pe_search.models.tiny import KINDS, write_tiny_checkpoint
 

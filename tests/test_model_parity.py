@@ -46,6 +46,16 @@ def _tokens(encoder, text: str) -> dict:
     return {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
 
 
+def _logit_tolerance(scale: float, other: np.ndarray) -> float:
+    """How far a logit may move when one side's embedding moves by TOLERANCE per element.
+
+    The fast path's DAC convolutions accumulate in another order; on the tiny random front end
+    (whose Snake layers amplify rounding) that moves embeddings by up to ~5e-5, within
+    TOLERANCE, and a logit `scale * (a @ b) + bias` by up to `scale * TOLERANCE * |b|_1`.
+    """
+    return 1e-3 + abs(scale) * TOLERANCE * float(np.abs(other).sum())
+
+
 def _max_diff(ours: np.ndarray, reference: torch.Tensor) -> float:
     return float(np.abs(ours - reference.float().numpy()).max())
 
@@ -127,8 +137,11 @@ def test_audio_checkpoint_matches_forward(encoders):
         )
         assert _max_diff(clips[i], out.audio_embeds[0]) <= TOLERANCE
         assert _max_diff(texts[i], out.text_audio_embeds[0]) <= TOLERANCE
-        logit = encoder.calibration("text_audio").logit(clips[i] @ texts[i])
-        assert abs(float(logit) - float(out.logits_audio_text[0, 0])) <= 1e-3
+        calibration = encoder.calibration("text_audio")
+        logit = calibration.logit(clips[i] @ texts[i])
+        assert abs(float(logit) - float(out.logits_audio_text[0, 0])) <= _logit_tolerance(
+            calibration.scale, texts[i]
+        )
 
 
 def test_video_checkpoint_matches_forward(encoders):
@@ -156,7 +169,9 @@ def test_frame_checkpoint_gives_one_vector_per_40ms_matching_forward(encoders):
         assert _max_diff(frames[i], out.audio_embeds[0]) <= TOLERANCE
         assert _max_diff(texts[i], out.text_audio_embeds[0]) <= TOLERANCE
         np.testing.assert_allclose(
-            calibration.logit(frames[i] @ texts[i]), out.logits_audio_text[0, 0].numpy(), atol=1e-3
+            calibration.logit(frames[i] @ texts[i]),
+            out.logits_audio_text[0, 0].numpy(),
+            atol=_logit_tolerance(calibration.scale, texts[i]),
         )
 
 

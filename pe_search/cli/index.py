@@ -44,6 +44,11 @@ from pe_search.errors import PeSearchError
 )
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
 @click.option("--bf16", is_flag=True, help="Encode in bfloat16.")
+@click.option(
+    "--no-fast",
+    is_flag=True,
+    help="Plain transformers modules instead of the encoder's speed paths (also PE_SEARCH_FAST=0).",
+)
 @click.option("--include", multiple=True, metavar="GLOB", help="Only files matching (repeatable).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching (repeatable).")
 @click.option("--no-prune", is_flag=True, help="Keep files that are gone from disk in the library.")
@@ -65,6 +70,7 @@ def index_command(
     workers,
     device,
     bf16,
+    no_fast,
     include,
     exclude,
     no_prune,
@@ -94,6 +100,7 @@ def index_command(
         device=device,
         dtype="bfloat16" if bf16 else None,
         batch_size=batch_size,
+        fast=False if no_fast else None,
     )
     try:
         settings = (

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pe_search.models import loading
+from pe_search.models import fast_paths, loading
 from pe_search.models.spaces import EMBEDDINGS, Calibration, Space, logit_parameter_path, spaces_for
 from pe_search.torch_compat import ensure_torchvision_importable
 
@@ -103,8 +103,12 @@ class PeEncoder:
         identity: CheckpointIdentity,
         frame_preprocessing=None,
         batch_size: int = 8,
+        fast: bool | None = None,
+        bf16_vision: bool | None = None,
     ) -> None:
         self.model = model
+        self.fast = fast_paths.fast_default() if fast is None else fast
+        self.bf16_vision = fast_paths.bf16_default() if bf16_vision is None else bf16_vision
         self.kind = kind
         self.tokenizer = tokenizer
         self.audio = audio
@@ -126,8 +130,17 @@ class PeEncoder:
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         batch_size: int = 8,
+        fast: bool | None = None,
+        bf16_vision: bool | None = None,
     ) -> PeEncoder:
-        """Load a hub id or a local checkpoint directory (both through `from_pretrained`)."""
+        """Load a hub id or a local checkpoint directory (both through `from_pretrained`).
+
+        `fast` (default: on unless PE_SEARCH_FAST=0) runs the speed paths of
+        `pe_search.models.fast_paths`; `fast=False` drives the plain transformers modules.
+        `bf16_vision` (opt-in, or PE_SEARCH_FAST_BF16=1; only with `fast`) runs the vision
+        model under bfloat16 autocast where the hardware has native bf16: ~1.8x on the ViT, not
+        exact to 1e-4 and not reliably within cosine 0.9999 (see docs/model-layer.md).
+        """
         directory = loading.resolve_checkpoint_dir(source)
         config = loading.json.loads((directory / "config.json").read_text())
         kind = loading.detect_kind(config)
@@ -157,6 +170,8 @@ class PeEncoder:
             identity,
             frames,
             batch_size,
+            fast,
+            bf16_vision,
         )
         return encoder
 
@@ -177,6 +192,26 @@ class PeEncoder:
         else:
             self.text_model = model.text_model
             self.video_tower = model.video_encoder
+        self._front_ends: dict[int, nn.Module] = {}
+        towers = [self.audio_tower]
+        if self.fused is not None and not self._fused_audio_tied:
+            towers.append(self.fused.embedder.audio_encoder)
+        for tower in towers:
+            if tower is not None:
+                self._front_ends[id(tower)] = fast_paths.audio_front_end(tower.embedder, self.fast)
+        self._vision_models: dict[int, nn.Module] = {}
+        towers = [self.video_tower]
+        if self.fused is not None and not self._fused_video_tied:
+            towers.append(self.fused.embedder.video_encoder)
+        for tower in towers:
+            if tower is not None:
+                self._vision_models[id(tower)] = fast_paths.vision_model(
+                    tower.embedder.vision_model, self.fast and self.bf16_vision, self.device, self.dtype
+                )
+
+    def _audio_front_end(self, encoder: nn.Module) -> nn.Module:
+        """The waveform -> transformer-input stage of an audio tower (fast or plain)."""
+        return self._front_ends.get(id(encoder), encoder.embedder)
 
     @property
     def dim(self) -> int:
@@ -291,7 +326,7 @@ class PeEncoder:
             for start in range(0, len(indices), self.batch_size):
                 group = indices[start : start + self.batch_size]
                 values = torch.stack([clips[i] for i in group]).unsqueeze(1).to(self.device, self.dtype)
-                states, _ = encoder.embedder(values)
+                states, _ = self._audio_front_end(encoder)(values)
                 for row, index in enumerate(group):
                     embeds[index] = states[row]
         return self._encoder_body(encoder, embeds)
@@ -299,11 +334,12 @@ class PeEncoder:
     def _video_features(self, encoder: nn.Module, clips: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per-frame inputs of the temporal transformer: the vision model on real frames only."""
         embedder = encoder.embedder
+        vision = self._vision_models.get(id(encoder)) or fast_paths.PlainVisionModel(embedder.vision_model)
         frames = torch.cat(list(clips)).to(self.device, self.dtype)
         logits = []
         chunk = max(self.batch_size * 4, 16)
         for start in range(0, frames.shape[0], chunk):
-            logits.append(embedder.vision_model(frames[start : start + chunk]).logits)
+            logits.append(vision(frames[start : start + chunk]))
         features = embedder.data_proj(embedder.proj(F.normalize(torch.cat(logits), dim=-1)))
         return list(torch.split(features, [c.shape[0] for c in clips]))
 

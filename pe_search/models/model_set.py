@@ -31,15 +31,19 @@ class ModelSet:
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         batch_size: int = 8,
+        fast: bool | None = None,
     ) -> ModelSet:
-        clip = PeEncoder.from_pretrained(model, device=device, dtype=dtype, batch_size=batch_size)
+        """`fast`: the encoders' speed paths (default on unless PE_SEARCH_FAST=0)."""
+        clip = PeEncoder.from_pretrained(model, device=device, dtype=dtype, batch_size=batch_size, fast=fast)
         if clip.kind == "audio_frame":
             raise ModelLoadError(f"{model} is a PE-A-Frame checkpoint: give it as --frame-model, not --model")
         frames = None
         if str(frame_model) == "toy":  # the toy PE-AV's partner
             frame_model = "toy-frame"
         if frame_model is not None:
-            frames = PeEncoder.from_pretrained(frame_model, device=device, dtype=dtype, batch_size=batch_size)
+            frames = PeEncoder.from_pretrained(
+                frame_model, device=device, dtype=dtype, batch_size=batch_size, fast=fast
+            )
             if frames.kind != "audio_frame":
                 raise ModelLoadError(
                     f"{frame_model} is a {frames.kind} checkpoint, not PE-A-Frame (--frame-model)"
