@@ -58,18 +58,24 @@ def _quiet_build(cls, config):
         return cls(config).eval()
 
 
-def write_audio_checkpoint(path: Path) -> Path:
-    from transformers import PeAudioConfig, PeAudioModel
-
+def _save_random(path: Path, model_class, config_class, **towers) -> Path:
+    """A default-config model with random weights that carry signal, saved with a tiny text tower."""
     tokenizer = tiny.build_tokenizer()
     text = {**tiny.text_config(tokenizer, 1024), "num_hidden_layers": 1, "intermediate_size": 1024}
-    config = PeAudioConfig(text_config=text, audio_config={})
-    config.architectures = ["PeAudioModel"]
+    config = config_class(text_config=text, **towers)
+    config.architectures = [model_class.__name__]
     torch.manual_seed(0)  # the same random model every run
-    model = _quiet_build(PeAudioModel, config)
+    model = _quiet_build(model_class, config)
     tiny.carry_signal(model)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
+    return path
+
+
+def write_audio_checkpoint(path: Path) -> Path:
+    from transformers import PeAudioConfig, PeAudioModel
+
+    _save_random(path, PeAudioModel, PeAudioConfig, audio_config={})
     audio, _ = tiny.preprocessor_configs(1920, 384)
     (path / "preprocessor_config.json").write_text(json.dumps(audio))
     return path
@@ -79,18 +85,8 @@ def write_video_checkpoint(path: Path, vision: str) -> Path:
     from transformers import PeVideoConfig, PeVideoModel
 
     architecture, size = VISION[vision]
-    tokenizer = tiny.build_tokenizer()
-    text = {**tiny.text_config(tokenizer, 1024), "num_hidden_layers": 1, "intermediate_size": 1024}
-    config = PeVideoConfig(
-        text_config=text,
-        video_config={"vision_config": {"architecture": architecture, "num_classes": 1792}},
-    )
-    config.architectures = ["PeVideoModel"]
-    torch.manual_seed(0)  # the same random model every run
-    model = _quiet_build(PeVideoModel, config)
-    tiny.carry_signal(model)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    vision_config = {"architecture": architecture, "num_classes": 1792}
+    _save_random(path, PeVideoModel, PeVideoConfig, video_config={"vision_config": vision_config})
     _, video = tiny.preprocessor_configs(1920, size)
     (path / "video_preprocessor_config.json").write_text(json.dumps(video))
     return path
