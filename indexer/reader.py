@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indexer import decode
-from indexer.segments import clip_windows
+from indexer.segments import clip_windows, frame_grid, frame_grid_step
 from indexer.settings import IndexSettings
 from pe_search.errors import MediaError
 
@@ -185,6 +185,27 @@ def _audio_spans(path: str, requests: list[tuple]) -> Iterator[tuple[str, int, f
     yield from serve(buffer_offset + buffer.size, final=True)
 
 
+def _frame_times(windows, info: decode.MediaInfo, settings: IndexSettings) -> list[list[float]]:
+    """One window: PE's own frame sampler. Overlapping windows: one grid per file, so a frame two
+    windows share is decoded and encoded once (`segments.frame_grid`)."""
+    if len(windows) == 1:
+        w = windows[0]
+        return [
+            decode.window_frame_times(
+                w.start,
+                w.end,
+                fps=settings.fps,
+                frames_per_window=settings.frames_per_window,
+                frame_rate=info.frame_rate,
+            )
+        ]
+    if settings.fps is not None:
+        step = 1.0 / settings.fps
+    else:
+        step = frame_grid_step(settings.window, settings.hop, settings.frames_per_window)
+    return frame_grid(windows, step)
+
+
 class _FrameSource:
     """Frames for each window, decoded once in time order and preprocessed once per frame."""
 
@@ -193,16 +214,7 @@ class _FrameSource:
         self.preprocess = settings.frame_preprocessing
         if self.preprocess is None:
             raise ValueError("video needs the checkpoint's frame preprocessing")
-        self.requested = [
-            decode.window_frame_times(
-                w.start,
-                w.end,
-                fps=settings.fps,
-                frames_per_window=settings.frames_per_window,
-                frame_rate=info.frame_rate,
-            )
-            for w in windows
-        ]
+        self.requested = _frame_times(windows, info, settings)
         times = sorted({t for window_times in self.requested for t in window_times})
         self.frames = decode.iter_video_frames(path, times)
         self.cache: dict[float, tuple[float, np.ndarray]] = {}

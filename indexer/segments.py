@@ -33,3 +33,31 @@ def clip_windows(duration: float, window: float = 30.0, hop: float = 15.0) -> li
     if last_start - starts[-1] > 1e-6:
         starts.append(last_start)
     return [Window(round(s, 6), round(s + window, 6)) for s in starts]
+
+
+def frame_grid_step(window: float, hop: float, frames_per_window: int) -> float:
+    """Spacing of a file's video frame grid: about `frames_per_window` per window, and a whole
+    number of steps per hop so that overlapping windows share their frames."""
+    if frames_per_window < 1:
+        raise ValueError("frames_per_window must be at least 1")
+    return hop / max(1, round(hop * frames_per_window / window))
+
+
+def frame_grid(windows: list[Window], step: float) -> list[list[float]]:
+    """Each window's frame times on one grid from the file's start: k * step in [start, end).
+
+    Windows that overlap ask for the same times, so each shared frame is decoded, preprocessed and
+    encoded once. A window too short to hold a grid point gets its midpoint.
+    """
+    if step <= 0:
+        raise ValueError("step must be positive")
+    times = []
+    for w in windows:
+        first = math.ceil(round(w.start / step, 9))
+        grid = []
+        k = first
+        while round(k * step, 6) < w.end - 1e-6:
+            grid.append(round(k * step, 6))
+            k += 1
+        times.append(grid or [round(w.start + w.duration / 2, 6)])
+    return times

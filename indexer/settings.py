@@ -15,7 +15,7 @@ class IndexSettings:
     window: float = 30.0  # seconds: the length the PE models were trained on
     hop: float = 15.0  # 50 % overlap
     fps: float | None = None  # sample video frames at this rate ...
-    frames_per_window: int | None = 16  # ... or as N evenly spaced frames per window
+    frames_per_window: int | None = 16  # ... or about N per window (one grid per file, see segments)
     frame_chunk: float = 30.0  # PE-A-Frame runs on non-overlapping chunks of this length
     audio_frames: bool = True  # compute 40 ms audio frame vectors (needs a frame model)
     frame_preprocessing: FramePreprocessing | None = field(default=None, compare=False)

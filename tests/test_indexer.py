@@ -78,7 +78,31 @@ def test_first_run_indexes_everything_and_records_the_bad_file(tmp_path, models,
     )
     levels = Counter((item[0], item[3]) for item in library[str(folder / "square.mp4")])
     assert levels[("clip", "audio_video")] == 3 and levels[("frame", "audio_frame")] == 45
-    assert levels[("frame", "video_frame")] >= 4  # frames shared by overlapping windows are stored once
+    # windows [0, 1), [0.5, 1.5), [0.8, 1.8) on one 0.25 s grid: 12 window frames, 8 distinct, stored once
+    assert levels[("frame", "video_frame")] == 8
+
+
+def test_frames_shared_by_overlapping_windows_go_through_the_vision_model_once(tmp_path, models, monkeypatch):
+    folder = make_folder(tmp_path / "media")
+    encoder = models.clip
+    encoder.forget_frames()  # the module's models are shared: start from nothing seen
+    tower = id(encoder.video_tower)
+    vision, given = encoder._vision_models[tower], []
+
+    def counted(frames):
+        given.append(frames.shape[0])
+        return vision(frames)
+
+    monkeypatch.setitem(encoder._vision_models, tower, counted)
+    _index(folder, tmp_path / "lib", models)
+    library = snapshot(tmp_path / "lib")
+    stored = {
+        name: sum(item[3] == "video_frame" for item in library[str(folder / name)])
+        for name in ("square.mp4", "sub/colours.webm")
+    }
+    # square: 3 windows x 4 frames, 8 distinct; colours: 2 windows x 4 frames, 6 distinct (some alike)
+    assert stored == {"square.mp4": 8, "sub/colours.webm": 6}
+    assert 8 < sum(given) <= 14 < 12 + 8
 
 
 def test_second_run_skips_unchanged_files_without_encoding(tmp_path, models, calls):

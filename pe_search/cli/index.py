@@ -36,7 +36,7 @@ from pe_search.errors import PeSearchError
     "--frames-per-window",
     default=None,
     type=int,
-    help="... or as N evenly spaced frames per window (default 16).",
+    help="... or about N per window (default 16), on one grid per file that overlapping windows share.",
 )
 @click.option("--batch-size", default=8, show_default=True, help="Windows per encoder batch.")
 @click.option(
