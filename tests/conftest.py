@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
@@ -10,6 +11,10 @@ import pytest
 # path (the vision model under bf16) stays off even where a developer's environment turns it on;
 # tests/test_fast_paths.py turns it on explicitly.
 os.environ["PE_SEARCH_FAST_BF16"] = "0"
+# Compiled kernels of test runs stay under the temp dir, not in the user's ~/.cache.
+os.environ.setdefault(
+    "TORCHINDUCTOR_CACHE_DIR", os.path.join(tempfile.gettempdir(), "pe-search-test-inductor")
+)
 
 from pe_search.models.tiny import KINDS, write_tiny_checkpoint
 

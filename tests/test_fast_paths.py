@@ -13,6 +13,7 @@ vision path to TOLERANCE.
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -165,3 +166,18 @@ def test_fast_video_stays_within_the_cosine_bar_and_float32_switch_is_exact(
         ours, theirs = encoder.embed_audio_video(audio, video), exact.embed_audio_video(audio, video)
         assert np.abs(ours["audio"] - theirs["audio"]).max() <= TOLERANCE
         assert _cosines(ours["audio_video"], theirs["audio_video"]).min() >= TINY_BF16_COSINE
+
+
+def test_compiled_kernels_are_cached_in_the_user_cache_unless_told_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    expected = tmp_path / "cache" / "pe-search" / "inductor"
+    assert fast_paths.persistent_compile_cache() == expected
+    assert expected.is_dir() and os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(expected)
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    assert fast_paths.persistent_compile_cache() == tmp_path / "mine"  # an explicit choice stays
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    (tmp_path / "file").write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    assert fast_paths.persistent_compile_cache() is None  # inductor keeps its own default
+    assert "TORCHINDUCTOR_CACHE_DIR" not in os.environ
