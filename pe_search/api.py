@@ -102,20 +102,22 @@ class Library:
 
     # ------------------------------------------------------------------ indexing
     def index(self, paths, **options):
-        """Index media under `paths`; options as `indexer.pipeline.run_index` (and IndexSettings fields)."""
-        from dataclasses import fields
-
+        """Index media under `paths`; options as `indexer.pipeline.run_index`, plus window, hop,
+        fps, frames_per_window (default: the library's recorded settings) and rebuild."""
         from indexer.pipeline import run_index
-        from indexer.settings import IndexSettings
+        from indexer.settings import RECORDED, settings_for_library
 
-        names = {f.name for f in fields(IndexSettings)}
-        settings = IndexSettings(
-            **{k: options.pop(k) for k in list(options) if k in names},
-            frame_preprocessing=self.models.clip.frame_preprocessing,
-            audio_frames=self.models.frames is not None,
-        )
+        given = {k: options.pop(k) for k in list(options) if k in RECORDED and k != "frame_chunk"}
+        rebuild = options.pop("rebuild", False)
         self.close()
-        with LibraryStore.open(self.path, self.models.fingerprint(), create=True) as store:
+        with LibraryStore.open(self.path, self.models.fingerprint(), create=True, rebuild=rebuild) as store:
+            settings = settings_for_library(
+                store,
+                **given,
+                rebuild=rebuild,
+                frame_preprocessing=self.models.clip.frame_preprocessing,
+                audio_frames=self.models.frames is not None,
+            )
             return run_index([str(p) for p in paths], store, self.models, settings, **options)
 
     def status(self) -> LibraryStatus:

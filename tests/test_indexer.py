@@ -203,6 +203,7 @@ def test_cli_index_and_status_report_failures_and_exit_code(tmp_path, checkpoint
     assert summary["files_indexed"] == 4 and len(summary["failed"]) == 1
     assert set(summary["vectors"]) == {"audio", "video", "audio_video", "audio_frame", "video_frame"}
     status = json.loads(runner.invoke(cli, ["status", "--library", str(tmp_path / "lib"), "--json"]).stdout)
+    assert status["index_settings"]["window"] == 1.0 and status["index_settings"]["frames_per_window"] == 4
     assert status["failed"] == [
         {"path": str(folder / "broken.mp4"), "reason": "not a media file (it contains text)"}
     ]
@@ -228,3 +229,49 @@ def test_other_model_is_refused_with_one_line(tmp_path, checkpoint_dirs):
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and result.output.startswith("error: ")
     assert snapshot(tmp_path / "lib")  # nothing already indexed was lost
+
+
+def test_library_keeps_its_index_settings_and_refuses_others_without_rebuild(tmp_path, checkpoint_dirs):
+    folder = make_folder(tmp_path / "media")
+    (folder / "broken.mp4").unlink()
+    runner = CliRunner()
+    library = tmp_path / "lib"
+    base = ["index", str(folder), "--library", str(library), "--workers", "0", "--json"]
+    plain = base[:-1]  # without --json: the error is one line
+    models = [
+        "--model",
+        str(checkpoint_dirs["audio_video"]),
+        "--frame-model",
+        str(checkpoint_dirs["audio_frame"]),
+    ]
+    assert runner.invoke(cli, [*base, *models, *FAST]).exit_code == 0
+    with LibraryStore.open(library, readonly=True) as store:
+        assert store.index_settings() == {
+            "window": 1.0, "hop": 0.5, "fps": None, "frames_per_window": 4, "frame_chunk": 30.0
+        }  # fmt: skip
+    before = snapshot(library)
+
+    refused = runner.invoke(cli, [*plain, "--window", "2"])
+    assert refused.exit_code == 1
+    assert refused.output.count("\n") == 1 and refused.output.startswith("error: ")
+    assert "indexed with --window 1 --hop 0.5 --frames-per-window 4, not --window 2 --hop 1" in refused.output
+    assert "--rebuild" in refused.output
+    as_json = runner.invoke(cli, [*base, "--window", "2"])
+    assert as_json.exit_code == 1 and "--rebuild" in json.loads(as_json.stdout)["error"]
+    assert_same_library(before, snapshot(library), atol=0)  # nothing lost
+
+    same = runner.invoke(cli, base)  # no settings named: the library's, so nothing to encode
+    assert same.exit_code == 0 and json.loads(same.stdout)["skipped"] == 4
+
+    rebuilt = runner.invoke(cli, [*base, "--window", "2", "--rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert json.loads(rebuilt.stdout)["files_indexed"] == 4
+    assert "index settings changed (--window 1 --hop 0.5 --frames-per-window 4 -> --window 2 --hop 1" in (
+        rebuilt.stderr
+    )
+    after = snapshot(library)
+    clips = [item for item in after[str(folder / "tone440.wav")] if item[0] == "clip"]
+    assert [(item[1], item[2]) for item in clips] == [(0.0, 2.0)]  # 2.0 s of audio: one 2 s window
+    with LibraryStore.open(library, readonly=True) as store:
+        assert store.index_settings()["window"] == 2.0
+        assert sum(store.counts().values()) == sum(len(v) for v in after.values())

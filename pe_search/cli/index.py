@@ -27,7 +27,9 @@ from pe_search.errors import PeSearchError
     help="PE-A-Frame checkpoint for 40 ms audio frames (default: facebook/pe-a-frame-small; toy-frame with --model toy).",
 )
 @click.option("--no-frames", is_flag=True, help="Skip 40 ms audio frame vectors (no frame model).")
-@click.option("--window", default=30.0, show_default=True, help="Clip window in seconds.")
+@click.option(
+    "--window", default=None, type=float, help="Clip window in seconds (default: the library's, else 30)."
+)
 @click.option(
     "--hop", default=None, type=float, help="Seconds between window starts (default: half a window)."
 )
@@ -79,7 +81,7 @@ def index_command(
 ) -> None:
     """Index the audio and video under PATHS (folders or files), incrementally."""
     from indexer.pipeline import run_index
-    from indexer.settings import DEFAULT_FRAME_MODEL, DEFAULT_MODEL, IndexSettings
+    from indexer.settings import DEFAULT_FRAME_MODEL, DEFAULT_MODEL, settings_for_library
     from pe_search.models.model_set import ModelSet
     from pe_search.store import LibraryStore, resolve_library_dir
 
@@ -102,28 +104,21 @@ def index_command(
         batch_size=batch_size,
         fast=False if no_fast else None,
     )
-    try:
-        settings = (
-            IndexSettings(
-                window=window,
-                hop=hop if hop is not None else window / 2,
-                fps=fps,
-                frames_per_window=frames_per_window if fps is None else None,
-                audio_frames=models.frames is not None,
-                frame_preprocessing=models.clip.frame_preprocessing,
-            )
-            if fps is not None or frames_per_window is not None
-            else IndexSettings(
-                window=window,
-                hop=hop if hop is not None else window / 2,
-                audio_frames=models.frames is not None,
-                frame_preprocessing=models.clip.frame_preprocessing,
-            )
-        )
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
     with LibraryStore.open(library_dir, models.fingerprint(), create=True, rebuild=rebuild) as store:
-        for message in store.messages:
+        try:
+            settings = settings_for_library(
+                store,
+                window=window,
+                hop=hop,
+                fps=fps,
+                frames_per_window=frames_per_window,
+                rebuild=rebuild,
+                audio_frames=models.frames is not None,
+                frame_preprocessing=models.clip.frame_preprocessing,
+            )
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+        for message in store.messages:  # what opening repaired, upgraded or dropped
             click.echo(message, err=True)
         summary = run_index(
             paths,

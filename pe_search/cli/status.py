@@ -18,12 +18,14 @@ def status_command(library, as_json) -> None:
     library_dir = resolve_library_dir(library)
     with LibraryStore.open(library_dir, readonly=True) as store:
         status = store.status()
+        settings = store.index_settings()
         failed = [{"path": m.path, "reason": m.error} for m in store.iter_media() if m.status == "failed"]
     fingerprint = status.fingerprint
     report = {
         "library": str(library_dir),
         "models": list(fingerprint.model_ids) if fingerprint else [],
         "dim": fingerprint.dim if fingerprint else None,
+        "index_settings": settings,
         "media": status.media_by_status,
         "segments": status.segments,
         "spaces": {
@@ -44,6 +46,10 @@ def status_command(library, as_json) -> None:
     click.echo(f"library {report['library']}: model {', '.join(report['models']) or '(none yet)'}")
     media = ", ".join(f"{count} {state}" for state, count in sorted(report["media"].items())) or "no files"
     click.echo(f"  files: {media}; {report['segments']} segments")
+    if settings:
+        from indexer.settings import describe
+
+        click.echo(f"  indexed with {describe(settings)}")
     for name, space in sorted(report["spaces"].items()):
         click.echo(f"  {name:<12} {space['vectors']:>9} vectors  {space['index']} {space['params']}")
     for failure in failed:

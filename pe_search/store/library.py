@@ -33,7 +33,14 @@ from pe_search.store.layout import LibraryLayout
 from pe_search.store.lock import WriterLock
 from pe_search.store.policy import IndexPolicy
 from pe_search.store.records import LibraryStatus, MediaInfo, SearchHit, SegmentVectors, SpaceStatus
-from pe_search.store.schema import IndexState, MediaFile, ModelFingerprintRow, Segment, Vector
+from pe_search.store.schema import (
+    IndexSettingsRow,
+    IndexState,
+    MediaFile,
+    ModelFingerprintRow,
+    Segment,
+    Vector,
+)
 from pe_search.store.space_index import SpaceIndex, SpaceState
 from pe_search.store.transaction import WriteTransaction
 from pe_search.store.vectors import IndexSpec
@@ -134,6 +141,15 @@ class LibraryStore:
 
     def _reset_for_model(self, fingerprint: ModelFingerprint, difference: str) -> None:
         """Drop every vector and segment, keep the files' rows as pending, record the new model."""
+
+        def record(session: Session) -> None:
+            session.execute(delete(ModelFingerprintRow))
+            session.add(_fingerprint_row(fingerprint))
+
+        self._drop_encodings(f"model changed ({difference})", record)
+
+    def _drop_encodings(self, reason: str, also=None) -> None:
+        """Every vector and segment goes, the files' rows stay as pending (to be encoded again)."""
         with self._session() as session:
             vectors = session.scalar(select(func.count()).select_from(Vector)) or 0
             files = session.scalar(select(func.count()).select_from(MediaFile)) or 0
@@ -141,15 +157,35 @@ class LibraryStore:
             session.execute(delete(Segment))
             session.execute(delete(IndexState))
             session.execute(update(MediaFile).values(status="pending", error=None))
-            session.execute(delete(ModelFingerprintRow))
-            session.add(_fingerprint_row(fingerprint))
+            if also is not None:
+                also(session)
             session.commit()
+        with self._spaces_lock:
+            for space in self._spaces.values():
+                space.close()
+            self._spaces.clear()
         for path in self.layout.vectors_dir.iterdir():
             path.unlink()
-        self._say(
-            f"model changed ({difference}): dropped {vectors} vectors; "
-            f"{files} files are pending, to be encoded again"
-        )
+        self._say(f"{reason}: dropped {vectors} vectors; {files} files are pending, to be encoded again")
+
+    # ------------------------------------------------------------------ index settings
+    def index_settings(self) -> dict | None:
+        """The settings the library's files were indexed with (as the indexer recorded them)."""
+        with self._read_engine.connect() as connection:
+            row = connection.execute(
+                select(IndexSettingsRow.settings).where(IndexSettingsRow.id == 1)
+            ).first()
+        return dict(row.settings) if row is not None else None
+
+    def record_index_settings(self, settings: dict, reason: str | None = None) -> None:
+        """Record `settings`; with `reason` (they changed), drop every encoding first."""
+        self._require_writer()
+        if reason is not None:
+            self._drop_encodings(reason)
+        with self._session() as session:
+            session.execute(delete(IndexSettingsRow))
+            session.add(IndexSettingsRow(id=1, settings=dict(settings)))
+            session.commit()
 
     def _remove_leftovers(self) -> None:
         """Temporary files of interrupted saves, and files of spaces the database no longer has."""

@@ -82,6 +82,15 @@ class ModelFingerprintRow(Base):
     calibration: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class IndexSettingsRow(Base):
+    """How the library's files were cut and sampled (one row, id 1; JSON written by the indexer)."""
+
+    __tablename__ = "index_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class IndexState(Base):
     """Per space: the committed truth (`generation`, `count`, `next_vector_id`) and the last saved index.
 
