@@ -7,6 +7,7 @@ import os
 import shutil
 from collections import Counter
 
+import media
 import pytest
 from click.testing import CliRunner
 from indexing import FAST, assert_same_library, make_folder, snapshot
@@ -275,3 +276,23 @@ def test_library_keeps_its_index_settings_and_refuses_others_without_rebuild(tmp
     with LibraryStore.open(library, readonly=True) as store:
         assert store.index_settings()["window"] == 2.0
         assert sum(store.counts().values()) == sum(len(v) for v in after.values())
+
+
+def test_library_api_index_uses_and_guards_the_recorded_settings(tmp_path, checkpoint_dirs):
+    from indexer.settings import IndexSettingsMismatch
+    from pe_search import Library
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    media.write_audio(folder / "tone.wav", media.tone(440, 2.0, 48_000), 48_000)
+    library = Library.open(tmp_path / "lib", model=checkpoint_dirs["audio"], frame_model=None)
+    try:
+        assert library.index([folder], workers=0, progress=False, window=1.0).files_indexed == 1
+        with pytest.raises(IndexSettingsMismatch, match="indexed with --window 1 --hop 0.5"):
+            library.index([folder], workers=0, progress=False, window=2.0)
+        assert library.index([folder], workers=0, progress=False).skipped == 1  # the library's settings
+        summary = library.index([folder], workers=0, progress=False, window=2.0, rebuild=True)
+        assert summary.files_indexed == 1 and summary.segments >= 1
+        assert library.status().spaces["audio"].count == 1  # one 2 s window, the 1 s ones dropped
+    finally:
+        library.close()
