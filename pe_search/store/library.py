@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -148,8 +148,9 @@ class LibraryStore:
 
         self._drop_encodings(f"model changed ({difference})", record)
 
-    def _drop_encodings(self, reason: str, also=None) -> None:
-        """Every vector and segment goes, the files' rows stay as pending (to be encoded again)."""
+    def _drop_encodings(self, reason: str, also: Callable[[Session], None] | None = None) -> None:
+        """Every vector and segment goes, the files' rows stay as pending (to be encoded again);
+        `also` writes in the same transaction."""
         with self._session() as session:
             vectors = session.scalar(select(func.count()).select_from(Vector)) or 0
             files = session.scalar(select(func.count()).select_from(MediaFile)) or 0
@@ -180,11 +181,16 @@ class LibraryStore:
     def record_index_settings(self, settings: dict, reason: str | None = None) -> None:
         """Record `settings`; with `reason` (they changed), drop every encoding first."""
         self._require_writer()
-        if reason is not None:
-            self._drop_encodings(reason)
-        with self._session() as session:
+
+        def record(session: Session) -> None:
             session.execute(delete(IndexSettingsRow))
             session.add(IndexSettingsRow(id=1, settings=dict(settings)))
+
+        if reason is not None:
+            self._drop_encodings(reason, record)  # one transaction: no half-changed library
+            return
+        with self._session() as session:
+            record(session)
             session.commit()
 
     def _remove_leftovers(self) -> None:
