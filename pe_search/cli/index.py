@@ -10,6 +10,9 @@ from pe_search.cli.library_option import library_option
 from pe_search.cli.output import emit_json, json_option
 from pe_search.errors import PeSearchError
 
+# Checked before the library is opened (or created): a typo creates nothing.
+POSITIVE = click.FloatRange(min=0, min_open=True)
+
 
 @click.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
@@ -28,16 +31,19 @@ from pe_search.errors import PeSearchError
 )
 @click.option("--no-frames", is_flag=True, help="Skip 40 ms audio frame vectors (no frame model).")
 @click.option(
-    "--window", default=None, type=float, help="Clip window in seconds (default: the library's, else 30)."
+    "--window",
+    default=None,
+    type=POSITIVE,
+    help="Clip window in seconds (default: the library's, else 30).",
 )
 @click.option(
-    "--hop", default=None, type=float, help="Seconds between window starts (default: half a window)."
+    "--hop", default=None, type=POSITIVE, help="Seconds between window starts (default: half a window)."
 )
-@click.option("--fps", default=None, type=float, help="Sample video frames at this rate ...")
+@click.option("--fps", default=None, type=POSITIVE, help="Sample video frames at this rate ...")
 @click.option(
     "--frames-per-window",
     default=None,
-    type=int,
+    type=click.IntRange(min=1),
     help="... or about N per window (default 16), on one grid per file that overlapping windows share.",
 )
 @click.option("--batch-size", default=8, show_default=True, help="Windows per encoder batch.")
