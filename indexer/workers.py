@@ -45,17 +45,30 @@ def decoded_payloads(
     for process in processes:
         process.start()
     running = count
+    helping = True  # until a worker delivers, this process decodes too: starting one takes seconds
     try:
         while running:
-            try:
-                item = out.get(timeout=1.0)
-            except queue.Empty:
-                dead = [p for p in processes if p.exitcode not in (None, 0)]
-                if dead:
-                    raise RuntimeError(f"a decode worker died (exit code {dead[0].exitcode})") from None
-                if all(p.exitcode is not None for p in processes):
-                    raise RuntimeError("the decode workers ended without finishing their files") from None
-                continue
+            if helping:
+                try:
+                    item = out.get_nowait()
+                except queue.Empty:
+                    job = _take_job(todo)
+                    if job is not None:
+                        yield from read_file(job, settings)
+                    else:
+                        helping = False  # nothing left to take: wait for the workers
+                    continue
+                helping = False  # a worker is up
+            else:
+                try:
+                    item = out.get(timeout=1.0)
+                except queue.Empty:
+                    dead = [p for p in processes if p.exitcode not in (None, 0)]
+                    if dead:
+                        raise RuntimeError(f"a decode worker died (exit code {dead[0].exitcode})") from None
+                    if all(p.exitcode is not None for p in processes):
+                        raise RuntimeError("the decode workers ended without finishing their files") from None
+                    continue
             if isinstance(item, _WorkerDone):
                 running -= 1
             else:
@@ -66,6 +79,17 @@ def decoded_payloads(
                 process.terminate()
         for process in processes:
             process.join(timeout=5)
+
+
+def _take_job(todo) -> FileJob | None:
+    """A job no worker has taken yet, or None (the end markers stay for the workers)."""
+    try:
+        job = todo.get(timeout=0.05)
+    except queue.Empty:
+        return None
+    if job is None:
+        todo.put(None)
+    return job
 
 
 def _work(index: int, todo, out, settings: IndexSettings) -> None:
