@@ -195,26 +195,27 @@ class PeEncoder:
         else:
             self.text_model = model.text_model
             self.video_tower = model.video_encoder
-        self._front_ends: dict[int, nn.Module] = {}
-        towers = [self.audio_tower]
-        if self.fused is not None and not self._fused_audio_tied:
-            towers.append(self.fused.embedder.audio_encoder)
-        for tower in towers:
-            if tower is not None:
-                self._front_ends[id(tower)] = fast_paths.audio_front_end(tower.embedder, self.fast)
-        self._vision_models: dict[int, nn.Module] = {}
-        towers = [self.video_tower]
-        if self.fused is not None and not self._fused_video_tied:
-            towers.append(self.fused.embedder.video_encoder)
-        for tower in towers:
-            if tower is not None:
-                self._vision_models[id(tower)] = fast_paths.vision_model(
-                    tower.embedder.vision_model, self.fast and self.bf16_vision, self.device, self.dtype
-                )
+        self._front_ends: dict[int, nn.Module] = {
+            id(tower): fast_paths.audio_front_end(tower.embedder, self.fast)
+            for tower in self._towers(self.audio_tower, "audio")
+        }
+        self._vision_models: dict[int, nn.Module] = {
+            id(tower): fast_paths.vision_model(
+                tower.embedder.vision_model, self.fast and self.bf16_vision, self.device, self.dtype
+            )
+            for tower in self._towers(self.video_tower, "video")
+        }
         # Frames shared by overlapping windows run through the vision model once (exact: same input).
         self._frame_caches: dict[int, FrameFeatureCache] = (
             {key: FrameFeatureCache() for key in self._vision_models} if self.fast else {}
         )
+
+    def _towers(self, tower: nn.Module | None, modality: str) -> list[nn.Module]:
+        """`tower`, and the fused encoder's own copy of it where that is not tied to it."""
+        towers = [tower] if tower is not None else []
+        if self.fused is not None and not getattr(self, f"_fused_{modality}_tied"):
+            towers.append(getattr(self.fused.embedder, f"{modality}_encoder"))
+        return towers
 
     def forget_frames(self) -> None:
         """Empty the per-frame vision cache (so a benchmark's second run pays the full cost again)."""
@@ -346,7 +347,7 @@ class PeEncoder:
     def _video_features(self, encoder: nn.Module, clips: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per-frame inputs of the temporal transformer: the vision model on real frames only."""
         embedder = encoder.embedder
-        vision = self._vision_models.get(id(encoder)) or fast_paths.PlainVisionModel(embedder.vision_model)
+        vision = self._vision_models[id(encoder)]
         chunk = max(self.batch_size * 4, 16)
 
         def run_vision(frames: torch.Tensor) -> torch.Tensor:

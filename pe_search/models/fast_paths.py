@@ -61,13 +61,19 @@ def snake_in_place(x: torch.Tensor, alpha: torch.Tensor, inverse: torch.Tensor) 
     return out
 
 
-def _env_on(name: str) -> bool:
-    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
+def _env_on(name: str, default: bool = True) -> bool:
+    """A switch from the environment: 0/false/no/off or 1/true/yes/on; unset (or else) is `default`."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    return default
 
 
 def bf16_default() -> bool:
     """The vision model runs in bf16 (with the other speed paths) only if PE_SEARCH_FAST_BF16=1."""
-    return os.environ.get(BF16_ENV, "0").strip().lower() in ("1", "true", "yes", "on")
+    return _env_on(BF16_ENV, default=False)
 
 
 def compile_enabled() -> bool:
