@@ -88,6 +88,7 @@ def index_command(
     """Index the audio and video under PATHS (folders or files), incrementally."""
     from indexer.pipeline import run_index
     from indexer.settings import DEFAULT_FRAME_MODEL, DEFAULT_MODEL, settings_for_library
+    from pe_search.models.loading import paired_frame_model
     from pe_search.models.model_set import ModelSet
     from pe_search.store import LibraryStore, resolve_library_dir
 
@@ -99,9 +100,10 @@ def index_command(
     recorded = _recorded_models(library_dir)
     model = model or (recorded[0] if recorded else DEFAULT_MODEL)
     if not no_frames and frame_model is None:
-        frame_model = recorded[1] if len(recorded) > 1 else (None if recorded else DEFAULT_FRAME_MODEL)
-        if model == "toy" and not recorded:  # the shipped toy pair
-            frame_model = "toy-frame"
+        if recorded:
+            frame_model = recorded[1] if len(recorded) > 1 else None
+        else:
+            frame_model = paired_frame_model(model) or DEFAULT_FRAME_MODEL
     models = ModelSet.load(
         model,
         None if no_frames else frame_model,

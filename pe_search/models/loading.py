@@ -87,6 +87,11 @@ class AudioSettings:
 TOY_MODELS = {"toy": "audio_video", "toy-frame": "audio_frame"}  # shipped in pe_search/toy
 
 
+def paired_frame_model(model: str | Path | None) -> str | None:
+    """The frame model that comes with `model`: "toy-frame" for the toy PE-AV, else None."""
+    return "toy-frame" if str(model) == "toy" else None
+
+
 def resolve_checkpoint_dir(source: str | Path) -> Path:
     """The local directory holding `source`: the directory itself, the hub id's cached snapshot,
     or one of the toy checkpoints shipped with pe-search ("toy", "toy-frame")."""

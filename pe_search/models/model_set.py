@@ -14,6 +14,7 @@ import torch
 
 from pe_search.errors import ModelLoadError
 from pe_search.models.encoder import PeEncoder
+from pe_search.models.loading import paired_frame_model
 from pe_search.models.spaces import Calibration, Space
 from pe_search.store.fingerprint import ModelFingerprint
 
@@ -38,8 +39,7 @@ class ModelSet:
         if clip.kind == "audio_frame":
             raise ModelLoadError(f"{model} is a PE-A-Frame checkpoint: give it as --frame-model, not --model")
         frames = None
-        if str(frame_model) == "toy":  # the toy PE-AV's partner
-            frame_model = "toy-frame"
+        frame_model = paired_frame_model(frame_model) or frame_model  # "toy" means its frame model
         if frame_model is not None:
             frames = PeEncoder.from_pretrained(
                 frame_model, device=device, dtype=dtype, batch_size=batch_size, fast=fast
