@@ -53,6 +53,9 @@ def describe(recorded: dict) -> str:
         words.append(f"--fps {recorded['fps']:g}")
     else:
         words.append(f"--frames-per-window {recorded['frames_per_window']}")
+    chunk = recorded.get("frame_chunk", IndexSettings.frame_chunk)
+    if chunk != IndexSettings.frame_chunk:  # no CLI option: set through Library.index(frame_chunk=...)
+        words.append(f"frame_chunk={chunk:g}")
     return " ".join(words)
 
 
@@ -74,6 +77,7 @@ def settings_for_library(
     hop: float | None = None,
     fps: float | None = None,
     frames_per_window: int | None = None,
+    frame_chunk: float | None = None,
     rebuild: bool = False,
     **fixed,
 ) -> IndexSettings:
@@ -90,8 +94,9 @@ def settings_for_library(
     if fps is None and frames_per_window is None:
         fps = base.get("fps")
         frames_per_window = base.get("frames_per_window", DEFAULT_FRAMES_PER_WINDOW) if fps is None else None
-    chunk = base.get("frame_chunk", IndexSettings.frame_chunk)
-    settings = IndexSettings(window, hop, fps, frames_per_window, chunk, **fixed)
+    if frame_chunk is None:
+        frame_chunk = base.get("frame_chunk", IndexSettings.frame_chunk)
+    settings = IndexSettings(window, hop, fps, frames_per_window, frame_chunk, **fixed)
     asked = settings.recorded()
     if stored == asked:
         return settings

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pe_search.errors import MediaError
+from pe_search.models.loading import paired_frame_model
 from pe_search.models.model_set import ModelSet
 from pe_search.query.engine import QueryEngine, QueryVectors
 from pe_search.query.inputs import query_audio, query_video
@@ -81,8 +82,7 @@ class Library:
                 recorded = self.store.require_fingerprint().model_ids
                 model = recorded[0]
                 frame_model = frame_model or (recorded[1] if len(recorded) > 1 else None)
-            if str(model) == "toy" and frame_model is None:  # the shipped toy pair
-                frame_model = "toy-frame"
+            frame_model = frame_model or paired_frame_model(model)
             self._models = ModelSet.load(model, frame_model, device=self._device, dtype=self._dtype)
         return self._models
 
@@ -103,11 +103,11 @@ class Library:
     # ------------------------------------------------------------------ indexing
     def index(self, paths, **options):
         """Index media under `paths`; options as `indexer.pipeline.run_index`, plus window, hop,
-        fps, frames_per_window (default: the library's recorded settings) and rebuild."""
+        fps, frames_per_window, frame_chunk (default: the library's recorded settings) and rebuild."""
         from indexer.pipeline import run_index
         from indexer.settings import RECORDED, settings_for_library
 
-        given = {k: options.pop(k) for k in list(options) if k in RECORDED and k != "frame_chunk"}
+        given = {k: options.pop(k) for k in list(options) if k in RECORDED}
         rebuild = options.pop("rebuild", False)
         self.close()
         with LibraryStore.open(self.path, self.models.fingerprint(), create=True, rebuild=rebuild) as store:

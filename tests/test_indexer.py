@@ -294,5 +294,9 @@ def test_library_api_index_uses_and_guards_the_recorded_settings(tmp_path, check
         summary = library.index([folder], workers=0, progress=False, window=2.0, rebuild=True)
         assert summary.files_indexed == 1 and summary.segments >= 1
         assert library.status().spaces["audio"].count == 1  # one 2 s window, the 1 s ones dropped
+        with pytest.raises(
+            IndexSettingsMismatch, match="not --window 2 --hop 1 --frames-per-window 16 frame_chunk=10"
+        ):
+            library.index([folder], workers=0, progress=False, frame_chunk=10.0)
     finally:
         library.close()
