@@ -21,6 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from indexer.encode import BatchEncoder, EncodedChunk, EncodedWindow
+from indexer.ray_distributor import RayOptions, covered_seconds, encode_on_ray, import_ray
 from indexer.reader import FileDecoded, FileFailed, FileJob, FileStarted, FrameChunkPayload, WindowPayload
 from indexer.settings import IndexSettings
 from indexer.state import plan_changes
@@ -87,10 +88,14 @@ def run_index(
     batch_size: int = 8,
     progress: bool | None = None,
     stop: threading.Event | None = None,
+    ray: RayOptions | str | None = None,
 ) -> IndexSummary:
-    """Bring the library up to date with the media under `paths`."""
+    """Bring the library up to date with the media under `paths`. `ray`: decode and encode on a
+    Ray cluster (an address, "auto", "local", or RayOptions); this process still writes."""
     began = time.perf_counter()
     summary = IndexSummary()
+    if ray is not None:
+        import_ray()  # the install hint before any file is touched
     if models.frames is None and settings.audio_frames:
         settings = replace(settings, audio_frames=False)
     candidates = list(iter_media(paths, include, exclude))
@@ -102,9 +107,15 @@ def run_index(
 
     with _Stop() as interrupt:
         stop_event = stop or interrupt.requested
-        _encode_and_write(
-            plan.encode, store, models, settings, workers, batch_size, progress, stop_event, summary
-        )
+        if ray is not None:
+            options = ray if isinstance(ray, RayOptions) else RayOptions(address=ray)
+            _encode_on_ray_and_write(
+                plan.encode, store, models, settings, options, batch_size, progress, stop_event, summary
+            )
+        else:
+            _encode_and_write(
+                plan.encode, store, models, settings, workers, batch_size, progress, stop_event, summary
+            )
     store.checkpoint()
     summary.seconds = time.perf_counter() - began
     return summary
@@ -215,6 +226,46 @@ def _encode_and_write(
                 future.result()
             bar.close()
     summary.media_seconds = media_clock["seconds"]
+
+
+def _encode_on_ray_and_write(
+    jobs: list[FileJob],
+    store: LibraryStore,
+    models: ModelSet,
+    settings: IndexSettings,
+    options: RayOptions,
+    batch_size: int,
+    progress: bool | None,
+    stop: threading.Event,
+    summary: IndexSummary,
+) -> None:
+    """Actors decode and encode; this process writes each file as it arrives (one writer)."""
+    frame_seconds = models.frames.frame_seconds if models.frames is not None else 0.04
+    bar = tqdm(total=len(jobs), unit="file", disable=None if progress is None else not progress, leave=False)
+    started = time.perf_counter()
+    done: set[str] = set()
+    results = encode_on_ray(jobs, settings, models, options, batch_size)
+    try:
+        for result in results:
+            path = result.path if isinstance(result, FileFailed) else result.job.path
+            if path in done:
+                continue  # a retried batch delivered it again
+            done.add(path)
+            if isinstance(result, FileFailed):
+                record_failure(store, next(j for j in jobs if j.path == path), result.reason)
+                summary.failed.append({"path": path, "reason": result.reason})
+            else:
+                _write(store, result, frame_seconds, summary)
+                summary.media_seconds += covered_seconds(result)
+            rate = summary.media_seconds / (time.perf_counter() - started)
+            bar.set_postfix_str(f"{summary.media_seconds:.0f} media s, {rate:.2f} media s/s", refresh=False)
+            bar.update(1)
+            if stop.is_set():
+                summary.interrupted = len(done) < len(jobs)
+                break
+    finally:
+        results.close()
+        bar.close()
 
 
 def _complete(encoded: EncodedFile, expected: tuple[int, int]) -> bool:

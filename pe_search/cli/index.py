@@ -50,6 +50,28 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option(
     "--workers", default=1, show_default=True, help="Decode worker processes (0: decode in this process)."
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    is_flag=False,
+    flag_value="auto",
+    metavar="[auto|ADDRESS|local]",
+    help="Decode and encode on a Ray cluster (auto: the running one; local: start one here); this process writes.",
+)
+@click.option(
+    "--ray-actors",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Encoding actors on Ray (default: one per GPU, else the cluster's CPUs minus one).",
+)
+@click.option(
+    "--ray-batch-files",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Files a Ray actor takes at a time.",
+)
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
 @click.option("--bf16", is_flag=True, help="Encode in bfloat16.")
 @click.option(
@@ -76,6 +98,9 @@ def index_command(
     frames_per_window,
     batch_size,
     workers,
+    ray_address,
+    ray_actors,
+    ray_batch_files,
     device,
     bf16,
     no_fast,
@@ -96,6 +121,12 @@ def index_command(
         raise click.UsageError("give --fps or --frames-per-window, not both")
     if no_frames and frame_model:
         raise click.UsageError("give --frame-model or --no-frames, not both")
+    ray = None
+    if ray_address is not None:
+        from indexer.ray_distributor import RayOptions, import_ray
+
+        import_ray()  # the install hint before any model is loaded
+        ray = RayOptions(address=ray_address, actors=ray_actors, files_per_batch=ray_batch_files)
     library_dir = resolve_library_dir(library)
     recorded = _recorded_models(library_dir)
     model = model or (recorded[0] if recorded else DEFAULT_MODEL)
@@ -139,6 +170,7 @@ def index_command(
             workers=workers,
             batch_size=batch_size,
             progress=None if not as_json else False,
+            ray=ray,
         )
     if as_json:
         emit_json(

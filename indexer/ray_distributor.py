@@ -1,0 +1,342 @@
+"""Where encoding runs on a Ray cluster: file jobs -> a Ray Dataset -> actors -> encoded files.
+
+The jobs the planner decided to encode become a Ray Dataset, one file per row. One
+`map_batches` stage runs on a pool of actors (`FileEncoder`): each loads the models once, by the
+same ids or directories the driver loaded (`ModelSet.source`), then decodes and encodes whole
+files (`reader.read_file` + `BatchEncoder`, the same code a local run uses) and returns one
+row per file: the pickled `EncodedFile`, or the reason it failed. The rows stream back to the
+driver, which stays the single writer of the library (`write.write_file`, one transaction per
+file), so a library never has two writers and a file is committed whole or not at all.
+
+Decoding runs inside the encoding actor rather than in a stage of its own: a decoded 30 s
+window (16 preprocessed frames, 1.4 M audio samples) is ~30 MB, its vectors a few KB, so
+moving decoded windows between nodes would cost far more network and object store than the
+decoding it spreads (under 1 % of the encoder's time on CPU, docs/benchmarks.md).
+
+Media files are read by the actors from their own paths: every node must see the media at the
+same path (a shared mount). `check_shared_paths` proves that for every node before any work
+starts, and an actor that meets a file it cannot see stops the run with the same error rather
+than recording the file as bad.
+
+Faults: Ray Data restarts a killed actor and retries its batch; the driver drops a file it has
+already written (a retry of a batch that had been delivered), so nothing is lost or
+duplicated. A killed driver takes its actors with it; running again resumes from the files
+committed so far, as a local run does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.encode import BatchEncoder, EncodedChunk, EncodedWindow
+from indexer.reader import (
+    FileDecoded,
+    FileFailed,
+    FileJob,
+    FileStarted,
+    FrameChunkPayload,
+    WindowPayload,
+    read_file,
+)
+from indexer.settings import IndexSettings
+from indexer.write import EncodedFile
+from pe_search.errors import PeSearchError
+from pe_search.models.model_set import ModelSet, ModelSource
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "--ray needs Ray, which is not installed: pip install 'pe-search[ray]'"
+# Passed to the actors so that they run the encoder as the driver would (speed paths, offline hub).
+FORWARDED_ENV_PREFIXES = ("PE_SEARCH_", "HF_HUB_OFFLINE", "TORCHINDUCTOR_CACHE_DIR")
+MTIME_TOLERANCE = 2.0  # seconds: network file systems may round modification times
+SHOWN_PROBLEMS = 1  # the error names this many unreadable files, and counts the rest
+
+
+class RayNotInstalled(PeSearchError):
+    def __init__(self) -> None:
+        super().__init__(INSTALL_HINT)
+
+
+class RayClusterError(PeSearchError):
+    """No cluster at the address, or the cluster cannot run the job as asked."""
+
+
+class MediaNotShared(PeSearchError):
+    """A node of the cluster cannot read files the driver planned to encode."""
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """How to run on Ray. `address`: "auto" (the running cluster: RAY_ADDRESS or the local head),
+    "local" (start a Ray instance in this process) or a cluster address (host:port, ray://...)."""
+
+    address: str = "auto"
+    actors: int | None = None  # default: one per GPU; without GPUs, the cluster's CPUs minus one
+    files_per_batch: int = 1  # files an actor takes at a time (a killed actor repeats at most these)
+    cpus_per_actor: float = 1.0
+    gpus_per_actor: float | None = None  # default: 1 where the cluster has GPUs, else 0
+
+    def __post_init__(self) -> None:
+        if self.actors is not None and self.actors < 1:
+            raise ValueError("--ray-actors must be at least 1")
+        if self.files_per_batch < 1:
+            raise ValueError("--ray-batch-files must be at least 1")
+
+
+def import_ray():
+    """The `ray` module with Ray Data, or RayNotInstalled with the one-line install hint."""
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the extra installs both; a bare `ray` lacks Data)
+    except ImportError:
+        raise RayNotInstalled() from None
+    return ray
+
+
+def connect(address: str):
+    """Join (or, for "local", start) the cluster; a driver already connected stays connected."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
+    try:
+        if address == "local":
+            ray.init(include_dashboard=False, **quiet)
+        else:
+            ray.init(address=address, **quiet)
+    except ConnectionError as error:
+        where = "no running cluster found" if address == "auto" else f"cannot reach {address}"
+        raise RayClusterError(
+            f"--ray {address}: {where} ({str(error).splitlines()[0]}); start one with `ray start --head`, "
+            "or use --ray local"
+        ) from None
+    return ray
+
+
+@dataclass(frozen=True)
+class ActorPlan:
+    """How many actors, with what resources: decided once from the cluster's resources."""
+
+    actors: int
+    cpus: float
+    gpus: float
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.gpus > 0 else "cpu"
+
+
+def plan_actors(options: RayOptions, cluster: dict[str, float], files: int) -> ActorPlan:
+    """Actors sized to the cluster. CPU pools leave one CPU free, so Ray Data's read and
+    bookkeeping tasks are never starved by actors holding every CPU (ray#44687)."""
+    gpus_total = cluster.get("GPU", 0.0)
+    cpus_total = cluster.get("CPU", 0.0)
+    gpus = options.gpus_per_actor if options.gpus_per_actor is not None else (1.0 if gpus_total else 0.0)
+    if gpus > gpus_total:
+        raise RayClusterError(f"--ray: actors ask for {gpus:g} GPU each but the cluster has {gpus_total:g}")
+    if options.cpus_per_actor > cpus_total:
+        raise RayClusterError(
+            f"--ray: actors ask for {options.cpus_per_actor:g} CPU each but the cluster has {cpus_total:g}"
+        )
+    if options.actors is not None:
+        actors = options.actors
+    elif gpus:
+        actors = max(1, int(gpus_total // gpus))
+    else:
+        actors = max(1, int((cpus_total - 1) // options.cpus_per_actor))
+    return ActorPlan(max(1, min(actors, files)), options.cpus_per_actor, gpus)
+
+
+def check_shared_paths(ray, jobs: Sequence[FileJob]) -> None:
+    """Every alive node sees every job's file at its path with the driver's size and mtime, or
+    MediaNotShared names the node and the first file it cannot read."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    signatures = [(job.path, job.size, job.mtime) for job in jobs]
+    nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
+    probe = ray.remote(num_cpus=0)(_unreadable)
+    pending = {
+        node["NodeManagerAddress"]: probe.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+        ).remote(signatures)
+        for node in nodes
+    }
+    for address, result in pending.items():
+        problems = ray.get(result)
+        if problems:
+            path, problem = problems[0]
+            more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+            raise MediaNotShared(
+                f"Ray node {address} cannot read {path} ({problem}){more}: every node must see the media "
+                "at the same path (mount the same share everywhere), or index without --ray"
+            )
+
+
+def _unreadable(signatures: list[tuple[str, int, float]]) -> list[tuple[str, str]]:
+    """(path, problem) for each file this node cannot read as the driver saw it."""
+    problems = []
+    for path, size, mtime in signatures:
+        problem = _file_problem(path, size, mtime)
+        if problem:
+            problems.append((path, problem))
+    return problems
+
+
+def _file_problem(path: str, size: int, mtime: float) -> str | None:
+    try:
+        stat = os.stat(path)
+    except OSError as error:
+        return error.strerror or "not found"
+    if stat.st_size != size or abs(stat.st_mtime - mtime) > MTIME_TOLERANCE:
+        return "a different file: size or modification time differ from the driver's"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    return None
+
+
+def encode_files(
+    jobs: Sequence[FileJob], models: ModelSet, settings: IndexSettings, batch_size: int
+) -> list[EncodedFile | FileFailed]:
+    """Decode and encode whole files in this process: one result per job, in the jobs' order.
+    Windows of the files are batched together, as in a local run."""
+    encoder = BatchEncoder(models, batch_size)
+    files: dict[str, EncodedFile] = {}
+    done: dict[str, EncodedFile | FileFailed] = {}
+
+    def take(results: list[EncodedWindow | EncodedChunk]) -> None:
+        for result in results:
+            encoded = files.get(result.path)
+            if encoded is None:
+                continue  # its file failed part way
+            if isinstance(result, EncodedWindow):
+                encoded.windows.append(result)
+            else:
+                encoded.chunks.append(result)
+
+    for job in jobs:
+        for payload in read_file(job, settings):
+            if isinstance(payload, FileStarted):
+                info = payload.info
+                files[job.path] = EncodedFile(job, info.has_audio, info.has_video, payload.duration)
+            elif isinstance(payload, (WindowPayload, FrameChunkPayload)):
+                take(encoder.add(payload))
+            elif isinstance(payload, FileFailed):
+                files.pop(job.path, None)
+                encoder.drop(job.path)
+                done[job.path] = payload
+            elif isinstance(payload, FileDecoded):
+                pass  # every payload of the file is queued: the flush below completes it
+    take(encoder.flush())
+    done.update(files)
+    return [done[job.path] for job in jobs]
+
+
+def covered_seconds(encoded: EncodedFile) -> float:
+    """Media seconds the file's clip windows cover (overlaps counted once), as a local run counts."""
+    covered = total = 0.0
+    for window in sorted(encoded.windows, key=lambda w: w.start):
+        total += max(0.0, window.end - max(window.start, covered))
+        covered = max(covered, window.end)
+    return total
+
+
+class FileEncoder:
+    """A Ray Data actor: the models, loaded once; each call decodes and encodes a batch of files."""
+
+    def __init__(
+        self, source: ModelSource, settings: IndexSettings, batch_size: int, plan: ActorPlan
+    ) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, int(plan.cpus)))
+        self.models = source.load(plan.device)
+        self.settings = settings
+        self.batch_size = batch_size
+        self.weights = self.models.fingerprint().weights_hash
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        jobs = [
+            FileJob(str(p), int(s), float(m), str(h))
+            for p, s, m, h in zip(batch["path"], batch["size"], batch["mtime"], batch["content_hash"])
+        ]
+        missing = {job.path: _file_problem(job.path, job.size, job.mtime) for job in jobs}
+        readable = [job for job in jobs if not missing[job.path]]
+        results = dict(
+            zip(
+                [j.path for j in readable],
+                encode_files(readable, self.models, self.settings, self.batch_size),
+            )
+        )
+        rows: dict[str, list] = {"path": [], "encoded": [], "reason": [], "unreadable": [], "weights": []}
+        for job in jobs:
+            result = results.get(job.path)
+            rows["path"].append(job.path)
+            rows["encoded"].append(
+                pickle.dumps(result, protocol=5) if isinstance(result, EncodedFile) else b""
+            )
+            rows["reason"].append(result.reason if isinstance(result, FileFailed) else "")
+            rows["unreadable"].append(missing[job.path] or "")
+            rows["weights"].append(self.weights)
+        return {name: np.array(values, dtype=object) for name, values in rows.items()}
+
+
+def encode_on_ray(
+    jobs: Sequence[FileJob],
+    settings: IndexSettings,
+    models: ModelSet,
+    options: RayOptions,
+    batch_size: int,
+) -> Iterator[EncodedFile | FileFailed]:
+    """Each job's EncodedFile (or FileFailed), in the order actors finish them. A retried batch
+    can deliver a file twice: the caller keeps the first."""
+    if not jobs:
+        return
+    if models.source is None:
+        raise ValueError("Ray actors load models by id: use a ModelSet from ModelSet.load")
+    ray = connect(options.address)
+    plan = plan_actors(options, ray.cluster_resources(), len(jobs))
+    check_shared_paths(ray, jobs)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the indexer shows its own: files and media seconds
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    rows = [{"path": j.path, "size": j.size, "mtime": j.mtime, "content_hash": j.content_hash} for j in jobs]
+    blocks = max(1, -(-len(jobs) // options.files_per_batch))
+    env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
+    dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+        FileEncoder,
+        fn_constructor_kwargs={
+            "source": models.source,
+            "settings": settings,
+            "batch_size": batch_size,
+            "plan": plan,
+        },
+        batch_size=options.files_per_batch,
+        batch_format="numpy",
+        concurrency=plan.actors,
+        num_cpus=plan.cpus,
+        num_gpus=plan.gpus,
+        runtime_env={"env_vars": env},
+    )
+    log.info("encoding %d files on Ray with %d actors (%s)", len(jobs), plan.actors, plan.device)
+    expected_weights = models.fingerprint().weights_hash
+    for row in dataset.iter_rows():
+        if row["weights"] != expected_weights:
+            raise RayClusterError(
+                f"a Ray actor loaded other weights for {models.source.model} than this process: "
+                "give a checkpoint directory every node shares, or the same hub cache on every node"
+            )
+        if row["unreadable"]:
+            raise MediaNotShared(
+                f"a Ray worker cannot read {row['path']} ({row['unreadable']}): every node must see the "
+                "media at the same path (mount the same share everywhere), or index without --ray"
+            )
+        if row["reason"]:
+            yield FileFailed(row["path"], row["reason"])
+        else:
+            yield pickle.loads(row["encoded"])
