@@ -318,7 +318,7 @@ def encode_on_ray(
         },
         batch_size=options.files_per_batch,
         batch_format="numpy",
-        concurrency=plan.actors,
+        compute=ray.data.ActorPoolStrategy(size=plan.actors),
         num_cpus=plan.cpus,
         num_gpus=plan.gpus,
         runtime_env={"env_vars": env},
