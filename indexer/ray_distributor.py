@@ -36,15 +36,14 @@ import numpy as np
 
 from indexer.encode import BatchEncoder, EncodedChunk, EncodedWindow
 from indexer.reader import (
-    FileDecoded,
     FileFailed,
     FileJob,
     FileStarted,
     FrameChunkPayload,
     WindowPayload,
-    read_file,
 )
 from indexer.settings import IndexSettings
+from indexer.workers import decoded_payloads
 from indexer.write import EncodedFile
 from pe_search.errors import PeSearchError
 from pe_search.models.model_set import ModelSet, ModelSource
@@ -81,12 +80,16 @@ class RayOptions:
     files_per_batch: int = 1  # files an actor takes at a time (a killed actor repeats at most these)
     cpus_per_actor: float = 1.0
     gpus_per_actor: float | None = None  # default: 1 where the cluster has GPUs, else 0
+    decode_workers: int | None = None  # decode processes per actor; default: 0 on CPU actors,
+    # cpus_per_actor - 1 on GPU actors (decoding then overlaps the GPU's work)
 
     def __post_init__(self) -> None:
         if self.actors is not None and self.actors < 1:
             raise ValueError("--ray-actors must be at least 1")
         if self.files_per_batch < 1:
             raise ValueError("--ray-batch-files must be at least 1")
+        if self.decode_workers is not None and self.decode_workers < 0:
+            raise ValueError("--ray-decode-workers must be at least 0")
 
 
 def import_ray():
@@ -126,6 +129,7 @@ class ActorPlan:
     actors: int
     cpus: float
     gpus: float
+    decode_workers: int = 0
 
     @property
     def device(self) -> str:
@@ -150,7 +154,10 @@ def plan_actors(options: RayOptions, cluster: dict[str, float], files: int) -> A
         actors = max(1, int(gpus_total // gpus))
     else:
         actors = max(1, int((cpus_total - 1) // options.cpus_per_actor))
-    return ActorPlan(max(1, min(actors, files)), options.cpus_per_actor, gpus)
+    decode_workers = options.decode_workers
+    if decode_workers is None:
+        decode_workers = max(0, int(options.cpus_per_actor) - 1) if gpus else 0
+    return ActorPlan(max(1, min(actors, files)), options.cpus_per_actor, gpus, decode_workers)
 
 
 def check_shared_paths(ray, jobs: Sequence[FileJob]) -> None:
@@ -201,10 +208,15 @@ def _file_problem(path: str, size: int, mtime: float) -> str | None:
 
 
 def encode_files(
-    jobs: Sequence[FileJob], models: ModelSet, settings: IndexSettings, batch_size: int
+    jobs: Sequence[FileJob],
+    models: ModelSet,
+    settings: IndexSettings,
+    batch_size: int,
+    decode_workers: int = 0,
 ) -> list[EncodedFile | FileFailed]:
     """Decode and encode whole files in this process: one result per job, in the jobs' order.
-    Windows of the files are batched together, as in a local run."""
+    Windows of the files are batched together, as in a local run. `decode_workers` > 0 decodes
+    in that many worker processes (`workers.decoded_payloads`), so a GPU is not kept waiting."""
     encoder = BatchEncoder(models, batch_size)
     files: dict[str, EncodedFile] = {}
     done: dict[str, EncodedFile | FileFailed] = {}
@@ -219,19 +231,23 @@ def encode_files(
             else:
                 encoded.chunks.append(result)
 
-    for job in jobs:
-        for payload in read_file(job, settings):
+    payloads = decoded_payloads(jobs, settings, decode_workers)
+    try:
+        for payload in payloads:
             if isinstance(payload, FileStarted):
                 info = payload.info
-                files[job.path] = EncodedFile(job, info.has_audio, info.has_video, payload.duration)
+                files[payload.job.path] = EncodedFile(
+                    payload.job, info.has_audio, info.has_video, payload.duration
+                )
             elif isinstance(payload, (WindowPayload, FrameChunkPayload)):
                 take(encoder.add(payload))
             elif isinstance(payload, FileFailed):
-                files.pop(job.path, None)
-                encoder.drop(job.path)
-                done[job.path] = payload
-            elif isinstance(payload, FileDecoded):
-                pass  # every payload of the file is queued: the flush below completes it
+                files.pop(payload.path, None)
+                encoder.drop(payload.path)
+                done[payload.path] = payload
+            # FileDecoded: every payload of the file is queued; the flush below completes it
+    finally:
+        payloads.close()
     take(encoder.flush())
     done.update(files)
     return [done[job.path] for job in jobs]
@@ -254,10 +270,11 @@ class FileEncoder:
     ) -> None:
         import torch
 
-        torch.set_num_threads(max(1, int(plan.cpus)))
+        torch.set_num_threads(max(1, int(plan.cpus) - plan.decode_workers))
         self.models = source.load(plan.device)
         self.settings = settings
         self.batch_size = batch_size
+        self.decode_workers = plan.decode_workers
         self.weights = self.models.fingerprint().weights_hash
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -270,7 +287,7 @@ class FileEncoder:
         results = dict(
             zip(
                 [j.path for j in readable],
-                encode_files(readable, self.models, self.settings, self.batch_size),
+                encode_files(readable, self.models, self.settings, self.batch_size, self.decode_workers),
             )
         )
         rows: dict[str, list] = {"path": [], "encoded": [], "reason": [], "unreadable": [], "weights": []}

@@ -154,7 +154,9 @@ def test_an_actor_killed_mid_run_is_replaced_and_nothing_is_lost_or_doubled(
     killer.start()
     with _open(tmp_path, models) as library:
         summary = library.index(
-            [folder], ray=RayOptions(address=cluster, actors=1, files_per_batch=1), **OPTIONS
+            [folder],
+            ray=RayOptions(address=cluster, actors=1, files_per_batch=1),
+            **OPTIONS,
         )
     killer.join(timeout=5)
     assert "pid" in killed, "the actor should have been killed during the run"
