@@ -30,14 +30,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 if __name__ != "__mp_main__":  # decode workers re-import this script: they need none of it
     from bench_index import write_checkpoint, write_media
 
+    from indexer.distributors.ray import RayDistributor, RayOptions
     from indexer.pipeline import run_index
-    from indexer.ray_distributor import RayOptions
     from indexer.settings import IndexSettings
     from pe_search.models.model_set import ModelSet
     from pe_search.store import LibraryStore
 
 
 def index_once(folder: Path, library: Path, checkpoint: Path, batch_size: int, ray_options=None) -> dict:
+    distributor = None if ray_options is None else RayDistributor(ray_options)
     began = time.perf_counter()
     models = ModelSet.load(checkpoint, batch_size=batch_size)
     settings = IndexSettings(frame_preprocessing=models.clip.frame_preprocessing, audio_frames=False)
@@ -50,7 +51,7 @@ def index_once(folder: Path, library: Path, checkpoint: Path, batch_size: int, r
             workers=1,
             batch_size=batch_size,
             progress=False,
-            ray=ray_options,
+            distributor=distributor,
         )
         counts = store.counts()
     wall = time.perf_counter() - began

@@ -23,7 +23,7 @@ import ray
 import torch
 from indexing import FAST, assert_same_library, make_folder, snapshot
 
-from indexer.ray_distributor import (
+from indexer.distributors.ray import (
     ActorPlan,
     MediaNotShared,
     RayNotInstalled,

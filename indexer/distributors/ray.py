@@ -1,12 +1,13 @@
-"""Where encoding runs on a Ray cluster: file jobs -> a Ray Dataset -> actors -> encoded files.
+"""The Ray distributor: file jobs -> a Ray Dataset -> actors that decode + encode -> outcomes.
 
 The jobs the planner decided to encode become a Ray Dataset, one file per row. One
 `map_batches` stage runs on a pool of actors (`FileEncoder`): each loads the models once, by the
-same ids or directories the driver loaded (`ModelSet.source`), then decodes and encodes whole
-files (`reader.read_file` + `BatchEncoder`, the same code a local run uses) and returns one
-row per file: the pickled `EncodedFile`, or the reason it failed. The rows stream back to the
-driver, which stays the single writer of the library (`write.write_file`, one transaction per
-file), so a library never has two writers and a file is committed whole or not at all.
+same ids or directories the driver loaded (`ModelSet.source`), then runs the run's
+`EncodeStage` on whole files with a local distributor (in the actor, or with decode worker
+processes) and returns one row per file: the pickled `EncodedFile`, or the reason it failed. The
+rows stream back to the driver, which stays the single writer of the library (the pipeline's
+`SingleWriter`, one transaction per file), so a library never has two writers and a file is
+committed whole or not at all.
 
 Decoding runs inside the encoding actor rather than in a stage of its own: a decoded 30 s
 window (16 preprocessed frames, 1.4 M audio samples) is ~30 MB, its vectors a few KB, so
@@ -29,21 +30,16 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.encode import BatchEncoder, EncodedChunk, EncodedWindow
-from indexer.reader import (
-    FileFailed,
-    FileJob,
-    FileStarted,
-    FrameChunkPayload,
-    WindowPayload,
-)
+from indexer.distributors.local import InProcess, LocalWorkers
+from indexer.reader import FileJob
 from indexer.settings import IndexSettings
-from indexer.workers import decoded_payloads
+from indexer.stage import EncodeStage, FileFailure, FileOutcome
 from indexer.write import EncodedFile
 from pe_search.errors import PeSearchError
 from pe_search.models.model_set import ModelSet, ModelSource
@@ -207,52 +203,6 @@ def _file_problem(path: str, size: int, mtime: float) -> str | None:
     return None
 
 
-def encode_files(
-    jobs: Sequence[FileJob],
-    models: ModelSet,
-    settings: IndexSettings,
-    batch_size: int,
-    decode_workers: int = 0,
-) -> list[EncodedFile | FileFailed]:
-    """Decode and encode whole files in this process: one result per job, in the jobs' order.
-    Windows of the files are batched together, as in a local run. `decode_workers` > 0 decodes
-    in that many worker processes (`workers.decoded_payloads`), so a GPU is not kept waiting."""
-    encoder = BatchEncoder(models, batch_size)
-    files: dict[str, EncodedFile] = {}
-    done: dict[str, EncodedFile | FileFailed] = {}
-
-    def take(results: list[EncodedWindow | EncodedChunk]) -> None:
-        for result in results:
-            encoded = files.get(result.path)
-            if encoded is None:
-                continue  # its file failed part way
-            if isinstance(result, EncodedWindow):
-                encoded.windows.append(result)
-            else:
-                encoded.chunks.append(result)
-
-    payloads = decoded_payloads(jobs, settings, decode_workers)
-    try:
-        for payload in payloads:
-            if isinstance(payload, FileStarted):
-                info = payload.info
-                files[payload.job.path] = EncodedFile(
-                    payload.job, info.has_audio, info.has_video, payload.duration
-                )
-            elif isinstance(payload, (WindowPayload, FrameChunkPayload)):
-                take(encoder.add(payload))
-            elif isinstance(payload, FileFailed):
-                files.pop(payload.path, None)
-                encoder.drop(payload.path)
-                done[payload.path] = payload
-            # FileDecoded: every payload of the file is queued; the flush below completes it
-    finally:
-        payloads.close()
-    take(encoder.flush())
-    done.update(files)
-    return [done[job.path] for job in jobs]
-
-
 def covered_seconds(encoded: EncodedFile) -> float:
     """Media seconds the file's clip windows cover (overlaps counted once), as a local run counts."""
     covered = total = 0.0
@@ -271,11 +221,9 @@ class FileEncoder:
         import torch
 
         torch.set_num_threads(max(1, int(plan.cpus) - plan.decode_workers))
-        self.models = source.load(plan.device)
-        self.settings = settings
-        self.batch_size = batch_size
-        self.decode_workers = plan.decode_workers
-        self.weights = self.models.fingerprint().weights_hash
+        self.stage = EncodeStage(source.load(plan.device), settings, batch_size)
+        self.local = LocalWorkers(plan.decode_workers) if plan.decode_workers else InProcess()
+        self.weights = self.stage.models.fingerprint().weights_hash
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         jobs = [
@@ -284,23 +232,56 @@ class FileEncoder:
         ]
         missing = {job.path: _file_problem(job.path, job.size, job.mtime) for job in jobs}
         readable = [job for job in jobs if not missing[job.path]]
-        results = dict(
-            zip(
-                [j.path for j in readable],
-                encode_files(readable, self.models, self.settings, self.batch_size, self.decode_workers),
-            )
-        )
+        outcomes = {_path(o): o for o in self.local.encoded_files(readable, self.stage)} if readable else {}
         rows: dict[str, list] = {"path": [], "encoded": [], "reason": [], "unreadable": [], "weights": []}
         for job in jobs:
-            result = results.get(job.path)
+            outcome = outcomes.get(job.path)
             rows["path"].append(job.path)
             rows["encoded"].append(
-                pickle.dumps(result, protocol=5) if isinstance(result, EncodedFile) else b""
+                pickle.dumps(outcome, protocol=5) if isinstance(outcome, EncodedFile) else b""
             )
-            rows["reason"].append(result.reason if isinstance(result, FileFailed) else "")
+            rows["reason"].append(outcome.reason if isinstance(outcome, FileFailure) else "")
             rows["unreadable"].append(missing[job.path] or "")
             rows["weights"].append(self.weights)
         return {name: np.array(values, dtype=object) for name, values in rows.items()}
+
+
+def _path(outcome: FileOutcome) -> str:
+    return outcome.job.path
+
+
+@dataclass(frozen=True)
+class RayDistributor:
+    """Decode + encode on a Ray cluster (a `distributors.Distributor`): `run_index(distributor=...)`."""
+
+    options: RayOptions = RayOptions()
+
+    def encoded_files(self, jobs: Sequence[FileJob], stage: EncodeStage) -> Iterator[FileOutcome]:
+        """Each job's outcome once, in the order actors finish them (a retried batch can deliver
+        a file twice: the first is kept). Media seconds and Ctrl-C go through `stage` as in a
+        local run; a file's media seconds count when it arrives."""
+        by_path = {job.path: job for job in jobs}
+        done: set[str] = set()
+        started = time.perf_counter()
+        for outcome in encode_on_ray(jobs, stage.settings, stage.models, self.options, stage.batch_size):
+            path = _path(outcome)
+            if path in done or path not in by_path:
+                continue
+            done.add(path)
+            if isinstance(outcome, EncodedFile):
+                stage.media_seconds += covered_seconds(outcome)
+                if stage.on_media is not None:
+                    stage.on_media(stage.media_seconds, time.perf_counter() - started)
+            yield outcome
+            if stage.stop.is_set() and len(done) < len(jobs):
+                stage.interrupted = True
+                return
+
+
+def ray_distributor(ray: str | RayOptions) -> RayDistributor:
+    """From `--ray`'s value or RayOptions; RayNotInstalled (the install line) before anything runs."""
+    import_ray()
+    return RayDistributor(ray if isinstance(ray, RayOptions) else RayOptions(address=ray))
 
 
 def encode_on_ray(
@@ -309,9 +290,8 @@ def encode_on_ray(
     models: ModelSet,
     options: RayOptions,
     batch_size: int,
-) -> Iterator[EncodedFile | FileFailed]:
-    """Each job's EncodedFile (or FileFailed), in the order actors finish them. A retried batch
-    can deliver a file twice: the caller keeps the first."""
+) -> Iterator[FileOutcome]:
+    """Each job's EncodedFile or FileFailure as the actors deliver them (possibly twice)."""
     if not jobs:
         return
     if models.source is None:
@@ -322,6 +302,7 @@ def encode_on_ray(
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the indexer shows its own: files and media seconds
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    by_path = {job.path: job for job in jobs}
     rows = [{"path": j.path, "size": j.size, "mtime": j.mtime, "content_hash": j.content_hash} for j in jobs]
     blocks = max(1, -(-len(jobs) // options.files_per_batch))
     env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
@@ -354,6 +335,6 @@ def encode_on_ray(
                 "media at the same path (mount the same share everywhere), or index without --ray"
             )
         if row["reason"]:
-            yield FileFailed(row["path"], row["reason"])
+            yield FileFailure(by_path[row["path"]], row["reason"])
         else:
             yield pickle.loads(row["encoded"])
