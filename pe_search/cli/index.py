@@ -71,6 +71,13 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
     type=click.IntRange(min=1),
     help="Files a Ray actor takes at a time.",
 )
+@click.option(
+    "--ray-cpus-per-actor",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="CPUs per Ray actor; on GPU actors all but one decode in worker processes.",
+)
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
 @click.option("--bf16", is_flag=True, help="Encode in bfloat16.")
 @click.option(
@@ -100,6 +107,7 @@ def index_command(
     ray_address,
     ray_actors,
     ray_batch_files,
+    ray_cpus_per_actor,
     device,
     bf16,
     no_fast,
@@ -124,7 +132,12 @@ def index_command(
         from indexer.distributors.ray import RayOptions, import_ray
 
         import_ray()  # the install hint before any model is loaded
-        ray = RayOptions(address=ray_address, actors=ray_actors, files_per_batch=ray_batch_files)
+        ray = RayOptions(
+            address=ray_address,
+            actors=ray_actors,
+            files_per_batch=ray_batch_files,
+            cpus_per_actor=ray_cpus_per_actor,
+        )
     library_dir = resolve_library_dir(library)
     opened = Library.open(
         library_dir,
