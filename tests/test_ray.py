@@ -255,3 +255,6 @@ def test_actor_pools_fit_the_cluster_and_leave_a_cpu_for_read_tasks():
     assert (gpus.actors, gpus.gpus, gpus.device) == (4, 1.0, "cuda")
     half = plan_actors(RayOptions(gpus_per_actor=0.5), {"CPU": 32.0, "GPU": 4.0}, files=100)
     assert half.actors == 8
+    decoding = plan_actors(RayOptions(cpus_per_actor=8), {"CPU": 64.0, "GPU": 8.0}, files=100)
+    assert (decoding.actors, decoding.decode_workers) == (8, 7)  # the GPU never waits on decoding
+    assert plan_actors(RayOptions(cpus_per_actor=2), cpus_only, files=100).decode_workers == 0
