@@ -50,7 +50,6 @@ INSTALL_HINT = "--ray needs Ray, which is not installed: pip install 'pe-search[
 # Passed to the actors so that they run the encoder as the driver would (speed paths, offline hub).
 FORWARDED_ENV_PREFIXES = ("PE_SEARCH_", "HF_HUB_OFFLINE", "TORCHINDUCTOR_CACHE_DIR")
 MTIME_TOLERANCE = 2.0  # seconds: network file systems may round modification times
-SHOWN_PROBLEMS = 1  # the error names this many unreadable files, and counts the rest
 
 
 class RayNotInstalled(PeSearchError):
