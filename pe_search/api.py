@@ -12,6 +12,8 @@ Queries use the models recorded in the library; `model=` is only needed to build
 from __future__ import annotations
 
 import re
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +25,43 @@ from pe_search.query.engine import QueryEngine, QueryVectors
 from pe_search.query.inputs import query_audio, query_video
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError, Route, query_kind
-from pe_search.query.spans import frames_to_spans
+from pe_search.query.spans import Span, frames_to_spans
 from pe_search.store import (
     LibraryLayout,
     LibraryNotFoundError,
     LibraryStatus,
     LibraryStore,
+    MediaInfo,
     SearchFilter,
     resolve_library_dir,
 )
 
 LIKE = re.compile(r"^(?P<path>.+)@(?P<start>[0-9.:]+)-(?P<end>[0-9.:]+)$")
+
+# Frame-level curves: the stored frame space, the query embedding and the calibration space, best first
+# (PE-A-Frame's 40 ms audio frames; else the video frames, which live in the text -> video space).
+CURVE_SPACES = (
+    ("audio_frame", "text_audio_frame", "text_audio_frame"),
+    ("video_frame", "text_video", "text_video"),
+)
+
+
+@dataclass(frozen=True)
+class FrameCurve:
+    """The model's probability for a text query at every stored frame of one file, in time order
+    (what a timeline heat strip draws). `space` is the frame space read; empty when it has none."""
+
+    media_id: int
+    space: str | None
+    starts: np.ndarray
+    ends: np.ndarray
+    probabilities: np.ndarray
+
+    def spans(self, threshold: float = 0.3, min_duration: float = 0.0) -> list[Span]:
+        """Stretches above `threshold`, as `locate` finds them."""
+        if not len(self.starts):
+            return []
+        return frames_to_spans(self.starts, self.ends, self.probabilities, threshold, min_duration)
 
 
 class Library:
@@ -45,6 +73,7 @@ class Library:
         self._device, self._dtype = device, dtype
         self._models: ModelSet | None = None
         self._store: LibraryStore | None = None
+        self._loading = threading.RLock()  # threads sharing a Library open the store and load models once
 
     @classmethod
     def open(
@@ -70,26 +99,34 @@ class Library:
     @property
     def store(self) -> LibraryStore:
         if self._store is None:
-            self._store = LibraryStore.open(self.path, readonly=True)
+            with self._loading:
+                if self._store is None:
+                    self._store = LibraryStore.open(self.path, readonly=True)
         return self._store
 
     @property
     def models(self) -> ModelSet:
         """The models of this library (loaded on first use)."""
         if self._models is None:
-            model, frame_model = self._model_args
-            if model is None:
-                recorded = self.store.require_fingerprint().model_ids
-                model = recorded[0]
-                frame_model = frame_model or (recorded[1] if len(recorded) > 1 else None)
-            frame_model = frame_model or paired_frame_model(model)
-            self._models = ModelSet.load(model, frame_model, device=self._device, dtype=self._dtype)
+            with self._loading:
+                if self._models is None:
+                    self._models = self._load_models()
         return self._models
 
+    def _load_models(self) -> ModelSet:
+        model, frame_model = self._model_args
+        if model is None:
+            recorded = self.store.require_fingerprint().model_ids
+            model = recorded[0]
+            frame_model = frame_model or (recorded[1] if len(recorded) > 1 else None)
+        frame_model = frame_model or paired_frame_model(model)
+        return ModelSet.load(model, frame_model, device=self._device, dtype=self._dtype)
+
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        with self._loading:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def __enter__(self) -> Library:
         return self
@@ -208,6 +245,58 @@ class Library:
         if media is not None and media.status == "indexed" and media.has_audio:
             return engine.locate(query, threshold, min_duration, media_id=media.id, path=resolved)
         return self._locate_unindexed(resolved, query, threshold, min_duration)
+
+    def curve(self, text: str, media_id: int) -> FrameCurve:
+        """The frame-level probability of `text` across one indexed file (40 ms audio frames when
+        the library has them for the file, else its video frames)."""
+        query_kind(text, None, None)
+        if self.store.get_media(media_id) is None:
+            raise QueryError(f"no file with id {media_id} in the library")
+        engine = self._engine(with_models=True)
+        for space, embedding, calibration_space in CURVE_SPACES:
+            calibration = engine.calibration(calibration_space)
+            if calibration is None or not engine.spaces.get(space) or embedding not in engine.embeddings:
+                continue
+            frames = self.store.segment_vectors(media_id, space)
+            if not len(frames):
+                continue
+            query = self.models.encoder_for(embedding).embed_text([text], [embedding])[embedding][0]
+            scores = frames.vectors @ np.asarray(query, dtype=np.float32)
+            return FrameCurve(media_id, space, frames.starts, frames.ends, calibration.probability(scores))
+        empty = np.zeros(0)
+        return FrameCurve(media_id, None, empty, empty, empty)
+
+    def file(self, media_id: int) -> MediaInfo | None:
+        """The library's record of one file, by its id (`Hit.media_id`)."""
+        return self.store.get_media(media_id)
+
+    def files(
+        self,
+        *,
+        kinds: tuple[str, ...] | None = None,
+        path_prefix: str | None = None,
+        path_glob: str | None = None,
+        min_duration: float | None = None,
+        max_duration: float | None = None,
+        modified_after: float | None = None,
+        modified_before: float | None = None,
+        statuses: tuple[str, ...] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[int, list[MediaInfo]]:
+        """One page of the library's files (filters as `search`), ordered by path: (total, page)."""
+        if offset < 0 or limit < 1:
+            raise QueryError("offset must be at least 0 and limit at least 1")
+        filters = SearchFilter(
+            kinds=tuple(kinds) if kinds else None,
+            path_prefix=path_prefix,
+            path_glob=path_glob,
+            min_duration=min_duration,
+            max_duration=max_duration,
+            modified_after=modified_after,
+            modified_before=modified_before,
+        )
+        return self.store.list_media(filters, tuple(statuses) if statuses else None, offset, limit)
 
     # ------------------------------------------------------------------ helpers
     def _query_vectors(self, text, audio, video) -> QueryVectors:
