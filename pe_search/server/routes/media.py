@@ -66,7 +66,8 @@ def _chunks(handle: BinaryIO, start: int, length: int) -> Iterator[bytes]:
             yield chunk
 
 
-@router.api_route("/media/{file_id}", methods=["GET", "HEAD"], responses=MEDIA_RESPONSES)
+@router.get("/media/{file_id}", responses=MEDIA_RESPONSES)
+@router.head("/media/{file_id}", include_in_schema=False)
 def media(file_id: int, request: Request, library: Annotated[ServedLibrary, Depends(served)]) -> Response:
     """The file's bytes (Range requests: 206 with Content-Range; a range outside the file: 416)."""
     recorded = library.file(file_id)
