@@ -230,8 +230,9 @@ function hitItem(hit, rank, text) {
     if (curve) {
       curve.starts.forEach((start, i) => {
         pen.fillStyle = heatColour(curve.probabilities[i]);
-        const x = (start / duration) * width;
-        pen.fillRect(x, 0, Math.max(((curve.ends[i] - start) / duration) * width, 1), canvas.height);
+        const x = Math.floor((start / duration) * width);
+        const next = Math.ceil((curve.ends[i] / duration) * width); // whole pixels: no seams between frames
+        pen.fillRect(x, 0, Math.max(next - x, 1), canvas.height);
       });
     }
     const marks = $(".marks", item);
@@ -244,7 +245,7 @@ function hitItem(hit, rank, text) {
       box.title = title;
       marks.append(box);
     };
-    mark("hit", hit.start, hit.end, "this hit");
+    mark("segment", hit.start, hit.end, "this hit");
     for (const span of curve ? curve.spans : []) mark("span", span.start, span.end, `located: ${(span.probability * 100).toFixed(0)} %`);
     if (hit.moment) mark("moment", hit.moment.start, hit.moment.end, "best moment");
     movePlayhead();
