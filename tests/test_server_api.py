@@ -500,3 +500,36 @@ def test_library_loads_its_models_once_across_threads(demo, monkeypatch):
         thread.join()
     library.close()
     assert len(loads) == 1 and len({id(m) for m in got}) == 1
+
+
+def test_serve_command_starts_a_server_that_answers(demo):
+    import subprocess
+    import sys
+
+    import httpx
+    from server_live import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pe_search", "serve", "--library", demo.library, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stderr.read().decode()
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "pe-search serve did not start"
+                time.sleep(0.5)
+        assert answer.status_code == 200 and answer.json()["library"] == str(Path(demo.library).resolve())
+        hits = httpx.post(f"http://127.0.0.1:{port}/api/search", json={"q": "a hiss"}, timeout=60).json()[
+            "hits"
+        ]
+        assert hits
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

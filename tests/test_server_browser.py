@@ -243,9 +243,7 @@ def test_timeline_shows_the_heat_and_a_click_seeks_there(browser, site, media, t
     browser.execute_script(
         "arguments[0].scrollIntoView({block: 'center'}); document.activeElement.blur();", item
     )
-    saved = screenshot(browser, tmp_path, "timeline")
-    if os.environ.get("PE_SEARCH_SCREENSHOT"):
-        shutil.copyfile(saved, os.environ["PE_SEARCH_SCREENSHOT"])
+    screenshot(browser, tmp_path, "timeline")
 
 
 def test_drag_and_drop_a_sound_searches_with_it(browser, site, media, demo):
@@ -263,6 +261,10 @@ def test_drag_and_drop_a_sound_searches_with_it(browser, site, media, demo):
           zone.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: transfer}));""",
         path.name,
         payload,
+    )
+    # The first sound query may compile the audio front end: give it longer than a text query.
+    WebDriverWait(browser, 4 * WAIT).until(
+        lambda d: d.execute_script("return document.body.dataset.state") in ("done", "error")
     )
     assert wait_for_state(browser, "done", "error") == "done", browser.find_element(By.ID, "state").text
     first = players(browser)[0]

@@ -22,7 +22,6 @@ LATER = (
     "sounds/chirp-up.m4a",
     "sounds/white-noise.wav",
     "sounds/high-beep.m4a",
-    "events/long-take-2.wav",
     "pictures/blue-square-still.webm",
 )
 PE_SEARCH = [sys.executable, "-m", "pe_search"]
