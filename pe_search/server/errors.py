@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pe_search.errors import MediaError, ModelLoadError, PeSearchError
+from pe_search.errors import MediaError, ModelLoadError, PeSearchError, api_spelling
 from pe_search.query.routes import QueryError
 from pe_search.store import LibraryBusyError, LibraryDamagedError, LibraryNotFoundError, LibraryVersionError
 
@@ -61,7 +61,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PeSearchError)
     async def user_error(_request: Request, error: PeSearchError) -> JSONResponse:
         status = next(code for kind, code in STATUS_OF_ERROR if isinstance(error, kind))
-        return error_response(status, str(error))
+        return error_response(status, error.worded(api_spelling))
 
     @app.exception_handler(Exception)
     async def bug(request: Request, error: Exception) -> JSONResponse:

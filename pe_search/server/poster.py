@@ -1,4 +1,4 @@
-"""A still of a video at a given time, decoded with PyAV (the indexer's decoder) and encoded as
+"""A still of a video at a given time, decoded with PyAV (the media layer's decoder) and encoded as
 JPEG with PyAV's MJPEG encoder: no imaging library needed."""
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import av
 import numpy as np
 
 from pe_search.errors import MediaError
+from pe_search.media.probe import probe
+from pe_search.media.video import iter_video_frames
 
 MAX_WIDTH = 480
 JPEG_QUALITY_SCALE = 3  # ffmpeg's qscale: 2 (best) .. 31
@@ -16,14 +18,12 @@ JPEG_QUALITY_SCALE = 3  # ffmpeg's qscale: 2 (best) .. 31
 
 def poster_jpeg(path: str, at: float) -> bytes:
     """The frame shown at `at` seconds (the last one when `at` is past the end), as JPEG bytes."""
-    from indexer import decode
-
-    info = decode.probe(path)
+    info = probe(path)
     if not info.has_video:
         raise MediaError(path, "has no picture to show")
     if info.duration is not None:
         at = min(max(at, 0.0), max(info.duration - 0.05, 0.0))
-    frames = list(decode.iter_video_frames(path, [at]))
+    frames = list(iter_video_frames(path, [at]))
     if not frames:
         raise MediaError(path, f"has no frame at {at:.2f} s")
     return _jpeg(frames[0].rgb)

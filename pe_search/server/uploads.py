@@ -1,5 +1,5 @@
 """Query-by-example uploads: capped in bytes (before the body is read, and again while it is
-copied) and in duration (probed with the indexer's decoder), kept in a temp file for the length
+copied) and in duration (probed with the media layer), kept in a temp file for the length
 of the query and removed afterwards, whatever happens."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from fastapi import HTTPException, UploadFile
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pe_search.errors import MediaError
+from pe_search.media.probe import probe
 from pe_search.server.errors import error_response
 
 UPLOAD_PATH = "/api/search/upload"
@@ -82,10 +83,8 @@ def saved_upload(upload: UploadFile, max_bytes: int, max_seconds: float) -> Iter
 
 
 def _probe(path: Path, shown: str, max_seconds: float) -> UploadedClip:
-    from indexer import decode
-
     try:
-        info = decode.probe(path)
+        info = probe(path)
     except MediaError as error:
         raise MediaError(shown, f"not a sound or clip this server can read ({error.reason})") from None
     if not (info.has_audio or info.has_video):
