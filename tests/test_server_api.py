@@ -5,6 +5,7 @@ the demo's generator labels (its manifest) and from the files' own bytes."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import threading
 import time
@@ -511,7 +512,17 @@ def test_serve_command_starts_a_server_that_answers(demo):
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "pe_search", "serve", "--library", demo.library, "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "pe_search",
+            "serve",
+            "--library",
+            demo.library,
+            "--port",
+            str(port),
+            "--json",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -532,4 +543,6 @@ def test_serve_command_starts_a_server_that_answers(demo):
         assert hits
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        printed, _ = server.communicate(timeout=30)
+    started = json.loads(printed)
+    assert started["url"] == f"http://127.0.0.1:{port}/" and started["token_required"] is False

@@ -7,6 +7,7 @@ import os
 import click
 
 from pe_search.cli.library_option import library_option
+from pe_search.cli.output import emit_json, json_option
 from pe_search.errors import PeSearchError
 from pe_search.server.config import (
     DEFAULT_HOST,
@@ -41,7 +42,8 @@ from pe_search.server.config import (
     help="Longest query upload.",
 )  # fmt: skip
 @click.option("--device", default=None, help="cpu or cuda.")
-def serve_command(library, host, port, token, max_upload_mb, max_upload_seconds, device) -> None:
+@json_option
+def serve_command(library, host, port, token, max_upload_mb, max_upload_seconds, device, as_json) -> None:
     """Serve a library over HTTP: the API (docs at /docs) and a page where every hit plays."""
     import uvicorn
 
@@ -64,5 +66,12 @@ def serve_command(library, host, port, token, max_upload_mb, max_upload_seconds,
     )
     app = create_app(config, opened, warm_up=True)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"serving {opened.path} on http://{shown}:{port}/ (API docs: /docs); Ctrl+C stops", err=True)
+    if as_json:  # one line for whoever started it: where the server listens
+        emit_json(
+            {"library": str(opened.path), "url": f"http://{shown}:{port}/", "token_required": bool(token)}
+        )
+    else:
+        click.echo(
+            f"serving {opened.path} on http://{shown}:{port}/ (API docs: /docs); Ctrl+C stops", err=True
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning")
