@@ -12,7 +12,9 @@ client is one keep-alive httpx connection, as a page or a script would hold.
 
 Reported per library, over `--queries` texts, each asked both ways in turn (so drift hits both):
 p50 and p95 of `Library.search` alone, of `POST /api/search` (HTTP, JSON both ways, the same
-search), and their p50 ratio. Goal: HTTP adds at most 20 % to p50 (ratio <= 1.2).
+search), and their p50 ratio; also the floor of one round trip through the same stack (`GET
+/api/files/{id}`, one row read), which bounds what any HTTP request costs here. Goal: HTTP adds
+at most 20 % to p50 (ratio <= 1.2).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def build_segments_library(directory: Path, segments: int) -> Path:
 def measure(library_dir: Path, queries: list[str], k: int, target: str | None) -> dict:
     library = Library.open(library_dir)
     app = create_app(ServerConfig(library=library_dir), library=library, warm_up=True)
-    direct, http = [], []
+    direct, http, floor = [], [], []
     with live_server(app) as site, httpx.Client(base_url=site, timeout=60) as client:
         body = {"k": k, "target": target}
         for text in queries[:5]:  # warm up both paths (model, index, connection)
@@ -93,10 +95,14 @@ def measure(library_dir: Path, queries: list[str], k: int, target: str | None) -
             answer.raise_for_status()
             http.append(time.perf_counter() - began)
             assert [h["path"] for h in answer.json()["hits"]] == [h.path for h in hits]
+            began = time.perf_counter()
+            client.get(f"/api/files/{hits[0].media_id}").raise_for_status()
+            floor.append(time.perf_counter() - began)
         segments = library.status().segments
     library.close()
     direct_ms = np.percentile(np.array(direct) * 1000, [50, 95])
     http_ms = np.percentile(np.array(http) * 1000, [50, 95])
+    floor_ms = np.percentile(np.array(floor) * 1000, [50, 95])
     return {
         "segments": segments,
         "target": target or "audio+video",
@@ -105,6 +111,7 @@ def measure(library_dir: Path, queries: list[str], k: int, target: str | None) -
         "http_over_library_p50": round(http_ms[0] / direct_ms[0], 3),
         "http_over_library_p95": round(http_ms[1] / direct_ms[1], 3),
         "http_added_ms_p50": round(http_ms[0] - direct_ms[0], 2),
+        "http_round_trip_floor_ms": {"p50": round(floor_ms[0], 2), "p95": round(floor_ms[1], 2)},
     }
 
 
