@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from pe_search.api import Library
@@ -43,6 +43,10 @@ def create_app(config: ServerConfig, library: Library | None = None, warm_up: bo
     for module in (search, locate, curve, files, media, status, session):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def no_icon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
