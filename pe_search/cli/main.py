@@ -12,6 +12,7 @@ from pe_search.cli.index import index_command
 from pe_search.cli.model import model_command
 from pe_search.cli.output import fail
 from pe_search.cli.search import locate_command, search_command
+from pe_search.cli.serve import serve_command
 from pe_search.cli.status import status_command
 from pe_search.errors import PeSearchError, cli_spelling
 
@@ -49,3 +50,4 @@ cli.add_command(index_command)
 cli.add_command(status_command)
 cli.add_command(search_command)
 cli.add_command(locate_command)
+cli.add_command(serve_command)

@@ -378,6 +378,31 @@ class LibraryStore:
             rows = connection.execute(query).all()
         yield from (_media_info(row) for row in rows)
 
+    def get_media(self, media_id: int) -> MediaInfo | None:
+        """The media file with this row id (the opaque file id the HTTP server hands out)."""
+        with self._read_engine.connect() as connection:
+            row = connection.execute(select(MediaFile).where(MediaFile.id == media_id)).first()
+        return _media_info(row) if row is not None else None
+
+    def list_media(
+        self,
+        filters: SearchFilter | None = None,
+        statuses: tuple[str, ...] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[int, list[MediaInfo]]:
+        """One page of media files matching `filters` (file fields only) and `statuses`, ordered
+        by path: (how many match in all, the page)."""
+        where = list(filters.conditions()) if filters is not None else []
+        if statuses is not None:
+            where.append(MediaFile.status.in_(list(statuses)))
+        with self._read_engine.connect() as connection:
+            total = connection.scalar(select(func.count()).select_from(MediaFile).where(*where)) or 0
+            rows = connection.execute(
+                select(MediaFile).where(*where).order_by(MediaFile.path).offset(offset).limit(limit)
+            ).all()
+        return total, [_media_info(row) for row in rows]
+
     def counts(self) -> dict[str, int]:
         """Live vectors per space."""
         with self._read_engine.connect() as connection:
