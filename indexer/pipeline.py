@@ -163,7 +163,7 @@ def _encode_and_write(
         """Hand a complete file to the writer."""
         encoded = files.pop(path)
         expected.pop(path)
-        writes.append(writer.submit(_write, store, encoded, frame_seconds, summary))
+        writes.append(writer.submit(_write, store, encoded, frame_seconds, settings.frame_codes, summary))
         bar.update(1)
 
     def take(results: list[EncodedWindow | EncodedChunk]) -> None:
@@ -222,8 +222,10 @@ def _complete(encoded: EncodedFile, expected: tuple[int, int]) -> bool:
     return len(encoded.windows) == windows and len(encoded.chunks) == chunks
 
 
-def _write(store: LibraryStore, encoded: EncodedFile, frame_seconds: float, summary: IndexSummary) -> None:
-    written = write_file(store, encoded, frame_seconds)
+def _write(
+    store: LibraryStore, encoded: EncodedFile, frame_seconds: float, frame_codes: str, summary: IndexSummary
+) -> None:
+    written = write_file(store, encoded, frame_seconds, frame_codes)
     summary.files_indexed += 1
     summary.segments += written.segments
     for space, count in written.vectors.items():

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pe_search.errors import PeSearchError
+from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
 from pe_search.video_preprocessing import FramePreprocessing
 
 DEFAULT_MODEL = "facebook/pe-av-small"
 DEFAULT_FRAME_MODEL = "facebook/pe-a-frame-small"
 DEFAULT_WINDOW = 30.0  # seconds: the length the PE models were trained on
 DEFAULT_FRAMES_PER_WINDOW = 16
-RECORDED = ("window", "hop", "fps", "frames_per_window", "frame_chunk")
+RECORDED = ("window", "hop", "fps", "frames_per_window", "frame_chunk", "frame_codes")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class IndexSettings:
         DEFAULT_FRAMES_PER_WINDOW  # ... or about N per window (one grid per file, see segments)
     )
     frame_chunk: float = 30.0  # PE-A-Frame runs on non-overlapping chunks of this length
+    frame_codes: str = DEFAULT_FRAME_CODES  # how frame vectors are coded in their blocks: sq8 or pq
     audio_frames: bool = True  # compute 40 ms audio frame vectors (needs a frame model)
     frame_preprocessing: FramePreprocessing | None = field(default=None, compare=False)
 
@@ -40,6 +42,8 @@ class IndexSettings:
             object.__setattr__(self, "frames_per_window", None)
         if self.fps is None and self.frames_per_window is None:
             raise ValueError("give --fps or --frames-per-window")
+        if self.frame_codes not in FRAME_CODES:
+            raise ValueError(f"--frame-codes must be one of {', '.join(FRAME_CODES)}")
 
     def recorded(self) -> dict:
         """What the library keeps of these settings (what decides where vectors fall)."""
@@ -56,6 +60,9 @@ def describe(recorded: dict) -> str:
     chunk = recorded.get("frame_chunk", IndexSettings.frame_chunk)
     if chunk != IndexSettings.frame_chunk:  # no CLI option: set through Library.index(frame_chunk=...)
         words.append(f"frame_chunk={chunk:g}")
+    codes = recorded.get("frame_codes", DEFAULT_FRAME_CODES)
+    if codes != DEFAULT_FRAME_CODES:
+        words.append(f"--frame-codes {codes}")
     return " ".join(words)
 
 
@@ -78,6 +85,7 @@ def settings_for_library(
     fps: float | None = None,
     frames_per_window: int | None = None,
     frame_chunk: float | None = None,
+    frame_codes: str | None = None,
     rebuild: bool = False,
     **fixed,
 ) -> IndexSettings:
@@ -85,6 +93,8 @@ def settings_for_library(
     library. Other settings than the library's raise IndexSettingsMismatch, or with `rebuild`
     drop every encoding so that each file is encoded again. ValueError for impossible values."""
     stored = store.index_settings()
+    if stored is not None:  # recorded before frame codes were: their frames are coded sq8
+        stored = {"frame_codes": DEFAULT_FRAME_CODES, **stored}
     base = stored or {}
     if window is None:
         window = base.get("window", DEFAULT_WINDOW)
@@ -96,9 +106,13 @@ def settings_for_library(
         frames_per_window = base.get("frames_per_window", DEFAULT_FRAMES_PER_WINDOW) if fps is None else None
     if frame_chunk is None:
         frame_chunk = base.get("frame_chunk", IndexSettings.frame_chunk)
-    settings = IndexSettings(window, hop, fps, frames_per_window, frame_chunk, **fixed)
+    if frame_codes is None:
+        frame_codes = base.get("frame_codes", DEFAULT_FRAME_CODES)
+    settings = IndexSettings(window, hop, fps, frames_per_window, frame_chunk, frame_codes, **fixed)
     asked = settings.recorded()
     if stored == asked:
+        if store.index_settings() != asked:
+            store.record_index_settings(asked)  # add the frame code to an older record
         return settings
     if stored is not None and not rebuild:
         raise IndexSettingsMismatch(stored, asked)

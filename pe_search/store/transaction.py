@@ -36,6 +36,7 @@ class WriteTransaction:
         self.removed: dict[str, list[np.ndarray]] = defaultdict(list)
         self.generations: dict[str, int] = {}
         self.counts: dict[str, int] = {}
+        self.frame_spaces: set[str] = set()  # frame spaces whose blocks this transaction changed
 
     # -- media ------------------------------------------------------------------------------------
 
@@ -111,7 +112,8 @@ class WriteTransaction:
         return [row[0] for row in result]
 
     def delete_segments(self, media_id: int) -> int:
-        """Delete a file's segments and their vectors (before encoding it again)."""
+        """Delete a file's segments, their vectors and its frame blocks (before encoding it again)."""
+        self.frame_spaces.update(self._store.frames.free(self.session, media_id))
         segment_ids = select(Segment.id).where(Segment.media_file_id == media_id).scalar_subquery()
         doomed = self.session.execute(
             select(Vector.space, Vector.vector_id).where(Vector.segment_id.in_(segment_ids))
@@ -154,6 +156,22 @@ class WriteTransaction:
         self._count_delta[space] += len(vectors)
         self.added[space].append((ids, vectors))
         return ids
+
+    def put_frames(
+        self,
+        media_id: int,
+        space: str,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        vectors: np.ndarray,
+        codes: str = "sq8",
+    ) -> int:
+        """Store a file's frames of `space` (time order) as one block, replacing its old one;
+        `codes` is the library's frame code (sq8 or pq). Returns the number of frames."""
+        dim = self._store.require_fingerprint().dim
+        info = self._store.frames.put(self.session, media_id, space, starts, ends, vectors, dim, codes)
+        self.frame_spaces.add(space)
+        return info.count
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -200,4 +218,5 @@ class WriteTransaction:
             self.generations[space], self.counts[space] = generation, count
         for space in self.added:
             self._store.space_for_write(space).file.sync()
+        self._store.frames.sync(self.frame_spaces)
         self.session.commit()
