@@ -201,8 +201,9 @@ class Library:
             raise QueryError("this library was built without a frame model: re-index with --frame-model")
         query = models.frames.embed_text([text], ["text_audio_frame"])["text_audio_frame"][0]
         engine = self._engine(with_models=True)
-        if path is None:
-            return engine.locate(query, threshold, min_duration, k=k)
+        if path is None:  # clip-level search proposes the windows whose frames are scored
+            clip_query = self._query_vectors(text, None, None)
+            return engine.locate(query, threshold, min_duration, k=k, clip_query=clip_query)
         resolved = str(Path(path).expanduser().resolve())
         media = self.store.find_media(resolved)
         if media is not None and media.status == "indexed" and media.has_audio:

@@ -43,6 +43,7 @@ HEADER_SIZE = 64
 ALIGN = 64
 EXPLICIT_TIMES = 1
 REGULAR_TOLERANCE = 1e-6  # seconds a frame may sit off the grid and still count as regular
+TIME_DECIMALS = 6  # grid times are given back to the microsecond (no float drift from start + i * step)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class FrameTimes:
         count = len(starts)
         if count == 0:
             return cls(0, 0.0, 0.0, 0.0)
-        step = float(np.median(np.diff(starts))) if count > 1 else float(ends[0] - starts[0])
+        step = float((starts[-1] - starts[0]) / (count - 1)) if count > 1 else float(ends[0] - starts[0])
         grid = starts[0] + np.arange(count) * step
         regular = (
             np.all(np.abs(starts - grid) <= REGULAR_TOLERANCE)
@@ -81,8 +82,8 @@ class FrameTimes:
         """(starts, ends) of frames first .. stop-1."""
         if self.explicit:
             return self.starts[first:stop].copy(), self.ends[first:stop].copy()
-        starts = self.start + np.arange(first, stop, dtype=np.float64) * self.step
-        ends = self.start + np.arange(first + 1, stop + 1, dtype=np.float64) * self.step
+        grid = np.round(self.start + np.arange(first, stop + 1, dtype=np.float64) * self.step, TIME_DECIMALS)
+        starts, ends = grid[:-1], grid[1:].copy()
         if stop == self.count and stop > first:
             ends[-1] = self.last_end
         return starts, ends
@@ -195,6 +196,7 @@ class FrameSlice:
     params: np.ndarray
     codes: np.ndarray
     codebook: Codebook | None = None
+    total: int = 0  # frames in the whole block
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -284,6 +286,7 @@ class BlockFile:
             np.array(params) if params is not None else np.zeros(0, np.float32),
             codes,
             codebook if layout.encoding == "pq" else None,
+            layout.count,
         )
 
     def raw(self, offset: int, nbytes: int) -> bytes:

@@ -10,12 +10,15 @@
   library. Blocks written before the codebook exists are `sq8`.
 - `f32`: raw float32, what the migration keeps for a space whose frames it cannot code.
 
-Scoring never decodes a whole block: the codes are handed to a FAISS flat-codes index (the
-SIMD distance kernels of `IndexScalarQuantizer` / `IndexPQ`) and searched by inner product.
+Scoring never decodes a whole block: the codes are copied, a piece at a time, into a reused
+FAISS flat-codes index (the SIMD distance kernels of `IndexScalarQuantizer` / `IndexPQ`) and
+searched by inner product on two threads.
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import faiss
@@ -26,7 +29,8 @@ DEFAULT_FRAME_CODES = "sq8"
 PQ_M = 128  # sub-quantisers: 128 bytes per 1024-d frame
 PQ_NBITS = 8
 PQ_TRAIN_MIN = 10_000  # frames (6.7 minutes of audio) before the codebook is trained
-PQ_TRAIN_MAX = 65_536
+PQ_TRAIN_SAMPLE = 4_096  # frames the codebook is fitted on (16 per centroid), 10 k-means rounds:
+PQ_TRAIN_ROUNDS = 10  # k-means over 256 centroids in each of 128 subspaces costs n * 256 * d per round
 PQ_SEED = 1234
 
 ENCODING_IDS = {"f32": 0, "sq8": 1, "pq": 2}
@@ -59,12 +63,14 @@ class Codebook:
     @classmethod
     def train(cls, vectors: np.ndarray, m: int = PQ_M, nbits: int = PQ_NBITS) -> Codebook:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if len(vectors) > PQ_TRAIN_MAX:
+        if len(vectors) > PQ_TRAIN_SAMPLE:
             rng = np.random.default_rng(PQ_SEED)
-            vectors = vectors[np.sort(rng.choice(len(vectors), PQ_TRAIN_MAX, replace=False))]
+            vectors = vectors[np.sort(rng.choice(len(vectors), PQ_TRAIN_SAMPLE, replace=False))]
         pq = faiss.ProductQuantizer(vectors.shape[1], m, nbits)
         pq.verbose = False
         pq.cp.seed = PQ_SEED
+        pq.cp.niter = PQ_TRAIN_ROUNDS
+        pq.cp.min_points_per_centroid = 1  # a 4,096-frame sample is enough for 256 centroids of 8 dims
         pq.train(vectors)
         return cls(vectors.shape[1], faiss.vector_to_array(pq.centroids), m, nbits)
 
@@ -108,25 +114,61 @@ def params_size(encoding: str, dim: int) -> int:
     return 2 * dim if encoding == "sq8" else 0
 
 
-def _flat_codes_index(
-    encoding: str, dim: int, params: np.ndarray, codes: np.ndarray, codebook: Codebook | None
-) -> faiss.Index:
-    """A FAISS index over these codes (copied in), scoring by inner product."""
-    if encoding == "f32":
-        index = faiss.IndexFlatIP(dim)
-    elif encoding == "sq8":
-        index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
-        faiss.copy_array_to_vector(np.ascontiguousarray(params, dtype=np.float32), index.sq.trained)
-    elif encoding == "pq":
-        assert codebook is not None
-        index = faiss.IndexPQ(dim, codebook.m, codebook.nbits, faiss.METRIC_INNER_PRODUCT)
+SCAN_PIECE = 32_768  # frames per FAISS call when scanning a block (two threads share the pieces)
+SCAN_TOP = 512  # top-k asked per piece; a piece whose k-th frame still passes is range-searched
+_scratch = threading.local()
+_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="frame-scan")
+
+
+def _flat_codes_index(encoding: str, dim: int, params: np.ndarray, codebook: Codebook | None) -> faiss.Index:
+    """A FAISS flat-codes index scoring by inner product, kept per thread and reused (its code
+    buffer then only grows, with no page faults on later scans)."""
+    cache = getattr(_scratch, "indexes", None)
+    if cache is None:
+        cache = _scratch.indexes = {}
+    entry = cache.get((encoding, dim))  # [index, what its parameters were loaded from]
+    if entry is None:
+        if encoding == "f32":
+            index = faiss.IndexFlatIP(dim)
+        elif encoding == "sq8":
+            index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        elif encoding == "pq":
+            assert codebook is not None
+            index = faiss.IndexPQ(dim, codebook.m, codebook.nbits, faiss.METRIC_INNER_PRODUCT)
+        else:
+            raise ValueError(f"unknown frame encoding {encoding!r}")
+        index.is_trained = True
+        entry = cache[(encoding, dim)] = [index, None]
+    index = entry[0]
+    if encoding == "sq8" and entry[1] != params.tobytes():
+        faiss.copy_array_to_vector(params, index.sq.trained)
+        entry[1] = params.tobytes()
+    elif encoding == "pq" and entry[1] is not codebook:
         faiss.copy_array_to_vector(codebook.centroids(), index.pq.centroids)
-    else:
-        raise ValueError(f"unknown frame encoding {encoding!r}")
-    index.is_trained = True
-    faiss.copy_array_to_vector(np.ascontiguousarray(codes).reshape(-1), index.codes)
-    index.ntotal = len(codes)
+        entry[1] = codebook
     return index
+
+
+def _load_codes(index: faiss.Index, codes: np.ndarray) -> None:
+    size = codes.size
+    if index.codes.size() < size:
+        index.codes.resize(size)
+    target = faiss.rev_swig_ptr(index.codes.data(), size)
+    target[:] = codes.reshape(-1)
+    index.ntotal = len(codes)
+
+
+def _scan_piece(args) -> tuple[np.ndarray, np.ndarray]:
+    encoding, dim, params, codes, query, cutoff, codebook, offset = args
+    index = _flat_codes_index(encoding, dim, params, codebook)
+    _load_codes(index, codes)
+    top = min(SCAN_TOP, len(codes))
+    scores, ids = index.search(query, top)
+    if top < len(codes) and scores[0, -1] > cutoff:  # more pass than asked for: take them all
+        _, scores_all, ids_all = index.range_search(query, float(cutoff))
+        return ids_all.astype(np.int64) + offset, scores_all
+    keep = (ids[0] >= 0) & (scores[0] > cutoff)
+    return ids[0][keep].astype(np.int64) + offset, scores[0][keep]
 
 
 def decode(
@@ -173,8 +215,14 @@ def frames_above(
     exceeds `cutoff`: a FAISS range search over the codes, nothing decoded."""
     if not len(codes):
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    index = _flat_codes_index(encoding, dim, params, codes, codebook)
     query = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, dim))
-    _, found_scores, found = index.range_search(query, float(cutoff))
-    order = np.argsort(found, kind="stable")
-    return found[order].astype(np.int64), found_scores[order]
+    params = np.ascontiguousarray(params, dtype=np.float32)
+    pieces = [
+        (encoding, dim, params, codes[at : at + SCAN_PIECE], query, cutoff, codebook, at)
+        for at in range(0, len(codes), SCAN_PIECE)
+    ]
+    found = list(_pool.map(_scan_piece, pieces)) if len(pieces) > 1 else [_scan_piece(pieces[0])]
+    positions = np.concatenate([f[0] for f in found])
+    found_scores = np.concatenate([f[1] for f in found])
+    order = np.argsort(positions, kind="stable")
+    return positions[order], found_scores[order]

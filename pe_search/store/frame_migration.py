@@ -108,4 +108,8 @@ def _convert_file(store: LibraryStore, vector_file: VectorFile, space: str, medi
             "AND NOT EXISTS (SELECT 1 FROM vectors WHERE vectors.segment_id = segments.id)",
             (media_id,),
         )
+        connection.exec_driver_sql(  # the space's committed truth stays true while rows remain
+            "UPDATE index_state SET count = count - ?, generation = generation + 1 WHERE space = ?",
+            (len(rows), space),
+        )
         return len(rows)

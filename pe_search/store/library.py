@@ -432,6 +432,15 @@ class LibraryStore:
         with Session(self._read_engine) as session:
             return self.frames.counts(session)
 
+    def media_ids(self, filters: SearchFilter) -> set[int]:
+        """Ids of the media files a filter lets through."""
+        with self._read_engine.connect() as connection:
+            return set(connection.scalars(select(MediaFile.id).where(*filters.conditions())))
+
+    def media_kind(self, media_id: int) -> str:
+        with self._read_engine.connect() as connection:
+            return connection.scalar(select(MediaFile.kind).where(MediaFile.id == media_id)) or "audio"
+
     def find_media(self, path: str) -> MediaInfo | None:
         with self._read_engine.connect() as connection:
             row = connection.execute(select(MediaFile).where(MediaFile.path == path)).first()
