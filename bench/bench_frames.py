@@ -172,7 +172,9 @@ def float32_spans(
     starts = np.arange(len(frames)) * FRAME_SECONDS
     ends = np.minimum(starts + FRAME_SECONDS, seconds)
     probabilities = Calibration(*CALIBRATION["text_audio_frame"]).probability(frames @ query)
-    return [(s.start, s.end) for s in frames_to_spans(starts, ends, probabilities, THRESHOLD)]
+    return [
+        (round(s.start, 6), round(s.end, 6)) for s in frames_to_spans(starts, ends, probabilities, THRESHOLD)
+    ]
 
 
 def span_agreement(world: World, folder: Path, files: int, seconds: float, queries: np.ndarray) -> dict:
@@ -185,7 +187,7 @@ def span_agreement(world: World, folder: Path, files: int, seconds: float, queri
             for query in queries:
                 exact = float32_spans(world, number, seconds, query)
                 got = [
-                    (s.start, s.end)
+                    (round(s.start, 6), round(s.end, 6))
                     for s in engine.locate(query, THRESHOLD, media_id=media.id, path=media.path)
                 ]
                 same_spans += len(set(exact) & set(got))
