@@ -181,7 +181,7 @@ def span_agreement(world: World, folder: Path, files: int, seconds: float, queri
     """Spans inside each file from the library's code against float32 on the same frames."""
     same_spans = total_spans = close_edges = total_edges = 0
     with LibraryStore.open(folder, readonly=True) as store:
-        engine = QueryEngine(store, ())
+        engine = QueryEngine(store)
         for number in range(files):
             media = store.find_media(f"/sim/{number:06d}.wav")
             for query in queries:
@@ -209,7 +209,7 @@ def locate_timings(world: World, folder: Path, queries: np.ndarray, repeats: int
     """Library-wide locate, coarse-to-fine, through the query engine; p50 and p90 in ms."""
     timings = []
     with LibraryStore.open(folder, readonly=True) as store:
-        engine = QueryEngine(store, ("text_audio", "text_audio_frame"))
+        engine = QueryEngine(store)
         for _ in range(repeats):
             for query in queries:
 
@@ -218,7 +218,10 @@ def locate_timings(world: World, folder: Path, queries: np.ndarray, repeats: int
 
                 began = time.perf_counter()
                 spans = engine.locate(
-                    query, THRESHOLD, k=20, clip_query=QueryVectors(embed, frozenset({"text"}))
+                    query,
+                    THRESHOLD,
+                    k=20,
+                    clip_query=QueryVectors(embed, frozenset({"text"}), frozenset({"text_audio"})),
                 )
                 timings.append(time.perf_counter() - began)
         found = len(spans)
@@ -237,7 +240,7 @@ def locate_in_one_file(world: World, workdir: Path, hours: float, queries: np.nd
         write_file(store, encoded, FRAME_SECONDS, codes)
     timings = []
     with LibraryStore.open(folder, readonly=True) as store:
-        engine = QueryEngine(store, ())
+        engine = QueryEngine(store)
         media = store.find_media(encoded.job.path)
         for query in list(queries) * 3:
             began = time.perf_counter()
