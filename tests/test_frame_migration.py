@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from legacy_frames import downgrade_to_legacy, write_file_legacy
 
-from indexer import pipeline
+from indexer import write
 from pe_search import Library
 from pe_search.query.spans import frames_to_spans
 from pe_search.store import LibraryStore
@@ -73,7 +73,7 @@ def _moment(hit):
 def test_todays_format_converts_to_blocks_and_answers_the_same(tmp_path, checkpoint_dirs, monkeypatch):
     folder = _folder(tmp_path / "media")
     root = tmp_path / "lib"
-    monkeypatch.setattr(pipeline, "write_file", write_file_legacy)
+    monkeypatch.setattr(write, "write_file", write_file_legacy)  # the writing stage as it was
     library = Library.open(
         root, model=checkpoint_dirs["audio_video"], frame_model=checkpoint_dirs["audio_frame"]
     )
