@@ -45,6 +45,13 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
     type=click.IntRange(min=1),
     help="... or about N per window (default 16), on one grid per file that overlapping windows share.",
 )
+@click.option(
+    "--frame-codes",
+    type=click.Choice(["sq8", "pq"]),
+    default=None,
+    help="How 40 ms frame vectors are stored: sq8, 1 byte a dimension, spans as float32 gives "
+    "(default: the library's, else sq8); pq, 128 bytes a frame, for very large libraries.",
+)
 @click.option("--batch-size", default=8, show_default=True, help="Windows per encoder batch.")
 @click.option(
     "--workers", default=1, show_default=True, help="Decode worker processes (0: decode in this process)."
@@ -73,6 +80,7 @@ def index_command(
     hop,
     fps,
     frames_per_window,
+    frame_codes,
     batch_size,
     workers,
     device,
@@ -115,6 +123,7 @@ def index_command(
                 hop=hop,
                 fps=fps,
                 frames_per_window=frames_per_window,
+                frame_codes=frame_codes,
                 rebuild=rebuild,
                 on_message=lambda message: click.echo(message, err=True),
                 include=include,
