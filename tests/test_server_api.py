@@ -192,7 +192,8 @@ def test_file_list_pages_and_filters(client, media):
 def test_status_reports_the_library(client, media):
     status = client.get("/api/status").json()
     assert status["media"]["indexed"] == len(media.files)
-    assert status["spaces"]["audio_frame"]["vectors"] > 0
+    assert status["spaces"]["audio"]["vectors"] > 0
+    assert status["frames"]["audio_frame"]["frames"] > 0
     assert status["token_required"] is False and status["uploads"]["max_bytes"] > 0
 
 

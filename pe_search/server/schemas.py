@@ -155,6 +155,14 @@ class SpaceOut(BaseModel):
     bytes: int
 
 
+class FramesOut(BaseModel):
+    frames: int
+    blocks: int
+    codes: str | None
+    live_bytes: int
+    reclaimable_bytes: int
+
+
 class UploadLimits(BaseModel):
     max_bytes: int
     max_seconds: float
@@ -168,6 +176,7 @@ class StatusResponse(BaseModel):
     media: dict[str, int]
     segments: int
     spaces: dict[str, SpaceOut]
+    frames: dict[str, FramesOut] = Field(default_factory=dict, description="Frame vectors stored in blocks.")
     failed: list[dict[str, str | None]]
     messages: list[str]
     uploads: UploadLimits

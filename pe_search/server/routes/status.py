@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from pe_search.server.schemas import ERRORS, SpaceOut, StatusResponse, UploadLimits
+from pe_search.server.schemas import ERRORS, FramesOut, SpaceOut, StatusResponse, UploadLimits
 from pe_search.server.served import ServedLibrary, served
 
 router = APIRouter(tags=["library"])
@@ -28,6 +28,16 @@ def status(library: Annotated[ServedLibrary, Depends(served)]) -> StatusResponse
         spaces={
             name: SpaceOut(vectors=s.count, index=s.index_type, params=s.index_params, bytes=s.index_bytes)
             for name, s in state.spaces.items()
+        },
+        frames={
+            name: FramesOut(
+                frames=f.frames,
+                blocks=f.blocks,
+                codes=f.codes,
+                live_bytes=f.live_bytes,
+                reclaimable_bytes=f.dead_bytes,
+            )
+            for name, f in state.frames.items()
         },
         failed=[{"path": m.path, "reason": m.error} for m in failed],
         messages=list(state.messages),
