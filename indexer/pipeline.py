@@ -23,6 +23,7 @@ from tqdm import tqdm
 from indexer.encode import BatchEncoder, EncodedChunk, EncodedWindow
 from indexer.reader import FileDecoded, FileFailed, FileJob, FileStarted, FrameChunkPayload, WindowPayload
 from indexer.settings import IndexSettings
+from indexer.side_data import refresh as refresh_side_data
 from indexer.state import plan_changes
 from indexer.walk import iter_media
 from indexer.workers import decoded_payloads
@@ -99,6 +100,9 @@ def run_index(
     # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
     summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
     _apply_bookkeeping(store, plan, summary)
+    refresh_side_data(
+        store, [*plan.unchanged, *(job.path for job in plan.touched), *(j.path for _, j in plan.moves)]
+    )
 
     with _Stop() as interrupt:
         stop_event = stop or interrupt.requested

@@ -9,6 +9,8 @@ import numpy as np
 
 from indexer.encode import EncodedChunk, EncodedWindow
 from indexer.reader import FileJob
+from indexer.side_data import describe_file
+from pe_search.duplicates import audio_fingerprint
 from pe_search.store import LibraryStore, MediaRecord, SegmentRecord
 
 
@@ -75,9 +77,13 @@ def write_file(store: LibraryStore, encoded: EncodedFile, frame_seconds: float) 
                 {"audio_frame": vector},
             )
 
+    side = describe_file(job.path, encoded.has_audio)
     with store.write() as tx:
         media_id = tx.upsert_media(record)
         tx.delete_segments(media_id)
+        tx.set_audio_fingerprint(media_id, None, None, audio_fingerprint.VERSION)
+        tx.set_text(media_id, side.text.entries, side.text.signature)
+        tx.set_audio_fingerprint(media_id, side.fingerprint, job.content_hash, audio_fingerprint.VERSION)
         ids = tx.add_segments(media_id, segments)
         counts = {}
         for space, positions in owners.items():
@@ -99,3 +105,4 @@ def record_failure(store: LibraryStore, job: FileJob, reason: str) -> None:
     with store.write() as tx:
         media_id = tx.upsert_media(record)
         tx.delete_segments(media_id)
+        tx.set_audio_fingerprint(media_id, None, None, audio_fingerprint.VERSION)

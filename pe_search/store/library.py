@@ -25,6 +25,8 @@ import numpy as np
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from pe_search.store import audio_prints, text_index
+from pe_search.store.audio_prints import StoredFingerprint
 from pe_search.store.database import check_revision, current_revision, open_engine, upgrade
 from pe_search.store.errors import LibraryNotFoundError, ModelMismatchError
 from pe_search.store.filters import SearchFilter
@@ -353,6 +355,31 @@ class LibraryStore:
             vectors,
             ids,
         )
+
+    def search_text(
+        self, query: str, limit: int = 50, filters: SearchFilter | None = None
+    ) -> list[text_index.TextMatch]:
+        """Text entries (names, folders, tags, subtitles, .txt) matching the query's words, best first."""
+        with self._read_engine.connect() as connection:
+            return text_index.search(connection, query, limit, filters)
+
+    def text_entries(self, media_id: int) -> list[text_index.TextEntryRecord]:
+        with self._read_engine.connect() as connection:
+            return text_index.entries_of(connection, media_id)
+
+    def text_signature(self, media_id: int) -> str | None:
+        """What the file's text entries were read from (None: never read)."""
+        with self._read_engine.connect() as connection:
+            return text_index.signature_of(connection, media_id)
+
+    def has_audio_fingerprint(self, media_id: int, version: int) -> bool:
+        with self._read_engine.connect() as connection:
+            return audio_prints.has(connection, media_id, version)
+
+    def audio_fingerprints(self, kinds: tuple[str, ...] | None = None) -> Iterator[StoredFingerprint]:
+        """Every indexed file's audio fingerprint, streamed (one read transaction)."""
+        with self._read_engine.connect() as connection:
+            yield from audio_prints.iterate(connection, kinds)
 
     def find_media(self, path: str) -> MediaInfo | None:
         with self._read_engine.connect() as connection:
