@@ -19,8 +19,10 @@ import numpy as np
 from pe_search.errors import MediaError
 from pe_search.models.loading import paired_frame_model
 from pe_search.models.model_set import ModelSet
+from pe_search.query import hybrid
 from pe_search.query.engine import QueryEngine, QueryVectors
 from pe_search.query.inputs import query_audio, query_video
+from pe_search.query.modes import DEFAULT_MODE
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError, Route, query_kind
 from pe_search.query.spans import frames_to_spans
@@ -143,11 +145,14 @@ class Library:
         max_duration: float | None = None,
         modified_after: float | None = None,
         modified_before: float | None = None,
+        mode: str = DEFAULT_MODE,
     ) -> list[Hit]:
         """Search the library. `audio`/`video`: a file path, or (array, rate) / (frames uint8, fps).
 
         `target` is audio, video or audio_video (default: text searches audio and video and
-        merges them by probability; audio searches video; video searches audio)."""
+        merges them by probability; audio searches video; video searches audio). `mode`: vector
+        (the model alone), text (names, folders, tags, subtitles, .txt sidecars) or hybrid (both,
+        fused by reciprocal rank; the default). Each hit's `why` says why it matched."""
         if k < 1 or offset < 0:
             raise QueryError("-k must be at least 1 and --offset at least 0")
         filters = SearchFilter(
@@ -172,9 +177,12 @@ class Library:
             return [h for h in hits if h.media_id != media_id][:k]  # not the file asked about
         kind = query_kind(text, audio, video)
         vectors = self._query_vectors(text, audio, video)
-        return self._engine(with_models=True).search(
+        return hybrid.search(
+            self._engine(with_models=True),
             kind,
             vectors,
+            text,
+            mode,
             targets,
             k=k,
             offset=offset,

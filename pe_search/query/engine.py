@@ -127,6 +127,10 @@ class QueryEngine:
             media_id=found.media_id,
         )
 
+    def localise(self, hit: Hit, r: Route, vectors: QueryVectors) -> Hit:
+        """A hit of `search(..., localise=False)` with its best frame, as `search` would give it."""
+        return self._localise(hit, r, vectors)
+
     def _localise(self, hit: Hit, r: Route, vectors: QueryVectors) -> Hit:
         """The best frame inside a clip hit, from the file's frame-level vectors."""
         if hit.level != "clip" or hit.target not in MOMENTS:

@@ -76,6 +76,7 @@ class TextMatch:
     media_id: int
     path: str
     kind: str
+    duration: float | None
     field: str
     key: str | None
     start: float | None
@@ -181,6 +182,7 @@ def search(
             MediaFile.id,
             MediaFile.path,
             MediaFile.kind,
+            MediaFile.duration,
             TextEntry.field,
             TextEntry.key,
             TextEntry.start_s,
@@ -201,13 +203,14 @@ def search(
             media_id=row[0],
             path=row[1],
             kind=row[2],
-            field=row[3],
-            key=row[4],
-            start=row[5],
-            end=row[6],
-            snippet=_snippet(row[7]),
-            matched_words=_marked(row[7]),
-            rank=float(row[8]),
+            duration=row[3],
+            field=row[4],
+            key=row[5],
+            start=row[6],
+            end=row[7],
+            snippet=_snippet(row[8]),
+            matched_words=_marked(row[8]),
+            rank=float(row[9]),
         )
         for row in rows
     ]
