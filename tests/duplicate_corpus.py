@@ -210,3 +210,66 @@ def write_corpus(
                 )
             files.append(CorpusFile(path, f"scene{scene}", transform, "video"))
     return files
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Pair-level precision and recall of predicted groups against the generator's labels."""
+
+    label: str
+    true_pairs: int
+    found_pairs: int  # predicted pairs involving files of this label
+    correct: int  # ... that are true pairs
+    recalled: int  # true pairs of this label that were predicted
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.found_pairs if self.found_pairs else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.recalled / self.true_pairs if self.true_pairs else 1.0
+
+
+def evaluate(files: list[CorpusFile], groups: list[list[Path]]) -> dict[str, Quality]:
+    """Per transformation: its copies' pairs with their original (recall) and every predicted pair
+    a file of that transformation is in (precision); "lookalike": predicted pairs with a look-alike
+    (each is a false merge); "all": every pair."""
+    label = {f.path: f for f in files}
+    predicted = set()
+    for group in groups:
+        members = sorted(group)
+        predicted |= {(a, b) for i, a in enumerate(members) for b in members[i + 1 :]}
+    true = {
+        (a.path, b.path) if a.path < b.path else (b.path, a.path)
+        for a in files
+        for b in files
+        if a.path != b.path and a.recording == b.recording
+    }
+    results = {}
+    transforms = sorted({f.transform for f in files if f.transform != "original"})
+    for transform in [*transforms, "all"]:
+
+        def involved(pair, t=transform):
+            return t == "all" or t in (label[pair[0]].transform, label[pair[1]].transform)
+
+        def with_original(pair, t=transform):
+            kinds = {label[pair[0]].transform, label[pair[1]].transform}
+            return t == "all" or kinds == {t, "original"}
+
+        mine_true = {p for p in true if with_original(p)}
+        mine_found = {p for p in predicted if involved(p)}
+        results[transform] = Quality(
+            transform, len(mine_true), len(mine_found), len(mine_found & true), len(mine_true & predicted)
+        )
+    return results
+
+
+def table(results: dict[str, Quality]) -> str:
+    lines = [
+        "| transformation | true pairs | recall | predicted pairs | precision |",
+        "|---|---|---|---|---|",
+    ]
+    for name, q in results.items():
+        lines.append(f"| {name} | {q.true_pairs} | {q.recall:.3f} | {q.found_pairs} | {q.precision:.3f} |")
+    return "\n".join(lines)

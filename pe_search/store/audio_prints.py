@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.orm import Session
 
 from pe_search.store.schema import AudioFingerprint, MediaFile
@@ -78,3 +78,16 @@ def iterate(connection: Connection, kinds: tuple[str, ...] | None = None) -> Ite
             version=row[5],
             codes=np.frombuffer(row[6], dtype="<u4"),
         )
+
+
+def missing(connection: Connection, version: int) -> int:
+    """Indexed files with sound but no fingerprint of this version (indexed before there were any)."""
+    have = select(AudioFingerprint.media_file_id).where(AudioFingerprint.version == version)
+    return (
+        connection.scalar(
+            select(func.count())
+            .select_from(MediaFile)
+            .where(MediaFile.status == "indexed", MediaFile.has_audio, MediaFile.id.not_in(have))
+        )
+        or 0
+    )

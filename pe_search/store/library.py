@@ -381,6 +381,10 @@ class LibraryStore:
         with self._read_engine.connect() as connection:
             yield from audio_prints.iterate(connection, kinds)
 
+    def missing_audio_fingerprints(self, version: int) -> int:
+        with self._read_engine.connect() as connection:
+            return audio_prints.missing(connection, version)
+
     def find_media(self, path: str) -> MediaInfo | None:
         with self._read_engine.connect() as connection:
             row = connection.execute(select(MediaFile).where(MediaFile.path == path)).first()
