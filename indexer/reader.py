@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer import decode
 from indexer.segments import clip_windows, frame_grid, frame_grid_step
 from indexer.settings import IndexSettings
 from pe_search.errors import MediaError
+from pe_search.media.audio import iter_audio
+from pe_search.media.frame_pick import window_frame_times
+from pe_search.media.probe import MediaInfo, probe
+from pe_search.media.rate import SAMPLE_RATE
+from pe_search.media.video import iter_video_frames
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class FileJob:
 @dataclass
 class FileStarted:
     job: FileJob
-    info: decode.MediaInfo
+    info: MediaInfo
     duration: float
 
 
@@ -91,7 +95,7 @@ def read_file(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
 
 
 def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
-    info = decode.probe(job.path)
+    info = probe(job.path)
     if not info.has_audio and not info.has_video:
         raise MediaError(job.path, "no audio or video stream")
     duration = info.duration if info.duration else _measure_duration(job.path, info)
@@ -121,7 +125,7 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
                 next_window += 1  # the declared duration overstated the audio: nothing left
                 continue
             pixels, times = frames.window(next_window) if frames is not None else (None, ())
-            end = window.start + audio.size / decode.SAMPLE_RATE if audio is not None else window.end
+            end = window.start + audio.size / SAMPLE_RATE if audio is not None else window.end
             yield WindowPayload(job.path, next_window, window.start, end, audio, pixels, times)
             sent_windows += 1
             next_window += 1
@@ -140,12 +144,12 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
     yield FileDecoded(job.path, sent_windows, sent_chunks, duration)
 
 
-def _measure_duration(path: str, info: decode.MediaInfo) -> float:
+def _measure_duration(path: str, info: MediaInfo) -> float:
     """Containers that do not state a duration: count the decoded audio (or take the last frame)."""
     if info.has_audio:
-        return sum(chunk.samples.size for chunk in decode.iter_audio(path)) / decode.SAMPLE_RATE
+        return sum(chunk.samples.size for chunk in iter_audio(path)) / SAMPLE_RATE
     last = 0.0
-    for frame in decode.iter_video_frames(path, [float(2**31)]):
+    for frame in iter_video_frames(path, [float(2**31)]):
         last = frame.time
     return last
 
@@ -157,7 +161,7 @@ def _audio_spans(path: str, requests: list[tuple]) -> Iterator[tuple[str, int, f
     longest span plus one decode chunk, however long the file.
     """
     pending = deque(sorted(requests, key=lambda r: (r[2], r[3])))
-    rate = decode.SAMPLE_RATE
+    rate = SAMPLE_RATE
     buffer = np.zeros(0, dtype=np.float32)
     buffer_offset = 0  # sample index of buffer[0]
 
@@ -177,7 +181,7 @@ def _audio_spans(path: str, requests: list[tuple]) -> Iterator[tuple[str, int, f
                     buffer = buffer[drop:]
                     buffer_offset += drop
 
-    for chunk in decode.iter_audio(path, chunk_seconds=10.0):
+    for chunk in iter_audio(path, chunk_seconds=10.0):
         if buffer.size == 0:
             buffer_offset = chunk.offset
         buffer = np.concatenate([buffer, chunk.samples]) if buffer.size else chunk.samples.copy()
@@ -185,13 +189,13 @@ def _audio_spans(path: str, requests: list[tuple]) -> Iterator[tuple[str, int, f
     yield from serve(buffer_offset + buffer.size, final=True)
 
 
-def _frame_times(windows, info: decode.MediaInfo, settings: IndexSettings) -> list[list[float]]:
+def _frame_times(windows, info: MediaInfo, settings: IndexSettings) -> list[list[float]]:
     """One window: PE's own frame sampler. Overlapping windows: one grid per file, so a frame two
     windows share is decoded and encoded once (`segments.frame_grid`)."""
     if len(windows) == 1:
         w = windows[0]
         return [
-            decode.window_frame_times(
+            window_frame_times(
                 w.start,
                 w.end,
                 fps=settings.fps,
@@ -209,14 +213,14 @@ def _frame_times(windows, info: decode.MediaInfo, settings: IndexSettings) -> li
 class _FrameSource:
     """Frames for each window, decoded once in time order and preprocessed once per frame."""
 
-    def __init__(self, path: str, windows, info: decode.MediaInfo, settings: IndexSettings) -> None:
+    def __init__(self, path: str, windows, info: MediaInfo, settings: IndexSettings) -> None:
         self.path = path
         self.preprocess = settings.frame_preprocessing
         if self.preprocess is None:
             raise ValueError("video needs the checkpoint's frame preprocessing")
         self.requested = _frame_times(windows, info, settings)
         times = sorted({t for window_times in self.requested for t in window_times})
-        self.frames = decode.iter_video_frames(path, times)
+        self.frames = iter_video_frames(path, times)
         self.cache: dict[float, tuple[float, np.ndarray]] = {}
 
     def window(self, index: int) -> tuple[np.ndarray, tuple[float, ...]]:

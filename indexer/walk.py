@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pe_search.media.check import SNIFF_BYTES, sniff_container
+
 MEDIA_EXTENSIONS = frozenset(
     [
         ".wav",
@@ -43,44 +45,12 @@ MEDIA_EXTENSIONS = frozenset(
         ".caf",
     ]
 )
-SNIFF_BYTES = 16
 
 
 @dataclass(frozen=True)
 class MediaCandidate:
     path: Path
     container: str | None  # what the first bytes say, None when only the extension claims media
-
-
-def sniff_container(head: bytes) -> str | None:
-    """The container family the first bytes of a file announce, or None."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "wav"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    if head[:4] == b"fLaC":
-        return "flac"
-    if head[:4] == b"OggS":
-        return "ogg"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "matroska"
-    if head[4:8] == b"ftyp":
-        return "mp4"
-    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        return "aiff"
-    if head[:4] == b"caff":
-        return "caf"
-    if head[:4] == b"\x30\x26\xb2\x75":
-        return "asf"
-    if head[:3] == b"ID3":
-        return "mp3"
-    if head[:4] == b"\x00\x00\x01\xba" or head[:4] == b"\x00\x00\x01\xb3":
-        return "mpeg"
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
-        return "aac"  # ADTS
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        return "mp3"  # MPEG audio frame sync
-    return None
 
 
 def _matches(relative: str, patterns: Sequence[str]) -> bool:

@@ -285,14 +285,15 @@ class Library:
         return QueryVectors(no_model, frozenset(), dict(own)), fixed, media.id
 
     def _locate_unindexed(self, path: str, query: np.ndarray, threshold: float, min_duration: float):
-        from indexer import decode
+        from pe_search.media.audio import iter_audio
+        from pe_search.media.probe import probe
 
-        info = decode.probe(path)
+        info = probe(path)
         if not info.has_audio:
             raise MediaError(path, "has no audio stream to locate sounds in")
         frames = self.models.frames
         starts, vectors = [], []
-        for chunk in decode.iter_audio(path, chunk_seconds=30.0):
+        for chunk in iter_audio(path, chunk_seconds=30.0):
             embedded = frames.embed_audio_frames([chunk.samples])[0]
             count = int(np.ceil(chunk.samples.size / frames.audio.hop_length))
             vectors.append(embedded[:count])

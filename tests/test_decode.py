@@ -25,16 +25,13 @@ from media import (
     write_audio,
 )
 
-from indexer import decode
-from indexer.decode import (
-    SAMPLE_RATE,
-    iter_audio,
-    iter_video_frames,
-    probe,
-    read_audio,
-    window_frame_times,
-)
 from pe_search.errors import MediaError, PeSearchError
+from pe_search.media import audio_sources, resample, video
+from pe_search.media.audio import iter_audio, read_audio
+from pe_search.media.frame_pick import window_frame_times
+from pe_search.media.probe import probe
+from pe_search.media.rate import SAMPLE_RATE
+from pe_search.media.video import iter_video_frames
 
 pytest_plugins = ["media_fixtures"]  # tone_files, burst_files, solid_videos, vfr_videos, long_video
 
@@ -105,8 +102,8 @@ def test_resampling_keeps_frequency_and_timing(media_dir, rate):
 
 def test_soundfile_and_pyav_paths_give_the_same_samples(tone_files):
     path = tone_files[".wav"]  # 44.1 kHz stereo, readable by both
-    via_soundfile = np.concatenate([s for _, s in decode._mono_48k(decode._soundfile_blocks(path, 0.0))])
-    via_pyav = np.concatenate([s for _, s in decode._mono_48k(decode._pyav_blocks(path, 0.0))])
+    via_soundfile = np.concatenate([s for _, s in resample.to_48k(audio_sources.soundfile_blocks(path, 0.0))])
+    via_pyav = np.concatenate([s for _, s in resample.to_48k(audio_sources.pyav_blocks(path, 0.0))])
     assert via_soundfile.size == via_pyav.size == TONE_SECONDS * SAMPLE_RATE
     assert np.array_equal(via_soundfile, via_pyav)
 
@@ -131,7 +128,7 @@ def test_a_late_start_is_sample_exact(burst_files, monkeypatch, ext, seeks):
     path = burst_files[ext]
     whole = read_audio(path)
     first_frames: list[float] = []
-    original = decode._decoded_frames
+    original = audio_sources.decoded_frames
 
     def spy(*args):
         for i, frame in enumerate(original(*args)):
@@ -139,7 +136,7 @@ def test_a_late_start_is_sample_exact(burst_files, monkeypatch, ext, seeks):
                 first_frames.append(float(frame.pts * frame.time_base))
             yield frame
 
-    monkeypatch.setattr(decode, "_decoded_frames", spy)
+    monkeypatch.setattr(audio_sources, "decoded_frames", spy)
     start, end = 12.3456, 16.5
     span = read_audio(path, start=start, end=end)
     expected = whole[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
@@ -206,16 +203,16 @@ def test_variable_frame_rate_does_not_drift(vfr_videos, ext):
 def test_seeking_returns_the_same_frames_as_decoding_through(long_video, monkeypatch):
     times = [0.55, 9.97, 10.0, 15.32, 19.9]
     seeks: list[float] = []
-    original = decode._seek_video
+    original = video._seek_video
 
     def spy(path, container, stream, target, origin):
         seeks.append(target)
         return original(path, container, stream, target, origin)
 
-    monkeypatch.setattr(decode, "_seek_video", spy)
+    monkeypatch.setattr(video, "_seek_video", spy)
     seeked = [(f.time, square_position(f.rgb)) for f in iter_video_frames(long_video, times)]
     assert seeks, "requests 5 s apart in a file with keyframes every 1.2 s should seek"
-    monkeypatch.setattr(decode, "_VIDEO_SEEK_GAP_SECONDS", math.inf)
+    monkeypatch.setattr(video, "_VIDEO_SEEK_GAP_SECONDS", math.inf)
     straight = [(f.time, square_position(f.rgb)) for f in iter_video_frames(long_video, times)]
     assert seeked == straight
     assert [p for _, p in seeked] == [5.0, 99.0, 0.0, 53.0, 99.0]  # frame index mod 100

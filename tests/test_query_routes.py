@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from indexer import decode
 from pe_search import Library
+from pe_search.media.audio import read_audio
+from pe_search.media.frame_pick import window_frame_times
+from pe_search.media.probe import probe
+from pe_search.media.video import iter_video_frames
 from pe_search.query.routes import QueryError
 
 FRAMES = 4
@@ -49,23 +52,21 @@ def built(tmp_path_factory, checkpoint_dirs):
 
 def _inputs(encoder, path):
     """The file decoded as the indexer decodes its single window: audio, preprocessed frames."""
-    info = decode.probe(path)
-    audio = decode.read_audio(path, 0.0, info.duration) if info.has_audio else None
+    info = probe(path)
+    audio = read_audio(path, 0.0, info.duration) if info.has_audio else None
     frames = None
     if info.has_video:
-        times = decode.window_frame_times(
-            0.0, info.duration, frames_per_window=FRAMES, frame_rate=info.frame_rate
-        )
-        rgb = np.stack([f.rgb for f in decode.iter_video_frames(path, times)])
+        times = window_frame_times(0.0, info.duration, frames_per_window=FRAMES, frame_rate=info.frame_rate)
+        rgb = np.stack([f.rgb for f in iter_video_frames(path, times)])
         frames = encoder.frame_preprocessing(rgb)
     return audio, frames
 
 
 def _query_frames(encoder, path):
     """A video query is sampled as 16 evenly spaced frames of its first 30 s (query_video)."""
-    info = decode.probe(path)
-    times = decode.window_frame_times(0.0, info.duration, frames_per_window=16, frame_rate=info.frame_rate)
-    return encoder.frame_preprocessing(np.stack([f.rgb for f in decode.iter_video_frames(path, times)]))
+    info = probe(path)
+    times = window_frame_times(0.0, info.duration, frames_per_window=16, frame_rate=info.frame_rate)
+    return encoder.frame_preprocessing(np.stack([f.rgb for f in iter_video_frames(path, times)]))
 
 
 def _audio_values(encoder, audio):
@@ -104,7 +105,7 @@ def _check(hits, reference: dict[str, float], calibrated: bool = True):
 
 def _files(folder, audio=None, video=None):
     paths = sorted(folder.iterdir())
-    info = {p: decode.probe(p) for p in paths}
+    info = {p: probe(p) for p in paths}
     return [str(p) for p in paths if (audio is None or info[p].has_audio == audio or (audio and info[p].has_audio))
             and (video is None or info[p].has_video)]  # fmt: skip
 
@@ -112,7 +113,7 @@ def _files(folder, audio=None, video=None):
 def test_text_to_audio(built):
     library, folder, _ = built
     encoder = library.models.clip
-    with_audio = [p for p in _files(folder) if decode.probe(p).has_audio]
+    with_audio = [p for p in _files(folder) if probe(p).has_audio]
     reference = {
         p: float(_forward(encoder, TEXT, audio=_inputs(encoder, p)[0]).logits_audio_text[0, 0])
         for p in with_audio
@@ -123,7 +124,7 @@ def test_text_to_audio(built):
 def test_text_to_video(built):
     library, folder, _ = built
     encoder = library.models.clip
-    with_video = [p for p in _files(folder) if decode.probe(p).has_video]
+    with_video = [p for p in _files(folder) if probe(p).has_video]
     reference = {
         p: float(_forward(encoder, TEXT, frames=_inputs(encoder, p)[1]).logits_video_text[0, 0])
         for p in with_video
@@ -134,7 +135,7 @@ def test_text_to_video(built):
 def test_text_to_fused_audio_video(built):
     library, folder, _ = built
     encoder = library.models.clip
-    both = [p for p in _files(folder) if decode.probe(p).has_video and decode.probe(p).has_audio]
+    both = [p for p in _files(folder) if probe(p).has_video and probe(p).has_audio]
     reference = {}
     for p in both:
         audio, frames = _inputs(encoder, p)
@@ -145,8 +146,8 @@ def test_text_to_fused_audio_video(built):
 def test_audio_to_video(built):
     library, folder, queries = built
     encoder = library.models.clip
-    query = decode.read_audio(queries / "query.wav")
-    with_video = [p for p in _files(folder) if decode.probe(p).has_video]
+    query = read_audio(queries / "query.wav")
+    with_video = [p for p in _files(folder) if probe(p).has_video]
     reference = {
         p: float(_forward(encoder, None, query, _inputs(encoder, p)[1]).logits_audio_video[0, 0])
         for p in with_video
@@ -158,7 +159,7 @@ def test_video_to_audio(built):
     library, folder, queries = built
     encoder = library.models.clip
     query = _query_frames(encoder, queries / "query.mp4")
-    with_audio = [p for p in _files(folder) if decode.probe(p).has_audio]
+    with_audio = [p for p in _files(folder) if probe(p).has_audio]
     reference = {
         p: float(_forward(encoder, None, _inputs(encoder, p)[0], query).logits_audio_video[0, 0])
         for p in with_audio
@@ -169,8 +170,8 @@ def test_video_to_audio(built):
 def test_same_modality_audio_to_audio_and_video_to_video(built):
     library, folder, queries = built
     encoder = library.models.clip
-    query_audio = _forward(encoder, "x", audio=decode.read_audio(queries / "query.wav")).audio_embeds[0]
-    with_audio = [p for p in _files(folder) if decode.probe(p).has_audio]
+    query_audio = _forward(encoder, "x", audio=read_audio(queries / "query.wav")).audio_embeds[0]
+    with_audio = [p for p in _files(folder) if probe(p).has_audio]
     reference = {
         p: float(query_audio @ _forward(encoder, "x", audio=_inputs(encoder, p)[0]).audio_embeds[0])
         for p in with_audio
@@ -179,7 +180,7 @@ def test_same_modality_audio_to_audio_and_video_to_video(built):
         library.search(audio=str(queries / "query.wav"), target="audio", k=len(with_audio)), reference, False
     )
     query_video = _forward(encoder, "x", frames=_query_frames(encoder, queries / "query.mp4")).video_embeds[0]
-    with_video = [p for p in _files(folder) if decode.probe(p).has_video]
+    with_video = [p for p in _files(folder) if probe(p).has_video]
     reference = {
         p: float(query_video @ _forward(encoder, "x", frames=_inputs(encoder, p)[1]).video_embeds[0])
         for p in with_video
@@ -192,8 +193,8 @@ def test_same_modality_audio_to_audio_and_video_to_video(built):
 def test_audio_plus_text_to_video(built):
     library, folder, queries = built
     encoder = library.models.clip
-    query = decode.read_audio(queries / "query.wav")
-    with_video = [p for p in _files(folder) if decode.probe(p).has_video]
+    query = read_audio(queries / "query.wav")
+    with_video = [p for p in _files(folder) if probe(p).has_video]
     reference = {
         p: float(_forward(encoder, TEXT, query, _inputs(encoder, p)[1]).logits_audio_plus_text_video[0, 0])
         for p in with_video
@@ -207,7 +208,7 @@ def test_video_plus_text_to_audio(built):
     library, folder, queries = built
     encoder = library.models.clip
     query = _query_frames(encoder, queries / "query.mp4")
-    with_audio = [p for p in _files(folder) if decode.probe(p).has_audio]
+    with_audio = [p for p in _files(folder) if probe(p).has_audio]
     reference = {
         p: float(_forward(encoder, TEXT, _inputs(encoder, p)[0], query).logits_video_plus_text_audio[0, 0])
         for p in with_audio
@@ -222,7 +223,7 @@ def test_like_an_indexed_segment_uses_its_stored_vectors(built):
     encoder = library.models.clip
     source = str(folder / "scene1.mp4")
     audio, _ = _inputs(encoder, source)
-    with_video = [p for p in _files(folder) if decode.probe(p).has_video and p != source]
+    with_video = [p for p in _files(folder) if probe(p).has_video and p != source]
     reference = {
         p: float(_forward(encoder, None, audio, _inputs(encoder, p)[1]).logits_audio_video[0, 0])
         for p in with_video
@@ -237,7 +238,7 @@ def test_text_to_audio_frames_spans_follow_the_frame_models_probabilities(built)
     library, folder, _ = built
     frames_encoder = library.models.frames
     path = str(folder / "tone2.wav")
-    audio = decode.read_audio(path)
+    audio = read_audio(path)
     tokens = frames_encoder.tokenizer([TEXT], return_tensors="pt")
     with torch.no_grad():
         out = frames_encoder.model(**tokens, input_values=frames_encoder._audio_inputs(audio)[None, None])

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from pe_search.errors import ModelLoadError
+from pe_search.models.shipped import TOY_FRAME_MODEL, TOY_MODEL, TOY_MODELS, toy_model_dir
 from pe_search.torch_compat import ensure_torchvision_importable
 
 ensure_torchvision_importable()
@@ -84,20 +85,15 @@ class AudioSettings:
         return self.hop_length / self.sampling_rate
 
 
-TOY_MODELS = {"toy": "audio_video", "toy-frame": "audio_frame"}  # shipped in pe_search/toy
-
-
 def paired_frame_model(model: str | Path | None) -> str | None:
     """The frame model that comes with `model`: "toy-frame" for the toy PE-AV, else None."""
-    return "toy-frame" if str(model) == "toy" else None
+    return TOY_FRAME_MODEL if str(model) == TOY_MODEL else None
 
 
 def resolve_checkpoint_dir(source: str | Path) -> Path:
     """The local directory holding `source`: the directory itself, the hub id's cached snapshot,
     or one of the toy checkpoints shipped with pe-search ("toy", "toy-frame")."""
     if str(source) in TOY_MODELS:
-        from pe_search.toy import toy_model_dir
-
         return toy_model_dir(TOY_MODELS[str(source)])
     path = Path(source).expanduser()
     if path.is_dir():

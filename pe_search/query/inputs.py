@@ -1,8 +1,7 @@
 """Turn a query's audio or video (a file, or an array with its rate) into model inputs.
 
 A query clip is at most one window long (the first `max_seconds`), as the indexed segments are.
-Decoding reuses the indexer's decoder, imported lazily: the query layer needs it only for
-media queries.
+Decoding is the media layer's, imported lazily: the query layer needs it only for media queries.
 """
 
 from __future__ import annotations
@@ -12,28 +11,32 @@ from pathlib import Path
 import numpy as np
 
 from pe_search.errors import MediaError
+from pe_search.media.frame_pick import pe_frame_indices
+from pe_search.media.rate import SAMPLE_RATE
 from pe_search.video_preprocessing import FramePreprocessing
 
-SAMPLE_RATE = 48_000
 QUERY_FRAMES = 16
 
 
 def query_audio(audio, max_seconds: float = 30.0) -> np.ndarray:
     """A path, or (samples, rate): mono float32 at 48 kHz, at most `max_seconds` long."""
     if isinstance(audio, (str, Path)):
-        from indexer import decode
+        from pe_search.media.audio import read_audio
+        from pe_search.media.probe import probe
 
-        info = decode.probe(audio)
+        info = probe(audio)
         if not info.has_audio:
             raise MediaError(audio, "has no audio stream to query with")
-        samples = decode.read_audio(audio, 0.0, max_seconds)
+        samples = read_audio(audio, 0.0, max_seconds)
     else:
         samples, rate = audio
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim == 2:  # (samples, channels) or (channels, samples): average the shorter axis
             samples = samples.mean(axis=int(np.argmin(samples.shape)))
         if int(rate) != SAMPLE_RATE:
-            samples = _resample(samples, int(rate))
+            from pe_search.media.resample import resample_array
+
+            samples = resample_array(samples, int(rate))
         samples = samples[: int(max_seconds * SAMPLE_RATE)]
     if samples.size == 0:
         raise MediaError(str(audio) if isinstance(audio, (str, Path)) else "audio array", "no audio samples")
@@ -45,33 +48,22 @@ def query_video(video, preprocess: FramePreprocessing | None, max_seconds: float
     if preprocess is None:
         raise MediaError("video query", "the library's model has no video preprocessing configuration")
     if isinstance(video, (str, Path)):
-        from indexer import decode
+        from pe_search.media.frame_pick import window_frame_times
+        from pe_search.media.probe import probe
+        from pe_search.media.video import iter_video_frames
 
-        info = decode.probe(video)
+        info = probe(video)
         if not info.has_video:
             raise MediaError(video, "has no video stream to query with")
         end = min(info.duration or max_seconds, max_seconds)
-        times = decode.window_frame_times(
-            0.0, end, frames_per_window=QUERY_FRAMES, frame_rate=info.frame_rate
-        )
-        rgb = np.stack([frame.rgb for frame in decode.iter_video_frames(video, times)])
+        times = window_frame_times(0.0, end, frames_per_window=QUERY_FRAMES, frame_rate=info.frame_rate)
+        rgb = np.stack([frame.rgb for frame in iter_video_frames(video, times)])
     else:
         frames, fps = video
         frames = np.asarray(frames)
         count = min(len(frames), int(max_seconds * fps) or 1)
-        picks = [int(i * (count - 1) / (QUERY_FRAMES - 1)) for i in range(QUERY_FRAMES)] if count > 1 else [0]
+        picks = pe_frame_indices(count, QUERY_FRAMES)
         rgb = frames[sorted(set(picks))]
     if len(rgb) == 0:
         raise MediaError(str(video) if isinstance(video, (str, Path)) else "video array", "no frames")
     return preprocess(np.ascontiguousarray(rgb)).numpy()
-
-
-def _resample(samples: np.ndarray, rate: int) -> np.ndarray:
-    import av
-
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1).astype(np.float32), format="flt", layout="mono")
-    frame.sample_rate = rate
-    out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-    out += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)

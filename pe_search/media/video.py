@@ -1,0 +1,182 @@
+"""The frames on screen at requested times, timed by each frame's own presentation timestamp (so
+variable frame rate video cannot drift), seeking over long gaps between requests."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import av.container
+import numpy as np
+
+from pe_search.errors import MediaError
+from pe_search.media.check import check_file
+from pe_search.media.containers import (
+    check_complete,
+    decoded_frames,
+    open_media,
+    require_decoder,
+    timeline_origin,
+    video_stream,
+)
+
+_VIDEO_SEEK_GAP_SECONDS = 4.0  # decode through gaps shorter than this rather than seek
+_TIME_EPSILON = 1e-6  # float slack when comparing a frame time with a requested time
+
+
+@dataclass(frozen=True, eq=False)
+class VideoFrame:
+    """The frame on screen at `requested`: `time` is its own presentation time from the stream."""
+
+    time: float
+    requested: float
+    rgb: np.ndarray = field(repr=False)  # uint8 (H, W, 3), read-only
+
+
+def iter_video_frames(
+    path: str | os.PathLike[str], times: Sequence[float], size: tuple[int, int] | None = None
+) -> Iterator[VideoFrame]:
+    """For each requested time (non-decreasing), the frame on screen then: the last frame whose
+    presentation time is <= t (the first frame for t before it, the last frame for t past the end).
+
+    `size` is (height, width) to scale frames to; leave it None when the frames go to
+    `FramePreprocessing`, which resizes exactly as the checkpoint's processor does.
+    Seeks over long gaps between requested times. Raises MediaError for unusable files.
+    """
+    times = [float(t) for t in times]
+    if any(b < a for a, b in zip(times, times[1:], strict=False)):
+        raise ValueError("times must be non-decreasing")
+    p = check_file(path)
+    with open_media(p) as container:
+        stream = video_stream(container)
+        if stream is None:
+            raise MediaError(p, "no video stream")
+        require_decoder(p, stream)
+        stream.thread_type = "AUTO"
+        origin = timeline_origin(container)
+        yield from _pick_frames(p, container, stream, times, origin, size)
+
+
+def _pick_frames(
+    path: Path,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    times: list[float],
+    origin: float,
+    size: tuple[int, int] | None,
+) -> Iterator[VideoFrame]:
+    pending = 0  # index into `times` of the next request
+    shown: tuple[float, av.VideoFrame] | None = None  # the last decoded frame with time <= next request
+    converted: tuple[av.VideoFrame, np.ndarray] | None = None  # convert each frame only once
+    last_time = -math.inf
+    frames = decoded_frames(path, container, stream)
+    seek_at: float | None = None
+    sought: float | None = None  # the last request a seek was considered for
+    keyframes: list[float] | None = None  # from the container's index, read when first needed
+
+    def emit(frame: av.VideoFrame, time: float, requested: float) -> VideoFrame:
+        nonlocal converted
+        if converted is None or converted[0] is not frame:
+            converted = (frame, _to_rgb(frame, size))
+        return VideoFrame(time, requested, converted[1])
+
+    while pending < len(times):
+        if seek_at is not None:
+            frames = _seek_video(path, container, stream, seek_at, origin)
+            shown, seek_at = None, None
+        advanced = False
+        for frame in frames:
+            time = _frame_time(frame, origin, last_time)
+            last_time = time
+            while pending < len(times) and times[pending] + _TIME_EPSILON < time:
+                current = shown or (time, frame)
+                yield emit(current[1], current[0], times[pending])
+                pending += 1
+            if pending == len(times):
+                return
+            shown = (time, frame)
+            if times[pending] - time > _VIDEO_SEEK_GAP_SECONDS and times[pending] != sought:
+                sought = times[pending]  # decided once per request
+                if keyframes is None:
+                    keyframes = _keyframe_times(stream, origin)
+                if _seek_pays(keyframes, time, sought):
+                    seek_at = sought
+                    advanced = True
+                    break
+        if advanced:
+            continue
+        # End of stream: whatever is still requested lies at or after the last frame.
+        if shown is None:
+            raise MediaError(path, "no decodable video frames")
+        if pending < len(times):
+            check_complete(path, stream, shown[0] + _frame_duration(stream), origin)
+        while pending < len(times):
+            yield emit(shown[1], shown[0], times[pending])
+            pending += 1
+
+
+def _frame_time(frame: av.VideoFrame, origin: float, previous: float) -> float:
+    if frame.pts is not None and frame.time_base is not None:
+        return float(frame.pts * frame.time_base) - origin
+    return previous + 1e-3 if math.isfinite(previous) else 0.0  # no timestamp: keep the order
+
+
+def _frame_duration(stream: av.video.stream.VideoStream) -> float:
+    rate = stream.average_rate or stream.guessed_rate
+    return 1.0 / float(rate) if rate else 0.0
+
+
+def _keyframe_times(stream: av.video.stream.VideoStream, origin: float) -> list[float]:
+    """Sorted keyframe times from the container's index (empty where the index is not loaded)."""
+    entries = stream.index_entries
+    if len(entries) < 2:
+        return []
+    return sorted(float(e.timestamp * stream.time_base) - origin for e in entries if e.is_keyframe)
+
+
+def _seek_pays(keyframes: list[float], now: float, target: float) -> bool:
+    """Whether the last keyframe at or before the target lies after now (assumed when unknown)."""
+    if not keyframes:
+        return True
+    i = bisect.bisect_right(keyframes, target + _TIME_EPSILON)
+    return i > 0 and keyframes[i - 1] > now + _TIME_EPSILON
+
+
+def _seek_video(
+    path: Path,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    target: float,
+    origin: float,
+) -> Iterator[av.VideoFrame]:
+    """Frames from a keyframe at or before `target`; steps further back if a seek overshoots."""
+    for back in (0.0, 5.0, 30.0, math.inf):
+        seconds = max(target - back, 0.0) + origin if math.isfinite(back) else origin
+        container.seek(int(seconds / stream.time_base), stream=stream, backward=True)
+        frames = decoded_frames(path, container, stream)
+        first = next(frames, None)
+        if first is None:
+            continue
+        if _frame_time(first, origin, -math.inf) <= target + _TIME_EPSILON or not math.isfinite(back):
+            return _prepend(first, frames)
+    return iter(())
+
+
+def _prepend(first: av.VideoFrame, rest: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+    yield first
+    yield from rest
+
+
+def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None:
+        rgb = frame.to_ndarray(format="rgb24")
+    else:
+        height, width = size
+        rgb = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
+    rgb.flags.writeable = False
+    return rgb
