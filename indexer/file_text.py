@@ -16,8 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
-
+from pe_search.media.tags import read_tags
 from pe_search.store.text_index import TextEntryRecord, path_entries
 
 log = logging.getLogger(__name__)
@@ -115,15 +114,8 @@ def read_file_text(path: str | Path) -> FileText:
 def container_tags(path: str | Path) -> list[TextEntryRecord]:
     """Descriptive tags of the container and its streams (title, artist, album, comment, genre,
     date, ...), one entry each, as PyAV reads them."""
-    try:
-        with av.open(str(path)) as container:
-            tags = list(container.metadata.items())
-            for stream in container.streams:
-                tags += list(stream.metadata.items())
-    except (OSError, ValueError, av.FFmpegError):
-        return []
     entries, seen = [], set()
-    for key, value in tags:
+    for key, value in read_tags(path):
         name = key.lower()
         value = str(value).strip()
         if not value or name in TECHNICAL_TAGS or (name, value) in seen:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.file_text import FileText, read_file_text, signature
-from indexer.fingerprints import fingerprint_file
 from pe_search.duplicates import audio_fingerprint
+from pe_search.duplicates.audio_fingerprint import fingerprint_file
 from pe_search.store import LibraryStore
 
 log = logging.getLogger(__name__)

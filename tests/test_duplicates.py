@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 from duplicate_corpus import TRANSFORMS, VIDEO_TRANSFORMS, evaluate, recording, write_corpus
 
-from indexer.fingerprints import fingerprint_file
 from indexer.state import content_hash
 from pe_search.cli.main import cli
 from pe_search.duplicates import audio_fingerprint
-from pe_search.duplicates.file_info import probe
+from pe_search.duplicates.audio_fingerprint import fingerprint_file
 from pe_search.duplicates.groups import Member, choose_keep, group_members
 from pe_search.duplicates.matching import MatchSettings, aligned_error, candidate_pairs
+from pe_search.media.file_info import probe
 
 PRECISION_GOAL, RECALL_GOAL = 0.99, 0.95
 

@@ -10,12 +10,18 @@ recordings of the same sound (two beeps at one pitch, with different noise or ti
 unrelated bits (about half differ), while a copy keeps most of them. Quiet frames (40 dB under
 the file's loud frames) carry no reliable bits and are marked with code 0.
 
-Pure arithmetic on mono samples at `SAMPLE_RATE`; decoding is the caller's (indexer/fingerprints.py).
+`fingerprint` is pure arithmetic on mono samples at `SAMPLE_RATE`; `fingerprint_file` decodes them
+with the media layer (pe_search/media/fingerprint_audio.py).
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+
+from pe_search.errors import MediaError
+from pe_search.media.fingerprint_audio import read_mono
 
 VERSION = 1  # bump when the codes change: stored fingerprints of another version are recomputed
 SAMPLE_RATE = 11_025
@@ -77,3 +83,15 @@ def fingerprint(samples: np.ndarray) -> np.ndarray:
     quiet = np.minimum(loudness[1:], loudness[:-1]) < loud * 10 ** (-QUIET_DB / 10)
     codes[quiet] = QUIET
     return codes
+
+
+def fingerprint_file(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """The file's codes, or None when it has no sound (or none that decodes)."""
+    try:
+        samples = read_mono(path, SAMPLE_RATE, MAX_SECONDS)
+    except MediaError:
+        return None
+    if samples is None:
+        return None
+    codes = fingerprint(samples)
+    return codes if codes.size else None

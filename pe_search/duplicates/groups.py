@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pe_search.duplicates import audio_fingerprint
-from pe_search.duplicates.file_info import FileInfo, probe
 from pe_search.duplicates.matching import MatchSettings, find_matches
+from pe_search.media.file_info import FileInfo, probe
 from pe_search.store import LibraryStore
 from pe_search.store.records import media_kind
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import av
 
+from pe_search.errors import MediaError
+from pe_search.media.containers import open_media
+
 LOSSLESS_CODECS = frozenset({"flac", "alac", "wavpack", "tta", "ape", "mlp", "truehd"})
 
 
@@ -33,7 +36,7 @@ def probe(path: str) -> FileInfo:
     except OSError:
         return FileInfo(exists=False)
     try:
-        with av.open(path) as container:
+        with open_media(path) as container:
             audio = container.streams.audio[0] if container.streams.audio else None
             video = container.streams.video[0] if container.streams.video else None
             stream = audio or video
@@ -49,5 +52,5 @@ def probe(path: str) -> FileInfo:
                 sample_rate=audio.rate if audio is not None else None,
                 channels=audio.channels if audio is not None else None,
             )
-    except (OSError, ValueError, av.FFmpegError):
+    except MediaError:
         return FileInfo(exists=True, size=size)
