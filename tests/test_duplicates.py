@@ -109,7 +109,7 @@ def test_cli_lists_groups_with_what_to_keep(tmp_path, checkpoint_dirs):
     assert kept["keep"] and kept["path"].endswith("chirps-copy-exact.flac")
     assert how["chirps-original.flac"]["how"] == "exact copy" and group["reason"].startswith("longest")
     trimmed = how["chirps-copy-trim_start.flac"]
-    assert trimmed["how"] == "same recording" and trimmed["offset_seconds"] == pytest.approx(1.37, abs=0.03)
+    assert trimmed["how"] == "same recording" and trimmed["offset_seconds"] == pytest.approx(1.335, abs=0.03)
     assert (
         how["chirps-copy-reencode_mp3.mp3"]["codec"] == "mp3"
         and how["chirps-copy-reencode_mp3.mp3"]["bit_rate"]

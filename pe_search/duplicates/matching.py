@@ -30,7 +30,7 @@ MAX_FILES = 1 << 20
 class MatchSettings:
     """The defaults are the settings docs/duplicates.md measures."""
 
-    key_share_bits: int = 2  # 1 code in 2**bits is a lookup key
+    key_share_bits: int = 3  # 1 code in 2**bits is a lookup key
     max_postings: int = 64  # a key shared by more files than this is no evidence
     min_votes: int = 2  # shared keys at one offset that make a candidate
     max_bit_error: float = 0.30  # accepted bit error rate of the aligned codes
@@ -67,8 +67,8 @@ def candidate_pairs(prints: list[np.ndarray], settings: MatchSettings) -> np.nda
     for index, codes in enumerate(prints):
         picked = keys_of(codes, settings.key_share_bits)
         keys.append(codes[picked])
-        files.append(np.full(picked.size, index, dtype=np.int64))
-        positions.append(picked.astype(np.int64))
+        files.append(np.full(picked.size, index, dtype=np.int32))
+        positions.append(picked.astype(np.int32))
     if not keys:
         return np.zeros((0, 3), dtype=np.int64)
     key = np.concatenate(keys)
@@ -84,8 +84,8 @@ def candidate_pairs(prints: list[np.ndarray], settings: MatchSettings) -> np.nda
         same = np.flatnonzero(key[gap:] == key[:-gap])
         if not same.size:
             break
-        first, second = file[same], file[same + gap]
-        offset = position[same + gap] - position[same]
+        first, second = file[same].astype(np.int64), file[same + gap].astype(np.int64)
+        offset = position[same + gap].astype(np.int64) - position[same]
         swap = first > second
         first, second = np.where(swap, second, first), np.where(swap, first, second)
         offset = np.where(swap, -offset, offset)
