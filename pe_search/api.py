@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pe_search.duplicates.groups import DuplicateGroup, find_duplicates
 from pe_search.errors import MediaError
 from pe_search.models.loading import paired_frame_model
 from pe_search.models.model_set import ModelSet
@@ -190,6 +191,13 @@ class Library:
             all_segments=all_segments,
             filters=filters,
         )
+
+    def duplicates(self, kind: str | None = None) -> list[DuplicateGroup]:
+        """Groups of files holding the same recording (exact copies and copies in other forms),
+        each with the file to keep first; `kind` "audio" or "video" for one kind only."""
+        if kind not in (None, "audio", "video"):
+            raise QueryError(f"kind must be audio or video, got {kind!r}")
+        return find_duplicates(self.store, kind)
 
     def locate(
         self,
