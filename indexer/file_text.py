@@ -56,18 +56,27 @@ class FileText:
     signature: str
 
 
-def sidecars(path: str | Path) -> list[Path]:
-    """Subtitle and text files beside `path` that belong to it (same stem, optional .LANG)."""
+def sidecars(path: str | Path, listing: dict[Path, list[str]] | None = None) -> list[Path]:
+    """Subtitle and text files beside `path` that belong to it (same stem, optional .LANG).
+
+    `listing` caches directory listings across the files of one run (a folder of 10,000 files is
+    listed once, not 10,000 times)."""
     media = Path(path)
-    try:
-        names = os.listdir(media.parent)
-    except OSError:
-        return []
+    names = listing.get(media.parent) if listing is not None else None
+    if names is None:
+        try:
+            names = sorted(os.listdir(media.parent))
+        except OSError:
+            names = []
+        if listing is not None:
+            listing[media.parent] = names
     stem = media.stem.lower()
     found = []
-    for name in sorted(names):
+    for name in names:
         candidate = Path(name)
         suffix = candidate.suffix.lower()
+        if suffix not in SUBTITLE_SUFFIXES and suffix != TEXT_SUFFIX:
+            continue
         base = candidate.stem.lower()
         if (
             suffix in SUBTITLE_SUFFIXES
@@ -79,10 +88,10 @@ def sidecars(path: str | Path) -> list[Path]:
     return found
 
 
-def signature(path: str | Path) -> str:
+def signature(path: str | Path, listing: dict[Path, list[str]] | None = None) -> str:
     """Changes when a sidecar appears, goes or changes (the media's own changes re-index it anyway)."""
     digest = hashlib.sha1(SIGNATURE_VERSION.encode())
-    for sidecar in sidecars(path):
+    for sidecar in sidecars(path, listing):
         try:
             stat = sidecar.stat()
         except OSError:

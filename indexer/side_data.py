@@ -23,28 +23,40 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SideData:
     text: FileText
-    fingerprint: np.ndarray | None  # None: no sound
+    fingerprint: np.ndarray | None  # None: no sound; empty: sound that gave no codes (too short, undecodable)
+
+
+NO_CODES = np.zeros(0, dtype=np.uint32)  # stored, so a file that gives none is not tried on every run
 
 
 def describe_file(path: str, has_audio: bool = True) -> SideData:
-    return SideData(read_file_text(path), fingerprint_file(path) if has_audio else None)
+    codes = fingerprint_file(path) if has_audio else None
+    if has_audio and codes is None:
+        codes = NO_CODES
+    return SideData(read_file_text(path), codes)
 
 
 def refresh(store: LibraryStore, paths: Iterable[str]) -> int:
     """Re-read the text of indexed files whose sidecars changed, and fingerprint indexed files that
-    have none of the current version; returns how many files were updated."""
+    have none of the current version; returns how many files were updated. One read of the
+    library's state and one listing per folder, so an unchanged 100k-file library costs a stat
+    per sidecar, not a query per file."""
+    wanted = set(paths)
+    if not wanted:
+        return 0
+    text_signatures, print_versions = store.side_data_state()
+    listing: dict = {}
     updated = 0
-    for path in paths:
-        media = store.find_media(path)
-        if media is None or media.status != "indexed":
+    for media in store.iter_media():
+        if media.path not in wanted or media.status != "indexed":
             continue
         text = None
-        if store.text_signature(media.id) != signature(path):
-            text = read_file_text(path)
+        if text_signatures.get(media.id) != signature(media.path, listing):
+            text = read_file_text(media.path)
         codes = None
-        needs_print = media.has_audio and not store.has_audio_fingerprint(media.id, audio_fingerprint.VERSION)
-        if needs_print:
-            codes = fingerprint_file(path)
+        if media.has_audio and print_versions.get(media.id) != audio_fingerprint.VERSION:
+            codes = fingerprint_file(media.path)
+            codes = NO_CODES if codes is None else codes
         if text is None and codes is None:
             continue
         with store.write() as tx:
@@ -54,5 +66,5 @@ def refresh(store: LibraryStore, paths: Iterable[str]) -> int:
                 tx.set_audio_fingerprint(media.id, codes, media.content_hash, audio_fingerprint.VERSION)
         updated += 1
     if updated:
-        log.info("refreshed text or fingerprints of %d unchanged files", updated)
+        log.info("refreshed text or fingerprints of %d files that were not re-encoded", updated)
     return updated

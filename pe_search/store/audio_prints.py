@@ -42,6 +42,11 @@ def drop(session: Session, media_id: int) -> None:
     session.execute(delete(AudioFingerprint).where(AudioFingerprint.media_file_id == media_id))
 
 
+def versions(connection: Connection) -> dict[int, int]:
+    """The fingerprint version of every file that has one, by media id."""
+    return dict(connection.execute(select(AudioFingerprint.media_file_id, AudioFingerprint.version)).all())
+
+
 def has(connection: Connection, media_id: int, version: int) -> bool:
     found = connection.scalar(
         select(AudioFingerprint.version).where(AudioFingerprint.media_file_id == media_id)

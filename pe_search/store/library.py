@@ -372,6 +372,11 @@ class LibraryStore:
         with self._read_engine.connect() as connection:
             return text_index.signature_of(connection, media_id)
 
+    def side_data_state(self) -> tuple[dict[int, str], dict[int, int]]:
+        """({media id: text signature}, {media id: fingerprint version}) of every file, in one read."""
+        with self._read_engine.connect() as connection:
+            return text_index.signatures(connection), audio_prints.versions(connection)
+
     def has_audio_fingerprint(self, media_id: int, version: int) -> bool:
         with self._read_engine.connect() as connection:
             return audio_prints.has(connection, media_id, version)

@@ -151,6 +151,11 @@ def rename_entries(session: Session, media_id: int, new_path: str) -> None:
     session.execute(insert(TextEntry), rows)
 
 
+def signatures(connection: Connection) -> dict[int, str]:
+    """Every file's text signature, by media id."""
+    return dict(connection.execute(select(TextSource.media_file_id, TextSource.signature)).all())
+
+
 def signature_of(connection: Connection, media_id: int) -> str | None:
     return connection.scalar(select(TextSource.signature).where(TextSource.media_file_id == media_id))
 
