@@ -118,7 +118,8 @@ def run_text(args) -> dict:
     text_hits = []
     with tempfile.TemporaryDirectory() as directory:
         store = build_text_library(Path(directory) / "lib", args.segments)
-        engine = QueryEngine(store, encoder.embeddings)
+        engine = QueryEngine(store)
+        available = frozenset(encoder.embeddings)
         status = store.status().spaces["audio"]
         print(f"index: {status.index_type} {status.index_params}")
         for text in texts[:3]:  # warm up the encoder and SQLite's caches
@@ -134,7 +135,7 @@ def run_text(args) -> dict:
                 whole[mode].append(time.perf_counter() - began)
                 if mode == "text":
                     text_hits.append(len(hits))
-                cached = QueryVectors(vectors.embed, vectors.parts, dict(vectors.cache))
+                cached = QueryVectors(vectors.embed, vectors.parts, available, dict(vectors.cache))
                 if mode == "text":
                     cached.cache["text_audio"] = vectors["text_audio"]
                 began = time.perf_counter()

@@ -62,12 +62,12 @@ def engine(tmp_path):
         _add(store, f"/m/sfx/fx_{i}.wav", "audio", [(0.0, 5.0, 0.9 - 0.05 * i)])
     _add(store, DOOR, "audio", [(0.0, 4.0, -0.5)])  # the model ranks it last
     _add(store, HARBOUR, "video", [(0.0, 60.0, -0.45), (60.0, 120.0, -0.4)], [CUE])
-    yield QueryEngine(store, ("text_audio",))
+    yield QueryEngine(store)
     store.close()
 
 
 def _search(engine, text, mode="hybrid", **options):
-    vectors = QueryVectors(lambda embedding: _unit(0), frozenset({"text"}))
+    vectors = QueryVectors(lambda embedding: _unit(0), frozenset({"text"}), frozenset({"text_audio"}))
     return hybrid.search(engine, "text", vectors, text, mode, ("audio",), **options)
 
 
@@ -139,7 +139,7 @@ def test_no_matching_words_leaves_the_vector_ranking(engine):
 def test_pagination_and_mode_errors(engine):
     first = [h.path for h in _search(engine, "door slam", k=4)]
     assert [h.path for h in _search(engine, "door slam", k=2, offset=2)] == first[2:]
-    with pytest.raises(QueryError, match="--mode must be one of"):
+    with pytest.raises(QueryError, match="--mode must be one of vector, text, hybrid"):
         _search(engine, "door", mode="fuzzy")
-    with pytest.raises(QueryError, match="needs TEXT"):
+    with pytest.raises(QueryError, match="--mode text needs TEXT"):
         hybrid.check_mode("text", None)

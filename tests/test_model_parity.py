@@ -74,7 +74,7 @@ def test_audio_video_checkpoint_every_space_matches_forward(encoders):
         out = _forward_one(
             encoder,
             **_tokens(encoder, TEXTS[i]),
-            input_values=encoder._audio_inputs(audio[i])[None, None],
+            input_values=encoder.audio_inputs(audio[i])[None, None],
             pixel_values_videos=video[i][None],
         )
         pairs = {
@@ -102,7 +102,7 @@ def test_audio_video_calibration_reproduces_forward_logits(encoders):
     length = max(len(a) for a in audio)
     values = torch.zeros(2, 1, length + (-length) % encoder.audio.hop_length)
     for i, clip in enumerate(audio):  # equal lengths so forward needs no padding
-        values[i, 0, : len(clip)] = encoder._audio_inputs(np.resize(clip, length))[: len(clip)]
+        values[i, 0, : len(clip)] = encoder.audio_inputs(np.resize(clip, length))[: len(clip)]
     audio = [values[i, 0].numpy() for i in range(2)]
     frames = torch.stack([video[0][:3], video[1][:3]])
     out = _forward_one(encoder, **tokens, input_values=values, pixel_values_videos=frames)
@@ -133,7 +133,7 @@ def test_audio_checkpoint_matches_forward(encoders):
     clips, texts = encoder.embed_audio(audio), encoder.embed_text(TEXTS)["text_audio"]
     for i in range(len(audio)):
         out = _forward_one(
-            encoder, **_tokens(encoder, TEXTS[i]), input_values=encoder._audio_inputs(audio[i])[None, None]
+            encoder, **_tokens(encoder, TEXTS[i]), input_values=encoder.audio_inputs(audio[i])[None, None]
         )
         assert _max_diff(clips[i], out.audio_embeds[0]) <= TOLERANCE
         assert _max_diff(texts[i], out.text_audio_embeds[0]) <= TOLERANCE
@@ -164,7 +164,7 @@ def test_frame_checkpoint_gives_one_vector_per_40ms_matching_forward(encoders):
     for i, clip in enumerate(audio):
         assert frames[i].shape == (int(np.ceil(len(clip) / 1920)), encoder.dim)
         out = _forward_one(
-            encoder, **_tokens(encoder, TEXTS[i]), input_values=encoder._audio_inputs(clip)[None, None]
+            encoder, **_tokens(encoder, TEXTS[i]), input_values=encoder.audio_inputs(clip)[None, None]
         )
         assert _max_diff(frames[i], out.audio_embeds[0]) <= TOLERANCE
         assert _max_diff(texts[i], out.text_audio_embeds[0]) <= TOLERANCE

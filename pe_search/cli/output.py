@@ -28,6 +28,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def clock(seconds: float) -> str:
+    """Seconds as mm:ss.ss, or h:mm:ss.ss past an hour."""
+    minutes, rest = divmod(max(seconds, 0.0), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{rest:05.2f}" if hours else f"{minutes:02d}:{rest:05.2f}"
+
+
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(_plain(value), indent=2, sort_keys=False))
 

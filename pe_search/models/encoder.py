@@ -222,7 +222,15 @@ class PeEncoder:
         for cache in self._frame_caches.values():
             cache.clear()
 
-    def _audio_front_end(self, encoder: nn.Module) -> nn.Module:
+    def vision_model(self, tower: nn.Module) -> nn.Module:
+        """The module that runs frames through `tower`'s vision model (the fast path's, if on)."""
+        return self._vision_models[id(tower)]
+
+    def frame_cache(self, tower: nn.Module) -> FrameFeatureCache | None:
+        """The per-frame feature cache of `tower` (None when the speed paths are off)."""
+        return self._frame_caches.get(id(tower))
+
+    def audio_front_end(self, encoder: nn.Module) -> nn.Module:
         """The waveform -> transformer-input stage of an audio tower (fast or plain)."""
         return self._front_ends.get(id(encoder), encoder.embedder)
 
@@ -297,7 +305,7 @@ class PeEncoder:
             return {name: self._to_numpy(self.heads[name](states)) for name in names}
 
     # ------------------------------------------------------------------ towers
-    def _audio_inputs(self, clip: np.ndarray) -> torch.Tensor:
+    def audio_inputs(self, clip: np.ndarray) -> torch.Tensor:
         """Reflect-pad to a multiple of the hop, as PeAudioFeatureExtractor does."""
         clip = np.asarray(clip, dtype=np.float32).reshape(-1)
         if clip.size == 0:
@@ -339,7 +347,7 @@ class PeEncoder:
             for start in range(0, len(indices), self.batch_size):
                 group = indices[start : start + self.batch_size]
                 values = torch.stack([clips[i] for i in group]).unsqueeze(1).to(self.device, self.dtype)
-                states, _ = self._audio_front_end(encoder)(values)
+                states, _ = self.audio_front_end(encoder)(values)
                 for row, index in enumerate(group):
                     embeds[index] = states[row]
         return self._encoder_body(encoder, embeds)
@@ -377,7 +385,7 @@ class PeEncoder:
     def _audio_clips(self, clips: Sequence[np.ndarray]) -> list[torch.Tensor]:
         if self.audio_tower is None:
             raise ValueError(f"this {self.kind} checkpoint has no audio tower")
-        return [self._audio_inputs(c) for c in clips]
+        return [self.audio_inputs(c) for c in clips]
 
     def _video_clips(self, clips: Sequence[torch.Tensor | np.ndarray]) -> list[torch.Tensor]:
         if self.video_tower is None:
@@ -434,10 +442,6 @@ class PeEncoder:
         outputs = self.video_tower_outputs(clips)
         with torch.inference_mode():
             return self._stack(self.heads["video"], [o.pooled for o in outputs])
-
-    def embed_video_frames(self, clips: Sequence[torch.Tensor]) -> list[np.ndarray]:
-        """Each frame of each clip as a one-frame video, in the video space: (frames, dim) per clip."""
-        return self.embed_video_and_frames(clips)[1]
 
     def embed_video_and_frames(self, clips: Sequence[torch.Tensor]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Clip vectors and per-frame vectors together; the vision model runs once per frame."""

@@ -22,11 +22,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pe_search.errors import Option
 from pe_search.query.engine import QueryEngine, QueryVectors
 from pe_search.query.fusion import reciprocal_rank_fusion
 from pe_search.query.modes import DEFAULT_MODE, MODES
 from pe_search.query.results import Hit, WhyMatched
-from pe_search.query.routes import DEFAULT_TARGETS, QueryError, Route, route
+from pe_search.query.routes import DEFAULT_TARGETS, TEXT, QueryError, Route, route
 from pe_search.store import SearchFilter
 from pe_search.store.text_index import TextMatch
 
@@ -43,9 +44,12 @@ class _TextHit:
 
 def check_mode(mode: str, text: str | None) -> None:
     if mode not in MODES:
-        raise QueryError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise QueryError(f"{{0}} must be one of {', '.join(MODES)}", options=(Option("mode"),), value=mode)
     if mode == "text" and not text:
-        raise QueryError("--mode text needs TEXT to look for in names, tags and subtitles")
+        raise QueryError(
+            "{0} needs {1}", "give the words to look for in names, tags and subtitles",
+            options=(Option("mode", value="text"), TEXT),
+        )  # fmt: skip
 
 
 def search(
@@ -180,7 +184,7 @@ def _best_segment(
     for r in routes:
         if not engine.spaces.get(r.target):
             continue
-        if r.embedding not in engine.embeddings and r.embedding not in vectors.cache:
+        if not vectors.can_give(r.embedding):
             continue
         found = engine.store.segment_vectors(media_id, r.target, start, end if start is not None else None)
         if not len(found):
