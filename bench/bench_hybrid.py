@@ -18,9 +18,10 @@ either end, 1-8 % of bits flipped as by lossy re-encoding, or exact). Written th
 store; then `find_duplicates` runs in a fresh process: wall time, peak memory, and recall and
 precision of the simulated copies.
 
-`quality`: the generated corpus of tests/duplicate_corpus.py (five kinds of sound, thirteen
-transformations each, look-alike takes, scenes): precision and recall per transformation at
-the default settings, as a Markdown table.
+`quality`: the generated corpus of tests/duplicate_corpus.py (five kinds of sound, `--variants`
+recordings of each with a look-alike take and thirteen transformed copies; four scenes with a
+look-alike take and four copies): precision and recall per transformation at the default
+settings, as a Markdown table.
 """
 
 from __future__ import annotations
@@ -277,7 +278,7 @@ def run_quality(args) -> dict:
     from pe_search.duplicates.groups import Member, group_members
 
     with tempfile.TemporaryDirectory() as directory:
-        files = write_corpus(Path(directory) / "corpus")
+        files = write_corpus(Path(directory) / "corpus", scenes=4, variants=args.variants)
         began = time.perf_counter()
         members = [
             Member(i, str(f.path), f.kind, content_hash(f.path), fingerprint_file(f.path))
@@ -313,6 +314,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--workdir", default=None, help="where the simulated library is written")
+    parser.add_argument("--variants", type=int, default=4, help="quality: recordings per kind of sound")
     parser.add_argument("--library", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.part == "duplicates-child":

@@ -58,7 +58,7 @@ def _noise(rng: np.random.Generator, n: int, amplitude: float) -> np.ndarray:
 
 
 def recording(kind: str, take: int) -> np.ndarray:
-    """(2, samples) float32 in [-0.45, 0.45]: `take` 0 is the original, 1 its look-alike."""
+    """(2, samples) float32 in [-0.45, 0.45]: takes 2v and 2v + 1 are a recording and its look-alike."""
     rng = np.random.default_rng(1000 * KINDS.index(kind) + take)
     n = int(SECONDS * RATE)
     t = np.arange(n) / RATE
@@ -169,19 +169,23 @@ def write_corpus(
     kinds: tuple[str, ...] = KINDS,
     transforms: tuple[str, ...] = TRANSFORMS,
     scenes: int = 2,
+    variants: int = 1,
 ) -> list[CorpusFile]:
-    """Write the corpus into `folder`; returns every file with its label."""
+    """Write the corpus into `folder`; returns every file with its label. `variants`: recordings
+    (each with its look-alike and copies) per kind of sound."""
     folder.mkdir(parents=True, exist_ok=True)
     files: list[CorpusFile] = []
-    for kind in kinds:
-        signal = recording(kind, 0)
-        original = write_audio(folder / f"{kind}-original.flac", signal, RATE)
-        files.append(CorpusFile(original, kind, "original", "audio"))
-        alike = write_audio(folder / f"{kind}-other-take.flac", recording(kind, 1), RATE)
-        files.append(CorpusFile(alike, f"{kind}-other", "lookalike", "audio"))
-        for transform in transforms:
-            path = _audio_copy(original, signal, transform, folder, f"{kind}-copy-{transform}")
-            files.append(CorpusFile(path, kind, transform, "audio"))
+    for variant in range(variants):
+        for kind in kinds:
+            name = kind if variant == 0 else f"{kind}{variant}"
+            signal = recording(kind, 2 * variant)
+            original = write_audio(folder / f"{name}-original.flac", signal, RATE)
+            files.append(CorpusFile(original, name, "original", "audio"))
+            alike = write_audio(folder / f"{name}-other-take.flac", recording(kind, 2 * variant + 1), RATE)
+            files.append(CorpusFile(alike, f"{name}-other", "lookalike", "audio"))
+            for transform in transforms:
+                path = _audio_copy(original, signal, transform, folder, f"{name}-copy-{transform}")
+                files.append(CorpusFile(path, name, transform, "audio"))
     for scene in range(scenes):
         sound = recording(KINDS[scene % len(KINDS)], 10 + scene)
         original = write_video(folder / f"scene{scene}-original.mp4", _scene_frames(0), audio=sound)
@@ -271,5 +275,6 @@ def table(results: dict[str, Quality]) -> str:
         "|---|---|---|---|---|",
     ]
     for name, q in results.items():
-        lines.append(f"| {name} | {q.true_pairs} | {q.recall:.3f} | {q.found_pairs} | {q.precision:.3f} |")
+        recall = f"{q.recall:.3f}" if q.true_pairs else "-"
+        lines.append(f"| {name} | {q.true_pairs} | {recall} | {q.found_pairs} | {q.precision:.3f} |")
     return "\n".join(lines)
