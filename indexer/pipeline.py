@@ -51,14 +51,16 @@ class IndexSummary:
         return self.media_seconds / self.seconds if self.seconds else 0.0
 
 
-class _Stop:
-    """First Ctrl-C: finish the current batch and stop. Second: stop now."""
+class StopOnCtrlC:
+    """First Ctrl-C: set `requested` (the run finishes the current batch and stops). Second: stop
+    now. A front door may hold one around opening the library too, and pass `requested` as
+    `run_index(stop=...)`."""
 
-    def __init__(self) -> None:
-        self.requested = threading.Event()
+    def __init__(self, requested: threading.Event | None = None) -> None:
+        self.requested = requested or threading.Event()
         self._previous = None
 
-    def __enter__(self) -> _Stop:
+    def __enter__(self) -> StopOnCtrlC:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
@@ -99,26 +101,30 @@ def run_index(
     summary = IndexSummary()
     if models.frames is None and settings.audio_frames:
         settings = replace(settings, audio_frames=False)
-    candidates = list(iter_media(paths, include, exclude))
-    plan = plan_changes(candidates, store, paths, prune=prune)
-    summary.skipped = len(plan.unchanged)
-    # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
-    summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
-    _apply_bookkeeping(store, plan, summary)
-    refresh_side_data(
-        store, [*plan.unchanged, *(job.path for job in plan.touched), *(j.path for _, j in plan.moves)]
-    )
-    emit(FilesPlanned(len(plan.encode), summary.skipped, summary.moved, summary.removed))
-
-    with _Stop() as interrupt:
+    with StopOnCtrlC(stop) as interrupt:  # from the start: a Ctrl-C while planning stops before encoding
+        stop_event = interrupt.requested
+        candidates = list(iter_media(paths, include, exclude))
+        plan = plan_changes(candidates, store, paths, prune=prune)
+        summary.skipped = len(plan.unchanged)
+        # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
+        summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
+        _apply_bookkeeping(store, plan, summary)
+        refresh_side_data(
+            store, [*plan.unchanged, *(job.path for job in plan.touched), *(j.path for _, j in plan.moves)]
+        )
+        emit(FilesPlanned(len(plan.encode), summary.skipped, summary.moved, summary.removed))
         stage = EncodeStage(
             models,
             settings,
             batch_size,
-            stop=stop or interrupt.requested,
+            stop=stop_event,
             on_media=lambda seconds, elapsed: emit(MediaEncoded(seconds, elapsed)),
         )
-        _encode_and_write(plan.encode, store, stage, distributor or local_distributor(workers), emit, summary)
+        if stop_event.is_set():
+            summary.interrupted = True
+        else:
+            distributor = distributor or local_distributor(workers)
+            _encode_and_write(plan.encode, store, stage, distributor, emit, summary)
     store.checkpoint()
     summary.seconds = time.perf_counter() - began
     return summary

@@ -173,7 +173,7 @@ class Library:
         receives the run's `indexer.events`.
 
         Raises `InvalidIndexSettings` for impossible window/hop/frame values."""
-        from indexer.pipeline import run_index
+        from indexer.pipeline import StopOnCtrlC, run_index
         from indexer.settings import RECORDED, settings_for_library
 
         given = {k: options.pop(k) for k in list(options) if k in RECORDED}
@@ -181,21 +181,32 @@ class Library:
         on_message: Callable[[str], None] | None = options.pop("on_message", None)
         progress = options.pop("progress", None)
         bar = None if callable(progress) or progress is False else IndexProgressBar(progress)
+        models = self.models  # first: choosing them may read the library's record
         self.close()
-        with LibraryStore.open(self.path, self.models.fingerprint(), create=True, rebuild=rebuild) as store:
+        ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
+        with (
+            ctrl_c,
+            LibraryStore.open(self.path, models.fingerprint(), create=True, rebuild=rebuild) as store,
+        ):
             settings = settings_for_library(
                 store,
                 **given,
                 rebuild=rebuild,
-                frame_preprocessing=self.models.clip.frame_preprocessing,
-                audio_frames=self.models.frames is not None,
+                frame_preprocessing=models.clip.frame_preprocessing,
+                audio_frames=models.frames is not None,
             )
             if on_message is not None:
                 for message in store.messages:  # what opening repaired, upgraded or dropped
                     on_message(message)
             try:
                 return run_index(
-                    [str(p) for p in paths], store, self.models, settings, progress=bar or progress, **options
+                    [str(p) for p in paths],
+                    store,
+                    models,
+                    settings,
+                    progress=bar or progress,
+                    stop=ctrl_c.requested,
+                    **options,
                 )
             finally:
                 if bar is not None:

@@ -47,6 +47,45 @@ class TowerOutput:
     frames: torch.Tensor  # (frames, hidden)
 
 
+def encoder_body(encoder: nn.Module, embeds: list[torch.Tensor]) -> list[TowerOutput]:
+    """The temporal transformer of a PE encoder over a padded batch, masked as `forward()` masks.
+
+    Plain torch (no inference mode): `toy/train.py` trains through it."""
+    lengths = [e.shape[0] for e in embeds]
+    width = max(lengths)
+    batch = embeds[0].new_zeros((len(embeds), width, embeds[0].shape[-1]))
+    mask = torch.zeros((len(embeds), width), dtype=torch.long, device=batch.device)
+    for row, e in enumerate(embeds):
+        batch[row, : e.shape[0]] = e
+        mask[row, : e.shape[0]] = 1
+    padded = min(lengths) != width
+    hidden, attention = encoder.patch_embedder(batch, padding_mask=mask if padded else None)
+    if attention is not None:
+        attention = create_bidirectional_mask(
+            config=encoder.config, inputs_embeds=hidden, attention_mask=attention
+        )
+    positions = torch.arange(hidden.shape[1], device=hidden.device).unsqueeze(0)
+    rotary = encoder.rotary_emb(hidden, positions)
+    for layer in encoder.layers[: encoder.config.num_hidden_layers]:
+        hidden = layer(hidden, attention_mask=attention, position_embeddings=rotary)
+    hidden = encoder.output(encoder.norm(hidden))
+    return [TowerOutput(hidden[row, 0], hidden[row, 1 : 1 + n]) for row, n in enumerate(lengths)]
+
+
+def fuse_input(embedder: nn.Module, audio_frames: torch.Tensor, video_frames: torch.Tensor) -> torch.Tensor:
+    """The fused encoder's input for one clip: video states aligned to the audio frames."""
+    video = embedder.video_proj(video_frames.T.unsqueeze(0)).squeeze(0).T
+    if video.shape[0] != audio_frames.shape[0]:
+        video = F.interpolate(video.T.unsqueeze(0), size=audio_frames.shape[0], mode="nearest").squeeze(0).T
+    video = embedder.video_norm(video)
+    return embedder.data_proj(embedder.concat_modality_proj(torch.cat([audio_frames, video], dim=-1)))
+
+
+def cls_text_states(output) -> torch.Tensor:
+    """The text tower's CLS states, as `forward()` takes them: the last hidden layer's first token."""
+    return output.hidden_states[-1][:, 0]
+
+
 @dataclass(frozen=True)
 class CheckpointIdentity:
     """Where a checkpoint came from and what it is: content hashes of its config and weights."""
@@ -286,7 +325,7 @@ class PeEncoder:
                     output_hidden_states=True,
                     return_dict=True,
                 )
-                cls_states = output.hidden_states[-1][:, 0]
+                cls_states = cls_text_states(output)
                 for row, index in enumerate(batch):
                     states[index] = cls_states[row]
         return torch.stack(states) if states else torch.empty(0, self.text_model.config.hidden_size)
@@ -315,28 +354,6 @@ class PeEncoder:
             clip = np.pad(clip, (0, hop - clip.size % hop), mode="reflect" if clip.size > 1 else "edge")
         return torch.from_numpy(clip)
 
-    def _encoder_body(self, encoder: nn.Module, embeds: list[torch.Tensor]) -> list[TowerOutput]:
-        """The temporal transformer of a PE encoder over a padded batch, masked as `forward()` masks."""
-        lengths = [e.shape[0] for e in embeds]
-        width = max(lengths)
-        batch = embeds[0].new_zeros((len(embeds), width, embeds[0].shape[-1]))
-        mask = torch.zeros((len(embeds), width), dtype=torch.long, device=batch.device)
-        for row, e in enumerate(embeds):
-            batch[row, : e.shape[0]] = e
-            mask[row, : e.shape[0]] = 1
-        padded = min(lengths) != width
-        hidden, attention = encoder.patch_embedder(batch, padding_mask=mask if padded else None)
-        if attention is not None:
-            attention = create_bidirectional_mask(
-                config=encoder.config, inputs_embeds=hidden, attention_mask=attention
-            )
-        positions = torch.arange(hidden.shape[1], device=hidden.device).unsqueeze(0)
-        rotary = encoder.rotary_emb(hidden, positions)
-        for layer in encoder.layers[: encoder.config.num_hidden_layers]:
-            hidden = layer(hidden, attention_mask=attention, position_embeddings=rotary)
-        hidden = encoder.output(encoder.norm(hidden))
-        return [TowerOutput(hidden[row, 0], hidden[row, 1 : 1 + n]) for row, n in enumerate(lengths)]
-
     def _audio_tower(self, encoder: nn.Module, clips: list[torch.Tensor]) -> list[TowerOutput]:
         """Audio tower; the DAC front end only ever sees clips of one length together."""
         embeds: list[torch.Tensor | None] = [None] * len(clips)
@@ -350,7 +367,7 @@ class PeEncoder:
                 states, _ = self.audio_front_end(encoder)(values)
                 for row, index in enumerate(group):
                     embeds[index] = states[row]
-        return self._encoder_body(encoder, embeds)
+        return encoder_body(encoder, embeds)
 
     def _video_features(self, encoder: nn.Module, clips: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per-frame inputs of the temporal transformer: the vision model on real frames only."""
@@ -374,11 +391,11 @@ class PeEncoder:
         """Video tower. With `with_frames`, also each frame alone as a one-frame clip (pooled
         states), reusing the vision model's per-frame work."""
         features = self._video_features(encoder, clips)
-        outputs = self._encoder_body(encoder, features)
+        outputs = encoder_body(encoder, features)
         if not with_frames:
             return outputs
         singles = [f[i : i + 1] for f in features for i in range(f.shape[0])]
-        pooled = [o.pooled for o in self._encoder_body(encoder, singles)] if singles else []
+        pooled = [o.pooled for o in encoder_body(encoder, singles)] if singles else []
         per_clip = list(torch.split(torch.stack(pooled), [c.shape[0] for c in clips])) if pooled else []
         return outputs, per_clip
 
@@ -487,8 +504,10 @@ class PeEncoder:
                 if self._fused_video_tied
                 else self._video_tower(embedder.video_encoder, [video[i] for i in batch])
             )
-            embeds = [self._fuse(a.frames, v.frames) for a, v in zip(fused_audio, fused_video)]
-            fused = self._encoder_body(self.fused, embeds)
+            embeds = [
+                fuse_input(self.fused.embedder, a.frames, v.frames) for a, v in zip(fused_audio, fused_video)
+            ]
+            fused = encoder_body(self.fused, embeds)
             return [
                 (a.pooled, v.pooled, f.pooled, fr) for a, v, f, fr in zip(audio_out, video_out, fused, frames)
             ]
@@ -503,17 +522,6 @@ class PeEncoder:
             if with_frames:
                 out["video_frame"] = [self._to_numpy(self.heads["video"](r[3])) for r in results]
         return out
-
-    def _fuse(self, audio_frames: torch.Tensor, video_frames: torch.Tensor) -> torch.Tensor:
-        """The fused encoder's input for one clip: video states aligned to the audio frames."""
-        embedder = self.fused.embedder
-        video = embedder.video_proj(video_frames.T.unsqueeze(0)).squeeze(0).T
-        if video.shape[0] != audio_frames.shape[0]:
-            video = (
-                F.interpolate(video.T.unsqueeze(0), size=audio_frames.shape[0], mode="nearest").squeeze(0).T
-            )
-        video = embedder.video_norm(video)
-        return embedder.data_proj(embedder.concat_modality_proj(torch.cat([audio_frames, video], dim=-1)))
 
     def embed_audio_plus_text(self, audio_clips: Sequence[np.ndarray], texts: Sequence[str]) -> np.ndarray:
         """Audio + text query vectors, searched against video (concat order: audio CLS, text CLS)."""
