@@ -129,7 +129,7 @@ def run_text(args) -> dict:
         for text in texts:
             for mode in modes:  # interleaved, so machine load hits every mode alike
                 vectors = QueryVectors(
-                    lambda e, t=text: encoder.embed_text([t], [e])[e][0], frozenset({"text"})
+                    lambda e, t=text: encoder.embed_text([t], [e])[e][0], frozenset({"text"}), available
                 )
                 began = time.perf_counter()
                 hits = hybrid.search(engine, "text", vectors, text, mode, ("audio",), k=args.k)
