@@ -7,8 +7,8 @@ and .txt sidecars (store.search_text), one hit per file (its best entry) or per 
 Why hybrid is the default: a file a user knows by name or tag ("door_slam_03.wav", a title, a
 line of its subtitles) must be found by those words, which a model that embeds only the sound
 and picture cannot do; and when no file carries the query's words the fused ranking is exactly
-the vector ranking, so nothing is lost. It costs one FTS5 query (about a millisecond at 100k
-entries, bench/bench_hybrid.py) next to the text encoder's tens of milliseconds.
+the vector ranking, so nothing is lost. It costs one FTS5 query next to the text encoder
+(bench/bench_hybrid.py; docs/benchmarks.md has the figures and the known cost of common words).
 
 Filters apply to both sides (the same SearchFilter selects files for the vectors and for the
 text). `min_prob` applies to the vector side; a hit the text side found on its own stays, and
