@@ -59,9 +59,9 @@ def _forward_audio(encoder, clip) -> np.ndarray:
 def test_fast_is_the_default_and_the_switch_gives_the_plain_modules(bf16_encoders, plain_encoders):
     fast, plain = bf16_encoders["audio_video"], plain_encoders["audio_video"]
     assert fast.fast and not plain.fast
-    assert isinstance(fast._audio_front_end(fast.audio_tower), FastAudioFrontEnd)
-    assert type(plain._audio_front_end(plain.audio_tower)) is PeAudioEncoderEmbedder
-    assert plain._audio_front_end(plain.audio_tower) is plain.audio_tower.embedder
+    assert isinstance(fast.audio_front_end(fast.audio_tower), FastAudioFrontEnd)
+    assert type(plain.audio_front_end(plain.audio_tower)) is PeAudioEncoderEmbedder
+    assert plain.audio_front_end(plain.audio_tower) is plain.audio_tower.embedder
     expected = FastVisionModel if fast_paths.native_bf16(torch.device("cpu")) else PlainVisionModel
     assert type(fast._vision_models[id(fast.video_tower)]) is expected
     assert type(plain._vision_models[id(plain.video_tower)]) is PlainVisionModel

@@ -7,7 +7,7 @@ including the cascade when a media file is deleted). Porter stemming, so "slams"
 Existing libraries get their text on the next `pe-search index` run.
 
 Revision ID: 0003_text_search
-Revises: 0003
+Revises: 0004_frame_blocks
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_text_search"
-down_revision = "0003"
+down_revision = "0004_frame_blocks"
 branch_labels = None
 depends_on = None
 
