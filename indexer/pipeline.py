@@ -21,6 +21,7 @@ from indexer.distributors import Distributor, local_distributor
 from indexer.events import EventSink, FileDone, FilesPlanned, IndexEvent, MediaEncoded
 from indexer.reader import FileJob
 from indexer.settings import IndexSettings
+from indexer.side_data import refresh as refresh_side_data
 from indexer.stage import EncodeStage, FileFailure
 from indexer.state import plan_changes
 from indexer.walk import iter_media
@@ -108,6 +109,9 @@ def run_index(
         # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
         summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
         _apply_bookkeeping(store, plan, summary)
+        refresh_side_data(
+            store, [*plan.unchanged, *(job.path for job in plan.touched), *(j.path for _, j in plan.moves)]
+        )
         emit(FilesPlanned(len(plan.encode), summary.skipped, summary.moved, summary.removed))
         stage = EncodeStage(
             models,

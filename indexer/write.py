@@ -12,6 +12,8 @@ import numpy as np
 
 from indexer.encode import EncodedChunk, EncodedWindow
 from indexer.reader import FileJob
+from indexer.side_data import describe_file
+from pe_search.duplicates import audio_fingerprint
 from pe_search.store import LibraryStore, MediaRecord, SegmentRecord
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
 
@@ -65,9 +67,13 @@ def write_file(
             add(SegmentRecord(window.start, window.end, "clip"), window.vectors)
     frames = _frames(encoded, frame_seconds)
 
+    side = describe_file(job.path, encoded.has_audio)
     with store.write() as tx:
         media_id = tx.upsert_media(record)
         tx.delete_segments(media_id)
+        tx.set_audio_fingerprint(media_id, None, None, audio_fingerprint.VERSION)
+        tx.set_text(media_id, side.text.entries, side.text.signature)
+        tx.set_audio_fingerprint(media_id, side.fingerprint, job.content_hash, audio_fingerprint.VERSION)
         ids = tx.add_segments(media_id, segments)
         counts = {}
         for space, positions in owners.items():
@@ -119,6 +125,7 @@ def record_failure(store: LibraryStore, job: FileJob, reason: str) -> None:
     with store.write() as tx:
         media_id = tx.upsert_media(record)
         tx.delete_segments(media_id)
+        tx.set_audio_fingerprint(media_id, None, None, audio_fingerprint.VERSION)
 
 
 class SingleWriter:

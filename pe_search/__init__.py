@@ -1,6 +1,6 @@
 """pe-search: search your own audio and video by meaning with Perception Encoder Audio-Visual models."""
 
-__all__ = ["Hit", "Library", "LocatedSpan", "Moment"]
+__all__ = ["Hit", "Library", "LocatedSpan", "Moment", "WhyMatched"]
 
 
 def __getattr__(name: str):
@@ -9,7 +9,7 @@ def __getattr__(name: str):
         from pe_search.api import Library
 
         return Library
-    if name in ("Hit", "LocatedSpan", "Moment"):
+    if name in ("Hit", "LocatedSpan", "Moment", "WhyMatched"):
         from pe_search.query import results
 
         return getattr(results, name)

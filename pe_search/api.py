@@ -15,11 +15,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from pe_search.duplicates.groups import DuplicateGroup, find_duplicates
 from pe_search.errors import PeSearchError
 from pe_search.models.choice import ModelChoice, choose_models
 from pe_search.models.model_set import ModelSet
 from pe_search.progress_bar import IndexProgressBar
 from pe_search.query.curve import FrameCurve, frame_curve
+from pe_search.query.modes import DEFAULT_MODE
 from pe_search.query.request import Locate, QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError
@@ -250,11 +252,14 @@ class Library:
         max_duration: float | None = None,
         modified_after: float | None = None,
         modified_before: float | None = None,
+        mode: str = DEFAULT_MODE,
     ) -> list[Hit]:
         """Search the library. `audio`/`video`: a file path, or (array, rate) / (frames uint8, fps).
 
         `target` is audio, video or audio_video (default: text searches audio and video and
-        merges them by probability; audio searches video; video searches audio)."""
+        merges them by probability; audio searches video; video searches audio). `mode`: vector
+        (the model alone), text (names, folders, tags, subtitles, .txt sidecars) or hybrid (both,
+        fused by reciprocal rank; the default). Each hit's `why` says why it matched."""
         filters = SearchFilter(
             kinds=tuple(kinds) if kinds else None,
             path_prefix=path_prefix,
@@ -265,9 +270,16 @@ class Library:
             modified_before=modified_before,
         )
         request = QueryRequest(
-            text, audio, video, like, target, filters, k, offset, min_prob, all_segments
+            text, audio, video, like, target, filters, k, offset, min_prob, all_segments, mode=mode
         )  # fmt: skip
         return self.queries.search(request)
+
+    def duplicates(self, kind: str | None = None) -> list[DuplicateGroup]:
+        """Groups of files holding the same recording (exact copies and copies in other forms),
+        each with the file to keep first; `kind` "audio" or "video" for one kind only."""
+        if kind not in (None, "audio", "video"):
+            raise ValueError(f"kind must be audio or video, got {kind!r}")
+        return find_duplicates(self.store, kind)
 
     def locate(
         self,

@@ -13,7 +13,7 @@ from test_store_support import make_fingerprint
 from pe_search.store import LibraryStore, LibraryVersionError
 from pe_search.store.database import alembic_config, head_revision, open_engine, upgrade
 from pe_search.store.layout import LibraryLayout
-from pe_search.store.schema import Base
+from pe_search.store.schema import Base, is_managed_table
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_new_library_is_created_at_head(library, fingerprint):
 def test_upgrade_from_first_migration_keeps_rows(library):
     _make_revision_1_library(library)
     with LibraryStore.open(library) as store:  # no fingerprint: keep the stored one
-        assert any("0001 to 0004_frame_blocks" in message for message in store.messages)
+        assert any(f"0001 to {head_revision()}" in message for message in store.messages)
         assert store.status().schema_revision == head_revision()
         song, clip, broken = (store.find_media(p) for p in ("/m/song.flac", "/m/clip.mp4", "/m/broken.mp4"))
         assert song.duration == 3.5 and song.content_hash == "aa"
@@ -82,7 +82,11 @@ def test_autogenerate_finds_no_difference(library, fingerprint):
     LibraryStore.open(library, fingerprint).close()
     engine = open_engine(LibraryLayout(library).database, writer=False)
     with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(
+            connection,
+            opts={"include_name": lambda name, type_, _: type_ != "table" or is_managed_table(name)},
+        )
+        diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == []
 
@@ -104,7 +108,7 @@ def test_reader_refuses_old_schema_and_writer_upgrades(library):
     with pytest.raises(LibraryVersionError, match="open the library for writing"):
         LibraryStore.open(library, readonly=True)
     engine = open_engine(LibraryLayout(library).database, writer=True)
-    assert upgrade(engine) == ["0002", "0003", "0004_frame_blocks"]
+    assert upgrade(engine)[:3] == ["0002", "0003", "0004_frame_blocks"]
     assert upgrade(engine) == []
     engine.dispose()
     LibraryStore.open(library, readonly=True).close()

@@ -6,6 +6,7 @@ import click
 
 from pe_search.cli.library_option import library_option
 from pe_search.cli.output import clock, emit_json, json_option
+from pe_search.query.modes import DEFAULT_MODE, MODES
 
 
 def _probability(value) -> str:
@@ -33,6 +34,13 @@ def _probability(value) -> str:
 @click.option("--max-duration", type=float, help="Only files at most this long (s).")
 @click.option("--modified-after", type=click.DateTime(), help="Only files modified after (YYYY-MM-DD).")
 @click.option("--modified-before", type=click.DateTime(), help="Only files modified before.")
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default=DEFAULT_MODE,
+    show_default=True,
+    help="vector: the model alone; text: names, folders, tags, subtitles, .txt; hybrid: both, fused.",
+)
 @click.option("--device", default=None, help="cpu or cuda.")
 @library_option
 @json_option
@@ -53,6 +61,7 @@ def search_command(
     max_duration,
     modified_after,
     modified_before,
+    mode,
     device,
     library,
     as_json,
@@ -66,7 +75,7 @@ def search_command(
             all_segments=all_segments, kinds=kinds or None, path_prefix=path_prefix, path_glob=path_glob,
             min_duration=min_duration, max_duration=max_duration,
             modified_after=modified_after.timestamp() if modified_after else None,
-            modified_before=modified_before.timestamp() if modified_before else None,
+            modified_before=modified_before.timestamp() if modified_before else None, mode=mode,
         )  # fmt: skip
     if as_json:
         emit_json([hit.to_dict() for hit in hits])
@@ -81,6 +90,18 @@ def search_command(
         click.echo(
             f"{rank:>3}  {_probability(hit.probability)}  {hit.score:8.3f}  {span:<19}  {moment:<10}  {hit.path}"
         )
+        if hit.why is not None and hit.why.text_field:
+            click.echo(f"{'':>5}why: {_why(hit.why)}")
+
+
+def _why(why) -> str:
+    """One line: where the text matched and with which words, and the model's ranks."""
+    field = why.text_field + (f" ({why.text_key})" if why.text_key else "")
+    words = ", ".join(why.matched_words)
+    vector = f"vector #{why.vector_rank}" if why.vector_rank else "not in the vector top"
+    if why.vector_probability is not None:
+        vector += f", prob {why.vector_probability:.3f}"
+    return f"text #{why.text_rank} in {field}: {words} ({why.text_snippet}); {vector}"
 
 
 @click.command("locate")

@@ -85,7 +85,10 @@ class QueryEngine:
         all_segments: bool = False,
         filters: SearchFilter | None = None,
         fixed_routes: list[Route] | None = None,
+        localise: bool = True,
     ) -> list[Hit]:
+        """`localise=False`: no best frame per hit (a caller that keeps only some hits localises
+        those with `localise`)."""
         routes = fixed_routes or [route(kind, t) for t in (targets or DEFAULT_TARGETS[kind])]
         if not any(self.spaces.get(r.target) for r in routes):
             if not any(self.spaces.values()):
@@ -115,6 +118,8 @@ class QueryEngine:
         hits.sort(key=lambda h: -(h.probability if len(routes) > 1 else h.score))
         if not all_segments and len(routes) > 1:
             hits = _best_per_file(hits)
+        if not localise:
+            return hits[offset:need]
         by_target = {r.target: r for r in routes}
         return [self._localise(hit, by_target[hit.target], vectors) for hit in hits[offset:need]]
 
@@ -221,6 +226,10 @@ class QueryEngine:
             segment_id=found.segment_id,
             media_id=found.media_id,
         )
+
+    def localise(self, hit: Hit, r: Route, vectors: QueryVectors) -> Hit:
+        """A hit of `search(..., localise=False)` with its best frame, as `search` would give it."""
+        return self._localise(hit, r, vectors)
 
     def _localise(self, hit: Hit, r: Route, vectors: QueryVectors) -> Hit:
         """The best frame inside a clip hit, from the file's frame-level vectors."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pe_search.query.modes import DEFAULT_MODE
 from pe_search.store import SearchFilter
 
 
@@ -39,3 +40,4 @@ class QueryRequest:
     min_prob: float | None = None
     all_segments: bool = False  # every matching segment, not the best one per file
     locate: Locate | None = None
+    mode: str = DEFAULT_MODE  # vector, text or hybrid (pe_search/query/hybrid.py)

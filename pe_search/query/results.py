@@ -19,6 +19,27 @@ class Moment:
 
 
 @dataclass(frozen=True)
+class WhyMatched:
+    """Why a hit is in the results: its place on each side of the search and what matched.
+
+    `vector_probability`/`vector_score`: the model's, for the file's best segment (also for a hit
+    the text side found, when its vectors can be scored); `text_field`: name, folder, tag,
+    subtitle or text_file, `text_key` the tag or sidecar it came from, `matched_words` the words
+    of the query FTS5 matched (stemmed forms as they appear in the file's text)."""
+
+    mode: str  # vector, text or hybrid
+    fused_score: float | None = None  # reciprocal rank fusion score (hybrid)
+    vector_rank: int | None = None
+    vector_probability: float | None = None
+    vector_score: float | None = None
+    text_rank: int | None = None
+    text_field: str | None = None
+    text_key: str | None = None
+    text_snippet: str | None = None
+    matched_words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Hit:
     path: str
     start: float
@@ -29,9 +50,10 @@ class Hit:
     target: str  # the stored vectors searched: audio, video, audio_video, audio_frame, ...
     kind: str  # the media file's kind: audio or video
     level: str  # clip or frame
-    segment_id: int
+    segment_id: int | None  # None for a hit only the text side found (a file, or a subtitle cue)
     media_id: int
     moment: Moment | None = None
+    why: WhyMatched | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -14,6 +14,7 @@ import numpy as np
 
 from pe_search.errors import Option
 from pe_search.models.model_set import ModelSet
+from pe_search.query import hybrid
 from pe_search.query.engine import QueryEngine, QueryVectors
 from pe_search.query.inputs import query_audio, query_video
 from pe_search.query.like import like_query
@@ -66,9 +67,12 @@ class QueryService:
             return [h for h in hits if h.media_id != media_id][: request.k]  # not the file asked about
         kind = query_kind(request.text, request.audio, request.video)
         vectors = self._media_vectors(request)
-        return self.engine.search(
+        return hybrid.search(
+            self.engine,
             kind,
             vectors,
+            request.text,
+            request.mode,
             targets,
             k=request.k,
             offset=request.offset,

@@ -25,6 +25,8 @@ import numpy as np
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from pe_search.store import audio_prints, text_index
+from pe_search.store.audio_prints import StoredFingerprint
 from pe_search.store.database import check_revision, current_revision, open_engine, upgrade
 from pe_search.store.errors import LibraryNotFoundError, ModelMismatchError
 from pe_search.store.filters import SearchFilter
@@ -414,6 +416,40 @@ class LibraryStore:
             vectors,
             ids,
         )
+
+    def search_text(
+        self, query: str, limit: int = 50, filters: SearchFilter | None = None
+    ) -> list[text_index.TextMatch]:
+        """Text entries (names, folders, tags, subtitles, .txt) matching the query's words, best first."""
+        with self._read_engine.connect() as connection:
+            return text_index.search(connection, query, limit, filters)
+
+    def text_entries(self, media_id: int) -> list[text_index.TextEntryRecord]:
+        with self._read_engine.connect() as connection:
+            return text_index.entries_of(connection, media_id)
+
+    def text_signature(self, media_id: int) -> str | None:
+        """What the file's text entries were read from (None: never read)."""
+        with self._read_engine.connect() as connection:
+            return text_index.signature_of(connection, media_id)
+
+    def side_data_state(self) -> tuple[dict[int, str], dict[int, int]]:
+        """({media id: text signature}, {media id: fingerprint version}) of every file, in one read."""
+        with self._read_engine.connect() as connection:
+            return text_index.signatures(connection), audio_prints.versions(connection)
+
+    def has_audio_fingerprint(self, media_id: int, version: int) -> bool:
+        with self._read_engine.connect() as connection:
+            return audio_prints.has(connection, media_id, version)
+
+    def audio_fingerprints(self, kinds: tuple[str, ...] | None = None) -> Iterator[StoredFingerprint]:
+        """Every indexed file's audio fingerprint, streamed (one read transaction)."""
+        with self._read_engine.connect() as connection:
+            yield from audio_prints.iterate(connection, kinds)
+
+    def missing_audio_fingerprints(self, version: int) -> int:
+        with self._read_engine.connect() as connection:
+            return audio_prints.missing(connection, version)
 
     def frame_slice(
         self, media_id: int, space: str, start: float | None = None, end: float | None = None

@@ -150,3 +150,54 @@ class FrameBlock(Base):
 
 # Filtered search narrows by media kind and date together.
 Index("ix_media_files_kind_mtime", MediaFile.kind, MediaFile.mtime)
+
+
+class TextEntry(Base):
+    """A piece of text a media file carries: its name, folder, a container tag, a subtitle cue or
+    a same-stem .txt. `start_s`/`end_s` are set for timed text (subtitle cues). Searched through
+    the FTS5 table `text_fts` (external content, kept in step by triggers; see text_index.py)."""
+
+    __tablename__ = "text_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_file_id: Mapped[int] = mapped_column(ForeignKey("media_files.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str | None] = mapped_column(String(64))
+    start_s: Mapped[float | None] = mapped_column(Float)
+    end_s: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class TextSource(Base):
+    """What a file's text entries were read from (sidecar names, sizes, mtimes), to re-read on change."""
+
+    __tablename__ = "text_sources"
+
+    media_file_id: Mapped[int] = mapped_column(
+        ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    signature: Mapped[str] = mapped_column(String(64))
+
+
+class AudioFingerprint(Base):
+    """A file's audio fingerprint (`pe_search.duplicates.audio_fingerprint`): uint32 codes, little
+    endian, one per hop; 0 marks a quiet frame. `content_hash` is the file content it was made from."""
+
+    __tablename__ = "audio_fingerprints"
+
+    media_file_id: Mapped[int] = mapped_column(
+        ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    codes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# FTS5 keeps its index in these tables, made by migration 0003_text_search (not models: SQLAlchemy
+# cannot describe a virtual table). Autogenerate comparisons skip them (`is_managed_table`).
+FTS_TABLE = "text_fts"
+
+
+def is_managed_table(name: str) -> bool:
+    """False for FTS5's virtual and shadow tables, which the migrations own outright."""
+    return not (name == FTS_TABLE or name.startswith(FTS_TABLE + "_"))

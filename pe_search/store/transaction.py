@@ -18,11 +18,13 @@ import numpy as np
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from pe_search.store import audio_prints, text_index
 from pe_search.store.frame_store import FrameStore
 from pe_search.store.layout import check_space_name
 from pe_search.store.policy import IndexPolicy
 from pe_search.store.records import MediaRecord, SegmentRecord
 from pe_search.store.schema import MEDIA_STATUSES, SEGMENT_LEVELS, IndexState, MediaFile, Segment, Vector
+from pe_search.store.text_index import TextEntryRecord
 from pe_search.store.vector_file import VectorFile
 
 
@@ -102,6 +104,20 @@ class WriteTransaction:
         moved = self.session.execute(update(MediaFile).where(MediaFile.id == media_id).values(path=new_path))
         if moved.rowcount != 1:
             raise KeyError(f"no media file with id {media_id}")
+        text_index.rename_entries(self.session, media_id, new_path)
+
+    def set_text(self, media_id: int, entries: Sequence[TextEntryRecord], signature: str | None) -> None:
+        """Replace the file's text entries (full-text search); `signature`: what they were read from."""
+        text_index.replace_entries(self.session, media_id, list(entries), signature)
+
+    def set_audio_fingerprint(
+        self, media_id: int, codes: np.ndarray | None, content_hash: str | None, version: int
+    ) -> None:
+        """Replace the file's audio fingerprint (None: the file has none, e.g. no sound)."""
+        if codes is None:
+            audio_prints.drop(self.session, media_id)
+        else:
+            audio_prints.put(self.session, media_id, codes, content_hash, version)
 
     def delete_media(self, media_id: int) -> int:
         """Delete a file with its segments and vectors; returns how many vectors went."""

@@ -13,10 +13,15 @@ from pathlib import Path
 from alembic import context
 from sqlalchemy import create_engine
 
-from pe_search.store.schema import Base
+from pe_search.store.schema import Base, is_managed_table
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_name(name, type_, _parent) -> bool:
+    """Autogenerate leaves FTS5's tables alone: migrations make them with raw SQL."""
+    return type_ != "table" or is_managed_table(name)
 
 
 def _configure_and_run(connection) -> None:
@@ -26,6 +31,7 @@ def _configure_and_run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         transactional_ddl=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,157 @@
+"""The text a media file carries, for full-text search: its name and folders, its container tags
+(read with PyAV), subtitles beside it (`.srt`, `.vtt`; each cue a timed entry) and a `.txt` of
+the same stem.
+
+Sidecars are found by stem: `walk.mp4` takes `walk.srt`, `walk.en.vtt` and `walk.txt`. The
+signature (names, sizes and mtimes of the sidecars found) tells a later run whether to read them
+again when the media file itself did not change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pe_search.media.tags import read_tags
+from pe_search.store.text_index import TextEntryRecord, path_entries
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_VERSION = "1"
+SUBTITLE_SUFFIXES = (".srt", ".vtt")
+TEXT_SUFFIX = ".txt"
+MAX_TEXT_CHARS = 200_000  # a .txt beyond this is cut (FTS entries stay a sane size)
+# Container tags that describe how a file was made, not what it holds.
+TECHNICAL_TAGS = frozenset(
+    {
+        "encoder",
+        "encoded_by",
+        "major_brand",
+        "minor_version",
+        "compatible_brands",
+        "handler_name",
+        "vendor_id",
+        "creation_time",
+        "duration",
+        "language",
+        "timecode",
+        "encoder_options",
+        "itunsmpb",
+        "itunnorm",
+    }
+)
+_CUE_TIME = re.compile(
+    r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})\s*-->\s*(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
+)
+_MARKUP = re.compile(r"<[^>]+>|\{\\[^}]*\}")
+
+
+@dataclass(frozen=True)
+class FileText:
+    entries: list[TextEntryRecord]
+    signature: str
+
+
+def sidecars(path: str | Path, listing: dict[Path, list[str]] | None = None) -> list[Path]:
+    """Subtitle and text files beside `path` that belong to it (same stem, optional .LANG).
+
+    `listing` caches directory listings across the files of one run (a folder of 10,000 files is
+    listed once, not 10,000 times)."""
+    media = Path(path)
+    names = listing.get(media.parent) if listing is not None else None
+    if names is None:
+        try:
+            names = sorted(os.listdir(media.parent))
+        except OSError:
+            names = []
+        if listing is not None:
+            listing[media.parent] = names
+    stem = media.stem.lower()
+    found = []
+    for name in names:
+        candidate = Path(name)
+        suffix = candidate.suffix.lower()
+        if suffix not in SUBTITLE_SUFFIXES and suffix != TEXT_SUFFIX:
+            continue
+        base = candidate.stem.lower()
+        if (
+            suffix in SUBTITLE_SUFFIXES
+            and (base == stem or base.rsplit(".", 1)[0] == stem)
+            or suffix == TEXT_SUFFIX
+            and base == stem
+        ):
+            found.append(media.parent / name)
+    return found
+
+
+def signature(path: str | Path, listing: dict[Path, list[str]] | None = None) -> str:
+    """Changes when a sidecar appears, goes or changes (the media's own changes re-index it anyway)."""
+    digest = hashlib.sha1(SIGNATURE_VERSION.encode())
+    for sidecar in sidecars(path, listing):
+        try:
+            stat = sidecar.stat()
+        except OSError:
+            continue
+        digest.update(f"{sidecar.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+def read_file_text(path: str | Path) -> FileText:
+    """Every text entry of the media file at `path` (never raises for an unreadable tag or sidecar)."""
+    entries = path_entries(str(path))
+    entries += container_tags(path)
+    for sidecar in sidecars(path):
+        try:
+            content = sidecar.read_text(encoding="utf-8-sig", errors="replace")
+        except OSError as error:
+            log.warning("%s: cannot read %s", sidecar, error)
+            continue
+        if sidecar.suffix.lower() in SUBTITLE_SUFFIXES:
+            entries += [
+                TextEntryRecord("subtitle", text, key=sidecar.name, start=start, end=end)
+                for start, end, text in subtitle_cues(content)
+            ]
+        else:
+            entries.append(TextEntryRecord("text_file", content[:MAX_TEXT_CHARS], key=sidecar.name))
+    return FileText(entries, signature(path))
+
+
+def container_tags(path: str | Path) -> list[TextEntryRecord]:
+    """Descriptive tags of the container and its streams (title, artist, album, comment, genre,
+    date, ...), one entry each, as PyAV reads them."""
+    entries, seen = [], set()
+    for key, value in read_tags(path):
+        name = key.lower()
+        value = str(value).strip()
+        if not value or name in TECHNICAL_TAGS or (name, value) in seen:
+            continue
+        seen.add((name, value))
+        entries.append(TextEntryRecord("tag", value, key=name[:64]))
+    return entries
+
+
+def subtitle_cues(content: str) -> list[tuple[float, float, str]]:
+    """(start, end, text) of each cue of an SRT or WebVTT file; markup and cue numbers dropped."""
+    cues = []
+    for block in re.split(r"\n\s*\n", content.replace("\r\n", "\n").replace("\r", "\n")):
+        lines = block.strip().split("\n")
+        for index, line in enumerate(lines):
+            timing = _CUE_TIME.search(line)
+            if timing is None:
+                continue
+            numbers = timing.groups()
+            start = _seconds(*numbers[:4])
+            end = _seconds(*numbers[4:])
+            text = " ".join(_MARKUP.sub("", rest).strip() for rest in lines[index + 1 :]).strip()
+            if text and end >= start:
+                cues.append((start, end, text))
+            break
+    return cues
+
+
+def _seconds(hours: str | None, minutes: str, seconds: str, fraction: str) -> float:
+    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + int(fraction.ljust(3, "0")) / 1000

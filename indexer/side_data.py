@@ -1,0 +1,70 @@
+"""What the library keeps of a file besides its vectors: its text entries (full-text search) and
+its audio fingerprint (duplicates). Written with the file's vectors in one transaction
+(`write.write_file`), and refreshed for files a run does not re-encode (`refresh`): a sidecar that
+appeared or changed, or a library made before these existed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.file_text import FileText, read_file_text, signature
+from pe_search.duplicates import audio_fingerprint
+from pe_search.duplicates.audio_fingerprint import fingerprint_file
+from pe_search.store import LibraryStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SideData:
+    text: FileText
+    fingerprint: np.ndarray | None  # None: no sound; empty: sound that gave no codes (too short, undecodable)
+
+
+NO_CODES = np.zeros(0, dtype=np.uint32)  # stored, so a file that gives none is not tried on every run
+
+
+def describe_file(path: str, has_audio: bool = True) -> SideData:
+    codes = fingerprint_file(path) if has_audio else None
+    if has_audio and codes is None:
+        codes = NO_CODES
+    return SideData(read_file_text(path), codes)
+
+
+def refresh(store: LibraryStore, paths: Iterable[str]) -> int:
+    """Re-read the text of indexed files whose sidecars changed, and fingerprint indexed files that
+    have none of the current version; returns how many files were updated. One read of the
+    library's state and one listing per folder, so an unchanged 100k-file library costs a stat
+    per sidecar, not a query per file."""
+    wanted = set(paths)
+    if not wanted:
+        return 0
+    text_signatures, print_versions = store.side_data_state()
+    listing: dict = {}
+    updated = 0
+    for media in store.iter_media():
+        if media.path not in wanted or media.status != "indexed":
+            continue
+        text = None
+        if text_signatures.get(media.id) != signature(media.path, listing):
+            text = read_file_text(media.path)
+        codes = None
+        if media.has_audio and print_versions.get(media.id) != audio_fingerprint.VERSION:
+            codes = fingerprint_file(media.path)
+            codes = NO_CODES if codes is None else codes
+        if text is None and codes is None:
+            continue
+        with store.write() as tx:
+            if text is not None:
+                tx.set_text(media.id, text.entries, text.signature)
+            if codes is not None:
+                tx.set_audio_fingerprint(media.id, codes, media.content_hash, audio_fingerprint.VERSION)
+        updated += 1
+    if updated:
+        log.info("refreshed text or fingerprints of %d files that were not re-encoded", updated)
+    return updated

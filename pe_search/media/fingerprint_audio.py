@@ -1,0 +1,38 @@
+"""A file's sound for its audio fingerprint: mono at the fingerprint's own rate, first minutes only.
+
+A second, cheap decode beside the 48 kHz one the models get (FFmpeg resamples to 11 kHz mono in C;
+tens of milliseconds for a song), so fingerprints need nothing from the indexing pipeline's
+buffers. The fingerprint itself is `pe_search.duplicates.audio_fingerprint`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import av
+import numpy as np
+
+from pe_search.media.containers import audio_stream, decoded_frames, open_media
+
+
+def read_mono(path: str | os.PathLike[str], rate: int, max_seconds: float) -> np.ndarray | None:
+    """Mono float32 samples at `rate`, at most `max_seconds`; None when the file has no sound."""
+    limit = int(max_seconds * rate)
+    with open_media(path) as container:
+        stream = audio_stream(container)
+        if stream is None:
+            return None
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        pieces, have = [], 0
+        for frame in decoded_frames(path, container, stream):
+            for out in resampler.resample(frame):
+                piece = out.to_ndarray().reshape(-1)
+                pieces.append(piece)
+                have += piece.size
+            if have >= limit:
+                break
+        else:
+            pieces += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    if not pieces:
+        return None
+    return np.concatenate(pieces)[:limit].astype(np.float32)
