@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,10 @@ from transformers import (  # noqa: E402
     PeVideoModel,
 )
 
+from pe_search.models.docstring_lint import quiet_docstring_lint  # noqa: E402
+
 log = logging.getLogger(__name__)
+quiet_docstring_lint()
 
 CHECKPOINT_FILES = [
     "config.json",
@@ -157,14 +160,22 @@ def config_digest(directory: Path) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
+# transformers builds models on the meta device inside process-wide context managers and flips
+# global logging settings: two threads loading at once get "Cannot copy out of meta tensor".
+_LOADING = threading.Lock()
+
+
 def load_model(directory: Path, kind: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    with _LOADING:
+        return _load_model(directory, kind, device, dtype)
+
+
+def _load_model(directory: Path, kind: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     try:
-        # PeVideoModel.__init__ prints a docstring lint message on every construction.
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = MODEL_CLASSES[kind].from_pretrained(directory, dtype=dtype)
+        model = MODEL_CLASSES[kind].from_pretrained(directory, dtype=dtype)
     except (OSError, ValueError, RuntimeError) as error:
         raise ModelLoadError(f"cannot load the checkpoint in {directory}: {error}".splitlines()[0]) from None
     finally:
