@@ -36,6 +36,8 @@ MISTAKES = [
     ("no such library (status)", ["status", "--library", "{library}"]),
     ("no such library (search)", ["search", "a dog", "--library", "{library}"]),
     ("locate without text", ["locate"]),
+    ("--device tpu (index)", ["index", "{folder}", "--library", "{library}", "--model", "toy", "--device", "tpu"]),
+    ("--device tpu (model)", ["model", "toy", "--device", "tpu"]),
 ]  # fmt: skip
 
 
@@ -61,3 +63,20 @@ def test_help_and_version_are_not_mistakes():
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
         assert "error:" not in result.output
+
+
+def test_same_architecture_other_weights_is_refused(folder, tmp_path, checkpoint_dirs):
+    """A checkpoint with the very same config but other weights must not be mixed into a library:
+    the fingerprint compares the weights, not only the architecture."""
+    from pe_search.models.tiny import write_tiny_checkpoint
+
+    other = write_tiny_checkpoint(tmp_path / "other", "audio_video", seed=99)
+    assert (other / "config.json").read_text() == (checkpoint_dirs["audio_video"] / "config.json").read_text()
+    library = tmp_path / "library"
+    first = ["index", str(folder), "--library", str(library), "--no-frames", "--window", "1", "--workers", "0"]
+    result = CliRunner().invoke(cli, [*first, "--model", str(checkpoint_dirs["audio_video"])])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, [*first, "--model", str(other)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and "built with another model" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

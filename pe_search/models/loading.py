@@ -197,10 +197,23 @@ def load_audio_settings(directory: Path) -> AudioSettings:
     return AudioSettings(int(config.get("sampling_rate", 48_000)), int(config.get("hop_length", 1920)))
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # the torch device types pe-search runs on
+
+
 def pick_device(device: str | torch.device | None) -> torch.device:
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        chosen = None
+    if chosen is None or chosen.type not in DEVICE_TYPES:
+        raise ModelLoadError(
+            f"device {str(device)!r} is not one pe-search can use: use cpu or cuda (cuda:N for one GPU)"
+        )
+    device = chosen
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError("device mps was asked for but this machine has no Metal GPU: use cpu")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError("--device cuda was asked for but no CUDA GPU is visible: use --device cpu")
     return device
