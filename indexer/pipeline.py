@@ -24,9 +24,9 @@ from indexer.encode import BatchEncoder, EncodedChunk, EncodedWindow
 from indexer.reader import FileDecoded, FileFailed, FileJob, FileStarted, FrameChunkPayload, WindowPayload
 from indexer.settings import IndexSettings
 from indexer.state import plan_changes
-from indexer.walk import iter_media
+from indexer.walk import walk
 from indexer.workers import decoded_payloads
-from indexer.write import EncodedFile, record_failure, write_file
+from indexer.write import EncodedFile, nonfinite_spaces, record_failure, write_file
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
 
@@ -40,6 +40,10 @@ class IndexSummary:
     moved: int = 0
     removed: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}
+    partial: list[dict[str, str]] = field(
+        default_factory=list
+    )  # indexed for what decodes: {"path", "reason"}
+    ignored: int = 0  # files under the paths that are not audio or video
     segments: int = 0
     vectors: dict[str, int] = field(default_factory=dict)  # per space, written in this run
     media_seconds: float = 0.0
@@ -93,11 +97,17 @@ def run_index(
     summary = IndexSummary()
     if models.frames is None and settings.audio_frames:
         settings = replace(settings, audio_frames=False)
-    candidates = list(iter_media(paths, include, exclude))
-    plan = plan_changes(candidates, store, paths, prune=prune)
+    found = walk(paths, include, exclude)
+    plan = plan_changes(found.media, store, paths, prune=prune, ignored=found.ignored)
     summary.skipped = len(plan.unchanged)
     # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
     summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
+    summary.ignored = plan.still_ignored + len(plan.ignored)
+    for job, reason in plan.broken:
+        record_failure(store, job, reason)
+        summary.failed.append({"path": job.path, "reason": reason})
+    for job, what in plan.ignored:
+        record_failure(store, job, what, status="ignored")
     _apply_bookkeeping(store, plan, summary)
 
     with _Stop() as interrupt:
@@ -194,6 +204,7 @@ def _encode_and_write(
                 elif isinstance(payload, (WindowPayload, FrameChunkPayload)):
                     take(encoder.add(payload))
                 elif isinstance(payload, FileDecoded):
+                    files[payload.path].partial = payload.partial
                     expected[payload.path] = (payload.windows, payload.chunks)
                     take([])
                 elif isinstance(payload, FileFailed):
@@ -223,7 +234,15 @@ def _complete(encoded: EncodedFile, expected: tuple[int, int]) -> bool:
 
 
 def _write(store: LibraryStore, encoded: EncodedFile, frame_seconds: float, summary: IndexSummary) -> None:
+    bad = nonfinite_spaces(encoded)
+    if bad:  # the store refuses such vectors; one odd file must not stop the run
+        reason = f"the model gave NaN or infinite {', '.join(bad)} vectors for this file"
+        record_failure(store, encoded.job, reason)
+        summary.failed.append({"path": encoded.job.path, "reason": reason})
+        return
     written = write_file(store, encoded, frame_seconds)
+    if encoded.partial:
+        summary.partial.append({"path": encoded.job.path, "reason": encoded.partial})
     summary.files_indexed += 1
     summary.segments += written.segments
     for space, count in written.vectors.items():

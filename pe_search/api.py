@@ -12,6 +12,7 @@ Queries use the models recorded in the library; `model=` is only needed to build
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from pe_search.store import (
     SearchFilter,
     resolve_library_dir,
 )
+from pe_search.store.schema import SEARCHABLE_STATUSES
 
 LIKE = re.compile(r"^(?P<path>.+)@(?P<start>[0-9.:]+)-(?P<end>[0-9.:]+)$")
 
@@ -45,6 +47,9 @@ class Library:
         self._device, self._dtype = device, dtype
         self._models: ModelSet | None = None
         self._store: LibraryStore | None = None
+        # Threads may share a Library: the first use of the store or the models opens or loads
+        # them once, under this lock, and the others wait for it.
+        self._opening = threading.RLock()
 
     @classmethod
     def open(
@@ -69,13 +74,18 @@ class Library:
     # ------------------------------------------------------------------ plumbing
     @property
     def store(self) -> LibraryStore:
-        if self._store is None:
-            self._store = LibraryStore.open(self.path, readonly=True)
-        return self._store
+        with self._opening:
+            if self._store is None:
+                self._store = LibraryStore.open(self.path, readonly=True)
+            return self._store
 
     @property
     def models(self) -> ModelSet:
-        """The models of this library (loaded on first use)."""
+        """The models of this library (loaded on first use, once however many threads ask)."""
+        with self._opening:
+            return self._load_models()
+
+    def _load_models(self) -> ModelSet:
         if self._models is None:
             model, frame_model = self._model_args
             if model is None:
@@ -87,9 +97,10 @@ class Library:
         return self._models
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        with self._opening:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def __enter__(self) -> Library:
         return self
@@ -205,7 +216,7 @@ class Library:
             return engine.locate(query, threshold, min_duration, k=k)
         resolved = str(Path(path).expanduser().resolve())
         media = self.store.find_media(resolved)
-        if media is not None and media.status == "indexed" and media.has_audio:
+        if media is not None and media.status in SEARCHABLE_STATUSES and media.has_audio:
             return engine.locate(query, threshold, min_duration, media_id=media.id, path=resolved)
         return self._locate_unindexed(resolved, query, threshold, min_duration)
 
@@ -243,7 +254,7 @@ class Library:
             path, start, end = like
         resolved = str(Path(path).expanduser().resolve())
         media = self.store.find_media(resolved)
-        if media is None or media.status != "indexed":
+        if media is None or media.status not in SEARCHABLE_STATUSES:
             raise QueryError(f"{path} is not indexed: index it first, or query with --audio/--video")
         own = {}
         for space in ("audio", "video", "audio_video"):

@@ -7,7 +7,7 @@ import sys
 import click
 
 from pe_search.cli.library_option import library_option
-from pe_search.cli.output import emit_json, json_option
+from pe_search.cli.output import emit_json, json_option, shown_path
 from pe_search.errors import PeSearchError
 
 # Checked before the library is opened (or created): a typo creates nothing.
@@ -174,9 +174,12 @@ def _print_summary(summary, library_dir) -> None:
     click.echo(
         f"indexed {summary.files_indexed} files ({summary.media_seconds:.0f} media s at "
         f"{summary.media_seconds_per_second:.2f} media s/s), skipped {summary.skipped} unchanged, "
-        f"moved {summary.moved}, removed {summary.removed}, failed {len(summary.failed)} "
+        f"moved {summary.moved}, removed {summary.removed}, failed {len(summary.failed)}, "
+        f"partial {len(summary.partial)}, ignored {summary.ignored} (not audio or video) "
         f"in {summary.seconds:.1f} s -> {library_dir}"
     )
     click.echo(f"  {summary.segments} segments; vectors: {vectors}")
     for failure in summary.failed:
-        click.echo(f"  failed: {failure['path']}: {failure['reason']}")
+        click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
+    for part in summary.partial:
+        click.echo(f"  partial (indexed what decodes): {shown_path(part['path'])}: {part['reason']}")

@@ -28,6 +28,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def shown_path(path: str) -> str:
+    """A path kept on its one line of text output: control characters in a file name (a newline)
+    are shown escaped, as Python writes them ("\\n"); JSON output carries the path as it is."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+
+
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(_plain(value), indent=2, sort_keys=False))
 

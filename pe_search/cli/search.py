@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from pe_search.cli.library_option import library_option
-from pe_search.cli.output import emit_json, json_option
+from pe_search.cli.output import emit_json, json_option, shown_path
 
 
 def _clock(seconds: float) -> str:
@@ -85,7 +85,7 @@ def search_command(
         moment = _clock(hit.moment.start) if hit.moment else ""
         span = f"{_clock(hit.start)}-{_clock(hit.end)}"
         click.echo(
-            f"{rank:>3}  {_probability(hit.probability)}  {hit.score:8.3f}  {span:<19}  {moment:<10}  {hit.path}"
+            f"{rank:>3}  {_probability(hit.probability)}  {hit.score:8.3f}  {span:<19}  {moment:<10}  {shown_path(hit.path)}"
         )
 
 
@@ -115,4 +115,6 @@ def locate_command(text, path, threshold, min_duration, k, device, library, as_j
         click.echo(f"note: {note}", err=True)
     click.echo(f"{'prob':>6}  {'time':<19}  path")
     for span in spans:
-        click.echo(f"{span.probability:6.3f}  {_clock(span.start)}-{_clock(span.end):<9}  {span.path}")
+        click.echo(
+            f"{span.probability:6.3f}  {_clock(span.start)}-{_clock(span.end):<9}  {shown_path(span.path)}"
+        )
