@@ -49,12 +49,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pe_search.media.rate import SAMPLE_RATE  # noqa: E402
 from pe_search.models import tiny  # noqa: E402
 from pe_search.models.encoder import PeEncoder  # noqa: E402
 from pe_search.models.fast_paths import FastAudioFrontEnd, FastVisionModel  # noqa: E402
 from pe_search.models.frame_cache import FrameFeatureCache  # noqa: E402
 
-SAMPLE_RATE = 48_000
 VISION = {"small": ("vit_pe_core_small_patch16_384", 384), "large": ("vit_pe_core_large_patch14_336", 336)}
 
 
@@ -228,7 +228,7 @@ def bench_audio(scratch: Path, args, peak: float) -> dict:
     windows = audio_windows(args.windows, args.seconds)
 
     def baseline_one(clip: np.ndarray) -> np.ndarray:
-        values = encoder._audio_inputs(clip)[None, None]
+        values = encoder.audio_inputs(clip)[None, None]
         with torch.inference_mode():
             pooled = model.audio_encoder(input_values=values).pooler_output
             return model.audio_head(pooled)[0].float().numpy()
@@ -239,7 +239,7 @@ def bench_audio(scratch: Path, args, peak: float) -> dict:
         "audio", args.windows * args.seconds, "media_s", baseline_one, encoder.embed_audio,
         windows, flops, peak, args.batch_size,
     )  # fmt: skip
-    front_end = encoder._audio_front_end(encoder.audio_tower)
+    front_end = encoder.audio_front_end(encoder.audio_tower)
     result["fast_front_end"] = (
         ("compiled" if front_end.compiled is not None else "eager") + " channels-last DAC"
         if isinstance(front_end, FastAudioFrontEnd)
@@ -271,7 +271,7 @@ def bench_video(scratch: Path, args, peak: float, bf16_vision: bool, overlapping
         flops = count_flops(model, lambda: baseline_one(clips[0]))
     name = "video, overlapping windows of one file" if overlapping else "video"
     name += " (bf16 vision, opt-in)" if bf16_vision else ""
-    cache = encoder._frame_caches[id(encoder.video_tower)]
+    cache = encoder.frame_cache(encoder.video_tower)
     result = compare(
         name, len(clips) * args.frames, "frames", baseline_one, encoder.embed_video, clips, flops, peak,
         args.batch_size, reset=cache.clear,
@@ -284,7 +284,7 @@ def bench_video(scratch: Path, args, peak: float, bf16_vision: bool, overlapping
             "frames counts window frames (what the baseline encodes); gflop_per_s is "
             "baseline-equivalent work over wall time, the fast side computes distinct frames only"
         )
-    vision = encoder._vision_models[id(encoder.video_tower)]
+    vision = encoder.vision_model(encoder.video_tower)
     result["fast_vision_precision"] = "bf16 autocast" if isinstance(vision, FastVisionModel) else "float32"
     return result
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_vectors import data_chunk  # noqa: E402
 
+from pe_search.media.rate import PE_HOP_SAMPLES, SAMPLE_RATE  # noqa: E402
 from pe_search.models import loading  # noqa: E402
 from pe_search.models.encoder import CheckpointIdentity, PeEncoder  # noqa: E402
 from pe_search.models.tiny import audio_encoder_config, build_tokenizer  # noqa: E402
@@ -70,7 +71,7 @@ def text_encoder() -> PeEncoder:
     with contextlib.redirect_stdout(io.StringIO()):
         model = PeAudioModel(config).eval()
     identity = CheckpointIdentity("bench", "audio", "", "", 1024)
-    return PeEncoder(model, "audio", tokenizer, loading.AudioSettings(48_000, 1920), identity)
+    return PeEncoder(model, "audio", tokenizer, loading.AudioSettings(SAMPLE_RATE, PE_HOP_SAMPLES), identity)
 
 
 def build_library(directory: Path, segments: int, per_file: int = 10) -> LibraryStore:
@@ -112,7 +113,8 @@ def main() -> None:
     texts = [" ".join(rng.choice(WORDS, size=rng.integers(3, 9))) for _ in range(args.queries)]
     with tempfile.TemporaryDirectory() as directory:
         store = build_library(Path(directory) / "lib", args.segments)
-        engine = QueryEngine(store, encoder.embeddings)
+        engine = QueryEngine(store)
+        available = frozenset(encoder.embeddings)
         status = store.status().spaces["audio"]
         print(f"index: {status.index_type} {status.index_params}")
         for text in texts[:3]:  # warm up
@@ -123,11 +125,13 @@ def main() -> None:
             encoder.embed_text([text], ["text_audio"])
             text_only.append(time.perf_counter() - began)
             began = time.perf_counter()
-            vectors = QueryVectors(lambda e, t=text: encoder.embed_text([t], [e])[e][0], frozenset({"text"}))
+            vectors = QueryVectors(
+                lambda e, t=text: encoder.embed_text([t], [e])[e][0], frozenset({"text"}), available
+            )
             hits = engine.search("text", vectors, ("audio",), k=args.k)
             whole.append(time.perf_counter() - began)
             assert len(hits) == args.k
-            cached = QueryVectors(vectors.embed, vectors.parts, dict(vectors.cache))
+            cached = QueryVectors(vectors.embed, vectors.parts, available, dict(vectors.cache))
             began = time.perf_counter()
             engine.search("text", cached, ("audio",), k=args.k)
             engine_only.append(time.perf_counter() - began)

@@ -46,10 +46,6 @@ class BatchEncoder:
             "chunk": self._chunks,
         }
 
-    @property
-    def pending(self) -> int:
-        return sum(len(group) for group in self.groups.values())
-
     def add(self, payload: WindowPayload | FrameChunkPayload) -> list[EncodedWindow | EncodedChunk]:
         """Queue a payload; returns whatever a now-full batch produced."""
         key = "chunk" if isinstance(payload, FrameChunkPayload) else payload.kind

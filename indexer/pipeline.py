@@ -1,7 +1,8 @@
-"""The indexing run: walk -> plan -> decode (workers) -> encode (batches) -> write (a thread).
+"""The indexing run (the runner): walk -> plan -> decode + encode (`stage.EncodeStage`, placed by
+a `distributors.Distributor`) -> write (`write.SingleWriter`, a thread); progress as `events`.
 
-Decoding, encoding and writing overlap: workers fill a bounded queue while the main thread
-encodes, and finished files are written by a single writer thread. Each file's rows and
+Decoding, encoding and writing overlap: with local workers, they fill a bounded queue while the
+main thread encodes, and finished files are written by a single writer thread. Each file's rows and
 vectors are committed as one transaction, so a run killed at any moment resumes by running it
 again; Ctrl-C stops after the current batch.
 """
@@ -12,21 +13,19 @@ import logging
 import signal
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tqdm import tqdm
-
-from indexer.encode import BatchEncoder, EncodedChunk, EncodedWindow
-from indexer.reader import FileDecoded, FileFailed, FileJob, FileStarted, FrameChunkPayload, WindowPayload
+from indexer.distributors import Distributor, local_distributor
+from indexer.events import EventSink, FileDone, FilesPlanned, IndexEvent, MediaEncoded
+from indexer.reader import FileJob
 from indexer.settings import IndexSettings
+from indexer.stage import EncodeStage, FileFailure
 from indexer.state import plan_changes
 from indexer.walk import walk
-from indexer.workers import decoded_payloads
-from indexer.write import EncodedFile, nonfinite_spaces, record_failure, write_file
+from indexer.write import SingleWriter, Written, nonfinite_spaces, record_failure
+from pe_search.media.rate import FRAME_SECONDS
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
 
@@ -55,14 +54,16 @@ class IndexSummary:
         return self.media_seconds / self.seconds if self.seconds else 0.0
 
 
-class _Stop:
-    """First Ctrl-C: finish the current batch and stop. Second: stop now."""
+class StopOnCtrlC:
+    """First Ctrl-C: set `requested` (the run finishes the current batch and stops). Second: stop
+    now. A front door may hold one around opening the library too, and pass `requested` as
+    `run_index(stop=...)`."""
 
-    def __init__(self) -> None:
-        self.requested = threading.Event()
+    def __init__(self, requested: threading.Event | None = None) -> None:
+        self.requested = requested or threading.Event()
         self._previous = None
 
-    def __enter__(self) -> _Stop:
+    def __enter__(self) -> StopOnCtrlC:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
@@ -89,35 +90,54 @@ def run_index(
     prune: bool = True,
     workers: int = 1,
     batch_size: int = 8,
-    progress: bool | None = None,
+    progress: EventSink | bool | None = None,
     stop: threading.Event | None = None,
+    distributor: Distributor | None = None,
 ) -> IndexSummary:
-    """Bring the library up to date with the media under `paths`."""
+    """Bring the library up to date with the media under `paths`.
+
+    `progress`: a callable that receives the run's `indexer.events` (a front door renders them;
+    None or False: no events). `distributor`: where decoding and encoding run (default: this
+    process for `workers=0`, else that many local decode processes)."""
     began = time.perf_counter()
+    emit: EventSink = progress if callable(progress) else _ignore
     summary = IndexSummary()
     if models.frames is None and settings.audio_frames:
         settings = replace(settings, audio_frames=False)
-    found = walk(paths, include, exclude)
-    plan = plan_changes(found.media, store, paths, prune=prune, ignored=found.ignored)
-    summary.skipped = len(plan.unchanged)
-    # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
-    summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
-    summary.ignored = plan.still_ignored + len(plan.ignored)
-    for job, reason in plan.broken:
-        record_failure(store, job, reason)
-        summary.failed.append({"path": job.path, "reason": reason})
-    for job, what in plan.ignored:
-        record_failure(store, job, what, status="ignored")
-    _apply_bookkeeping(store, plan, summary)
-
-    with _Stop() as interrupt:
-        stop_event = stop or interrupt.requested
-        _encode_and_write(
-            plan.encode, store, models, settings, workers, batch_size, progress, stop_event, summary
+    with StopOnCtrlC(stop) as interrupt:  # from the start: a Ctrl-C while planning stops before encoding
+        stop_event = interrupt.requested
+        found = walk(paths, include, exclude)
+        plan = plan_changes(found.media, store, paths, prune=prune, ignored=found.ignored)
+        summary.skipped = len(plan.unchanged)
+        # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
+        summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
+        summary.ignored = plan.still_ignored + len(plan.ignored)
+        for job, reason in plan.broken:  # links that lead to no file
+            record_failure(store, job, reason)
+            summary.failed.append({"path": job.path, "reason": reason})
+        for job, what in plan.ignored:
+            record_failure(store, job, what, status="ignored")
+        _apply_bookkeeping(store, plan, summary)
+        emit(FilesPlanned(len(plan.encode), summary.skipped, summary.moved, summary.removed))
+        stage = EncodeStage(
+            models,
+            settings,
+            batch_size,
+            stop=stop_event,
+            on_media=lambda seconds, elapsed: emit(MediaEncoded(seconds, elapsed)),
         )
+        if stop_event.is_set():
+            summary.interrupted = True
+        else:
+            distributor = distributor or local_distributor(workers)
+            _encode_and_write(plan.encode, store, stage, distributor, emit, summary)
     store.checkpoint()
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def _ignore(event: IndexEvent) -> None:
+    """No one listens."""
 
 
 def _apply_bookkeeping(store: LibraryStore, plan, summary: IndexSummary) -> None:
@@ -146,104 +166,39 @@ def _retouch(store: LibraryStore, job: FileJob) -> None:
 def _encode_and_write(
     jobs: list[FileJob],
     store: LibraryStore,
-    models: ModelSet,
-    settings: IndexSettings,
-    workers: int,
-    batch_size: int,
-    progress: bool | None,
-    stop: threading.Event,
+    stage: EncodeStage,
+    distributor: Distributor,
+    emit: EventSink,
     summary: IndexSummary,
 ) -> None:
-    encoder = BatchEncoder(models, batch_size)
-    frame_seconds = models.frames.frame_seconds if models.frames is not None else 0.04
-    files: dict[str, EncodedFile] = {}
-    expected: dict[str, tuple[int, int]] = {}
-    covered: dict[str, float] = defaultdict(float)  # media seconds encoded so far, per file
-    writes: list[Future] = []
-    bar = tqdm(total=len(jobs), unit="file", disable=None if progress is None else not progress, leave=False)
-    media_clock = {"seconds": 0.0}
-    started = time.perf_counter()
+    frame_seconds = stage.models.frames.frame_seconds if stage.models.frames is not None else FRAME_SECONDS
+    writer = SingleWriter(store, frame_seconds)
 
-    def show() -> None:
-        elapsed = time.perf_counter() - started
-        rate = media_clock["seconds"] / elapsed if elapsed else 0.0
-        bar.set_postfix_str(f"{media_clock['seconds']:.0f} media s, {rate:.2f} media s/s", refresh=False)
+    def written(result: Written) -> None:
+        summary.files_indexed += 1
+        summary.segments += result.segments
+        for space, count in result.vectors.items():
+            summary.vectors[space] = summary.vectors.get(space, 0) + count
 
-    def finished(path: str) -> None:
-        """Hand a complete file to the writer."""
-        encoded = files.pop(path)
-        expected.pop(path)
-        writes.append(writer.submit(_write, store, encoded, frame_seconds, summary))
-        bar.update(1)
-
-    def take(results: list[EncodedWindow | EncodedChunk]) -> None:
-        for result in results:
-            encoded = files.get(result.path)
-            if encoded is None:
-                continue  # its file failed meanwhile
-            if isinstance(result, EncodedWindow):
-                encoded.windows.append(result)
-                gained = max(0.0, result.end - max(result.start, covered[result.path]))
-                covered[result.path] = max(covered[result.path], result.end)
-                media_clock["seconds"] += gained
+    outcomes = distributor.encoded_files(jobs, stage)
+    try:
+        for outcome in outcomes:
+            if isinstance(outcome, FileFailure):
+                writer.fail(outcome.job, outcome.reason)
+                summary.failed.append({"path": outcome.job.path, "reason": outcome.reason})
+                emit(FileDone(outcome.job.path, outcome.reason))
+            elif bad := nonfinite_spaces(outcome):  # the store refuses them; the run goes on
+                reason = f"the model gave NaN or infinite {', '.join(bad)} vectors for this file"
+                writer.fail(outcome.job, reason)
+                summary.failed.append({"path": outcome.job.path, "reason": reason})
+                emit(FileDone(outcome.job.path, reason))
             else:
-                encoded.chunks.append(result)
-        for path in [p for p in expected if _complete(files[p], expected[p])]:
-            finished(path)
-        show()
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer") as writer:
-        payloads = decoded_payloads(jobs, settings, workers)
-        try:
-            for payload in payloads:
-                if isinstance(payload, FileStarted):
-                    info = payload.info
-                    files[payload.job.path] = EncodedFile(
-                        payload.job, info.has_audio, info.has_video, payload.duration
-                    )
-                elif isinstance(payload, (WindowPayload, FrameChunkPayload)):
-                    take(encoder.add(payload))
-                elif isinstance(payload, FileDecoded):
-                    files[payload.path].partial = payload.partial
-                    expected[payload.path] = (payload.windows, payload.chunks)
-                    take([])
-                elif isinstance(payload, FileFailed):
-                    job = files.pop(payload.path, None)
-                    expected.pop(payload.path, None)
-                    encoder.drop(payload.path)
-                    job = job.job if job is not None else next(j for j in jobs if j.path == payload.path)
-                    writes.append(writer.submit(record_failure, store, job, payload.reason))
-                    summary.failed.append({"path": payload.path, "reason": payload.reason})
-                    bar.update(1)
-                if stop.is_set():
-                    summary.interrupted = True
-                    break
-            else:
-                take(encoder.flush())
-        finally:
-            payloads.close()
-            for future in writes:
-                future.result()
-            bar.close()
-    summary.media_seconds = media_clock["seconds"]
-
-
-def _complete(encoded: EncodedFile, expected: tuple[int, int]) -> bool:
-    windows, chunks = expected
-    return len(encoded.windows) == windows and len(encoded.chunks) == chunks
-
-
-def _write(store: LibraryStore, encoded: EncodedFile, frame_seconds: float, summary: IndexSummary) -> None:
-    bad = nonfinite_spaces(encoded)
-    if bad:  # the store refuses such vectors; one odd file must not stop the run
-        reason = f"the model gave NaN or infinite {', '.join(bad)} vectors for this file"
-        record_failure(store, encoded.job, reason)
-        summary.failed.append({"path": encoded.job.path, "reason": reason})
-        return
-    written = write_file(store, encoded, frame_seconds)
-    if encoded.partial:
-        summary.partial.append({"path": encoded.job.path, "reason": encoded.partial})
-    summary.files_indexed += 1
-    summary.segments += written.segments
-    for space, count in written.vectors.items():
-        summary.vectors[space] = summary.vectors.get(space, 0) + count
+                writer.write(outcome, written)
+                if outcome.partial:
+                    summary.partial.append({"path": outcome.job.path, "reason": outcome.partial})
+                emit(FileDone(outcome.job.path))
+    finally:
+        outcomes.close()
+        writer.close()
+    summary.interrupted = stage.interrupted
+    summary.media_seconds = stage.media_seconds

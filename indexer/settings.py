@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pe_search.errors import PeSearchError
+from pe_search.errors import Option, PeSearchError, cli_spelling
 from pe_search.video_preprocessing import FramePreprocessing
 
-DEFAULT_MODEL = "facebook/pe-av-small"
-DEFAULT_FRAME_MODEL = "facebook/pe-a-frame-small"
 DEFAULT_WINDOW = 30.0  # seconds: the length the PE models were trained on
 DEFAULT_FRAMES_PER_WINDOW = 16
 RECORDED = ("window", "hop", "fps", "frames_per_window", "frame_chunk")
@@ -32,31 +30,45 @@ class IndexSettings:
     frame_preprocessing: FramePreprocessing | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        window, hop = Option("window"), Option("hop")
         if self.window <= 0 or self.hop <= 0:
-            raise ValueError("--window and --hop must be positive")
+            raise InvalidIndexSettings("{0} and {1} must be positive", options=(window, hop))
         if self.hop > self.window:
-            raise ValueError("--hop must not exceed --window (gaps would go unindexed)")
+            raise InvalidIndexSettings(
+                "{0} must not exceed {1} (gaps would go unindexed)", options=(hop, window), value=self.hop
+            )
         if self.fps is not None and self.frames_per_window is not None:
             object.__setattr__(self, "frames_per_window", None)
         if self.fps is None and self.frames_per_window is None:
-            raise ValueError("give --fps or --frames-per-window")
+            raise InvalidIndexSettings(
+                "give {0} or {1}", options=(Option("fps"), Option("frames_per_window"))
+            )
 
     def recorded(self) -> dict:
         """What the library keeps of these settings (what decides where vectors fall)."""
         return {name: getattr(self, name) for name in RECORDED}
 
 
-def describe(recorded: dict) -> str:
-    """Settings as the command-line options that give them."""
-    words = [f"--window {recorded['window']:g}", f"--hop {recorded['hop']:g}"]
+def settings_options(recorded: dict) -> list[Option]:
+    """Recorded settings as the options that give them."""
+    options = [Option("window", f"{recorded['window']:g}"), Option("hop", f"{recorded['hop']:g}")]
     if recorded.get("fps") is not None:
-        words.append(f"--fps {recorded['fps']:g}")
+        options.append(Option("fps", f"{recorded['fps']:g}"))
     else:
-        words.append(f"--frames-per-window {recorded['frames_per_window']}")
+        options.append(Option("frames_per_window", str(recorded["frames_per_window"])))
     chunk = recorded.get("frame_chunk", IndexSettings.frame_chunk)
     if chunk != IndexSettings.frame_chunk:  # no CLI option: set through Library.index(frame_chunk=...)
-        words.append(f"frame_chunk={chunk:g}")
-    return " ".join(words)
+        options.append(Option("frame_chunk", f"{chunk:g}", cli=False))
+    return options
+
+
+def describe(recorded: dict) -> str:
+    """Settings as the command-line options that give them."""
+    return " ".join(cli_spelling(option) for option in settings_options(recorded))
+
+
+class InvalidIndexSettings(PeSearchError, ValueError):
+    """Window, hop or frame sampling values that cannot be used (a window of 0, a hop past it)."""
 
 
 class IndexSettingsMismatch(PeSearchError):
@@ -64,9 +76,16 @@ class IndexSettingsMismatch(PeSearchError):
 
     def __init__(self, stored: dict, asked: dict) -> None:
         self.stored, self.asked = stored, asked
+        was, now = settings_options(stored), settings_options(asked)
+        options = [*was, *now, Option("rebuild", switch=True)]
+        slots = [f"{{{i}}}" for i in range(len(options))]
         super().__init__(
-            f"this library was indexed with {describe(stored)}, not {describe(asked)}: leave those "
-            "options out to use the library's, or add --rebuild to encode every file again with the new ones"
+            f"this library was indexed with {' '.join(slots[: len(was)])}, "
+            f"not {' '.join(slots[len(was) : -1])}",
+            "leave those options out to use the library's, "
+            f"or add {slots[-1]} to encode every file again with the new ones",
+            options=options,
+            value=asked,
         )
 
 

@@ -1,8 +1,11 @@
-"""The writing stage: one media file's rows and vectors go into the library as one transaction."""
+"""The writing stage: one media file's rows and vectors go into the library as one transaction,
+through the run's single writer (`SingleWriter`)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -115,3 +118,31 @@ def record_failure(store: LibraryStore, job: FileJob, reason: str, status: str =
     with store.write() as tx:
         media_id = tx.upsert_media(record)
         tx.delete_segments(media_id)
+
+
+class SingleWriter:
+    """The run's one writer: files are written in a background thread, one transaction each, in
+    the order handed over, while encoding goes on. `close` waits for every write (and re-raises
+    the first error)."""
+
+    def __init__(self, store: LibraryStore, frame_seconds: float) -> None:
+        self.store = store
+        self.frame_seconds = frame_seconds
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
+        self._writes: list[Future] = []
+
+    def write(self, encoded: EncodedFile, done: Callable[[Written], None]) -> None:
+        def run() -> None:
+            done(write_file(self.store, encoded, self.frame_seconds))
+
+        self._writes.append(self._pool.submit(run))
+
+    def fail(self, job: FileJob, reason: str) -> None:
+        self._writes.append(self._pool.submit(record_failure, self.store, job, reason))
+
+    def close(self) -> None:
+        try:
+            for future in self._writes:
+                future.result()
+        finally:
+            self._pool.shutdown(wait=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import media
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from pe_search.store import LibraryStore
 from pe_search.store.schema import MediaFile, Segment, Vector
@@ -31,7 +31,8 @@ def make_folder(root: Path) -> Path:
 def snapshot(library_dir: Path) -> dict[str, list[tuple]]:
     """{path: sorted [(level, start, end, space, vector bytes rounded)]}, independent of ids and order."""
     with LibraryStore.open(library_dir, readonly=True) as store:
-        with store._read_engine.connect() as connection:
+        engine = create_engine(f"sqlite:///{store.layout.database}")  # straight from the file
+        with engine.connect() as connection:
             rows = connection.execute(
                 select(
                     MediaFile.path,
@@ -44,6 +45,7 @@ def snapshot(library_dir: Path) -> dict[str, list[tuple]]:
                 .join(Segment, Segment.media_file_id == MediaFile.id)
                 .join(Vector, Vector.segment_id == Segment.id)
             ).all()
+        engine.dispose()
         by_space = defaultdict(list)
         for row in rows:
             by_space[row.space].append(row.vector_id)

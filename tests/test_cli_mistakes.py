@@ -73,7 +73,17 @@ def test_same_architecture_other_weights_is_refused(folder, tmp_path, checkpoint
     other = write_tiny_checkpoint(tmp_path / "other", "audio_video", seed=99)
     assert (other / "config.json").read_text() == (checkpoint_dirs["audio_video"] / "config.json").read_text()
     library = tmp_path / "library"
-    first = ["index", str(folder), "--library", str(library), "--no-frames", "--window", "1", "--workers", "0"]
+    first = [
+        "index",
+        str(folder),
+        "--library",
+        str(library),
+        "--no-frames",
+        "--window",
+        "1",
+        "--workers",
+        "0",
+    ]
     result = CliRunner().invoke(cli, [*first, "--model", str(checkpoint_dirs["audio_video"])])
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(cli, [*first, "--model", str(other)])

@@ -51,7 +51,7 @@ def _cosines(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
 def _forward_audio(encoder, clip) -> np.ndarray:
     model = encoder.model.audio_model if encoder.kind == "audio_video" else encoder.model
     with torch.no_grad():
-        outputs = model.audio_encoder(input_values=encoder._audio_inputs(clip)[None, None])
+        outputs = model.audio_encoder(input_values=encoder.audio_inputs(clip)[None, None])
         states = outputs.last_hidden_state if encoder.kind == "audio_frame" else outputs.pooler_output
         return model.audio_head(states)[0].numpy()
 
@@ -59,9 +59,9 @@ def _forward_audio(encoder, clip) -> np.ndarray:
 def test_fast_is_the_default_and_the_switch_gives_the_plain_modules(bf16_encoders, plain_encoders):
     fast, plain = bf16_encoders["audio_video"], plain_encoders["audio_video"]
     assert fast.fast and not plain.fast
-    assert isinstance(fast._audio_front_end(fast.audio_tower), FastAudioFrontEnd)
-    assert type(plain._audio_front_end(plain.audio_tower)) is PeAudioEncoderEmbedder
-    assert plain._audio_front_end(plain.audio_tower) is plain.audio_tower.embedder
+    assert isinstance(fast.audio_front_end(fast.audio_tower), FastAudioFrontEnd)
+    assert type(plain.audio_front_end(plain.audio_tower)) is PeAudioEncoderEmbedder
+    assert plain.audio_front_end(plain.audio_tower) is plain.audio_tower.embedder
     expected = FastVisionModel if fast_paths.native_bf16(torch.device("cpu")) else PlainVisionModel
     assert type(fast._vision_models[id(fast.video_tower)]) is expected
     assert type(plain._vision_models[id(plain.video_tower)]) is PlainVisionModel
@@ -97,7 +97,7 @@ def test_plain_path_runs_the_snake_modules_and_the_fast_path_does_not(encoders, 
 @pytest.mark.parametrize("kind", ["audio", "audio_frame", "audio_video"])
 def test_fast_audio_matches_forward_in_mixed_length_batches(encoders, plain_encoders, kind):
     encoder, plain = encoders[kind], plain_encoders[kind]
-    assert isinstance(encoder._audio_front_end(encoder.audio_tower), FastAudioFrontEnd)
+    assert isinstance(encoder.audio_front_end(encoder.audio_tower), FastAudioFrontEnd)
     audio = _audio_clips(5)
     if kind == "audio_frame":
         ours, theirs = encoder.embed_audio_frames(audio), plain.embed_audio_frames(audio)

@@ -113,7 +113,7 @@ def test_audio_video_calibration_reproduces_forward_logits(encoders):
     length = max(len(a) for a in audio)
     values = torch.zeros(2, 1, length + (-length) % encoder.audio.hop_length)
     for i, clip in enumerate(audio):  # equal lengths so forward needs no padding
-        values[i, 0, : len(clip)] = encoder._audio_inputs(np.resize(clip, length))[: len(clip)]
+        values[i, 0, : len(clip)] = encoder.audio_inputs(np.resize(clip, length))[: len(clip)]
     audio = [values[i, 0].numpy() for i in range(2)]
     frames = torch.stack([video[0][:3], video[1][:3]])
     out = _forward_one(encoder, **tokens, input_values=values, pixel_values_videos=frames)
@@ -175,7 +175,7 @@ def test_frame_checkpoint_gives_one_vector_per_40ms_matching_forward(encoders):
     for i, clip in enumerate(audio):
         assert frames[i].shape == (int(np.ceil(len(clip) / 1920)), encoder.dim)
         out = _forward_one(
-            encoder, **_tokens(encoder, TEXTS[i]), input_values=encoder._audio_inputs(clip)[None, None]
+            encoder, **_tokens(encoder, TEXTS[i]), input_values=encoder.audio_inputs(clip)[None, None]
         )
         assert _max_diff(frames[i], out.audio_embeds[0]) <= TOLERANCE
         assert _max_diff(texts[i], out.text_audio_embeds[0]) <= TOLERANCE

@@ -70,7 +70,7 @@ def _query_frames(encoder, path):
 
 
 def _audio_values(encoder, audio):
-    return encoder._audio_inputs(audio)[None, None]
+    return encoder.audio_inputs(audio)[None, None]
 
 
 def _forward(encoder, text=None, audio=None, frames=None):
@@ -241,7 +241,7 @@ def test_text_to_audio_frames_spans_follow_the_frame_models_probabilities(built)
     audio = read_audio(path)
     tokens = frames_encoder.tokenizer([TEXT], return_tensors="pt")
     with torch.no_grad():
-        out = frames_encoder.model(**tokens, input_values=frames_encoder._audio_inputs(audio)[None, None])
+        out = frames_encoder.model(**tokens, input_values=frames_encoder.audio_inputs(audio)[None, None])
     count = int(np.ceil(len(audio) / 1920))
     logits = out.logits_audio_text[0, 0, :count].double()
     probabilities = torch.sigmoid(logits).numpy()

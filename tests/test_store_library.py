@@ -3,6 +3,7 @@ filters, automatic index types, status, and which directory is the library."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import PurePosixPath
 
@@ -47,10 +48,8 @@ def store(library, fingerprint):
 
 def _all_vectors(store, space="audio"):
     """Every stored vector and id of a space, straight from the vectors file."""
-    with store._read_engine.connect() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT vector_id FROM vectors WHERE space = ? ORDER BY 1", (space,)
-        )
+    with contextlib.closing(sqlite3.connect(store.layout.database)) as connection:
+        rows = connection.execute("SELECT vector_id FROM vectors WHERE space = ? ORDER BY 1", (space,))
         ids = np.array([row[0] for row in rows])
     return ids, store.vectors(space, ids)
 

@@ -65,7 +65,7 @@ def test_toy_embeddings_equal_forward(av_encoder):
         out = av_encoder.model(
             input_ids=tokens["input_ids"],
             attention_mask=tokens["attention_mask"],
-            input_values=av_encoder._audio_inputs(clip.audio)[None, None],
+            input_values=av_encoder.audio_inputs(clip.audio)[None, None],
             pixel_values_videos=frames[None],
         )
     for name, reference in (

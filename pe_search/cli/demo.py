@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pe_search.cli.output import emit_json, json_option
-from pe_search.cli.search import _clock
+from pe_search.cli.output import clock, emit_json, json_option
 from pe_search.errors import PeSearchError
 
 
@@ -59,14 +58,14 @@ def demo_command(root, show, workers, as_json) -> None:
             for hit in outcome.hits:
                 mark = "✓" if hit.right else " "
                 p = "     -" if hit.probability is None else f"{hit.probability:6.3f}"
-                click.echo(f"   {mark} {p}  {_clock(hit.start)}-{_clock(hit.end)}  {hit.path}")
+                click.echo(f"   {mark} {p}  {clock(hit.start)}-{clock(hit.end)}  {hit.path}")
     for located in report.located:
         start, end = located.truth
         click.echo(
-            f"\nlocate {located.query!r} in {located.path}   right answer: {_clock(start)}-{_clock(end)}"
+            f"\nlocate {located.query!r} in {located.path}   right answer: {clock(start)}-{clock(end)}"
         )
         for s, e, p in located.spans[:3]:
-            click.echo(f"   {p:6.3f}  {_clock(s)}-{_clock(e)}")
+            click.echo(f"   {p:6.3f}  {clock(s)}-{clock(e)}")
         if located.edge_error is not None:
             click.echo(f"   edges within {located.edge_error * 1000:.0f} ms of the truth")
     click.echo("\nR@1 over every caption of every class (a hit is right when its generating class matches):")

@@ -8,7 +8,6 @@ import click
 
 from pe_search.cli.library_option import library_option
 from pe_search.cli.output import emit_json, json_option, shown_path
-from pe_search.errors import PeSearchError
 
 # Checked before the library is opened (or created): a typo creates nothing.
 POSITIVE = click.FloatRange(min=0, min_open=True)
@@ -86,60 +85,47 @@ def index_command(
     as_json,
 ) -> None:
     """Index the audio and video under PATHS (folders or files), incrementally."""
-    from indexer.pipeline import run_index
-    from indexer.settings import DEFAULT_FRAME_MODEL, DEFAULT_MODEL, settings_for_library
-    from pe_search.models.loading import paired_frame_model
-    from pe_search.models.model_set import ModelSet
-    from pe_search.store import LibraryStore, resolve_library_dir
+    from indexer.settings import InvalidIndexSettings
+    from pe_search.api import Library
+    from pe_search.models.choice import DEFAULT_FRAME_MODEL, DEFAULT_MODEL
+    from pe_search.store import resolve_library_dir
 
     if fps is not None and frames_per_window is not None:
         raise click.UsageError("give --fps or --frames-per-window, not both")
     if no_frames and frame_model:
         raise click.UsageError("give --frame-model or --no-frames, not both")
     library_dir = resolve_library_dir(library)
-    recorded = _recorded_models(library_dir)
-    model = model or (recorded[0] if recorded else DEFAULT_MODEL)
-    if not no_frames and frame_model is None:
-        if recorded:
-            frame_model = recorded[1] if len(recorded) > 1 else None
-        else:
-            frame_model = paired_frame_model(model) or DEFAULT_FRAME_MODEL
-    models = ModelSet.load(
-        model,
-        None if no_frames else frame_model,
+    opened = Library.open(
+        library_dir,
+        model=model,
+        frame_model=frame_model,
         device=device,
         dtype="bfloat16" if bf16 else None,
+        frames=not no_frames,
         batch_size=batch_size,
         fast=False if no_fast else None,
+        default_model=DEFAULT_MODEL,
+        default_frame_model=DEFAULT_FRAME_MODEL,
     )
-    with LibraryStore.open(library_dir, models.fingerprint(), create=True, rebuild=rebuild) as store:
+    with opened:
         try:
-            settings = settings_for_library(
-                store,
+            summary = opened.index(
+                paths,
                 window=window,
                 hop=hop,
                 fps=fps,
                 frames_per_window=frames_per_window,
                 rebuild=rebuild,
-                audio_frames=models.frames is not None,
-                frame_preprocessing=models.clip.frame_preprocessing,
+                on_message=lambda message: click.echo(message, err=True),
+                include=include,
+                exclude=exclude,
+                prune=not no_prune,
+                workers=workers,
+                batch_size=batch_size,
+                progress=None if not as_json else False,
             )
-        except ValueError as error:
+        except InvalidIndexSettings as error:
             raise click.UsageError(str(error)) from None
-        for message in store.messages:  # what opening repaired, upgraded or dropped
-            click.echo(message, err=True)
-        summary = run_index(
-            paths,
-            store,
-            models,
-            settings,
-            include=include,
-            exclude=exclude,
-            prune=not no_prune,
-            workers=workers,
-            batch_size=batch_size,
-            progress=None if not as_json else False,
-        )
     if as_json:
         emit_json(
             {
@@ -155,18 +141,6 @@ def index_command(
         sys.exit(130)
     if summary.failed:
         sys.exit(1)
-
-
-def _recorded_models(library_dir) -> tuple[str, ...]:
-    from pe_search.store import LibraryLayout, LibraryStore
-
-    if not LibraryLayout(library_dir).exists():
-        return ()
-    try:
-        with LibraryStore.open(library_dir, readonly=True) as store:
-            return store.fingerprint.model_ids if store.fingerprint else ()
-    except PeSearchError:
-        return ()
 
 
 def _print_summary(summary, library_dir) -> None:

@@ -13,7 +13,7 @@ from pe_search.cli.model import model_command
 from pe_search.cli.output import fail
 from pe_search.cli.search import locate_command, search_command
 from pe_search.cli.status import status_command
-from pe_search.errors import PeSearchError
+from pe_search.errors import PeSearchError, cli_spelling
 
 
 class _Group(click.Group):
@@ -41,12 +41,16 @@ class _Group(click.Group):
             fail(" ".join(error.format_message().split()), as_json="--json" in argv)
         sys.exit(code if isinstance(code, int) else 0)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["pe_search.wants_json"] = "--json" in args  # before click splits the arguments up
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
-        wants_json = "--json" in [*ctx.args, *getattr(ctx, "_protected_args", [])]
+        wants_json = ctx.meta.get("pe_search.wants_json", False)
         try:
             return super().invoke(ctx)
         except PeSearchError as error:
-            fail(str(error), as_json=wants_json)
+            fail(error.worded(cli_spelling), as_json=wants_json)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

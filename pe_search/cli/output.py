@@ -34,6 +34,13 @@ def shown_path(path: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
 
 
+def clock(seconds: float) -> str:
+    """Seconds as mm:ss.ss, or h:mm:ss.ss past an hour."""
+    minutes, rest = divmod(max(seconds, 0.0), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{rest:05.2f}" if hours else f"{minutes:02d}:{rest:05.2f}"
+
+
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(_plain(value), indent=2, sort_keys=False))
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 import click
 
 from pe_search.cli.library_option import library_option
-from pe_search.cli.output import emit_json, json_option, shown_path
-
-
-def _clock(seconds: float) -> str:
-    minutes, rest = divmod(max(seconds, 0.0), 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{rest:05.2f}" if hours else f"{minutes:02d}:{rest:05.2f}"
+from pe_search.cli.output import clock, emit_json, json_option, shown_path
 
 
 def _probability(value) -> str:
@@ -82,8 +76,8 @@ def search_command(
         return
     click.echo(f"{'#':>3}  {'prob':>6}  {'score':>8}  {'time':<19}  {'best moment':<10}  path")
     for rank, hit in enumerate(hits, start=offset + 1):
-        moment = _clock(hit.moment.start) if hit.moment else ""
-        span = f"{_clock(hit.start)}-{_clock(hit.end)}"
+        moment = clock(hit.moment.start) if hit.moment else ""
+        span = f"{clock(hit.start)}-{clock(hit.end)}"
         click.echo(
             f"{rank:>3}  {_probability(hit.probability)}  {hit.score:8.3f}  {span:<19}  {moment:<10}  {shown_path(hit.path)}"
         )
@@ -116,5 +110,5 @@ def locate_command(text, path, threshold, min_duration, k, device, library, as_j
     click.echo(f"{'prob':>6}  {'time':<19}  path")
     for span in spans:
         click.echo(
-            f"{span.probability:6.3f}  {_clock(span.start)}-{_clock(span.end):<9}  {shown_path(span.path)}"
+            f"{span.probability:6.3f}  {clock(span.start)}-{clock(span.end):<9}  {shown_path(span.path)}"
         )

@@ -47,6 +47,45 @@ class TowerOutput:
     frames: torch.Tensor  # (frames, hidden)
 
 
+def encoder_body(encoder: nn.Module, embeds: list[torch.Tensor]) -> list[TowerOutput]:
+    """The temporal transformer of a PE encoder over a padded batch, masked as `forward()` masks.
+
+    Plain torch (no inference mode): `toy/train.py` trains through it."""
+    lengths = [e.shape[0] for e in embeds]
+    width = max(lengths)
+    batch = embeds[0].new_zeros((len(embeds), width, embeds[0].shape[-1]))
+    mask = torch.zeros((len(embeds), width), dtype=torch.long, device=batch.device)
+    for row, e in enumerate(embeds):
+        batch[row, : e.shape[0]] = e
+        mask[row, : e.shape[0]] = 1
+    padded = min(lengths) != width
+    hidden, attention = encoder.patch_embedder(batch, padding_mask=mask if padded else None)
+    if attention is not None:
+        attention = create_bidirectional_mask(
+            config=encoder.config, inputs_embeds=hidden, attention_mask=attention
+        )
+    positions = torch.arange(hidden.shape[1], device=hidden.device).unsqueeze(0)
+    rotary = encoder.rotary_emb(hidden, positions)
+    for layer in encoder.layers[: encoder.config.num_hidden_layers]:
+        hidden = layer(hidden, attention_mask=attention, position_embeddings=rotary)
+    hidden = encoder.output(encoder.norm(hidden))
+    return [TowerOutput(hidden[row, 0], hidden[row, 1 : 1 + n]) for row, n in enumerate(lengths)]
+
+
+def fuse_input(embedder: nn.Module, audio_frames: torch.Tensor, video_frames: torch.Tensor) -> torch.Tensor:
+    """The fused encoder's input for one clip: video states aligned to the audio frames."""
+    video = embedder.video_proj(video_frames.T.unsqueeze(0)).squeeze(0).T
+    if video.shape[0] != audio_frames.shape[0]:
+        video = F.interpolate(video.T.unsqueeze(0), size=audio_frames.shape[0], mode="nearest").squeeze(0).T
+    video = embedder.video_norm(video)
+    return embedder.data_proj(embedder.concat_modality_proj(torch.cat([audio_frames, video], dim=-1)))
+
+
+def cls_text_states(output) -> torch.Tensor:
+    """The text tower's CLS states, as `forward()` takes them: the last hidden layer's first token."""
+    return output.hidden_states[-1][:, 0]
+
+
 @dataclass(frozen=True)
 class CheckpointIdentity:
     """Where a checkpoint came from and what it is: content hashes of its config and weights."""
@@ -222,7 +261,15 @@ class PeEncoder:
         for cache in self._frame_caches.values():
             cache.clear()
 
-    def _audio_front_end(self, encoder: nn.Module) -> nn.Module:
+    def vision_model(self, tower: nn.Module) -> nn.Module:
+        """The module that runs frames through `tower`'s vision model (the fast path's, if on)."""
+        return self._vision_models[id(tower)]
+
+    def frame_cache(self, tower: nn.Module) -> FrameFeatureCache | None:
+        """The per-frame feature cache of `tower` (None when the speed paths are off)."""
+        return self._frame_caches.get(id(tower))
+
+    def audio_front_end(self, encoder: nn.Module) -> nn.Module:
         """The waveform -> transformer-input stage of an audio tower (fast or plain)."""
         return self._front_ends.get(id(encoder), encoder.embedder)
 
@@ -278,7 +325,7 @@ class PeEncoder:
                     output_hidden_states=True,
                     return_dict=True,
                 )
-                cls_states = output.hidden_states[-1][:, 0]
+                cls_states = cls_text_states(output)
                 for row, index in enumerate(batch):
                     states[index] = cls_states[row]
         return torch.stack(states) if states else torch.empty(0, self.text_model.config.hidden_size)
@@ -297,7 +344,7 @@ class PeEncoder:
             return {name: self._to_numpy(self.heads[name](states)) for name in names}
 
     # ------------------------------------------------------------------ towers
-    def _audio_inputs(self, clip: np.ndarray) -> torch.Tensor:
+    def audio_inputs(self, clip: np.ndarray) -> torch.Tensor:
         """Reflect-pad to a multiple of the hop, as PeAudioFeatureExtractor does."""
         clip = np.asarray(clip, dtype=np.float32).reshape(-1)
         if clip.size == 0:
@@ -306,28 +353,6 @@ class PeEncoder:
         if clip.size % hop:
             clip = np.pad(clip, (0, hop - clip.size % hop), mode="reflect" if clip.size > 1 else "edge")
         return torch.from_numpy(clip)
-
-    def _encoder_body(self, encoder: nn.Module, embeds: list[torch.Tensor]) -> list[TowerOutput]:
-        """The temporal transformer of a PE encoder over a padded batch, masked as `forward()` masks."""
-        lengths = [e.shape[0] for e in embeds]
-        width = max(lengths)
-        batch = embeds[0].new_zeros((len(embeds), width, embeds[0].shape[-1]))
-        mask = torch.zeros((len(embeds), width), dtype=torch.long, device=batch.device)
-        for row, e in enumerate(embeds):
-            batch[row, : e.shape[0]] = e
-            mask[row, : e.shape[0]] = 1
-        padded = min(lengths) != width
-        hidden, attention = encoder.patch_embedder(batch, padding_mask=mask if padded else None)
-        if attention is not None:
-            attention = create_bidirectional_mask(
-                config=encoder.config, inputs_embeds=hidden, attention_mask=attention
-            )
-        positions = torch.arange(hidden.shape[1], device=hidden.device).unsqueeze(0)
-        rotary = encoder.rotary_emb(hidden, positions)
-        for layer in encoder.layers[: encoder.config.num_hidden_layers]:
-            hidden = layer(hidden, attention_mask=attention, position_embeddings=rotary)
-        hidden = encoder.output(encoder.norm(hidden))
-        return [TowerOutput(hidden[row, 0], hidden[row, 1 : 1 + n]) for row, n in enumerate(lengths)]
 
     def _audio_tower(self, encoder: nn.Module, clips: list[torch.Tensor]) -> list[TowerOutput]:
         """Audio tower; the DAC front end only ever sees clips of one length together."""
@@ -339,10 +364,10 @@ class PeEncoder:
             for start in range(0, len(indices), self.batch_size):
                 group = indices[start : start + self.batch_size]
                 values = torch.stack([clips[i] for i in group]).unsqueeze(1).to(self.device, self.dtype)
-                states, _ = self._audio_front_end(encoder)(values)
+                states, _ = self.audio_front_end(encoder)(values)
                 for row, index in enumerate(group):
                     embeds[index] = states[row]
-        return self._encoder_body(encoder, embeds)
+        return encoder_body(encoder, embeds)
 
     def _video_features(self, encoder: nn.Module, clips: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per-frame inputs of the temporal transformer: the vision model on real frames only."""
@@ -366,18 +391,18 @@ class PeEncoder:
         """Video tower. With `with_frames`, also each frame alone as a one-frame clip (pooled
         states), reusing the vision model's per-frame work."""
         features = self._video_features(encoder, clips)
-        outputs = self._encoder_body(encoder, features)
+        outputs = encoder_body(encoder, features)
         if not with_frames:
             return outputs
         singles = [f[i : i + 1] for f in features for i in range(f.shape[0])]
-        pooled = [o.pooled for o in self._encoder_body(encoder, singles)] if singles else []
+        pooled = [o.pooled for o in encoder_body(encoder, singles)] if singles else []
         per_clip = list(torch.split(torch.stack(pooled), [c.shape[0] for c in clips])) if pooled else []
         return outputs, per_clip
 
     def _audio_clips(self, clips: Sequence[np.ndarray]) -> list[torch.Tensor]:
         if self.audio_tower is None:
             raise ValueError(f"this {self.kind} checkpoint has no audio tower")
-        return [self._audio_inputs(c) for c in clips]
+        return [self.audio_inputs(c) for c in clips]
 
     def _video_clips(self, clips: Sequence[torch.Tensor | np.ndarray]) -> list[torch.Tensor]:
         if self.video_tower is None:
@@ -435,10 +460,6 @@ class PeEncoder:
         with torch.inference_mode():
             return self._stack(self.heads["video"], [o.pooled for o in outputs])
 
-    def embed_video_frames(self, clips: Sequence[torch.Tensor]) -> list[np.ndarray]:
-        """Each frame of each clip as a one-frame video, in the video space: (frames, dim) per clip."""
-        return self.embed_video_and_frames(clips)[1]
-
     def embed_video_and_frames(self, clips: Sequence[torch.Tensor]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Clip vectors and per-frame vectors together; the vision model runs once per frame."""
         self._need("video")
@@ -483,8 +504,10 @@ class PeEncoder:
                 if self._fused_video_tied
                 else self._video_tower(embedder.video_encoder, [video[i] for i in batch])
             )
-            embeds = [self._fuse(a.frames, v.frames) for a, v in zip(fused_audio, fused_video)]
-            fused = self._encoder_body(self.fused, embeds)
+            embeds = [
+                fuse_input(self.fused.embedder, a.frames, v.frames) for a, v in zip(fused_audio, fused_video)
+            ]
+            fused = encoder_body(self.fused, embeds)
             return [
                 (a.pooled, v.pooled, f.pooled, fr) for a, v, f, fr in zip(audio_out, video_out, fused, frames)
             ]
@@ -499,17 +522,6 @@ class PeEncoder:
             if with_frames:
                 out["video_frame"] = [self._to_numpy(self.heads["video"](r[3])) for r in results]
         return out
-
-    def _fuse(self, audio_frames: torch.Tensor, video_frames: torch.Tensor) -> torch.Tensor:
-        """The fused encoder's input for one clip: video states aligned to the audio frames."""
-        embedder = self.fused.embedder
-        video = embedder.video_proj(video_frames.T.unsqueeze(0)).squeeze(0).T
-        if video.shape[0] != audio_frames.shape[0]:
-            video = (
-                F.interpolate(video.T.unsqueeze(0), size=audio_frames.shape[0], mode="nearest").squeeze(0).T
-            )
-        video = embedder.video_norm(video)
-        return embedder.data_proj(embedder.concat_modality_proj(torch.cat([audio_frames, video], dim=-1)))
 
     def embed_audio_plus_text(self, audio_clips: Sequence[np.ndarray], texts: Sequence[str]) -> np.ndarray:
         """Audio + text query vectors, searched against video (concat order: audio CLS, text CLS)."""

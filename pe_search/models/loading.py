@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from pe_search.errors import ModelLoadError
+from pe_search.errors import ModelLoadError, Option
+from pe_search.media.rate import PE_HOP_SAMPLES, SAMPLE_RATE
 from pe_search.models.shipped import TOY_FRAME_MODEL, TOY_MODEL, TOY_MODELS, toy_model_dir
 from pe_search.torch_compat import ensure_torchvision_importable
 
@@ -101,7 +102,11 @@ def resolve_checkpoint_dir(source: str | Path) -> Path:
     path = Path(source).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ModelLoadError(f"{path} has no config.json: point --model at a PE checkpoint directory")
+            raise ModelLoadError(
+                f"{path} has no config.json",
+                "point {0} at a PE checkpoint directory",
+                options=(Option("model"),),
+            )
         return path
     text = str(source)
     if path.exists() or text.startswith((".", "/", "~")) or text.count("/") != 1:
@@ -120,7 +125,9 @@ def resolve_checkpoint_dir(source: str | Path) -> Path:
         raise ModelLoadError(
             f"{text} is not in the local Hugging Face cache and the hub cannot be reached "
             f"({type(error).__name__}); download it where there is network "
-            f"(`hf download {text}`) or give the checkpoint's directory instead of the id"
+            f"(`hf download {text}`) or pass {{0}}",
+            options=(Option("model", "/path/to/checkpoint-dir"),),
+            value=text,
         ) from None
 
 
@@ -194,7 +201,9 @@ def load_tokenizer(directory: Path):
 def load_audio_settings(directory: Path) -> AudioSettings:
     file = directory / "preprocessor_config.json"
     config = json.loads(file.read_text()) if file.is_file() else {}
-    return AudioSettings(int(config.get("sampling_rate", 48_000)), int(config.get("hop_length", 1920)))
+    return AudioSettings(
+        int(config.get("sampling_rate", SAMPLE_RATE)), int(config.get("hop_length", PE_HOP_SAMPLES))
+    )
 
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")  # the torch device types pe-search runs on
@@ -209,13 +218,24 @@ def pick_device(device: str | torch.device | None) -> torch.device:
         chosen = None
     if chosen is None or chosen.type not in DEVICE_TYPES:
         raise ModelLoadError(
-            f"device {str(device)!r} is not one pe-search can use: use cpu or cuda (cuda:N for one GPU)"
+            "{0} is not a device pe-search can use",
+            "use {1} or {2} (cuda:N for one GPU)",
+            options=(Option("device", str(device)), Option("device", "cpu"), Option("device", "cuda")),
+            value=device,
         )
     device = chosen
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ModelLoadError("device mps was asked for but this machine has no Metal GPU: use cpu")
+        raise ModelLoadError(
+            "{0} was asked for but this machine has no Metal GPU",
+            "use {1}",
+            options=(Option("device", "mps"), Option("device", "cpu")),
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError("--device cuda was asked for but no CUDA GPU is visible: use --device cpu")
+        raise ModelLoadError(
+            "{0} was asked for but no CUDA GPU is visible",
+            "use {1}",
+            options=(Option("device", "cuda"), Option("device", "cpu")),
+        )
     return device
 
 

@@ -7,15 +7,17 @@ for the indexer, the query layer and the store's model check alike.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from pe_search.errors import ModelLoadError
+from pe_search.errors import ModelLoadError, Option
 from pe_search.models.encoder import PeEncoder
 from pe_search.models.loading import paired_frame_model
-from pe_search.models.spaces import Calibration, Space
+from pe_search.models.spaces import QUERY_INPUTS, Calibration, Space
 from pe_search.store.fingerprint import ModelFingerprint
 
 
@@ -37,7 +39,12 @@ class ModelSet:
         """`fast`: the encoders' speed paths (default on unless PE_SEARCH_FAST=0)."""
         clip = PeEncoder.from_pretrained(model, device=device, dtype=dtype, batch_size=batch_size, fast=fast)
         if clip.kind == "audio_frame":
-            raise ModelLoadError(f"{model} is a PE-A-Frame checkpoint: give it as --frame-model, not --model")
+            raise ModelLoadError(
+                f"{model} is a PE-A-Frame checkpoint",
+                "give it as {0}, not {1}",
+                options=(Option("frame_model"), Option("model")),
+                value=str(model),
+            )
         frames = None
         frame_model = paired_frame_model(frame_model) or frame_model  # "toy" means its frame model
         if frame_model is not None:
@@ -46,7 +53,9 @@ class ModelSet:
             )
             if frames.kind != "audio_frame":
                 raise ModelLoadError(
-                    f"{frame_model} is a {frames.kind} checkpoint, not PE-A-Frame (--frame-model)"
+                    f"{frame_model} is a {frames.kind} checkpoint, not PE-A-Frame ({{0}})",
+                    options=(Option("frame_model"),),
+                    value=str(frame_model),
                 )
             if frames.dim != clip.dim:
                 raise ModelLoadError(
@@ -76,6 +85,14 @@ class ModelSet:
                 return encoder
         raise KeyError(embedding)
 
+    def embed_query(
+        self, embedding: str, text: str | None = None, audio: np.ndarray | None = None, video=None
+    ) -> np.ndarray:
+        """One query-side embedding of one query: the encoder that computes `embedding`, called
+        with the inputs the spaces table says it reads (`spaces.QUERY_INPUTS`)."""
+        encoder = self.encoder_for(embedding)
+        return _EMBED_BY_INPUTS[QUERY_INPUTS[embedding]](encoder, embedding, text, audio, video)
+
     def calibration(self, space: str) -> Calibration:
         for encoder in self.encoders:
             if space in encoder.spaces:
@@ -93,6 +110,16 @@ class ModelSet:
                 name: (self.calibration(name).scale, self.calibration(name).bias) for name in self.spaces
             },
         )
+
+
+_EMBED_BY_INPUTS: dict[tuple[str, ...], Callable[..., np.ndarray]] = {
+    ("text",): lambda e, name, text, audio, video: e.embed_text([text], [name])[name][0],
+    ("audio",): lambda e, name, text, audio, video: e.embed_audio([audio])[0],
+    ("video",): lambda e, name, text, audio, video: e.embed_video([video])[0],
+    ("audio", "text"): lambda e, name, text, audio, video: e.embed_audio_plus_text([audio], [text])[0],
+    ("video", "text"): lambda e, name, text, audio, video: e.embed_video_plus_text([video], [text])[0],
+}
+"""Encoder call per kind of query input (a key of `spaces.QUERY_INPUTS`)."""
 
 
 def _combined(hashes) -> str:

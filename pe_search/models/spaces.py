@@ -33,6 +33,20 @@ EMBEDDINGS: dict[str, tuple[str, ...]] = {
 }
 
 
+# What of a query each query-side embedding reads: its text, its audio clip, its video clip, or
+# a clip with its text. `ModelSet.embed_query` calls the encoder by this, not by an if-chain.
+QUERY_INPUTS: dict[str, tuple[str, ...]] = {
+    "text_audio": ("text",),
+    "text_video": ("text",),
+    "text_audio_video": ("text",),
+    "text_audio_frame": ("text",),
+    "audio": ("audio",),
+    "video": ("video",),
+    "audio_plus_text": ("audio", "text"),
+    "video_plus_text": ("video", "text"),
+}
+
+
 @dataclass(frozen=True)
 class Space:
     """A pair of embeddings whose dot product the model was trained to score."""

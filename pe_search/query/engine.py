@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from pe_search.errors import Option
 from pe_search.models.spaces import Calibration
 from pe_search.query.results import Hit, LocatedSpan, Moment
 from pe_search.query.routes import DEFAULT_TARGETS, MOMENTS, QueryError, Route, route
@@ -23,12 +24,17 @@ from pe_search.store import LibraryStore, SearchFilter, SearchHit
 class QueryVectors:
     """The query's embeddings, computed on demand (each at most once) by `embed`.
 
-    `parts` says what the query holds ("text", "audio", "video"); `cache` may be pre-filled
-    (a `--like` query brings stored vectors instead of media)."""
+    `parts` says what the query holds ("text", "audio", "video"); `available` names the embeddings
+    `embed` can compute (the library's models'); `cache` may be pre-filled (a `like` query brings
+    stored vectors instead of media, and needs no model)."""
 
     embed: Callable[[str], np.ndarray]
     parts: frozenset[str]
+    available: frozenset[str] = frozenset()
     cache: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def can_give(self, embedding: str) -> bool:
+        return embedding in self.available or embedding in self.cache
 
     def __getitem__(self, embedding: str) -> np.ndarray:
         if embedding not in self.cache:
@@ -37,12 +43,23 @@ class QueryVectors:
 
 
 class QueryEngine:
-    def __init__(self, store: LibraryStore, available_embeddings: tuple[str, ...]) -> None:
+    """Search one library store. Built once per store and kept: `refresh` (one small read of the
+    vector counts per space) brings it up to date with writes made since, by any process."""
+
+    def __init__(self, store: LibraryStore) -> None:
         self.store = store
-        fingerprint = store.require_fingerprint()
-        self.calibrations = {name: Calibration(*pair) for name, pair in fingerprint.calibration.items()}
-        self.embeddings = available_embeddings
-        self.spaces = {name: status.count for name, status in store.status().spaces.items()}
+        self.fingerprint = store.require_fingerprint()
+        self.calibrations = {name: Calibration(*pair) for name, pair in self.fingerprint.calibration.items()}
+        self.spaces = store.counts()
+
+    def refresh(self) -> None:
+        """Re-read the live vector count of each space (and the calibrations if the store's model
+        record changed)."""
+        fingerprint = self.store.require_fingerprint()
+        if fingerprint != self.fingerprint:
+            self.fingerprint = fingerprint
+            self.calibrations = {name: Calibration(*pair) for name, pair in fingerprint.calibration.items()}
+        self.spaces = self.store.counts()
 
     def calibration(self, space: str | None) -> Calibration | None:
         return self.calibrations.get(space) if space else None
@@ -58,7 +75,6 @@ class QueryEngine:
         min_prob: float | None = None,
         all_segments: bool = False,
         filters: SearchFilter | None = None,
-        localise: bool = True,
         fixed_routes: list[Route] | None = None,
     ) -> list[Hit]:
         routes = fixed_routes or [route(kind, t) for t in (targets or DEFAULT_TARGETS[kind])]
@@ -69,12 +85,17 @@ class QueryEngine:
             wanted = ", ".join(r.target for r in routes)
             raise QueryError(f"the library has no {wanted} vectors to search (it has: {have or 'none'})")
         for r in routes:
-            if r.embedding not in self.embeddings and r.embedding not in vectors.cache:
+            if not vectors.can_give(r.embedding):
                 raise QueryError(
                     f"the library's model cannot embed a {r.query} query for {r.target} segments"
                 )
         if min_prob is not None and any(r.calibration is None for r in routes):
-            raise QueryError("--min-prob needs a cross-modal query: same-modality scores have no probability")
+            raise QueryError(
+                "{0} needs a cross-modal query",
+                "same-modality scores have no probability",
+                options=(Option("min_prob"),),
+                value=min_prob,
+            )
         need = offset + k
         hits: list[Hit] = []
         for r in routes:
@@ -83,11 +104,8 @@ class QueryEngine:
         hits.sort(key=lambda h: -(h.probability if len(routes) > 1 else h.score))
         if not all_segments and len(routes) > 1:
             hits = _best_per_file(hits)
-        page = hits[offset:need]
-        if localise:
-            by_target = {r.target: r for r in routes}
-            page = [self._localise(hit, by_target[hit.target], vectors) for hit in page]
-        return page
+        by_target = {r.target: r for r in routes}
+        return [self._localise(hit, by_target[hit.target], vectors) for hit in hits[offset:need]]
 
     def _search_route(
         self,
@@ -136,9 +154,7 @@ class QueryEngine:
         embedding = embedding or r.embedding
         if embedding.startswith("text_") and "text" not in vectors.parts:
             return hit
-        if not self.spaces.get(frame_space) or (
-            embedding not in self.embeddings and embedding not in vectors.cache
-        ):
+        if not self.spaces.get(frame_space) or not vectors.can_give(embedding):
             return hit
         frames = self.store.segment_vectors(hit.media_id, frame_space, hit.start, hit.end)
         if not len(frames):

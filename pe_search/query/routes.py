@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pe_search.errors import PeSearchError
+from pe_search.errors import Option, PeSearchError
 
 
 class QueryError(PeSearchError):
     """A query that cannot be answered as asked (missing input, a target the library lacks)."""
+
+
+# The query's options, as `Library.search` names them and as the CLI spells them.
+TEXT = Option("text", flag="TEXT")
+AUDIO = Option("audio")
+VIDEO = Option("video")
+LIKE = Option("like")
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ MOMENTS = {
 
 def query_kind(text: str | None, audio, video) -> str:
     if audio is not None and video is not None:
-        raise QueryError("give --audio or --video, not both")
+        raise QueryError("give {0} or {1}, not both", options=(AUDIO, VIDEO))
     if text is not None and not text.strip():
         raise QueryError("the text query is empty: say what to look for")
     if audio is not None:
@@ -70,7 +77,11 @@ def query_kind(text: str | None, audio, video) -> str:
         return "video+text" if text else "video"
     if text:
         return "text"
-    raise QueryError("no query given: pass TEXT, --audio FILE, --video FILE or --like PATH@START-END")
+    raise QueryError(
+        "no query given",
+        "pass {0}, {1}, {2} or {3}",
+        options=(TEXT, Option("audio", "FILE"), Option("video", "FILE"), Option("like", "PATH@START-END")),
+    )
 
 
 def route(kind: str, target: str) -> Route:

@@ -50,9 +50,3 @@ def frames_to_spans(
     if current is not None:
         spans.append(Span(*map(float, current)))
     return [s for s in spans if s.duration >= min_duration - 1e-9]
-
-
-def best_moment(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray) -> tuple[float, float, int]:
-    """The single best frame: (start, end, index)."""
-    index = int(np.argmax(scores))
-    return float(starts[index]), float(ends[index]), index

@@ -15,14 +15,13 @@ from pe_search.store.errors import (
 from pe_search.store.filters import SearchFilter
 from pe_search.store.fingerprint import ModelFingerprint
 from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
-from pe_search.store.library import LibraryStore, open_library
+from pe_search.store.library import LibraryStore
 from pe_search.store.policy import IndexPolicy
 from pe_search.store.records import (
     LibraryStatus,
     MediaInfo,
     MediaRecord,
     SearchHit,
-    SegmentInfo,
     SegmentRecord,
     SegmentVectors,
     SpaceStatus,
@@ -48,11 +47,9 @@ __all__ = [
     "ModelMismatchError",
     "SearchFilter",
     "SearchHit",
-    "SegmentInfo",
     "SegmentRecord",
     "SegmentVectors",
     "SpaceStatus",
     "WriteTransaction",
-    "open_library",
     "resolve_library_dir",
 ]

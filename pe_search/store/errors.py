@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pe_search.errors import PeSearchError
+from pe_search.errors import Option, PeSearchError
 
 
 class LibraryNotFoundError(PeSearchError):
@@ -13,8 +13,10 @@ class LibraryNotFoundError(PeSearchError):
     def __init__(self, library_dir: str | Path) -> None:
         self.library_dir = str(library_dir)
         super().__init__(
-            f"no library at {self.library_dir}: index a folder into it first, "
-            "or pass --library (or set PE_SEARCH_LIBRARY) to pick another"
+            f"no library at {self.library_dir}",
+            "index a folder into it first, or pass {0} (or set PE_SEARCH_LIBRARY) to pick another",
+            options=(Option("path", flag="--library"),),
+            value=self.library_dir,
         )
 
 
@@ -40,9 +42,11 @@ class ModelMismatchError(PeSearchError):
         self.library_dir = str(library_dir)
         self.difference = difference
         super().__init__(
-            f"library {self.library_dir} was built with another model ({difference}): "
+            f"library {self.library_dir} was built with another model ({difference})",
             "open it with the model that built it, or rebuild it for this model "
-            "(re-encodes every file: pass --rebuild)"
+            "(re-encodes every file: pass {0})",
+            options=(Option("rebuild", switch=True),),
+            value=difference,
         )
 
 

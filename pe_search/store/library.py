@@ -43,7 +43,7 @@ from pe_search.store.schema import (
     Vector,
 )
 from pe_search.store.space_index import SpaceIndex, SpaceState
-from pe_search.store.transaction import WriteTransaction
+from pe_search.store.transaction import SpaceCommit, VectorSink, WriteTransaction
 from pe_search.store.vector_file import VectorFile
 from pe_search.store.vectors import IndexSpec
 
@@ -297,7 +297,12 @@ class LibraryStore:
             raise RuntimeError("write transactions do not nest: use the open transaction's methods")
         with self._write_lock, self._session() as session:
             self._writer_thread = threading.get_ident()
-            tx = WriteTransaction(self, session)
+            sink = VectorSink(
+                dim=lambda: self.require_fingerprint().dim,
+                policy=self.policy,
+                vector_file=lambda name: self.space_for_write(name).file,
+            )
+            tx = WriteTransaction(sink, session)
             created = set(self._spaces)
             with ExitStack() as held:
                 try:
@@ -305,7 +310,7 @@ class LibraryStore:
                     # Searches in other threads wait until the indexes show this commit.
                     for name in sorted(tx.touched):
                         held.enter_context(self.space_for_write(name).lock)
-                    tx.finish()
+                    committed = tx.finish()
                 except BaseException:
                     session.rollback()
                     with self._spaces_lock:
@@ -314,19 +319,17 @@ class LibraryStore:
                     raise
                 finally:
                     self._writer_thread = None
-                self._after_commit(tx)
+                self._after_commit(committed)
 
-    def _after_commit(self, tx: WriteTransaction) -> None:
+    def _after_commit(self, committed: dict[str, SpaceCommit]) -> None:
         """Bring the in-memory indexes to the committed state; switch types and save as due."""
-        for name in tx.touched:
+        for name, change in committed.items():
             space = self._spaces[name]
-            added = tx.added.get(name, [])
-            ids = np.concatenate([ids for ids, _ in added]) if added else np.zeros(0, np.int64)
-            vectors = np.concatenate([v for _, v in added]) if added else np.zeros((0, space.dim), np.float32)
-            removed = tx.removed.get(name, [])
-            removed_ids = np.concatenate(removed) if removed else np.zeros(0, np.int64)
-            space.apply(ids, vectors, removed_ids, tx.generations[name])
-            if self._maintain(space, tx.counts[name]) or space.should_save():
+            vectors = change.added_vectors
+            if vectors is None:
+                vectors = np.zeros((0, space.dim), np.float32)
+            space.apply(change.added_ids, vectors, change.removed_ids, change.generation)
+            if self._maintain(space, change.count) or space.should_save():
                 self._save(space)
 
     def _maintain(self, space: SpaceIndex, count: int) -> bool:
@@ -649,9 +652,6 @@ class LibraryStore:
     def _say(self, message: str) -> None:
         log.info(message)
         self.messages.append(message)
-
-
-open_library = LibraryStore.open
 
 
 def _live_ids(connection: Connection, space: str) -> np.ndarray:

@@ -51,15 +51,6 @@ class SegmentRecord:
 
 
 @dataclass(frozen=True)
-class SegmentInfo:
-    id: int
-    media_id: int
-    start: float
-    end: float
-    level: str
-
-
-@dataclass(frozen=True)
 class SearchHit:
     """One result: the raw inner product `score` of the query with the vector `vector_id`."""
 

@@ -3,33 +3,54 @@
 Vectors are written to their space's file at freshly allocated ids before the commit and fsynced
 with it, so once SQLite says an id is live its vector is on disk; if the process dies before the
 commit, the ids were never live and the next transaction overwrites those rows. The in-memory
-FAISS indexes follow only after the commit (`LibraryStore._after_commit`).
+FAISS indexes follow only after the commit: `finish` returns what changed in each space
+(`SpaceCommit`), and the store applies it (`LibraryStore._after_commit`). The transaction knows the
+store only through `VectorSink`, so the store imports the transaction and never the reverse.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from pe_search.store.layout import check_space_name
+from pe_search.store.policy import IndexPolicy
 from pe_search.store.records import MediaRecord, SegmentRecord
 from pe_search.store.schema import MEDIA_STATUSES, SEGMENT_LEVELS, IndexState, MediaFile, Segment, Vector
+from pe_search.store.vector_file import VectorFile
 
-if TYPE_CHECKING:
-    from pe_search.store.library import LibraryStore
+
+@dataclass(frozen=True)
+class VectorSink:
+    """What a transaction needs from the store to write vectors."""
+
+    dim: Callable[[], int]  # the library's vector size (raises when no model is recorded yet)
+    policy: IndexPolicy  # picks the index type of a new space
+    vector_file: Callable[[str], VectorFile]  # a space's vector file, made on first use
+
+
+@dataclass(frozen=True)
+class SpaceCommit:
+    """What one committed transaction changed in one space, for the in-memory index to follow."""
+
+    added_ids: np.ndarray  # int64
+    added_vectors: np.ndarray | None  # float32 (n, dim); None when nothing was added
+    removed_ids: np.ndarray  # int64
+    generation: int
+    count: int
 
 
 class WriteTransaction:
     """Use through `LibraryStore.write()`; every method runs inside the one SQLite transaction."""
 
-    def __init__(self, store: LibraryStore, session: Session) -> None:
-        self._store = store
+    def __init__(self, sink: VectorSink, session: Session) -> None:
+        self._sink = sink
         self.session = session
         self._next_id: dict[str, int] = {}
         self._crc: dict[str, int | None] = {}  # running CRC-32 of each space's committed rows
@@ -132,7 +153,7 @@ class WriteTransaction:
     def add_vectors(self, space: str, segment_ids: Sequence[int], vectors: np.ndarray) -> np.ndarray:
         """Store one vector per segment in `space`; returns their new, stable vector ids."""
         check_space_name(space)
-        dim = self._store.require_fingerprint().dim
+        dim = self._sink.dim()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != dim:
             raise ValueError(f"{space}: expected vectors of shape (n, {dim}), got {vectors.shape}")
@@ -144,7 +165,7 @@ class WriteTransaction:
             raise ValueError(f"{space}: vectors contain NaN or infinity")
         start = self._touch(space)
         ids = np.arange(start, start + len(vectors), dtype=np.int64)
-        self._store.space_for_write(space).file.write(start, vectors)
+        self._sink.vector_file(space).write(start, vectors)
         if self._crc[space] is not None:
             self._crc[space] = zlib.crc32(memoryview(vectors).cast("B"), self._crc[space])
         self.session.execute(
@@ -166,10 +187,11 @@ class WriteTransaction:
         if space not in self._next_id:
             state = self.session.get(IndexState, space)
             if state is None:
-                spec = self._store.policy.choose(0, self._store.require_fingerprint().dim)
+                dim = self._sink.dim()
+                spec = self._sink.policy.choose(0, dim)
                 state = IndexState(
                     space=space,
-                    dim=self._store.require_fingerprint().dim,
+                    dim=dim,
                     next_vector_id=0,
                     generation=0,
                     count=0,
@@ -188,8 +210,9 @@ class WriteTransaction:
     def touched(self) -> list[str]:
         return list(self._next_id)
 
-    def finish(self) -> None:
-        """Bump each touched space's generation and count, make vectors durable, commit."""
+    def finish(self) -> dict[str, SpaceCommit]:
+        """Bump each touched space's generation and count, make vectors durable, commit; returns
+        what changed in each touched space."""
         for space in self.touched:
             self.session.execute(
                 update(IndexState)
@@ -206,5 +229,17 @@ class WriteTransaction:
             ).one()
             self.generations[space], self.counts[space] = generation, count
         for space in self.added:
-            self._store.space_for_write(space).file.sync()
+            self._sink.vector_file(space).sync()
         self.session.commit()
+        return {space: self._commit_of(space) for space in self.touched}
+
+    def _commit_of(self, space: str) -> SpaceCommit:
+        added = self.added.get(space, [])
+        removed = self.removed.get(space, [])
+        return SpaceCommit(
+            added_ids=np.concatenate([ids for ids, _ in added]) if added else np.zeros(0, np.int64),
+            added_vectors=np.concatenate([v for _, v in added]) if added else None,
+            removed_ids=np.concatenate(removed) if removed else np.zeros(0, np.int64),
+            generation=self.generations[space],
+            count=self.counts[space],
+        )

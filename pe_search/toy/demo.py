@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pe_search.api import Library
+from pe_search.models.shipped import TOY_MODEL
 from pe_search.toy import synth
 from pe_search.toy.demo_media import DemoMedia, GeneratedFile, write_demo_media
 
@@ -168,7 +169,7 @@ def run_demo(
         media = write_demo_media(root)
     library_dir = root / "library"
     progress(f"indexing {len(media.files)} files with the toy models into {library_dir}")
-    with Library.open(library_dir, model="toy") as library:
+    with Library.open(library_dir, model=TOY_MODEL) as library:
         summary = library.index([media.media_dir], workers=workers, progress=index_progress)
         report = DemoReport(str(root), str(library_dir), summary.seconds, summary.files_indexed)
         progress("querying")

@@ -23,7 +23,9 @@ class Span:
     end: float
 
 
-def spans(probabilities: np.ndarray, threshold: float = 0.3, frame_seconds: float = 0.04) -> list[Span]:
+def spans(
+    probabilities: np.ndarray, threshold: float = 0.3, frame_seconds: float = synth.FRAME_SECONDS
+) -> list[Span]:
     """Runs of frames whose probability is above `threshold`, as [start, end) seconds."""
     above = np.concatenate([[False], np.asarray(probabilities) > threshold, [False]])
     edges = np.flatnonzero(np.diff(above.astype(np.int8)))

@@ -33,7 +33,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-SAMPLE_RATE = 48_000
+from pe_search.media import rate as media_rate
+
+SAMPLE_RATE = media_rate.SAMPLE_RATE
 RATIOS = (4, 4, 5, 24)
 DAC_WIDTH = 2  # encoder_hidden_size: channels of the first block's residual units
 BAND_ALPHA = 2.0  # Snake alpha on band channels: sin^2 folds back only above amplitude ~0.96

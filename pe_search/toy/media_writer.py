@@ -15,6 +15,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from pe_search.media.rate import SAMPLE_RATE
+
 AUDIO_CODECS = {
     ".wav": "pcm_s16le",
     ".flac": "flac",
@@ -84,7 +86,7 @@ def write_video(
     frames: Iterable[tuple[np.ndarray, float]],
     *,
     audio: np.ndarray | None = None,
-    audio_rate: int = 48_000,
+    audio_rate: int = SAMPLE_RATE,
     codec: str | None = None,
     gop: int = 12,
 ) -> Path:

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SAMPLE_RATE = 48_000
-FRAME_SECONDS = 0.04  # one PE audio frame: the 1920-sample hop at 48 kHz
+from pe_search.media import rate as media_rate
+
+SAMPLE_RATE = media_rate.SAMPLE_RATE
+FRAME_SECONDS = media_rate.FRAME_SECONDS  # one PE audio frame: the 1920-sample hop at 48 kHz
 
 
 # --------------------------------------------------------------------------------------- vocabulary

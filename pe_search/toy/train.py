@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pe_search.models import tiny
+from pe_search.models.encoder import cls_text_states, encoder_body, fuse_input
 from pe_search.models.loading import PeAudioVideoModelLoadable
 from pe_search.toy import TOY_DIR, front_end, synth
 from pe_search.video_preprocessing import FramePreprocessing
@@ -148,14 +149,9 @@ def initialise(model: nn.Module, seed: int) -> None:
 
 def encode(encoder: nn.Module, embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A PE encoder's transformer over equal-length inputs (B, T, H): (class state, frame states),
-    as `forward()` computes them without padding."""
-    hidden, _ = encoder.patch_embedder(embeds)
-    positions = torch.arange(hidden.shape[1], device=hidden.device).unsqueeze(0)
-    rotary = encoder.rotary_emb(hidden, positions)
-    for layer in encoder.layers[: encoder.config.num_hidden_layers]:
-        hidden = layer(hidden, attention_mask=None, position_embeddings=rotary)
-    hidden = encoder.output(encoder.norm(hidden))
-    return hidden[:, 0], hidden[:, 1:]
+    through the encoder's own `encoder_body` (what `PeEncoder` runs at inference)."""
+    outputs = encoder_body(encoder, list(embeds))
+    return torch.stack([o.pooled for o in outputs]), torch.stack([o.frames for o in outputs])
 
 
 def audio_states(encoder: nn.Module, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,12 +171,8 @@ def video_states(encoder: nn.Module, frames: torch.Tensor) -> tuple[torch.Tensor
 def fused_state(model: nn.Module, audio_frames: torch.Tensor, video_frames: torch.Tensor) -> torch.Tensor:
     """The fused audio-video class state from the towers' frame states (video aligned to audio)."""
     embedder = model.audio_video_encoder.embedder
-    video = embedder.video_proj(video_frames.transpose(1, 2))
-    if video.shape[-1] != audio_frames.shape[1]:
-        video = F.interpolate(video, size=audio_frames.shape[1], mode="nearest")
-    video = embedder.video_norm(video.transpose(1, 2))
-    fused = embedder.data_proj(embedder.concat_modality_proj(torch.cat([audio_frames, video], dim=-1)))
-    return encode(model.audio_video_encoder, fused)[0]
+    fused = [fuse_input(embedder, a, v) for a, v in zip(audio_frames, video_frames, strict=True)]
+    return encode(model.audio_video_encoder, torch.stack(fused))[0]
 
 
 def text_states(model: nn.Module, tokenizer, texts: list[str]) -> torch.Tensor:
@@ -191,7 +183,7 @@ def text_states(model: nn.Module, tokenizer, texts: list[str]) -> torch.Tensor:
         output_hidden_states=True,
         return_dict=True,
     )
-    return output.hidden_states[-1][:, 0]
+    return cls_text_states(output)
 
 
 def sigmoid_loss(logits: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,127 @@
+"""The one query entry point every front door calls: `QueryService.run(QueryRequest)`.
+
+It turns the request's media into model inputs, routes it, and asks the `QueryEngine` (kept for the
+store's lifetime, refreshed per query) for hits, or the frame vectors for spans. Models are loaded
+only when a query needs them (a `like` query uses stored vectors only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from pe_search.errors import Option
+from pe_search.models.model_set import ModelSet
+from pe_search.query.engine import QueryEngine, QueryVectors
+from pe_search.query.inputs import query_audio, query_video
+from pe_search.query.like import like_query
+from pe_search.query.request import QueryRequest
+from pe_search.query.results import Hit, LocatedSpan
+from pe_search.query.routes import AUDIO, LIKE, TEXT, VIDEO, QueryError, query_kind
+from pe_search.query.unindexed import locate_in_unindexed_file
+from pe_search.store import LibraryStore
+from pe_search.store.schema import SEARCHABLE_STATUSES
+
+
+class QueryService:
+    """Queries against one open library store, with the library's models (loaded on first need)."""
+
+    def __init__(self, store: LibraryStore, models: Callable[[], ModelSet]) -> None:
+        self.store = store
+        self._models = models
+        self._engine: QueryEngine | None = None
+
+    @property
+    def engine(self) -> QueryEngine:
+        """The store's engine, up to date with what has been written since the last query."""
+        if self._engine is None:
+            self._engine = QueryEngine(self.store)
+        else:
+            self._engine.refresh()
+        return self._engine
+
+    def run(self, request: QueryRequest) -> list[Hit] | list[LocatedSpan]:
+        """Hits for a search, spans when `request.locate` is set."""
+        return self.locate(request) if request.locate is not None else self.search(request)
+
+    # ------------------------------------------------------------------------------ search
+    def search(self, request: QueryRequest) -> list[Hit]:
+        if request.k < 1 or request.offset < 0:
+            raise QueryError(
+                "{0} must be at least 1 and {1} at least 0",
+                options=(Option("k", flag="-k"), Option("offset")),
+            )
+        targets = (request.target,) if request.target else None
+        if request.like is not None:
+            if request.text or request.audio is not None or request.video is not None:
+                raise QueryError(
+                    "{0} stands alone", "drop {1}, {2} and {3}", options=(LIKE, TEXT, AUDIO, VIDEO)
+                )
+            vectors, fixed, media_id = like_query(self.store, request.like, request.target)
+            hits = self.engine.search(
+                "like", vectors, k=request.k + 1, offset=request.offset, min_prob=request.min_prob,
+                all_segments=request.all_segments, filters=request.filters, fixed_routes=[fixed],
+            )  # fmt: skip
+            return [h for h in hits if h.media_id != media_id][: request.k]  # not the file asked about
+        kind = query_kind(request.text, request.audio, request.video)
+        vectors = self._media_vectors(request)
+        return self.engine.search(
+            kind,
+            vectors,
+            targets,
+            k=request.k,
+            offset=request.offset,
+            min_prob=request.min_prob,
+            all_segments=request.all_segments,
+            filters=request.filters,
+        )
+
+    def _media_vectors(self, request: QueryRequest) -> QueryVectors:
+        models = self._models()
+        text = request.text
+        audio = query_audio(request.audio) if request.audio is not None else None
+        video = (
+            query_video(request.video, models.clip.frame_preprocessing) if request.video is not None else None
+        )
+
+        def embed(embedding: str) -> np.ndarray:
+            return models.embed_query(embedding, text=text, audio=audio, video=video)
+
+        given = (("text", request.text), ("audio", request.audio), ("video", request.video))
+        parts = frozenset(name for name, value in given if value)
+        return QueryVectors(embed, parts, frozenset(models.embeddings))
+
+    # ------------------------------------------------------------------------------ locate
+    def locate(self, request: QueryRequest) -> list[LocatedSpan]:
+        options = request.locate
+        if options is None:
+            raise ValueError("a locate request needs `locate` options")
+        query_kind(request.text, None, None)
+        if not 0 < options.threshold < 1:
+            raise QueryError(
+                "{0} is a probability between 0 and 1",
+                options=(Option("threshold"),),
+                value=options.threshold,
+            )
+        models = self._models()
+        if models.frames is None:
+            raise QueryError(
+                "this library was built without a frame model",
+                "re-index with {0}",
+                options=(Option("frame_model"),),
+            )
+        query = models.embed_query("text_audio_frame", text=request.text)
+        engine = self.engine
+        if options.path is None:
+            return engine.locate(query, options.threshold, options.min_duration, k=request.k)
+        resolved = str(Path(options.path).expanduser().resolve())
+        media = self.store.find_media(resolved)
+        if media is not None and media.status in SEARCHABLE_STATUSES and media.has_audio:
+            return engine.locate(
+                query, options.threshold, options.min_duration, media_id=media.id, path=resolved
+            )
+        return locate_in_unindexed_file(
+            models.frames, resolved, query, options.threshold, options.min_duration
+        )
