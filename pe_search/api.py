@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from pe_search.errors import PeSearchError
+from pe_search.errors import Option, PeSearchError
 from pe_search.models.choice import ModelChoice, choose_models
 from pe_search.models.model_set import ModelSet
 from pe_search.progress_bar import IndexProgressBar
@@ -23,6 +23,7 @@ from pe_search.query.request import Locate, QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.service import QueryService
 from pe_search.store import (
+    LibraryClosedError,
     LibraryLayout,
     LibraryNotFoundError,
     LibraryStatus,
@@ -62,6 +63,7 @@ class Library:
         # Threads may share a Library: the first use of the store or the models opens or loads
         # them once, under this lock, and the others wait for it.
         self._opening = threading.RLock()
+        self._closed = False
 
     @classmethod
     def open(
@@ -105,6 +107,7 @@ class Library:
     @property
     def store(self) -> LibraryStore:
         with self._opening:
+            self._check_open()
             if self._store is None:
                 self._store = LibraryStore.open(self.path, readonly=True)
             return self._store
@@ -137,6 +140,7 @@ class Library:
     def models(self) -> ModelSet:
         """The models of this library (loaded on first use, once however many threads ask)."""
         with self._opening:
+            self._check_open()
             if self._models is None:
                 choice = self.model_choice()
                 self._models = ModelSet.load(
@@ -158,11 +162,22 @@ class Library:
             return self._queries
 
     def close(self) -> None:
+        """Release the library's files. A closed Library is done with: any later use raises
+        `LibraryClosedError` (open the library again with `Library.open`), rather than silently
+        reopening files the caller meant to let go of."""
         with self._opening:
-            self._queries = None
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            self._release()
+            self._closed = True
+
+    def _release(self) -> None:
+        self._queries = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LibraryClosedError(self.path)
 
     def __enter__(self) -> Library:
         return self
@@ -182,13 +197,19 @@ class Library:
         from indexer.pipeline import StopOnCtrlC, run_index
         from indexer.settings import RECORDED, settings_for_library
 
+        for name, least in (("batch_size", 1), ("workers", 0)):  # before anything is opened or made
+            value = options.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise PeSearchError(
+                    f"{{0}} must be a whole number of at least {least}", options=(Option(name),), value=value
+                )
         given = {k: options.pop(k) for k in list(options) if k in RECORDED}
         rebuild = options.pop("rebuild", False)
         on_message: Callable[[str], None] | None = options.pop("on_message", None)
         progress = options.pop("progress", None)
         bar = None if callable(progress) or progress is False else IndexProgressBar(progress)
         models = self.models  # first: choosing them may read the library's record
-        self.close()
+        self._release()
         ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
         with (
             ctrl_c,

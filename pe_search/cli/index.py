@@ -45,9 +45,19 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
     type=click.IntRange(min=1),
     help="... or about N per window (default 16), on one grid per file that overlapping windows share.",
 )
-@click.option("--batch-size", default=8, show_default=True, help="Windows per encoder batch.")
 @click.option(
-    "--workers", default=1, show_default=True, help="Decode worker processes (0: decode in this process)."
+    "--batch-size",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Windows per encoder batch.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Decode worker processes (0: decode in this process).",
 )
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
 @click.option("--bf16", is_flag=True, help="Encode in bfloat16.")
