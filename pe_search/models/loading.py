@@ -125,8 +125,7 @@ def resolve_checkpoint_dir(source: str | Path) -> Path:
         raise ModelLoadError(
             f"{text} is not in the local Hugging Face cache and the hub cannot be reached "
             f"({type(error).__name__}); download it where there is network "
-            f"(`hf download {text}`) or pass {{0}}",
-            options=(Option("model", "/path/to/checkpoint-dir"),),
+            f"(`hf download {text}`) or give the checkpoint's directory instead of the id",
             value=text,
         ) from None
 
