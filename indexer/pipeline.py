@@ -172,7 +172,7 @@ def _encode_and_write(
     summary: IndexSummary,
 ) -> None:
     frame_seconds = stage.models.frames.frame_seconds if stage.models.frames is not None else FRAME_SECONDS
-    writer = SingleWriter(store, frame_seconds)
+    writer = SingleWriter(store, frame_seconds, stage.settings.frame_codes)
 
     def written(result: Written) -> None:
         summary.files_indexed += 1

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pe_search.errors import Option, PeSearchError, cli_spelling
+from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
 from pe_search.video_preprocessing import FramePreprocessing
 
 DEFAULT_WINDOW = 30.0  # seconds: the length the PE models were trained on
 DEFAULT_FRAMES_PER_WINDOW = 16
-RECORDED = ("window", "hop", "fps", "frames_per_window", "frame_chunk")
+RECORDED = ("window", "hop", "fps", "frames_per_window", "frame_chunk", "frame_codes")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class IndexSettings:
         DEFAULT_FRAMES_PER_WINDOW  # ... or about N per window (one grid per file, see segments)
     )
     frame_chunk: float = 30.0  # PE-A-Frame runs on non-overlapping chunks of this length
+    frame_codes: str = DEFAULT_FRAME_CODES  # how frame vectors are coded in their blocks: sq8 or pq
     audio_frames: bool = True  # compute 40 ms audio frame vectors (needs a frame model)
     frame_preprocessing: FramePreprocessing | None = field(default=None, compare=False)
 
@@ -43,6 +45,10 @@ class IndexSettings:
             raise InvalidIndexSettings(
                 "give {0} or {1}", options=(Option("fps"), Option("frames_per_window"))
             )
+        if self.frame_codes not in FRAME_CODES:
+            raise InvalidIndexSettings(
+                f"{{0}} must be one of {', '.join(FRAME_CODES)}", options=(Option("frame_codes"),)
+            )
 
     def recorded(self) -> dict:
         """What the library keeps of these settings (what decides where vectors fall)."""
@@ -59,6 +65,9 @@ def settings_options(recorded: dict) -> list[Option]:
     chunk = recorded.get("frame_chunk", IndexSettings.frame_chunk)
     if chunk != IndexSettings.frame_chunk:  # no CLI option: set through Library.index(frame_chunk=...)
         options.append(Option("frame_chunk", f"{chunk:g}", cli=False))
+    codes = recorded.get("frame_codes", DEFAULT_FRAME_CODES)
+    if codes != DEFAULT_FRAME_CODES:
+        options.append(Option("frame_codes", codes))
     return options
 
 
@@ -97,6 +106,7 @@ def settings_for_library(
     fps: float | None = None,
     frames_per_window: int | None = None,
     frame_chunk: float | None = None,
+    frame_codes: str | None = None,
     rebuild: bool = False,
     **fixed,
 ) -> IndexSettings:
@@ -104,6 +114,8 @@ def settings_for_library(
     library. Other settings than the library's raise IndexSettingsMismatch, or with `rebuild`
     drop every encoding so that each file is encoded again. ValueError for impossible values."""
     stored = store.index_settings()
+    if stored is not None:  # recorded before frame codes were: their frames are coded sq8
+        stored = {"frame_codes": DEFAULT_FRAME_CODES, **stored}
     base = stored or {}
     if window is None:
         window = base.get("window", DEFAULT_WINDOW)
@@ -115,9 +127,13 @@ def settings_for_library(
         frames_per_window = base.get("frames_per_window", DEFAULT_FRAMES_PER_WINDOW) if fps is None else None
     if frame_chunk is None:
         frame_chunk = base.get("frame_chunk", IndexSettings.frame_chunk)
-    settings = IndexSettings(window, hop, fps, frames_per_window, frame_chunk, **fixed)
+    if frame_codes is None:
+        frame_codes = base.get("frame_codes", DEFAULT_FRAME_CODES)
+    settings = IndexSettings(window, hop, fps, frames_per_window, frame_chunk, frame_codes, **fixed)
     asked = settings.recorded()
     if stored == asked:
+        if store.index_settings() != asked:
+            store.record_index_settings(asked)  # add the frame code to an older record
         return settings
     if stored is not None and not rebuild:
         raise IndexSettingsMismatch(stored, asked)

@@ -13,6 +13,7 @@ import numpy as np
 from indexer.encode import EncodedChunk, EncodedWindow
 from indexer.reader import FileJob
 from pe_search.store import LibraryStore, MediaRecord, SegmentRecord
+from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
 
 
 @dataclass
@@ -34,8 +35,11 @@ class Written:
     vectors: dict[str, int]
 
 
-def write_file(store: LibraryStore, encoded: EncodedFile, frame_seconds: float) -> Written:
-    """Replace whatever the library had for this path with the new segments and vectors."""
+def write_file(
+    store: LibraryStore, encoded: EncodedFile, frame_seconds: float, frame_codes: str = DEFAULT_FRAME_CODES
+) -> Written:
+    """Replace whatever the library had for this path with the new segments, vectors and frame
+    blocks (one per frame space, coded `frame_codes`)."""
     job = encoded.job
     record = MediaRecord(
         path=job.path,
@@ -61,24 +65,7 @@ def write_file(store: LibraryStore, encoded: EncodedFile, frame_seconds: float) 
     for window in sorted(encoded.windows, key=lambda w: w.index):
         if window.vectors:
             add(SegmentRecord(window.start, window.end, "clip"), window.vectors)
-    frame_times: dict[float, np.ndarray] = {}
-    for window in encoded.windows:  # overlapping windows share frames: one vector per frame time
-        if window.frame_vectors is not None:
-            for time, vector in zip(window.frame_times, window.frame_vectors, strict=True):
-                frame_times.setdefault(round(time, 6), vector)
-    ordered = sorted(frame_times)
-    for i, time in enumerate(ordered):
-        end = ordered[i + 1] if i + 1 < len(ordered) else max(encoded.duration, time)
-        add(SegmentRecord(time, end, "frame"), {"video_frame": frame_times[time]})
-    for chunk in sorted(encoded.chunks, key=lambda c: c.start):
-        for i, vector in enumerate(chunk.vectors):
-            start = chunk.start + i * frame_seconds
-            if start >= encoded.duration:
-                break
-            add(
-                SegmentRecord(start, min(start + frame_seconds, encoded.duration), "frame"),
-                {"audio_frame": vector},
-            )
+    frames = _frames(encoded, frame_seconds)
 
     with store.write() as tx:
         media_id = tx.upsert_media(record)
@@ -88,7 +75,37 @@ def write_file(store: LibraryStore, encoded: EncodedFile, frame_seconds: float) 
         for space, positions in owners.items():
             tx.add_vectors(space, [ids[p] for p in positions], np.stack(vectors[space]))
             counts[space] = len(positions)
+        for space, (starts, ends, space_frames) in frames.items():
+            counts[space] = tx.put_frames(media_id, space, starts, ends, space_frames, frame_codes)
     return Written(len(segments), counts)
+
+
+def _frames(
+    encoded: EncodedFile, frame_seconds: float
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{frame space: (starts, ends, vectors)} in time order; each frame ends where the next starts."""
+    frames = {}
+    frame_times: dict[float, np.ndarray] = {}
+    for window in encoded.windows:  # overlapping windows share frames: one vector per frame time
+        if window.frame_vectors is not None:
+            for time, vector in zip(window.frame_times, window.frame_vectors, strict=True):
+                frame_times.setdefault(round(time, 6), vector)
+    if frame_times:
+        starts = np.asarray(sorted(frame_times), dtype=np.float64)
+        ends = np.append(starts[1:], max(encoded.duration, starts[-1]))
+        frames["video_frame"] = (starts, ends, np.stack([frame_times[t] for t in starts.tolist()]))
+    starts, vectors = [], []
+    for chunk in sorted(encoded.chunks, key=lambda c: c.start):
+        count = len(chunk.vectors)
+        chunk_starts = chunk.start + np.arange(count) * frame_seconds
+        keep = chunk_starts < encoded.duration
+        starts.append(chunk_starts[keep])
+        vectors.append(np.asarray(chunk.vectors)[keep])
+    if starts and sum(len(s) for s in starts):
+        audio_starts = np.concatenate(starts)
+        ends = np.minimum(audio_starts + frame_seconds, encoded.duration)
+        frames["audio_frame"] = (audio_starts, ends, np.concatenate(vectors))
+    return frames
 
 
 def nonfinite_spaces(encoded: EncodedFile) -> list[str]:
@@ -125,15 +142,18 @@ class SingleWriter:
     the order handed over, while encoding goes on. `close` waits for every write (and re-raises
     the first error)."""
 
-    def __init__(self, store: LibraryStore, frame_seconds: float) -> None:
+    def __init__(
+        self, store: LibraryStore, frame_seconds: float, frame_codes: str = DEFAULT_FRAME_CODES
+    ) -> None:
         self.store = store
         self.frame_seconds = frame_seconds
+        self.frame_codes = frame_codes
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
         self._writes: list[Future] = []
 
     def write(self, encoded: EncodedFile, done: Callable[[Written], None]) -> None:
         def run() -> None:
-            done(write_file(self.store, encoded, self.frame_seconds))
+            done(write_file(self.store, encoded, self.frame_seconds, self.frame_codes))
 
         self._writes.append(self._pool.submit(run))
 

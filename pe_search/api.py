@@ -19,8 +19,10 @@ from pe_search.errors import Option, PeSearchError
 from pe_search.models.choice import ModelChoice, choose_models
 from pe_search.models.model_set import ModelSet
 from pe_search.progress_bar import IndexProgressBar
+from pe_search.query.curve import FrameCurve, frame_curve
 from pe_search.query.request import Locate, QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
+from pe_search.query.routes import QueryError
 from pe_search.query.service import QueryService
 from pe_search.store import (
     LibraryClosedError,
@@ -28,6 +30,7 @@ from pe_search.store import (
     LibraryNotFoundError,
     LibraryStatus,
     LibraryStore,
+    MediaInfo,
     SearchFilter,
     resolve_library_dir,
 )
@@ -191,7 +194,8 @@ class Library:
         fps, frames_per_window, frame_chunk (default: the library's recorded settings), rebuild,
         and `on_message` (called with each note on what opening the library repaired or changed).
         `progress`: None shows a bar on a terminal, True always, False never; or a callable that
-        receives the run's `indexer.events`.
+        receives the run's `indexer.events`. `ray`: decode and encode on a Ray cluster ("auto",
+        "local", an address, or `indexer.distributors.ray.RayOptions`; docs/cluster.md).
 
         Raises `InvalidIndexSettings` for impossible window/hop/frame values."""
         from indexer.pipeline import StopOnCtrlC, run_index
@@ -203,6 +207,11 @@ class Library:
                 raise PeSearchError(
                     f"{{0}} must be a whole number of at least {least}", options=(Option(name),), value=value
                 )
+        ray = options.pop("ray", None)
+        if ray is not None:  # before any model is loaded: without Ray, the install line
+            from indexer.distributors.ray import ray_distributor
+
+            options["distributor"] = ray_distributor(ray)
         given = {k: options.pop(k) for k in list(options) if k in RECORDED}
         rebuild = options.pop("rebuild", False)
         on_message: Callable[[str], None] | None = options.pop("on_message", None)
@@ -293,3 +302,40 @@ class Library:
         fly if it is not in the library)."""
         request = QueryRequest(text, k=k, locate=Locate(path, threshold, min_duration))
         return self.queries.locate(request)
+
+    def curve(self, text: str, media_id: int) -> FrameCurve:
+        """The frame-level probability of `text` across one indexed file (its 40 ms audio frames,
+        else its video frames), for a timeline; `.spans(threshold)` gives what `locate` would."""
+        return frame_curve(self.queries.engine, self.models, text, media_id)
+
+    def file(self, media_id: int) -> MediaInfo | None:
+        """The library's record of one file, by its id (`Hit.media_id`)."""
+        return self.store.get_media(media_id)
+
+    def files(
+        self,
+        *,
+        kinds: tuple[str, ...] | None = None,
+        path_prefix: str | None = None,
+        path_glob: str | None = None,
+        min_duration: float | None = None,
+        max_duration: float | None = None,
+        modified_after: float | None = None,
+        modified_before: float | None = None,
+        statuses: tuple[str, ...] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[int, list[MediaInfo]]:
+        """One page of the library's files (filters as `search`), ordered by path: (total, page)."""
+        if offset < 0 or limit < 1:
+            raise QueryError("offset must be at least 0 and limit at least 1")
+        filters = SearchFilter(
+            kinds=tuple(kinds) if kinds else None,
+            path_prefix=path_prefix,
+            path_glob=path_glob,
+            min_duration=min_duration,
+            max_duration=max_duration,
+            modified_after=modified_after,
+            modified_before=modified_before,
+        )
+        return self.store.list_media(filters, tuple(statuses) if statuses else None, offset, limit)

@@ -9,4 +9,5 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/pip install --quiet torch==2.13.0
 fi
 # The constraints keep pip on the installed torch (timm -> torchvision would pull a CUDA torch).
-.venv/bin/pip install --quiet -e '.[dev]' -c constraints-cpu.txt
+# The ray extra (`index --ray`) is installed too, so its tests run here and in CI.
+.venv/bin/pip install --quiet -e '.[dev,ray]' -c constraints-cpu.txt

@@ -29,7 +29,10 @@ def make_folder(root: Path) -> Path:
 
 
 def snapshot(library_dir: Path) -> dict[str, list[tuple]]:
-    """{path: sorted [(level, start, end, space, vector bytes rounded)]}, independent of ids and order."""
+    """{path: sorted [(level, start, end, space, vector, tolerance)]}, independent of ids and order.
+
+    Frames come from their blocks, decoded; their tolerance is one 8-bit step of their block (two
+    runs whose float vectors differ in the last bits may round a code the other way)."""
     with LibraryStore.open(library_dir, readonly=True) as store:
         engine = create_engine(f"sqlite:///{store.layout.database}")  # straight from the file
         with engine.connect() as connection:
@@ -54,10 +57,22 @@ def snapshot(library_dir: Path) -> dict[str, list[tuple]]:
             for space, ids in by_space.items()
         }
         counts = store.counts()
-    result: dict[str, list[tuple]] = defaultdict(list)
+        paths = {media.id: media.path for media in store.iter_media()}
+        result: dict[str, list[tuple]] = defaultdict(list)
+        for space in store.frame_counts():
+            for info, read in store.frame_blocks(space):
+                frames = read()
+                decoded = frames.vectors()
+                step = float((decoded.max(0) - decoded.min(0)).max()) / 255 * 1.01 if len(decoded) else 0.0
+                for start, end, vector in zip(frames.starts, frames.ends, decoded, strict=True):
+                    result[paths[info.media_id]].append(
+                        ("frame", round(float(start), 4), round(float(end), 4), space, vector, step)
+                    )
     for row in rows:
         vector = vectors[row.space][row.vector_id]
-        result[row.path].append((row.level, round(row.start_s, 4), round(row.end_s, 4), row.space, vector))
+        result[row.path].append(
+            (row.level, round(row.start_s, 4), round(row.end_s, 4), row.space, vector, 0.0)
+        )
     for path in result:
         result[path].sort(key=lambda item: item[:4])
     assert sum(counts.values()) == len(rows), "index counts disagree with the vector rows"
@@ -131,4 +146,4 @@ def assert_same_library(first: dict, second: dict, atol: float = 1e-4) -> None:
         a, b = first[path], second[path]
         assert [x[:4] for x in a] == [x[:4] for x in b], path
         for x, y in zip(a, b, strict=True):
-            np.testing.assert_allclose(x[4], y[4], atol=atol, err_msg=f"{path} {x[:4]}")
+            np.testing.assert_allclose(x[4], y[4], atol=max(atol, x[5], y[5]), err_msg=f"{path} {x[:4]}")

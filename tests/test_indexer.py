@@ -248,7 +248,8 @@ def test_library_keeps_its_index_settings_and_refuses_others_without_rebuild(tmp
     assert runner.invoke(cli, [*base, *models, *FAST]).exit_code == 0
     with LibraryStore.open(library, readonly=True) as store:
         assert store.index_settings() == {
-            "window": 1.0, "hop": 0.5, "fps": None, "frames_per_window": 4, "frame_chunk": 30.0
+            "window": 1.0, "hop": 0.5, "fps": None, "frames_per_window": 4, "frame_chunk": 30.0,
+            "frame_codes": "sq8",
         }  # fmt: skip
     before = snapshot(library)
 
@@ -260,6 +261,15 @@ def test_library_keeps_its_index_settings_and_refuses_others_without_rebuild(tmp
     as_json = runner.invoke(cli, [*base, "--window", "2"])
     assert as_json.exit_code == 1 and "--rebuild" in json.loads(as_json.stdout)["error"]
     assert_same_library(before, snapshot(library), atol=0)  # nothing lost
+
+    # the recorded frame code (sq8 by default) is refused the same way
+    other_code = runner.invoke(cli, [*plain, "--frame-codes", "pq"])
+    assert other_code.exit_code == 1 and other_code.output.count("\n") == 1
+    assert "--frames-per-window 4, not --window 1 --hop 0.5 --frames-per-window 4 --frame-codes pq" in (
+        other_code.output
+    )
+    assert "--rebuild" in other_code.output
+    assert_same_library(before, snapshot(library), atol=0)
 
     same = runner.invoke(cli, base)  # no settings named: the library's, so nothing to encode
     assert same.exit_code == 0 and json.loads(same.stdout)["skipped"] == 4
@@ -275,7 +285,8 @@ def test_library_keeps_its_index_settings_and_refuses_others_without_rebuild(tmp
     assert [(item[1], item[2]) for item in clips] == [(0.0, 2.0)]  # 2.0 s of audio: one 2 s window
     with LibraryStore.open(library, readonly=True) as store:
         assert store.index_settings()["window"] == 2.0
-        assert sum(store.counts().values()) == sum(len(v) for v in after.values())
+        stored = sum(store.counts().values()) + sum(store.frame_counts().values())
+        assert stored == sum(len(v) for v in after.values())
 
 
 def test_library_api_index_uses_and_guards_the_recorded_settings(tmp_path, checkpoint_dirs):

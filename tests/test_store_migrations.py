@@ -62,7 +62,7 @@ def test_new_library_is_created_at_head(library, fingerprint):
 def test_upgrade_from_first_migration_keeps_rows(library):
     _make_revision_1_library(library)
     with LibraryStore.open(library) as store:  # no fingerprint: keep the stored one
-        assert any("0001 to 0004" in message for message in store.messages)
+        assert any("0001 to 0005" in message for message in store.messages)
         assert store.status().schema_revision == head_revision()
         song, clip, broken = (store.find_media(p) for p in ("/m/song.flac", "/m/clip.mp4", "/m/broken.mp4"))
         assert song.duration == 3.5 and song.content_hash == "aa"
@@ -104,7 +104,7 @@ def test_reader_refuses_old_schema_and_writer_upgrades(library):
     with pytest.raises(LibraryVersionError, match="open the library for writing"):
         LibraryStore.open(library, readonly=True)
     engine = open_engine(LibraryLayout(library).database, writer=True)
-    assert upgrade(engine) == ["0002", "0003", "0004"]
+    assert upgrade(engine) == ["0002", "0003", "0004_frame_blocks", "0005"]
     assert upgrade(engine) == []
     engine.dispose()
     LibraryStore.open(library, readonly=True).close()

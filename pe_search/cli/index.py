@@ -46,6 +46,13 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
     help="... or about N per window (default 16), on one grid per file that overlapping windows share.",
 )
 @click.option(
+    "--frame-codes",
+    type=click.Choice(["sq8", "pq"]),
+    default=None,
+    help="How 40 ms frame vectors are stored: sq8, 1 byte a dimension, spans as float32 gives "
+    "(default: the library's, else sq8); pq, 128 bytes a frame, for very large libraries.",
+)
+@click.option(
     "--batch-size",
     default=8,
     show_default=True,
@@ -58,6 +65,35 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
     show_default=True,
     type=click.IntRange(min=0),
     help="Decode worker processes (0: decode in this process).",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    is_flag=False,
+    flag_value="auto",
+    metavar="[auto|ADDRESS|local]",
+    help="Decode and encode on a Ray cluster (auto: the running one; local: start one here); this process writes.",
+)
+@click.option(
+    "--ray-actors",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Encoding actors on Ray (default: one per GPU, else the cluster's CPUs minus one).",
+)
+@click.option(
+    "--ray-batch-files",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Files a Ray actor takes at a time.",
+)
+@click.option(
+    "--ray-cpus-per-actor",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="CPUs per Ray actor; on GPU actors all but one decode in worker processes.",
 )
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
 @click.option("--bf16", is_flag=True, help="Encode in bfloat16.")
@@ -83,8 +119,13 @@ def index_command(
     hop,
     fps,
     frames_per_window,
+    frame_codes,
     batch_size,
     workers,
+    ray_address,
+    ray_actors,
+    ray_batch_files,
+    ray_cpus_per_actor,
     device,
     bf16,
     no_fast,
@@ -104,6 +145,17 @@ def index_command(
         raise click.UsageError("give --fps or --frames-per-window, not both")
     if no_frames and frame_model:
         raise click.UsageError("give --frame-model or --no-frames, not both")
+    ray = None
+    if ray_address is not None:
+        from indexer.distributors.ray import RayOptions, import_ray
+
+        import_ray()  # the install hint before any model is loaded
+        ray = RayOptions(
+            address=ray_address,
+            actors=ray_actors,
+            files_per_batch=ray_batch_files,
+            cpus_per_actor=ray_cpus_per_actor,
+        )
     library_dir = resolve_library_dir(library)
     opened = Library.open(
         library_dir,
@@ -125,6 +177,7 @@ def index_command(
                 hop=hop,
                 fps=fps,
                 frames_per_window=frames_per_window,
+                frame_codes=frame_codes,
                 rebuild=rebuild,
                 on_message=lambda message: click.echo(message, err=True),
                 include=include,
@@ -133,6 +186,7 @@ def index_command(
                 workers=workers,
                 batch_size=batch_size,
                 progress=None if not as_json else False,
+                ray=ray,
             )
         except InvalidIndexSettings as error:
             raise click.UsageError(str(error)) from None

@@ -12,7 +12,8 @@ from pe_search.cli.index import index_command
 from pe_search.cli.model import model_command
 from pe_search.cli.output import fail
 from pe_search.cli.search import locate_command, search_command
-from pe_search.cli.status import status_command
+from pe_search.cli.serve import serve_command
+from pe_search.cli.status import compact_command, status_command
 from pe_search.errors import PeSearchError, cli_spelling
 
 
@@ -69,5 +70,7 @@ cli.add_command(demo_command)
 cli.add_command(model_command)
 cli.add_command(index_command)
 cli.add_command(status_command)
+cli.add_command(compact_command)
 cli.add_command(search_command)
 cli.add_command(locate_command)
+cli.add_command(serve_command)

@@ -1,4 +1,5 @@
-"""`pe-search status`: what a library holds, how its indexes are built, which files failed."""
+"""`pe-search status`: what a library holds, how its indexes are built, which files failed;
+`pe-search compact`: reclaim the space of freed frame blocks."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ def status_command(library, as_json) -> None:
             }
             for name, s in status.spaces.items()
         },
+        "frames": {
+            name: {
+                "frames": f.frames,
+                "blocks": f.blocks,
+                "codes": f.codes,
+                "live_bytes": f.live_bytes,
+                "reclaimable_bytes": f.dead_bytes,
+            }
+            for name, f in status.frames.items()
+        },
         "failed": failed,
         "partial": partial,
         "messages": list(status.messages),
@@ -55,7 +66,37 @@ def status_command(library, as_json) -> None:
         click.echo(f"  indexed with {describe(settings)}")
     for name, space in sorted(report["spaces"].items()):
         click.echo(f"  {name:<12} {space['vectors']:>9} vectors  {space['index']} {space['params']}")
+    for name, frames in sorted(report["frames"].items()):
+        click.echo(
+            f"  {name:<12} {frames['frames']:>9} frames   {frames['blocks']} blocks ({frames['codes']}), "
+            f"{_megabytes(frames['live_bytes'])} live, {_megabytes(frames['reclaimable_bytes'])} reclaimable"
+            + (" (pe-search compact)" if frames["reclaimable_bytes"] else "")
+        )
     for failure in failed:
         click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
     for part in partial:
         click.echo(f"  partial: {shown_path(part['path'])}: {part['reason']}")
+
+
+def _megabytes(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB"
+
+
+@click.command("compact")
+@library_option
+@json_option
+def compact_command(library, as_json) -> None:
+    """Reclaim the bytes of frame blocks freed by changed and deleted files (safe to interrupt)."""
+    from pe_search.store import LibraryStore, resolve_library_dir
+
+    library_dir = resolve_library_dir(library)
+    with LibraryStore.open(library_dir, create=False) as store:
+        before = {name: f.dead_bytes for name, f in store.status().frames.items()}
+        messages = store.compact()
+    if as_json:
+        emit_json(
+            {"library": str(library_dir), "reclaimed_bytes": sum(before.values()), "messages": messages}
+        )
+        return
+    for message in messages or ["nothing to reclaim"]:
+        click.echo(message)

@@ -21,10 +21,26 @@ from pe_search.models.spaces import QUERY_INPUTS, Calibration, Space
 from pe_search.store.fingerprint import ModelFingerprint
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """What `ModelSet.load` was given (ids or directories, not weights): enough for another
+    process, such as a Ray actor, to load the same models. The device is left to that process."""
+
+    model: str
+    frame_model: str | None = None
+    dtype: str | None = None
+    batch_size: int = 8
+    fast: bool | None = None
+
+    def load(self, device: str | torch.device | None = None) -> ModelSet:
+        return ModelSet.load(self.model, self.frame_model, device, self.dtype, self.batch_size, self.fast)
+
+
 @dataclass
 class ModelSet:
     clip: PeEncoder
     frames: PeEncoder | None = None
+    source: ModelSource | None = None  # None when built from encoders directly
 
     @classmethod
     def load(
@@ -61,7 +77,11 @@ class ModelSet:
                 raise ModelLoadError(
                     f"{frame_model} gives {frames.dim}-d vectors but {model} gives {clip.dim}-d: pick a matching pair"
                 )
-        return cls(clip, frames)
+        dtype_name = None if dtype is None else str(dtype).removeprefix("torch.")
+        source = ModelSource(
+            str(model), None if frame_model is None else str(frame_model), dtype_name, batch_size, fast
+        )
+        return cls(clip, frames, source)
 
     @property
     def encoders(self) -> list[PeEncoder]:

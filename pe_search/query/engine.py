@@ -14,10 +14,15 @@ import numpy as np
 
 from pe_search.errors import Option
 from pe_search.models.spaces import Calibration
+from pe_search.query.frames import Proposal, best_frames, file_spans, propose
 from pe_search.query.results import Hit, LocatedSpan, Moment
-from pe_search.query.routes import DEFAULT_TARGETS, MOMENTS, QueryError, Route, route
-from pe_search.query.spans import frames_to_spans
+from pe_search.query.routes import DEFAULT_TARGETS, MOMENTS, ROUTES, QueryError, Route, route
 from pe_search.store import LibraryStore, SearchFilter, SearchHit
+
+# Clip windows the coarse step of a library-wide locate proposes (at least; 4 per span asked for).
+LOCATE_PROPOSALS = 64
+# The clip space whose windows propose candidates for a frame space, and the query route to it.
+FRAME_PROPOSERS = {"audio_frame": "audio", "video_frame": "video"}
 
 
 @dataclass
@@ -50,7 +55,7 @@ class QueryEngine:
         self.store = store
         self.fingerprint = store.require_fingerprint()
         self.calibrations = {name: Calibration(*pair) for name, pair in self.fingerprint.calibration.items()}
-        self.spaces = store.counts()
+        self.spaces = self._counts()
 
     def refresh(self) -> None:
         """Re-read the live vector count of each space (and the calibrations if the store's model
@@ -59,7 +64,11 @@ class QueryEngine:
         if fingerprint != self.fingerprint:
             self.fingerprint = fingerprint
             self.calibrations = {name: Calibration(*pair) for name, pair in fingerprint.calibration.items()}
-        self.spaces = self.store.counts()
+        self.spaces = self._counts()
+
+    def _counts(self) -> dict[str, int]:
+        """Live vectors per clip space and live frames per frame space (stored as blocks)."""
+        return {**self.store.counts(), **self.store.frame_counts()}
 
     def calibration(self, space: str | None) -> Calibration | None:
         return self.calibrations.get(space) if space else None
@@ -100,7 +109,9 @@ class QueryEngine:
         hits: list[Hit] = []
         for r in routes:
             if self.spaces.get(r.target):
-                hits += self._search_route(r, vectors[r.embedding], need, min_prob, all_segments, filters)
+                hits += self._search_route(
+                    r, vectors[r.embedding], need, min_prob, all_segments, filters, vectors
+                )
         hits.sort(key=lambda h: -(h.probability if len(routes) > 1 else h.score))
         if not all_segments and len(routes) > 1:
             hits = _best_per_file(hits)
@@ -115,9 +126,12 @@ class QueryEngine:
         min_prob: float | None,
         all_segments: bool,
         filters: SearchFilter | None,
+        vectors: QueryVectors | None = None,
     ) -> list[Hit]:
         calibration = self.calibration(r.calibration)
         cutoff = calibration.score_for_probability(min_prob) if min_prob is not None and calibration else None
+        if r.target in FRAME_PROPOSERS:
+            return self._search_frames(r, query, vectors, need, cutoff, all_segments, filters, calibration)
         total = self.spaces.get(r.target, 0)
         fetch = min(total, max(need * 4, 32))
         while True:
@@ -128,6 +142,69 @@ class QueryEngine:
             if len(hits) >= need or len(found) < fetch or fetch >= total:
                 return hits[:need]
             fetch = min(total, fetch * 4)
+
+    def _proposals(
+        self, frame_space: str, query: QueryVectors | None, count: int, filters: SearchFilter | None
+    ) -> list[Proposal] | None:
+        """Coarse step: files and windows from the clip space that proposes for `frame_space`
+        (None when the library or the query cannot: then every block is scanned)."""
+        clip = FRAME_PROPOSERS[frame_space]
+        proposer = ROUTES.get(("text", clip))
+        if query is None or not self.spaces.get(clip) or proposer is None or "text" not in query.parts:
+            return None
+        if not query.can_give(proposer.embedding):
+            return None
+        total = self.spaces[clip]
+        return propose(self.store, clip, query[proposer.embedding], min(total, count), filters)
+
+    def _all_blocks(self, frame_space: str, filters: SearchFilter | None) -> list[Proposal]:
+        allowed = self.store.media_ids(filters) if filters is not None and not filters.is_empty() else None
+        paths = {media.id: media.path for media in self.store.iter_media()}
+        return [
+            Proposal(info.media_id, paths[info.media_id], ())
+            for info, _ in self.store.frame_blocks(frame_space)
+            if allowed is None or info.media_id in allowed
+        ]
+
+    def _search_frames(
+        self,
+        r: Route,
+        query: np.ndarray,
+        vectors: QueryVectors | None,
+        need: int,
+        cutoff: float | None,
+        all_segments: bool,
+        filters: SearchFilter | None,
+        calibration: Calibration | None,
+    ) -> list[Hit]:
+        """Frame-level hits: clip windows propose, the frames inside them are scored exactly."""
+        proposals = self._proposals(r.target, vectors, max(need * 4, LOCATE_PROPOSALS), filters)
+        if proposals is None:
+            proposals = self._all_blocks(r.target, filters)
+        hits = []
+        for proposal in proposals:
+            for score, start, end in best_frames(self.store, proposal, r.target, query):
+                if cutoff is not None and score < cutoff:
+                    break
+                hits.append(
+                    Hit(
+                        path=proposal.path,
+                        start=start,
+                        end=end,
+                        score=score,
+                        probability=float(calibration.probability(score)) if calibration else None,
+                        space=r.calibration,
+                        target=r.target,
+                        kind=self.store.media_kind(proposal.media_id),
+                        level="frame",
+                        segment_id=-1,  # frames have no segment rows: they live in the file's block
+                        media_id=proposal.media_id,
+                    )
+                )
+                if not all_segments:
+                    break
+        hits.sort(key=lambda h: -h.score)
+        return hits[:need]
 
     def _hit(self, r: Route, found: SearchHit, calibration: Calibration | None) -> Hit:
         probability = float(calibration.probability(found.score)) if calibration else None
@@ -177,24 +254,29 @@ class QueryEngine:
         media_id: int | None = None,
         path: str | None = None,
         k: int = 20,
+        clip_query: QueryVectors | None = None,
     ) -> list[LocatedSpan]:
-        """Spans where PE-A-Frame's probability for the text passes `threshold`."""
+        """Spans where PE-A-Frame's probability for the text passes `threshold`.
+
+        Across the library it is coarse-to-fine: clip-level search with `clip_query` (the same
+        text, embedded for the clip model) proposes files and windows, and only their frames are
+        scored, exactly; without a clip query or clip vectors every file's block is scanned."""
         calibration = self.calibration("text_audio_frame")
         if calibration is None or not self.spaces.get("audio_frame"):
             raise QueryError("the library has no 40 ms audio frame vectors: index it with a frame model")
         if media_id is not None:
-            files = [(media_id, path)]
+            candidates = [Proposal(media_id, path or "", ())]
         else:
-            cutoff = calibration.score_for_probability(threshold)
-            total = self.spaces["audio_frame"]
-            found = self.store.search("audio_frame", query[None], min(total, max(k * 50, 500)))[0]
-            files = list(dict.fromkeys((h.media_id, h.path) for h in found if h.score > cutoff))
+            candidates = self._proposals("audio_frame", clip_query, max(4 * k, LOCATE_PROPOSALS), None)
+            if candidates is None:
+                candidates = self._all_blocks("audio_frame", None)
         spans: list[LocatedSpan] = []
-        for file_id, file_path in files:
-            frames = self.store.segment_vectors(file_id, "audio_frame")
-            probabilities = calibration.probability(frames.vectors @ query)
-            for span in frames_to_spans(frames.starts, frames.ends, probabilities, threshold, min_duration):
-                spans.append(LocatedSpan(file_path, span.start, span.end, span.probability))
+        for candidate in candidates:
+            for span in file_spans(
+                self.store, candidate.media_id, "audio_frame", query, calibration, threshold, min_duration,
+                candidate.windows,
+            ):  # fmt: skip
+                spans.append(LocatedSpan(candidate.path, span.start, span.end, span.probability))
         spans.sort(key=lambda s: -s.probability)
         return spans[:k] if media_id is None else sorted(spans, key=lambda s: s.start)
 

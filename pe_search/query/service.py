@@ -114,8 +114,16 @@ class QueryService:
             )
         query = models.embed_query("text_audio_frame", text=request.text)
         engine = self.engine
-        if options.path is None:
-            return engine.locate(query, options.threshold, options.min_duration, k=request.k)
+        if options.path is None:  # clip-level search proposes the windows whose frames are scored
+            text = request.text
+
+            def embed(embedding: str) -> np.ndarray:
+                return models.embed_query(embedding, text=text)
+
+            clip_query = QueryVectors(embed, frozenset({"text"}), frozenset(models.embeddings))
+            return engine.locate(
+                query, options.threshold, options.min_duration, k=request.k, clip_query=clip_query
+            )
         resolved = str(Path(options.path).expanduser().resolve())
         media = self.store.find_media(resolved)
         if media is not None and media.status in SEARCHABLE_STATUSES and media.has_audio:

@@ -4,6 +4,8 @@ DIR/library.db            SQLite (WAL): media files, segments, vector ids, model
 DIR/writer.lock           held (flock) by the one process allowed to write
 DIR/vectors/SPACE.f32     full-precision vectors, row i = vector id i (durable, append-only)
 DIR/vectors/SPACE.index   the FAISS index of the space (replaced atomically, may lag)
+DIR/frames/SPACE.GEN.blocks  frame vectors, one block per (file, space) (append-only; GEN grows
+                          with each compaction)
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ class LibraryLayout:
 
     def index_file(self, space: str) -> Path:
         return self.vectors_dir / f"{check_space_name(space)}.index"
+
+    @property
+    def frames_dir(self) -> Path:
+        return self.root / "frames"
+
+    def block_file(self, space: str, generation: int) -> Path:
+        return self.frames_dir / f"{check_space_name(space)}.{generation}.blocks"
 
     def exists(self) -> bool:
         return self.database.is_file()

@@ -30,6 +30,8 @@ from pe_search.store.database import check_revision, current_revision, open_engi
 from pe_search.store.errors import LibraryDamagedError, LibraryNotFoundError, ModelMismatchError
 from pe_search.store.filters import SearchFilter
 from pe_search.store.fingerprint import ModelFingerprint
+from pe_search.store.frame_blocks import FrameSlice
+from pe_search.store.frame_store import FrameBlockInfo, FramePolicy, FrameStore
 from pe_search.store.layout import LibraryLayout
 from pe_search.store.lock import WriterLock
 from pe_search.store.policy import IndexPolicy
@@ -58,10 +60,18 @@ VERIFY_VECTORS_BYTES = 256 << 20
 class LibraryStore:
     """Use `LibraryStore.open(...)`; close it (or use it as a context manager) when done."""
 
-    def __init__(self, layout: LibraryLayout, policy: IndexPolicy, *, readonly: bool) -> None:
+    def __init__(
+        self,
+        layout: LibraryLayout,
+        policy: IndexPolicy,
+        *,
+        readonly: bool,
+        frame_policy: FramePolicy | None = None,
+    ) -> None:
         self.layout = layout
         self.policy = policy
         self.readonly = readonly
+        self.frames = FrameStore(layout, writable=not readonly, policy=frame_policy)
         self.fingerprint: ModelFingerprint | None = None
         self.messages: list[str] = []  # what opening (or maintenance) repaired or changed, for the CLI
         self._lock: WriterLock | None = None
@@ -84,28 +94,34 @@ class LibraryStore:
         readonly: bool = False,
         rebuild: bool = False,
         policy: IndexPolicy | None = None,
+        frame_policy: FramePolicy | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> LibraryStore:
         """Open (and with `create`, make) the library in `library_dir`.
 
         Applies pending migrations, refuses a `fingerprint` other than the one that built the
         library (unless `rebuild`, which drops every vector and marks every file pending), and
         brings each space's index up to date with SQLite, rebuilding it from the stored vectors
-        when it is missing or unreadable; `store.messages` says what was repaired.
+        when it is missing or unreadable; `store.messages` says what was repaired. A library
+        with frame rows of an older format has them converted into blocks (`progress` hears how
+        far that has got).
         """
         layout = LibraryLayout(Path(library_dir))
         if not layout.exists():
             if readonly or not create:
                 raise LibraryNotFoundError(layout.root)
             layout.vectors_dir.mkdir(parents=True, exist_ok=True)
-        store = cls(layout, policy or IndexPolicy(), readonly=readonly)
+        store = cls(layout, policy or IndexPolicy(), readonly=readonly, frame_policy=frame_policy)
         try:
-            store._open(fingerprint, rebuild)
+            store._open(fingerprint, rebuild, progress)
         except BaseException:
             store.close(save=False)
             raise
         return store
 
-    def _open(self, fingerprint: ModelFingerprint | None, rebuild: bool) -> None:
+    def _open(
+        self, fingerprint: ModelFingerprint | None, rebuild: bool, progress: Callable[[str], None] | None
+    ) -> None:
         database = self.layout.database
         if not self.readonly:
             self._lock = WriterLock(self.layout.lock)
@@ -121,6 +137,10 @@ class LibraryStore:
         self._check_model(fingerprint, rebuild)
         if not self.readonly:
             self._remove_leftovers()
+            from pe_search.store.frame_migration import convert_frame_rows
+
+            for message in convert_frame_rows(self, progress):
+                self._say(message)
         self._load_spaces()
 
     def _check_model(self, fingerprint: ModelFingerprint | None, rebuild: bool) -> None:
@@ -162,6 +182,7 @@ class LibraryStore:
             session.execute(delete(Vector))
             session.execute(delete(Segment))
             session.execute(delete(IndexState))
+            self.frames.drop_all(session)
             session.execute(update(MediaFile).values(status="pending", error=None))
             if also is not None:
                 also(session)
@@ -173,6 +194,9 @@ class LibraryStore:
         self.layout.vectors_dir.mkdir(exist_ok=True)
         for path in self.layout.vectors_dir.iterdir():
             path.unlink()
+        self.frames.close()
+        with self._session() as session:
+            self.frames.remove_leftovers(session)
         self._say(f"{reason}: dropped {vectors} vectors; {files} files are pending, to be encoded again")
 
     # ------------------------------------------------------------------ index settings
@@ -208,6 +232,8 @@ class LibraryStore:
             if path.suffix == ".tmp" or (path.suffix in (".f32", ".index") and path.stem not in spaces):
                 log.info("removing leftover %s", path)
                 path.unlink()
+        with self._session() as session:
+            self.frames.remove_leftovers(session)
 
     def _check_vector_files(self) -> None:
         """Compare each space's vector file with what SQLite says it holds (its length and, for
@@ -301,6 +327,7 @@ class LibraryStore:
                 dim=lambda: self.require_fingerprint().dim,
                 policy=self.policy,
                 vector_file=lambda name: self.space_for_write(name).file,
+                frames=self.frames,
             )
             tx = WriteTransaction(sink, session)
             created = set(self._spaces)
@@ -319,9 +346,9 @@ class LibraryStore:
                     raise
                 finally:
                     self._writer_thread = None
-                self._after_commit(committed)
+                self._after_commit(committed, tx.frame_spaces)
 
-    def _after_commit(self, committed: dict[str, SpaceCommit]) -> None:
+    def _after_commit(self, committed: dict[str, SpaceCommit], frame_spaces: set[str]) -> None:
         """Bring the in-memory indexes to the committed state; switch types and save as due."""
         for name, change in committed.items():
             space = self._spaces[name]
@@ -331,6 +358,29 @@ class LibraryStore:
             space.apply(change.added_ids, vectors, change.removed_ids, change.generation)
             if self._maintain(space, change.count) or space.should_save():
                 self._save(space)
+        for name in sorted(frame_spaces):
+            with self._session() as session:
+                due = self.frames.due_for_compaction(session, name)
+            if due:
+                self._compact(name)
+
+    def compact(self, on_step: Callable[[str], None] | None = None) -> list[str]:
+        """Reclaim the dead bytes of every frame space's block file; returns what was done.
+
+        `on_step(step)` (tests) runs after each step of a compaction (see `FrameStore.compact`).
+        """
+        self._require_writer()
+        with self._write_lock:
+            with self._session() as session:
+                spaces = list(self.frames.counts(session))
+            return [m for m in (self._compact(space, on_step) for space in spaces) if m]
+
+    def _compact(self, space: str, on_step: Callable[[str], None] | None = None) -> str | None:
+        with self._session() as session:
+            message = self.frames.compact(session, space, on_step)
+        if message:
+            self._say(message)
+        return message
 
     def _maintain(self, space: SpaceIndex, count: int) -> bool:
         def live() -> np.ndarray:
@@ -396,7 +446,15 @@ class LibraryStore:
     def segment_vectors(
         self, media_id: int, space: str, start: float | None = None, end: float | None = None
     ) -> SegmentVectors:
-        """Vectors of `space` for one media file whose segments overlap [start, end], by start time."""
+        """Vectors of `space` for one media file whose segments overlap [start, end], by start time.
+
+        Frames stored as a block come from the slice of the block the window needs (vector ids
+        are then the frames' positions in the block)."""
+        frames = self.frame_slice(media_id, space, start, end)
+        if frames is not None:
+            return SegmentVectors(
+                frames.starts, frames.ends, frames.vectors(), frames.first + np.arange(len(frames))
+            )
         query = (
             select(Segment.start_s, Segment.end_s, Vector.vector_id)
             .join(Vector, Vector.segment_id == Segment.id)
@@ -422,6 +480,36 @@ class LibraryStore:
             ids,
         )
 
+    def frame_slice(
+        self, media_id: int, space: str, start: float | None = None, end: float | None = None
+    ) -> FrameSlice | None:
+        """The frames of one file's block in `space` overlapping [start, end] (only that slice
+        of the block is read), or None if the file has no block there."""
+        with Session(self._read_engine) as session:
+            return self.frames.read(session, media_id, space, start, end)
+
+    def frame_blocks(
+        self, space: str, media_ids: list[int] | None = None
+    ) -> list[tuple[FrameBlockInfo, Callable[..., FrameSlice]]]:
+        """Every block of `space` (or of these files), each with `read(start=None, end=None)`
+        for a slice of it, from one snapshot."""
+        with Session(self._read_engine) as session:
+            return self.frames.read_many(session, space, media_ids)
+
+    def frame_counts(self) -> dict[str, int]:
+        """Live frames per frame space (stored as blocks)."""
+        with Session(self._read_engine) as session:
+            return self.frames.counts(session)
+
+    def media_ids(self, filters: SearchFilter) -> set[int]:
+        """Ids of the media files a filter lets through."""
+        with self._read_engine.connect() as connection:
+            return set(connection.scalars(select(MediaFile.id).where(*filters.conditions())))
+
+    def media_kind(self, media_id: int) -> str:
+        with self._read_engine.connect() as connection:
+            return connection.scalar(select(MediaFile.kind).where(MediaFile.id == media_id)) or "audio"
+
     def find_media(self, path: str) -> MediaInfo | None:
         with self._read_engine.connect() as connection:
             row = connection.execute(select(MediaFile).where(MediaFile.path == path)).first()
@@ -442,6 +530,31 @@ class LibraryStore:
         with self._read_engine.connect() as connection:
             rows = connection.execute(query).all()
         yield from (_media_info(row) for row in rows)
+
+    def get_media(self, media_id: int) -> MediaInfo | None:
+        """The media file with this row id (the opaque file id the HTTP server hands out)."""
+        with self._read_engine.connect() as connection:
+            row = connection.execute(select(MediaFile).where(MediaFile.id == media_id)).first()
+        return _media_info(row) if row is not None else None
+
+    def list_media(
+        self,
+        filters: SearchFilter | None = None,
+        statuses: tuple[str, ...] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[int, list[MediaInfo]]:
+        """One page of media files matching `filters` (file fields only) and `statuses`, ordered
+        by path: (how many match in all, the page)."""
+        where = list(filters.conditions()) if filters is not None else []
+        if statuses is not None:
+            where.append(MediaFile.status.in_(list(statuses)))
+        with self._read_engine.connect() as connection:
+            total = connection.scalar(select(func.count()).select_from(MediaFile).where(*where)) or 0
+            rows = connection.execute(
+                select(MediaFile).where(*where).order_by(MediaFile.path).offset(offset).limit(limit)
+            ).all()
+        return total, [_media_info(row) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """Live vectors per space."""
@@ -568,6 +681,8 @@ class LibraryStore:
             }
             segments = connection.scalar(select(func.count()).select_from(Segment)) or 0
             states = connection.execute(select(IndexState).order_by(IndexState.space)).all()
+        with Session(self._read_engine) as session:
+            frames = self.frames.status(session)
         spaces = {}
         for row in states:
             held = self._spaces.get(row.space)
@@ -589,6 +704,7 @@ class LibraryStore:
             media_by_status=by_status,
             segments=segments,
             spaces=spaces,
+            frames=frames,
             messages=tuple(self.messages),
         )
 
@@ -609,6 +725,7 @@ class LibraryStore:
                 for space in self._spaces.values():
                     space.close()
                 self._spaces.clear()
+            self.frames.close()
             for engine in (self._write_engine, self._read_engine):
                 if engine is not None:
                     engine.dispose()

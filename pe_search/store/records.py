@@ -90,6 +90,7 @@ class LibraryStatus:
     media_by_status: dict[str, int]
     segments: int
     spaces: dict[str, SpaceStatus] = field(default_factory=dict)
+    frames: dict[str, Any] = field(default_factory=dict)  # frame space -> FrameSpaceStatus
     messages: tuple[str, ...] = ()
 
 

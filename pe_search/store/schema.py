@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints let Alembic's batch mode (table copy on SQLite) find them again.
@@ -114,6 +114,43 @@ class IndexState(Base):
     saved_generation: Mapped[int] = mapped_column(Integer, default=-1)
     # CRC-32 of the vector file's rows [0, next_vector_id); NULL in libraries made before it existed
     vectors_crc32: Mapped[int | None] = mapped_column(Integer)
+
+
+class FrameFile(Base):
+    """Per frame space: the live block file (`generation`), its committed `tail`, the bytes and
+    frames of live blocks, and the code the library asked for (with the PQ codebook once trained).
+
+    Bytes between `live_bytes` and `tail` are dead (freed blocks) until compaction.
+    """
+
+    __tablename__ = "frame_files"
+
+    space: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    tail: Mapped[int] = mapped_column(Integer, default=0)
+    live_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    codes: Mapped[str] = mapped_column(String(8))
+    codebook_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    codebook: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class FrameBlock(Base):
+    """One block: a file's frames of one space, at `offset` in the space's live block file."""
+
+    __tablename__ = "frame_blocks"
+
+    media_file_id: Mapped[int] = mapped_column(
+        ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    space: Mapped[str] = mapped_column(String(32), primary_key=True)
+    offset: Mapped[int] = mapped_column(Integer)
+    nbytes: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    encoding: Mapped[str] = mapped_column(String(8))
 
 
 # Filtered search narrows by media kind and date together.

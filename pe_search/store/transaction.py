@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from pe_search.store.frame_store import FrameStore
 from pe_search.store.layout import check_space_name
 from pe_search.store.policy import IndexPolicy
 from pe_search.store.records import MediaRecord, SegmentRecord
@@ -33,6 +34,7 @@ class VectorSink:
     dim: Callable[[], int]  # the library's vector size (raises when no model is recorded yet)
     policy: IndexPolicy  # picks the index type of a new space
     vector_file: Callable[[str], VectorFile]  # a space's vector file, made on first use
+    frames: FrameStore  # the frame spaces' blocks
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class WriteTransaction:
         self.removed: dict[str, list[np.ndarray]] = defaultdict(list)
         self.generations: dict[str, int] = {}
         self.counts: dict[str, int] = {}
+        self.frame_spaces: set[str] = set()  # frame spaces whose blocks this transaction changed
 
     # -- media ------------------------------------------------------------------------------------
 
@@ -134,7 +137,8 @@ class WriteTransaction:
         return [row[0] for row in result]
 
     def delete_segments(self, media_id: int) -> int:
-        """Delete a file's segments and their vectors (before encoding it again)."""
+        """Delete a file's segments, their vectors and its frame blocks (before encoding it again)."""
+        self.frame_spaces.update(self._sink.frames.free(self.session, media_id))
         segment_ids = select(Segment.id).where(Segment.media_file_id == media_id).scalar_subquery()
         doomed = self.session.execute(
             select(Vector.space, Vector.vector_id).where(Vector.segment_id.in_(segment_ids))
@@ -179,6 +183,22 @@ class WriteTransaction:
         self._count_delta[space] += len(vectors)
         self.added[space].append((ids, vectors))
         return ids
+
+    def put_frames(
+        self,
+        media_id: int,
+        space: str,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        vectors: np.ndarray,
+        codes: str = "sq8",
+    ) -> int:
+        """Store a file's frames of `space` (time order) as one block, replacing its old one;
+        `codes` is the library's frame code (sq8 or pq). Returns the number of frames."""
+        dim = self._sink.dim()
+        info = self._sink.frames.put(self.session, media_id, space, starts, ends, vectors, dim, codes)
+        self.frame_spaces.add(space)
+        return info.count
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -230,6 +250,7 @@ class WriteTransaction:
             self.generations[space], self.counts[space] = generation, count
         for space in self.added:
             self._sink.vector_file(space).sync()
+        self._sink.frames.sync(self.frame_spaces)
         self.session.commit()
         return {space: self._commit_of(space) for space in self.touched}
 

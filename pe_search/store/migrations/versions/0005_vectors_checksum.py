@@ -4,8 +4,8 @@ Adds `index_state.vectors_crc32`: the CRC-32 of rows [0, next_vector_id) of `SPA
 by every commit that appends vectors. Libraries made before have NULL (their files are checked by
 length only until their next write... of a new space).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004_frame_blocks
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004_frame_blocks"
 branch_labels = None
 depends_on = None
 

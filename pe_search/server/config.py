@@ -1,0 +1,33 @@
+"""What one server process is configured with: the library, who may call it, what uploads may be."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+TOKEN_ENV = "PE_SEARCH_TOKEN"
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # a query clip: one window is 30 s, so 50 MB is generous
+MAX_UPLOAD_SECONDS = 120.0
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    library: Path
+    token: str | None = None  # when set, /api and /media need `Authorization: Bearer <token>`
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+    max_upload_seconds: float = MAX_UPLOAD_SECONDS
+    loopback_only: bool = True  # bound to loopback without a token: only loopback Host headers
+
+
+def is_loopback(host: str) -> bool:
+    """Is `host` (what the server binds to) reachable from this machine only?"""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,38 @@
+"""The frame-level probability curve of one file for a text query: the page's timeline heat strip."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from pe_search.server.schemas import ERRORS, CurveResponse, SpanOut
+from pe_search.server.served import ServedLibrary, served
+
+router = APIRouter(tags=["files"])
+DECIMALS = 4  # probabilities and times in the JSON: enough for a 40 ms grid and a colour scale
+
+
+@router.get("/api/files/{file_id}/curve", response_model=CurveResponse, responses=ERRORS)
+def curve(
+    file_id: int,
+    library: Annotated[ServedLibrary, Depends(served)],
+    q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for, in words.")],
+    threshold: Annotated[float, Query(gt=0, lt=1, description="Marks spans above this probability.")] = 0.3,
+) -> CurveResponse:
+    media = library.file(file_id)
+    with library.querying() as opened:
+        found = opened.curve(q, file_id)
+    spans = [
+        SpanOut(path=media.path, start=s.start, end=s.end, probability=s.probability, file_id=file_id)
+        for s in found.spans(threshold)
+    ]
+    return CurveResponse(
+        file_id=file_id,
+        space=found.space,
+        duration=media.duration,
+        starts=[round(float(v), DECIMALS) for v in found.starts],
+        ends=[round(float(v), DECIMALS) for v in found.ends],
+        probabilities=[round(float(v), DECIMALS) for v in found.probabilities],
+        spans=spans,
+    )

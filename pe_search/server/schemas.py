@@ -1,0 +1,183 @@
+"""The typed requests and responses of the HTTP API (what /openapi.json describes). Hit and span
+fields are the CLI's `--json` fields, plus the file id and the URLs the page plays them from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Target = Literal["audio", "video", "audio_video"]
+Kind = Literal["audio", "video"]
+MAX_K = 200
+MAX_OFFSET = 10_000
+
+
+class Filters(BaseModel):
+    """Keep only files that match every field given (the CLI's filter options)."""
+
+    kind: list[Kind] | None = Field(None, description="Only these kinds of file.")
+    folder: str | None = Field(None, description="Only files whose path starts with this (--path-prefix).")
+    glob: str | None = Field(None, description="Only paths matching this SQLite GLOB (* crosses /).")
+    min_duration: float | None = Field(None, ge=0, description="Only files at least this long (s).")
+    max_duration: float | None = Field(None, ge=0, description="Only files at most this long (s).")
+    modified_after: datetime | None = Field(None, description="Only files modified after (ISO date).")
+    modified_before: datetime | None = Field(None, description="Only files modified before (ISO date).")
+
+    def library_filters(self) -> dict[str, Any]:
+        """As `Library.search` / `Library.files` keyword arguments."""
+        return {
+            "kinds": tuple(self.kind) if self.kind else None,
+            "path_prefix": self.folder or None,
+            "path_glob": self.glob or None,
+            "min_duration": self.min_duration,
+            "max_duration": self.max_duration,
+            "modified_after": self.modified_after.timestamp() if self.modified_after else None,
+            "modified_before": self.modified_before.timestamp() if self.modified_before else None,
+        }
+
+
+class Paging(BaseModel):
+    k: int = Field(10, ge=1, le=MAX_K, description="How many results.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many (pagination).")
+
+
+class LikeSegment(BaseModel):
+    """A stored segment as the query (its own vectors; no model runs)."""
+
+    file_id: int = Field(..., ge=1)
+    start: float = Field(..., ge=0)
+    end: float = Field(..., gt=0)
+
+
+class SearchRequest(Filters, Paging):
+    q: str | None = Field(None, max_length=1000, description="What to look for, in words.")
+    like: LikeSegment | None = Field(None, description="Search with a stored segment instead of text.")
+    target: Target | None = Field(
+        None, description="Which segments to search (default: sounds and pictures)."
+    )
+    min_prob: float | None = Field(None, ge=0, le=1, description="Drop results below this probability.")
+    all_segments: bool = Field(False, description="Every matching segment, not the best one per file.")
+
+
+class MomentOut(BaseModel):
+    start: float
+    end: float
+    score: float
+    probability: float | None
+
+
+class HitOut(BaseModel):
+    path: str
+    start: float
+    end: float
+    score: float
+    probability: float | None
+    space: str | None
+    target: str
+    kind: str
+    level: str
+    segment_id: int
+    media_id: int
+    moment: MomentOut | None = None
+    file_id: int = Field(..., description="The file's opaque id (= media_id) for /media and /api/files.")
+    name: str = Field(..., description="The file's name, for display.")
+    media_url: str
+    poster_url: str | None = Field(None, description="A still of the hit's moment (video files).")
+
+
+class SearchResponse(BaseModel):
+    query: dict[str, Any] = Field(..., description="The request as understood (echoed for the page).")
+    hits: list[HitOut]
+
+
+class LocateRequest(BaseModel):
+    q: str = Field(..., min_length=1, max_length=1000, description="The sound event to find.")
+    file_id: int | None = Field(None, ge=1, description="Only inside this indexed file.")
+    threshold: float = Field(0.3, gt=0, lt=1, description="Frame probability that marks the event.")
+    min_duration: float = Field(0.0, ge=0, description="Drop spans shorter than this (s).")
+    k: int = Field(20, ge=1, le=MAX_K, description="How many spans across the library.")
+
+
+class SpanOut(BaseModel):
+    path: str
+    start: float
+    end: float
+    probability: float
+    note: str | None = None
+    file_id: int | None = None
+
+
+class LocateResponse(BaseModel):
+    spans: list[SpanOut]
+
+
+class CurveResponse(BaseModel):
+    """The file's frame-level probability for the query, in time order (the page's heat strip)."""
+
+    file_id: int
+    space: str | None = Field(..., description="audio_frame (40 ms), video_frame, or null: none stored.")
+    duration: float | None
+    starts: list[float]
+    ends: list[float]
+    probabilities: list[float]
+    spans: list[SpanOut] = Field(..., description="Stretches above the threshold (as locate finds them).")
+
+
+class FileOut(BaseModel):
+    id: int
+    path: str
+    name: str
+    kind: str
+    status: str
+    duration: float | None
+    size: int
+    mtime: float
+    has_audio: bool
+    has_video: bool
+    error: str | None
+    media_url: str
+    poster_url: str | None
+
+
+class FilesResponse(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    files: list[FileOut]
+
+
+class SpaceOut(BaseModel):
+    vectors: int
+    index: str
+    params: dict[str, Any]
+    bytes: int
+
+
+class UploadLimits(BaseModel):
+    max_bytes: int
+    max_seconds: float
+
+
+class StatusResponse(BaseModel):
+    library: str
+    models: list[str]
+    dim: int | None
+    index_settings: dict[str, Any] | None
+    media: dict[str, int]
+    segments: int
+    spaces: dict[str, SpaceOut]
+    failed: list[dict[str, str | None]]
+    messages: list[str]
+    uploads: UploadLimits
+    token_required: bool
+
+
+class ErrorOut(BaseModel):
+    error: str
+    status: int
+    field: str | None = None
+
+
+ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 422, 503)}

@@ -1,0 +1,300 @@
+"""Frame vectors of one (file, space) as one block in an append-only block file.
+
+    DIR/frames/SPACE.GEN.blocks     blocks of one space, back to back (GEN grows with compaction)
+
+A block: a 64-byte header, the frame times when they are not on a regular grid, the coding's
+per-block parameters, then the frames' codes in time order.
+
+    magic "PEFB" | version u16 | encoding u8 | flags u8 | count u32 | dim u32 | code_size u32 |
+    params u32 (float32 values) | start f64 | step f64 | last_end f64 | (padding to 64)
+    [starts f64[count], ends f64[count]]     when flags & EXPLICIT_TIMES
+    params float32[params]
+    codes uint8[count, code_size]
+
+Regular frames (all the indexer writes today) are start + i * step; frame i ends where frame
+i + 1 starts, the last one at `last_end`. SQLite (`frame_blocks`) holds one row per block with its
+offset and size, so a block is found without reading the file and a slice of it (the frames of
+one window) is read without touching the rest.
+
+Blocks are written past the file's committed `tail` (recorded in `frame_files`) before the SQLite
+commit that makes them live and fsynced with it, like rows of a vector file: a crash before the
+commit leaves garbage past the tail that the next write overwrites. Freed blocks stay as dead
+bytes until `compact` copies the live blocks into the next generation's file and switches to it
+in one SQLite transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pe_search.store.errors import LibraryDamagedError
+from pe_search.store.frame_codes import ENCODING_IDS, ENCODINGS, Codebook, CodedFrames, decode
+
+MAGIC = b"PEFB"
+VERSION = 1
+HEADER = struct.Struct("<4sHBBIIIIddd")
+HEADER_SIZE = 64
+ALIGN = 64
+EXPLICIT_TIMES = 1
+REGULAR_TOLERANCE = 1e-6  # seconds a frame may sit off the grid and still count as regular
+TIME_DECIMALS = 6  # grid times are given back to the microsecond (no float drift from start + i * step)
+
+
+@dataclass(frozen=True)
+class FrameTimes:
+    """Where the frames of a block sit in time."""
+
+    count: int
+    start: float
+    step: float
+    last_end: float
+    starts: np.ndarray | None = None  # explicit, when not regular
+    ends: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, starts: np.ndarray, ends: np.ndarray) -> FrameTimes:
+        starts, ends = np.asarray(starts, np.float64), np.asarray(ends, np.float64)
+        count = len(starts)
+        if count == 0:
+            return cls(0, 0.0, 0.0, 0.0)
+        step = float((starts[-1] - starts[0]) / (count - 1)) if count > 1 else float(ends[0] - starts[0])
+        grid = starts[0] + np.arange(count) * step
+        regular = (
+            np.all(np.abs(starts - grid) <= REGULAR_TOLERANCE)
+            and np.all(np.abs(ends[:-1] - starts[1:]) <= REGULAR_TOLERANCE)
+            and step > 0
+        )
+        if regular:
+            return cls(count, float(starts[0]), step, float(ends[-1]))
+        return cls(count, float(starts[0]), step, float(ends[-1]), starts.copy(), ends.copy())
+
+    @property
+    def explicit(self) -> bool:
+        return self.starts is not None
+
+    def slice(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, ends) of frames first .. stop-1."""
+        if self.explicit:
+            return self.starts[first:stop].copy(), self.ends[first:stop].copy()
+        grid = np.round(self.start + np.arange(first, stop + 1, dtype=np.float64) * self.step, TIME_DECIMALS)
+        starts, ends = grid[:-1], grid[1:].copy()
+        if stop == self.count and stop > first:
+            ends[-1] = self.last_end
+        return starts, ends
+
+    def overlapping(self, start: float | None, end: float | None) -> tuple[int, int]:
+        """Frames that overlap [start, end]: (first, stop)."""
+        if self.count == 0:
+            return 0, 0
+        if self.explicit:
+            first = 0 if start is None else int(np.searchsorted(self.ends, start, side="right"))
+            stop = self.count if end is None else int(np.searchsorted(self.starts, end, side="left"))
+            return first, max(first, stop)
+        first = 0
+        if start is not None:  # frame i ends at start + (i + 1) * step; keep those ending after start
+            first = max(0, int(np.floor((start - self.start) / self.step + 1e-9)))
+            while first < self.count and self.slice(first, first + 1)[1][0] <= start:
+                first += 1
+        stop = self.count
+        if end is not None:  # frame i starts at start + i * step; keep those starting before end
+            stop = min(self.count, max(0, int(np.ceil((end - self.start) / self.step - 1e-9))))
+        return first, max(first, stop)
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """Where the parts of one block lie, relative to its offset."""
+
+    encoding: str
+    count: int
+    dim: int
+    code_size: int
+    params: int
+    times: FrameTimes
+
+    @property
+    def times_offset(self) -> int:
+        return HEADER_SIZE
+
+    @property
+    def params_offset(self) -> int:
+        return HEADER_SIZE + (16 * self.count if self.times.explicit else 0)
+
+    @property
+    def codes_offset(self) -> int:
+        return self.params_offset + 4 * self.params
+
+    @property
+    def nbytes(self) -> int:
+        return self.codes_offset + self.count * self.code_size
+
+
+def pack_block(times: FrameTimes, coded: CodedFrames, dim: int) -> bytes:
+    """The bytes of one block (padded to ALIGN)."""
+    flags = EXPLICIT_TIMES if times.explicit else 0
+    header = HEADER.pack(
+        MAGIC,
+        VERSION,
+        ENCODING_IDS[coded.encoding],
+        flags,
+        times.count,
+        dim,
+        coded.code_size,
+        coded.params.size,
+        times.start,
+        times.step,
+        times.last_end,
+    ).ljust(HEADER_SIZE, b"\0")
+    parts = [header]
+    if times.explicit:
+        parts += [times.starts.astype("<f8").tobytes(), times.ends.astype("<f8").tobytes()]
+    parts += [coded.params.astype("<f4").tobytes(), np.ascontiguousarray(coded.codes).tobytes()]
+    data = b"".join(parts)
+    return data + b"\0" * (-len(data) % ALIGN)
+
+
+def parse_header(data: bytes | memoryview, where: str, times: np.ndarray | None = None) -> BlockLayout:
+    """The layout of a block from its header; `times` are its explicit starts and ends, if any."""
+    (magic, version, encoding, flags, count, dim, code_size, params, start, step, last_end) = HEADER.unpack(
+        bytes(data[: HEADER.size])
+    )
+    if magic != MAGIC or version != VERSION or encoding not in ENCODINGS:
+        raise LibraryDamagedError(
+            f"{where}: not a frame block (magic {magic!r}, version {version}): the block file is damaged; "
+            "restore it from a backup, or index the library again with --rebuild"
+        )
+    frame_times = FrameTimes(count, start, step, last_end)
+    if flags & EXPLICIT_TIMES:
+        if times is None:
+            raise _NeedsTimes(count)
+        frame_times = FrameTimes(count, start, step, last_end, times[:count].copy(), times[count:].copy())
+    return BlockLayout(ENCODINGS[encoding], count, dim, code_size, params, frame_times)
+
+
+class _NeedsTimes(Exception):
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+
+@dataclass
+class FrameSlice:
+    """Frames first .. stop-1 of one block: their times, the coding and the codes (a view)."""
+
+    media_id: int
+    space: str
+    first: int
+    starts: np.ndarray
+    ends: np.ndarray
+    encoding: str
+    dim: int
+    params: np.ndarray
+    codes: np.ndarray
+    codebook: Codebook | None = None
+    total: int = 0  # frames in the whole block
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def vectors(self) -> np.ndarray:
+        return decode(self.encoding, self.dim, self.params, self.codes, self.codebook)
+
+
+class BlockFile:
+    """One generation's block file of a space: `pwrite` at the tail, `fdatasync`, read by mmap."""
+
+    def __init__(self, path: Path, *, writable: bool) -> None:
+        self.path = path
+        self.writable = writable
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if writable else None
+        self._map: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def write(self, offset: int, data: bytes) -> None:
+        if self._fd is None:
+            raise RuntimeError(f"{self.path} is open read-only")
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._fd, view, offset)
+            view, offset = view[written:], offset + written
+
+    def sync(self) -> None:
+        if self._fd is not None:
+            os.fdatasync(self._fd)
+
+    def view(self, end: int) -> np.ndarray:
+        """The file's bytes as a read-only uint8 map of at least `end` bytes."""
+        with self._lock:
+            if self._map is None or self._map.size < end:
+                size = os.stat(self.path).st_size
+                if size < end:
+                    raise LibraryDamagedError(
+                        f"{self.path} holds {size} bytes but the library has a block up to byte {end}: "
+                        "restore it from a backup, or index the library again with --rebuild"
+                    )
+                self._map = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(size,))
+            return self._map
+
+    def layout(self, offset: int, nbytes: int) -> BlockLayout:
+        data = self.view(offset + nbytes)
+        head = memoryview(np.ascontiguousarray(data[offset : offset + HEADER_SIZE]))
+        where = f"{self.path}@{offset}"
+        try:
+            layout = parse_header(head, where)
+        except _NeedsTimes as needs:
+            at = offset + HEADER_SIZE
+            times = np.frombuffer(data[at : at + 16 * needs.count].tobytes(), dtype="<f8")
+            layout = parse_header(head, where, times)
+        if layout.nbytes > nbytes:
+            raise LibraryDamagedError(f"{self.path}@{offset}: block larger than its record")
+        return layout
+
+    def read_slice(
+        self,
+        offset: int,
+        nbytes: int,
+        media_id: int,
+        space: str,
+        start: float | None = None,
+        end: float | None = None,
+        codebook: Codebook | None = None,
+    ) -> FrameSlice:
+        """The frames of the block at `offset` that overlap [start, end]: only those codes are read."""
+        layout = self.layout(offset, nbytes)
+        first, stop = layout.times.overlapping(start, end)
+        data = self.view(offset + nbytes)
+        base = offset + layout.params_offset
+        params = np.frombuffer(data, dtype="<f4", count=layout.params, offset=base) if layout.params else None
+        codes_at = offset + layout.codes_offset + first * layout.code_size
+        codes = np.asarray(data[codes_at : codes_at + (stop - first) * layout.code_size]).reshape(
+            stop - first, layout.code_size
+        )
+        starts, ends = layout.times.slice(first, stop)
+        return FrameSlice(
+            media_id,
+            space,
+            first,
+            starts,
+            ends,
+            layout.encoding,
+            layout.dim,
+            np.array(params) if params is not None else np.zeros(0, np.float32),
+            codes,
+            codebook if layout.encoding == "pq" else None,
+            layout.count,
+        )
+
+    def raw(self, offset: int, nbytes: int) -> bytes:
+        return bytes(self.view(offset + nbytes)[offset : offset + nbytes])
+
+    def close(self) -> None:
+        with self._lock:
+            self._map = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

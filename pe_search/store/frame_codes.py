@@ -1,0 +1,228 @@
+"""How frame vectors are coded inside a block: float32, 8-bit scalar quantisation, or PQ.
+
+- `sq8` (the default): FAISS's 8-bit scalar quantiser with per-dimension ranges trained on the
+  block's own vectors (min and max of each dimension over the file's frames). One byte per
+  dimension plus 8 bytes per dimension per block for the ranges. Nothing library-wide to train,
+  no vector ever falls outside its range, and a block is a function of its file's vectors alone,
+  so a re-run writes the same block as a clean build.
+- `pq` (opt-in, `--frame-codes pq`): FAISS product quantisation, `PQ_M` bytes per frame, with one
+  codebook per space trained on the library's first `PQ_TRAIN_MIN` frames and recorded in the
+  library. Blocks written before the codebook exists are `sq8`.
+- `f32`: raw float32, what the migration keeps for a space whose frames it cannot code.
+
+Scoring never decodes a whole block: the codes are copied, a piece at a time, into a reused
+FAISS flat-codes index (the SIMD distance kernels of `IndexScalarQuantizer` / `IndexPQ`) and
+searched by inner product on two threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+FRAME_CODES = ("sq8", "pq")  # what a library may ask for; blocks may also hold f32
+DEFAULT_FRAME_CODES = "sq8"
+PQ_M = 128  # sub-quantisers: 128 bytes per 1024-d frame
+PQ_NBITS = 8
+PQ_TRAIN_MIN = 10_000  # frames (6.7 minutes of audio) before the codebook is trained
+PQ_TRAIN_SAMPLE = 4_096  # frames the codebook is fitted on (16 per centroid), 10 k-means rounds:
+PQ_TRAIN_ROUNDS = 10  # k-means over 256 centroids in each of 128 subspaces costs n * 256 * d per round
+PQ_SEED = 1234
+
+ENCODING_IDS = {"f32": 0, "sq8": 1, "pq": 2}
+ENCODINGS = {value: key for key, value in ENCODING_IDS.items()}
+
+
+@dataclass(frozen=True)
+class CodedFrames:
+    """Frames coded for one block: `params` (float32, written in the block) and `codes`."""
+
+    encoding: str
+    params: np.ndarray  # float32: sq8 [2 * dim] (ranges), else empty
+    codes: np.ndarray  # uint8 [n, code_size] (f32: the raw bytes)
+
+    @property
+    def code_size(self) -> int:
+        return int(self.codes.shape[1])
+
+
+class Codebook:
+    """A trained product quantiser of one space (recorded in the library)."""
+
+    def __init__(self, dim: int, centroids: np.ndarray, m: int = PQ_M, nbits: int = PQ_NBITS) -> None:
+        self.dim, self.m, self.nbits = dim, m, nbits
+        self.pq = faiss.ProductQuantizer(dim, m, nbits)
+        faiss.copy_array_to_vector(
+            np.ascontiguousarray(centroids, dtype=np.float32).ravel(), self.pq.centroids
+        )
+
+    @classmethod
+    def train(cls, vectors: np.ndarray, m: int = PQ_M, nbits: int = PQ_NBITS) -> Codebook:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(vectors) > PQ_TRAIN_SAMPLE:
+            rng = np.random.default_rng(PQ_SEED)
+            vectors = vectors[np.sort(rng.choice(len(vectors), PQ_TRAIN_SAMPLE, replace=False))]
+        pq = faiss.ProductQuantizer(vectors.shape[1], m, nbits)
+        pq.verbose = False
+        pq.cp.seed = PQ_SEED
+        pq.cp.niter = PQ_TRAIN_ROUNDS
+        pq.cp.min_points_per_centroid = 1  # a 4,096-frame sample is enough for 256 centroids of 8 dims
+        pq.train(vectors)
+        return cls(vectors.shape[1], faiss.vector_to_array(pq.centroids), m, nbits)
+
+    def centroids(self) -> np.ndarray:
+        return faiss.vector_to_array(self.pq.centroids)
+
+    def params(self) -> dict:
+        return {"m": self.m, "nbits": self.nbits, "dim": self.dim}
+
+
+def encode(vectors: np.ndarray, encoding: str, codebook: Codebook | None = None) -> CodedFrames:
+    """Code float32 [n, d] frames for a block."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    if encoding == "f32":
+        return CodedFrames("f32", np.zeros(0, np.float32), vectors.view(np.uint8).reshape(n, dim * 4))
+    if encoding == "sq8":
+        quantiser = faiss.ScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit)
+        quantiser.train(vectors)
+        return CodedFrames("sq8", faiss.vector_to_array(quantiser.trained), quantiser.compute_codes(vectors))
+    if encoding == "pq":
+        if codebook is None:
+            raise ValueError("pq frames need the space's codebook")
+        return CodedFrames("pq", np.zeros(0, np.float32), codebook.pq.compute_codes(vectors))
+    raise ValueError(f"unknown frame encoding {encoding!r}")
+
+
+def code_size(encoding: str, dim: int, codebook: Codebook | None = None) -> int:
+    if encoding == "f32":
+        return dim * 4
+    if encoding == "sq8":
+        return dim
+    if encoding == "pq":
+        assert codebook is not None
+        return int(codebook.pq.code_size)
+    raise ValueError(f"unknown frame encoding {encoding!r}")
+
+
+def params_size(encoding: str, dim: int) -> int:
+    """float32 values of per-block parameters."""
+    return 2 * dim if encoding == "sq8" else 0
+
+
+SCAN_PIECE = 32_768  # frames per FAISS call when scanning a block (two threads share the pieces)
+SCAN_TOP = 512  # top-k asked per piece; a piece whose k-th frame still passes is range-searched
+_scratch = threading.local()
+_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="frame-scan")
+
+
+def _flat_codes_index(encoding: str, dim: int, params: np.ndarray, codebook: Codebook | None) -> faiss.Index:
+    """A FAISS flat-codes index scoring by inner product, kept per thread and reused (its code
+    buffer then only grows, with no page faults on later scans)."""
+    cache = getattr(_scratch, "indexes", None)
+    if cache is None:
+        cache = _scratch.indexes = {}
+    entry = cache.get((encoding, dim))  # [index, what its parameters were loaded from]
+    if entry is None:
+        if encoding == "f32":
+            index = faiss.IndexFlatIP(dim)
+        elif encoding == "sq8":
+            index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        elif encoding == "pq":
+            assert codebook is not None
+            index = faiss.IndexPQ(dim, codebook.m, codebook.nbits, faiss.METRIC_INNER_PRODUCT)
+        else:
+            raise ValueError(f"unknown frame encoding {encoding!r}")
+        index.is_trained = True
+        entry = cache[(encoding, dim)] = [index, None]
+    index = entry[0]
+    if encoding == "sq8" and entry[1] != params.tobytes():
+        faiss.copy_array_to_vector(params, index.sq.trained)
+        entry[1] = params.tobytes()
+    elif encoding == "pq" and entry[1] is not codebook:
+        faiss.copy_array_to_vector(codebook.centroids(), index.pq.centroids)
+        entry[1] = codebook
+    return index
+
+
+def _load_codes(index: faiss.Index, codes: np.ndarray) -> None:
+    size = codes.size
+    if index.codes.size() < size:
+        index.codes.resize(size)
+    target = faiss.rev_swig_ptr(index.codes.data(), size)
+    target[:] = codes.reshape(-1)
+    index.ntotal = len(codes)
+
+
+def _scan_piece(args) -> tuple[np.ndarray, np.ndarray]:
+    encoding, dim, params, codes, query, cutoff, codebook, offset = args
+    index = _flat_codes_index(encoding, dim, params, codebook)
+    _load_codes(index, codes)
+    top = min(SCAN_TOP, len(codes))
+    scores, ids = index.search(query, top)
+    if top < len(codes) and scores[0, -1] > cutoff:  # more pass than asked for: take them all
+        _, scores_all, ids_all = index.range_search(query, float(cutoff))
+        return ids_all.astype(np.int64) + offset, scores_all
+    keep = (ids[0] >= 0) & (scores[0] > cutoff)
+    return ids[0][keep].astype(np.int64) + offset, scores[0][keep]
+
+
+def decode(
+    encoding: str, dim: int, params: np.ndarray, codes: np.ndarray, codebook: Codebook | None = None
+) -> np.ndarray:
+    """float32 [n, d]: the frames as the code gives them back."""
+    codes = np.ascontiguousarray(codes)
+    if not len(codes):
+        return np.zeros((0, dim), np.float32)
+    if encoding == "f32":
+        return codes.view(np.float32).reshape(len(codes), dim).copy()
+    if encoding == "sq8":
+        quantiser = faiss.ScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit)
+        faiss.copy_array_to_vector(np.ascontiguousarray(params, dtype=np.float32), quantiser.trained)
+        return quantiser.decode(codes)
+    if encoding == "pq":
+        assert codebook is not None
+        return codebook.pq.decode(codes)
+    raise ValueError(f"unknown frame encoding {encoding!r}")
+
+
+def scores(
+    encoding: str,
+    dim: int,
+    params: np.ndarray,
+    codes: np.ndarray,
+    query: np.ndarray,
+    codebook: Codebook | None = None,
+) -> np.ndarray:
+    """float32 [n]: the inner product of `query` with every frame (small slices: decodes them)."""
+    return decode(encoding, dim, params, codes, codebook) @ np.asarray(query, dtype=np.float32)
+
+
+def frames_above(
+    encoding: str,
+    dim: int,
+    params: np.ndarray,
+    codes: np.ndarray,
+    query: np.ndarray,
+    cutoff: float,
+    codebook: Codebook | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(frame positions sorted, their scores) of the frames whose inner product with `query`
+    exceeds `cutoff`: a FAISS range search over the codes, nothing decoded."""
+    if not len(codes):
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    query = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, dim))
+    params = np.ascontiguousarray(params, dtype=np.float32)
+    pieces = [
+        (encoding, dim, params, codes[at : at + SCAN_PIECE], query, cutoff, codebook, at)
+        for at in range(0, len(codes), SCAN_PIECE)
+    ]
+    found = list(_pool.map(_scan_piece, pieces)) if len(pieces) > 1 else [_scan_piece(pieces[0])]
+    positions = np.concatenate([f[0] for f in found])
+    found_scores = np.concatenate([f[1] for f in found])
+    order = np.argsort(positions, kind="stable")
+    return positions[order], found_scores[order]

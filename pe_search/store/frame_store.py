@@ -1,0 +1,379 @@
+"""The frame spaces of a library: one block per (file, space), their rows, reads and compaction.
+
+`LibraryStore` holds one `FrameStore`. Writes happen inside a `WriteTransaction`'s session (the
+block is written past the committed tail, fsynced before the commit, and made live by it); reads
+take one SQLite read transaction for the block's row and then read only the slice they need from
+the memory-mapped block file.
+
+Compaction copies the live blocks of a space into the next generation's file, fsyncs it, then
+switches `frame_files.generation` and every block's offset in one SQLite transaction, and only
+then deletes the old file. Killed before that commit, the old file is still the live one and the
+new one is a leftover; killed after, the old one is. Opening for writing removes leftovers.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from pe_search.store.atomic import fsync_dir
+from pe_search.store.frame_blocks import BlockFile, FrameSlice, FrameTimes, pack_block
+from pe_search.store.frame_codes import (
+    DEFAULT_FRAME_CODES,
+    FRAME_CODES,
+    PQ_TRAIN_MIN,
+    Codebook,
+    encode,
+)
+from pe_search.store.layout import LibraryLayout, check_space_name
+from pe_search.store.schema import FrameBlock, FrameFile
+
+log = logging.getLogger(__name__)
+
+FRAME_SPACES = ("audio_frame", "video_frame")  # the spaces the indexer stores as blocks
+COMPACT_STEPS = ("copied", "synced", "committed")
+
+
+@dataclass(frozen=True)
+class FrameBlockInfo:
+    """One block's row: which file and space, where it lies, how many frames over which time."""
+
+    media_id: int
+    space: str
+    offset: int
+    nbytes: int
+    count: int
+    start: float
+    end: float
+    encoding: str
+
+
+@dataclass(frozen=True)
+class FrameSpaceStatus:
+    """A frame space on disk: live frames and bytes, and the dead bytes compaction would reclaim."""
+
+    space: str
+    codes: str  # what the library asked for: sq8 or pq
+    frames: int
+    blocks: int
+    live_bytes: int
+    dead_bytes: int  # freed blocks still in the file (reclaimable)
+    file_bytes: int
+    encodings: dict[str, int] = field(default_factory=dict)  # blocks per encoding
+
+
+@dataclass
+class FramePolicy:
+    """When to compact on its own, and how much a PQ codebook is trained on."""
+
+    compact_share: float = 0.5  # dead share of the file past which a commit compacts
+    compact_min_bytes: int = 64 << 20  # ... once at least this many bytes are dead
+    pq_train_min: int = PQ_TRAIN_MIN
+
+
+class FrameStore:
+    def __init__(self, layout: LibraryLayout, *, writable: bool, policy: FramePolicy | None = None) -> None:
+        self.layout = layout
+        self.writable = writable
+        self.policy = policy or FramePolicy()
+        self._files: dict[tuple[str, int], BlockFile] = {}
+        self._codebooks: dict[tuple[str, str], Codebook] = {}
+        self._lock = threading.Lock()
+
+    # -- files ------------------------------------------------------------------------------------
+
+    def block_file(self, space: str, generation: int) -> BlockFile:
+        with self._lock:
+            key = (space, generation)
+            handle = self._files.get(key)
+            if handle is None:
+                for old in [k for k in self._files if k[0] == space]:  # a compaction moved on
+                    self._files.pop(old).close()
+                if self.writable:
+                    self.layout.frames_dir.mkdir(parents=True, exist_ok=True)
+                handle = BlockFile(self.layout.block_file(space, generation), writable=self.writable)
+                self._files[key] = handle
+            return handle
+
+    def codebook(self, row: FrameFile) -> Codebook | None:
+        if row.codebook is None or not row.codebook_params:
+            return None
+        key = (row.space, row.codebook_params["token"])
+        with self._lock:
+            found = self._codebooks.get(key)
+            if found is None:
+                params = row.codebook_params
+                centroids = np.frombuffer(row.codebook, dtype="<f4")
+                found = Codebook(int(params["dim"]), centroids, int(params["m"]), int(params["nbits"]))
+                self._codebooks[key] = found
+            return found
+
+    # -- writing (inside a write transaction) -----------------------------------------------------
+
+    def put(
+        self,
+        session: Session,
+        media_id: int,
+        space: str,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        vectors: np.ndarray,
+        dim: int,
+        codes: str = DEFAULT_FRAME_CODES,
+    ) -> FrameBlockInfo:
+        """Write one block for (media, space), replacing the file's old one; live once committed."""
+        check_space_name(space)
+        if codes not in FRAME_CODES:
+            raise ValueError(f"frame codes must be one of {FRAME_CODES}, got {codes!r}")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != dim:
+            raise ValueError(f"{space}: expected frames of shape (n, {dim}), got {vectors.shape}")
+        if not (len(starts) == len(ends) == len(vectors)) or not len(vectors):
+            raise ValueError(
+                f"{space}: {len(vectors)} frames for {len(starts)} start and {len(ends)} end times"
+            )
+        if not np.isfinite(vectors).all():
+            raise ValueError(f"{space}: frames contain NaN or infinity")
+        row = session.get(FrameFile, space)
+        if row is None:
+            row = FrameFile(space=space, dim=dim, generation=0, tail=0, live_bytes=0, frames=0, codes=codes)
+            session.add(row)
+        elif row.codes != codes:
+            raise ValueError(
+                f"{space}: the library's frames are coded {row.codes}, not {codes}: index with "
+                f"--frame-codes {row.codes}, or --rebuild to code every file again"
+            )
+        self.free(session, media_id, space)
+        codebook = self.codebook(row)
+        encoding = "sq8"
+        if codes == "pq":
+            if codebook is None and len(vectors) >= self.policy.pq_train_min:
+                codebook = Codebook.train(vectors)
+                row.codebook = codebook.centroids().astype("<f4").tobytes()
+                row.codebook_params = {**codebook.params(), "token": secrets.token_hex(8)}
+                log.info("%s: trained a PQ codebook on %d frames", space, len(vectors))
+            if codebook is not None:
+                encoding = "pq"
+        data = pack_block(FrameTimes.of(starts, ends), encode(vectors, encoding, codebook), dim)
+        offset = int(row.tail)
+        self.block_file(space, row.generation).write(offset, data)
+        row.tail = offset + len(data)
+        row.live_bytes = row.live_bytes + len(data)
+        row.frames = row.frames + len(vectors)
+        info = FrameBlockInfo(
+            media_id, space, offset, len(data), len(vectors), float(starts[0]), float(ends[-1]), encoding
+        )
+        session.add(
+            FrameBlock(
+                media_file_id=media_id,
+                space=space,
+                offset=offset,
+                nbytes=len(data),
+                count=len(vectors),
+                start_s=info.start,
+                end_s=info.end,
+                encoding=encoding,
+            )
+        )
+        return info
+
+    def free(self, session: Session, media_id: int, space: str | None = None) -> list[str]:
+        """Drop a file's blocks (all spaces, or one); their bytes become dead. Returns the spaces."""
+        query = select(FrameBlock).where(FrameBlock.media_file_id == media_id)
+        if space is not None:
+            query = query.where(FrameBlock.space == space)
+        freed = []
+        for block in session.scalars(query).all():
+            row = session.get(FrameFile, block.space)
+            row.live_bytes = row.live_bytes - block.nbytes
+            row.frames = row.frames - block.count
+            freed.append(block.space)
+            session.delete(block)
+        if freed:
+            session.flush()
+        return freed
+
+    def sync(self, spaces) -> None:
+        with self._lock:
+            handles = [h for (space, _), h in self._files.items() if space in spaces]
+        for handle in handles:
+            handle.sync()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def read(
+        self,
+        session: Session,
+        media_id: int,
+        space: str,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> FrameSlice | None:
+        """The frames of (media, space) overlapping [start, end], or None if it has no block."""
+        found = session.execute(
+            select(FrameBlock, FrameFile)
+            .join(FrameFile, FrameFile.space == FrameBlock.space)
+            .where(FrameBlock.media_file_id == media_id, FrameBlock.space == space)
+        ).first()
+        if found is None:
+            return None
+        block, row = found
+        return self._slice(block, row, start, end)
+
+    def read_many(
+        self, session: Session, space: str, media_ids: list[int] | None = None
+    ) -> list[tuple[FrameBlockInfo, Callable[..., FrameSlice]]]:
+        """Every block of `space` (or of these files) with a reader for slices of it; one snapshot."""
+        row = session.execute(select(FrameFile).where(FrameFile.space == space)).scalar_one_or_none()
+        if row is None:
+            return []
+        query = select(FrameBlock).where(FrameBlock.space == space).order_by(FrameBlock.media_file_id)
+        if media_ids is not None:
+            query = query.where(FrameBlock.media_file_id.in_(media_ids))
+        blocks = session.execute(query).scalars().all()
+
+        def reader(block):
+            return lambda start=None, end=None: self._slice(block, row, start, end)
+
+        return [(_info(block), reader(block)) for block in blocks]
+
+    def _slice(self, block: FrameBlock, row: FrameFile, start, end) -> FrameSlice:
+        handle = self.block_file(block.space, row.generation)
+        return handle.read_slice(
+            block.offset, block.nbytes, block.media_file_id, block.space, start, end, self.codebook(row)
+        )
+
+    def blocks(self, session: Session, space: str | None = None) -> list[FrameBlockInfo]:
+        query = select(FrameBlock).order_by(FrameBlock.space, FrameBlock.media_file_id)
+        if space is not None:
+            query = query.where(FrameBlock.space == space)
+        return [_info(block) for block in session.execute(query).scalars()]
+
+    def counts(self, session: Session) -> dict[str, int]:
+        return dict(session.execute(select(FrameFile.space, FrameFile.frames)).all())
+
+    def status(self, session: Session) -> dict[str, FrameSpaceStatus]:
+        by_encoding: dict[str, dict[str, int]] = {}
+        for space, encoding, count in session.execute(
+            select(FrameBlock.space, FrameBlock.encoding, func.count()).group_by(
+                FrameBlock.space, FrameBlock.encoding
+            )
+        ):
+            by_encoding.setdefault(space, {})[encoding] = count
+        result = {}
+        for row in session.execute(select(FrameFile).order_by(FrameFile.space)).scalars():
+            encodings = by_encoding.get(row.space, {})
+            path = self.layout.block_file(row.space, row.generation)
+            result[row.space] = FrameSpaceStatus(
+                space=row.space,
+                codes=row.codes,
+                frames=row.frames,
+                blocks=sum(encodings.values()),
+                live_bytes=row.live_bytes,
+                dead_bytes=row.tail - row.live_bytes,
+                file_bytes=path.stat().st_size if path.exists() else 0,
+                encodings=encodings,
+            )
+        return result
+
+    # -- maintenance ------------------------------------------------------------------------------
+
+    def due_for_compaction(self, session: Session, space: str) -> bool:
+        row = session.execute(select(FrameFile).where(FrameFile.space == space)).scalar_one_or_none()
+        if row is None or row.tail == 0:
+            return False
+        dead = row.tail - row.live_bytes
+        return dead >= self.policy.compact_min_bytes and dead > self.policy.compact_share * row.tail
+
+    def compact(
+        self, session: Session, space: str, on_step: Callable[[str], None] | None = None
+    ) -> str | None:
+        """Copy the live blocks of `space` into a new file and switch to it; returns what it did.
+
+        `on_step(step)` (tests) is called after each of COMPACT_STEPS, e.g. to kill the process.
+        """
+        row = session.get(FrameFile, space)
+        if row is None or row.tail == row.live_bytes:
+            return None
+        blocks = session.scalars(
+            select(FrameBlock).where(FrameBlock.space == space).order_by(FrameBlock.offset)
+        ).all()
+        old_generation, before = row.generation, row.tail
+        old = self.block_file(space, old_generation)
+        path = self.layout.block_file(space, old_generation + 1)
+        path.unlink(missing_ok=True)  # a leftover of an interrupted compaction
+        new = BlockFile(path, writable=True)
+        try:
+            offset = 0
+            for block in blocks:
+                new.write(offset, old.raw(block.offset, block.nbytes))
+                block.offset, offset = offset, offset + block.nbytes
+            _step(on_step, "copied")
+            new.sync()
+            fsync_dir(path.parent)
+            _step(on_step, "synced")
+        finally:
+            new.close()
+        row.generation = old_generation + 1
+        row.tail = row.live_bytes = offset
+        session.commit()
+        _step(on_step, "committed")
+        with self._lock:
+            handle = self._files.pop((space, old_generation), None)
+        if handle is not None:
+            handle.close()
+        self.layout.block_file(space, old_generation).unlink(missing_ok=True)
+        fsync_dir(path.parent)
+        return f"{space}: compacted frame blocks from {_mb(before)} to {_mb(offset)} ({len(blocks)} blocks)"
+
+    def remove_leftovers(self, session: Session) -> None:
+        """Block files that are not a space's live generation (interrupted compactions, drops)."""
+        if not self.layout.frames_dir.is_dir():
+            return
+        live = {self.layout.block_file(space, generation).name for space, generation in session.execute(
+            select(FrameFile.space, FrameFile.generation)
+        )}  # fmt: skip
+        for path in sorted(self.layout.frames_dir.iterdir()):
+            if path.name not in live:
+                log.info("removing leftover %s", path)
+                path.unlink()
+
+    def drop_all(self, session: Session) -> None:
+        """Forget every block (a rebuild); the files go once the caller has committed."""
+        session.execute(delete(FrameBlock))
+        session.execute(delete(FrameFile))
+
+    def close(self) -> None:
+        with self._lock:
+            for handle in self._files.values():
+                handle.close()
+            self._files.clear()
+
+
+def _info(block: FrameBlock) -> FrameBlockInfo:
+    return FrameBlockInfo(
+        block.media_file_id,
+        block.space,
+        block.offset,
+        block.nbytes,
+        block.count,
+        block.start_s,
+        block.end_s,
+        block.encoding,
+    )
+
+
+def _step(on_step: Callable[[str], None] | None, step: str) -> None:
+    if on_step is not None:
+        on_step(step)
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB"

@@ -1,0 +1,260 @@
+"""`index --ray` on Ray's own local cluster (no mock): one cluster shared by every test here.
+
+The reference is a local run on the same folder with one torch thread, the thread count of a
+one-CPU actor (the order of float sums differs between thread counts, by ~2e-5 on the tiny models,
+for local runs as much as for Ray).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import media
+import pytest
+import ray
+import torch
+from indexing import FAST, assert_same_library, make_folder, snapshot
+
+from indexer.distributors.ray import (
+    ActorPlan,
+    MediaNotShared,
+    RayNotInstalled,
+    RayOptions,
+    check_shared_paths,
+    encode_on_ray,
+    plan_actors,
+)
+from indexer.reader import FileJob
+from pe_search import Library
+from pe_search.models.model_set import ModelSet
+
+TIMEOUT = 300  # seconds for any one run: a hang fails the test instead of stalling CI
+FILES = 11  # make_folder's five (one broken) and six more tones
+OPTIONS = {"window": 1.0, "hop": 0.5, "frames_per_window": 4, "batch_size": 2}
+ACTOR_TITLE = b"FileEncoder"  # Ray names an actor's process after its class
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A two-CPU Ray cluster started by this process; its address for other drivers."""
+    saved = dict(os.environ)
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # local and short-lived: no token written to ~/.ray
+    os.environ["PE_SEARCH_COMPILE"] = "0"  # eager encoders: no inductor start-up in every actor
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    root = make_folder(tmp_path_factory.mktemp("ray-media"))
+    for index in range(FILES - 5):
+        media.write_audio(root / f"extra{index}.wav", media.tone(300 + 90 * index, 1.5, 48_000), 48_000)
+    return root
+
+
+@pytest.fixture(scope="module")
+def models(checkpoint_dirs) -> tuple[str, str]:
+    return str(checkpoint_dirs["audio_video"]), str(checkpoint_dirs["audio_frame"])
+
+
+@pytest.fixture(scope="module")
+def reference(cluster, folder, models, tmp_path_factory):
+    """The same folder indexed locally: (library snapshot, summary)."""
+    library_dir = tmp_path_factory.mktemp("ray-reference") / "library"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with Library.open(library_dir, model=models[0], frame_model=models[1]) as library:
+            summary = library.index([folder], workers=0, **OPTIONS)
+    finally:
+        torch.set_num_threads(threads)
+    return snapshot(library_dir), summary
+
+
+def _open(tmp_path, models) -> Library:
+    return Library.open(tmp_path / "library", model=models[0], frame_model=models[1])
+
+
+def _indexed(library_dir: Path, statuses: tuple[str, ...] = ("indexed",)) -> int:
+    """Files committed so far, read the way any other reader would (WAL: never blocks the writer)."""
+    database = library_dir / "library.db"
+    if not database.exists():
+        return 0
+    query = f"select count(*) from media_files where status in ({', '.join('?' * len(statuses))})"
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as connection:
+            return connection.execute(query, statuses).fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def _actor_pids() -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if ACTOR_TITLE in (entry / "cmdline").read_bytes():
+                    pids.add(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _wait(condition, what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_a_ray_run_equals_a_local_run_and_stays_incremental(cluster, folder, models, reference, tmp_path):
+    expected, local = reference
+    with _open(tmp_path, models) as library:
+        summary = library.index([folder], ray=cluster, **OPTIONS)
+    assert summary.files_indexed == local.files_indexed == FILES - 1
+    assert summary.failed == local.failed and "broken.mp4" in summary.failed[0]["path"]
+    assert summary.segments == local.segments and summary.vectors == local.vectors
+    assert summary.media_seconds == pytest.approx(local.media_seconds)
+    assert_same_library(snapshot(tmp_path / "library"), expected, atol=1e-5)
+    with _open(tmp_path, models) as library:  # a local run afterwards finds nothing to encode
+        again = library.index([folder], workers=0, **OPTIONS)
+        status = library.status()
+    assert (again.files_indexed, again.skipped, again.failed) == (0, FILES, local.failed)
+    assert status.media_by_status == {"indexed": FILES - 1, "failed": 1}
+
+
+def test_an_actor_killed_mid_run_is_replaced_and_nothing_is_lost_or_doubled(
+    cluster, folder, models, reference, tmp_path
+):
+    expected, _ = reference
+    killed: dict[str, int] = {}
+
+    def kill_once_files_are_committed() -> None:
+        _wait(lambda: _actor_pids() and _indexed(tmp_path / "library") >= 2, "the first commits")
+        pid = min(_actor_pids())
+        killed["committed"] = _indexed(tmp_path / "library")
+        os.kill(pid, signal.SIGKILL)
+        killed["pid"] = pid
+
+    killer = threading.Thread(target=kill_once_files_are_committed, daemon=True)
+    killer.start()
+    with _open(tmp_path, models) as library:
+        summary = library.index(
+            [folder],
+            ray=RayOptions(address=cluster, actors=1, files_per_batch=1),
+            **OPTIONS,
+        )
+    killer.join(timeout=5)
+    assert "pid" in killed, "the actor should have been killed during the run"
+    assert killed["committed"] < FILES - 1, "the kill should land before the last file"
+    assert summary.files_indexed == FILES - 1 and len(summary.failed) == 1
+    assert_same_library(snapshot(tmp_path / "library"), expected, atol=1e-5)
+
+
+def test_a_killed_driver_resumes_without_encoding_committed_files_again(
+    cluster, folder, models, reference, tmp_path
+):
+    expected, _ = reference
+    library_dir = tmp_path / "library"
+    command = [
+        sys.executable, "-m", "pe_search", "index", str(folder), "--library", str(library_dir),
+        "--model", models[0], "--frame-model", models[1], "--ray", cluster, "--ray-batch-files", "1",
+        "--batch-size", "2", *FAST, "--json",
+    ]  # fmt: skip
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(lambda: _indexed(library_dir) >= 1 or driver.poll() is not None, "the driver's first commit")
+        driver.send_signal(signal.SIGKILL)
+    finally:
+        driver.wait(timeout=TIMEOUT)
+    assert driver.returncode == -signal.SIGKILL, "the driver should be killed mid-run"
+    committed = _indexed(library_dir)
+    recorded = _indexed(library_dir, ("indexed", "failed"))  # the broken file may be recorded too
+    assert 1 <= committed < FILES - 1
+    with Library.open(library_dir) as library:  # the models recorded in the library
+        summary = library.index([folder], ray=cluster)  # and its recorded settings
+    assert summary.files_indexed == FILES - 1 - committed, "committed files must not be encoded again"
+    assert summary.skipped == recorded
+    assert_same_library(snapshot(library_dir), expected, atol=1e-5)
+
+
+def test_files_a_node_cannot_read_stop_the_run_up_front_in_one_line(cluster, folder, models, tmp_path):
+    good = folder / "tone440.wav"
+    gone = tmp_path / "gone.wav"
+    other = tmp_path / "other.wav"
+    for path in (gone, other):
+        media.write_audio(path, media.tone(500, 0.5, 48_000), 48_000)
+    jobs = [FileJob(str(p), p.stat().st_size, p.stat().st_mtime, "x") for p in (good, gone, other)]
+    gone.unlink()  # what a node without the driver's mount sees
+    media.write_audio(other, media.tone(500, 0.9, 48_000), 48_000)  # another file at the same path
+    with pytest.raises(MediaNotShared) as raised:
+        check_shared_paths(ray, jobs)
+    message = str(raised.value)
+    assert "\n" not in message and str(gone) in message and "1 more" in message
+    assert "same path" in message
+    check_shared_paths(ray, jobs[:1])  # a readable file passes
+    loaded = ModelSet.load(*models)
+    before = _actor_pids()
+    with pytest.raises(MediaNotShared):
+        next(encode_on_ray(jobs, None, loaded, RayOptions(address=cluster), batch_size=2))
+    assert _actor_pids() <= before, "no actor starts before every file is known to be readable"
+
+
+def test_without_ray_installed_index_ray_says_how_to_install_it(
+    cluster, folder, models, tmp_path, monkeypatch
+):
+    library_dir = tmp_path / "library"
+    hide_ray = "import sys; sys.modules['ray'] = None; from pe_search.cli.main import cli; cli()"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            hide_ray,
+            "index",
+            str(folder),
+            "--library",
+            str(library_dir),
+            "--ray",
+            "local",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == "error: --ray needs Ray, which is not installed: pip install 'pe-search[ray]'"
+    )
+    assert not library_dir.exists(), "nothing is created before the hint"
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with _open(tmp_path, models) as library, pytest.raises(RayNotInstalled):
+        library.index([folder], ray="local", **OPTIONS)
+
+
+def test_actor_pools_fit_the_cluster_and_leave_a_cpu_for_read_tasks():
+    cpus_only = {"CPU": 8.0}
+    assert plan_actors(RayOptions(), cpus_only, files=100) == ActorPlan(7, 1.0, 0.0)
+    assert plan_actors(RayOptions(), {"CPU": 2.0}, files=100).actors == 1
+    assert plan_actors(RayOptions(actors=3), cpus_only, files=2).actors == 2  # no idle actors
+    gpus = plan_actors(RayOptions(), {"CPU": 32.0, "GPU": 4.0}, files=100)
+    assert (gpus.actors, gpus.gpus, gpus.device) == (4, 1.0, "cuda")
+    half = plan_actors(RayOptions(gpus_per_actor=0.5), {"CPU": 32.0, "GPU": 4.0}, files=100)
+    assert half.actors == 8
+    decoding = plan_actors(RayOptions(cpus_per_actor=8), {"CPU": 64.0, "GPU": 8.0}, files=100)
+    assert (decoding.actors, decoding.decode_workers) == (8, 7)  # the GPU never waits on decoding
+    assert plan_actors(RayOptions(cpus_per_actor=2), cpus_only, files=100).decode_workers == 0

@@ -1,0 +1,78 @@
+"""Search while indexing: a real server answers a stream of searches while `pe-search index` (a
+separate process, toy model) adds files to the same library. No request fails, and the files the
+writer commits show up without a restart."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from server_live import live_server
+
+from pe_search.server import ServerConfig, create_app
+from pe_search.toy import synth
+from pe_search.toy.demo_media import DemoMedia
+
+FIRST = ("sounds/low-tone.wav", "sounds/mid-tone.flac")
+LATER = (
+    "sounds/chirp-up.m4a",
+    "sounds/white-noise.wav",
+    "sounds/high-beep.m4a",
+    "pictures/blue-square-still.webm",
+)
+PE_SEARCH = [sys.executable, "-m", "pe_search"]
+
+
+def copy(media: DemoMedia, names: tuple[str, ...], folder: Path) -> Path:
+    for name in names:
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(media.media_dir / name, target)
+    return folder
+
+
+def index(folder: Path, library: Path) -> list[str]:
+    return [*PE_SEARCH, "index", str(folder), "--library", str(library), "--model", "toy", "--workers", "0"]
+
+
+def test_searches_keep_answering_while_index_adds_files(demo, tmp_path):
+    media = DemoMedia.load(Path(demo.root))
+    library = tmp_path / "library"
+    subprocess.run(index(copy(media, FIRST, tmp_path / "first"), library), check=True, capture_output=True)
+    later = copy(media, LATER, tmp_path / "later")
+    chirp = synth.caption("chirp_up")
+
+    with (
+        live_server(create_app(ServerConfig(library=library), warm_up=True)) as site,
+        httpx.Client(base_url=site, timeout=120) as client,
+    ):
+        assert client.get("/api/files").json()["total"] == len(FIRST)
+        writer = subprocess.Popen(index(later, library), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        answers, totals = [], []
+        while writer.poll() is None:
+            answers.append(client.post("/api/search", json={"q": chirp, "target": "audio", "k": 3}))
+            listed = client.get("/api/files")
+            answers.append(listed)
+            if listed.status_code == 200:
+                totals.append(listed.json()["total"])
+        _, errors = writer.communicate()
+        assert writer.returncode == 0, errors.decode()[-2000:]
+        failed = [(a.status_code, a.text[:200]) for a in answers if a.status_code != 200]
+        assert not failed
+        assert len(answers) >= 6, "the writer finished before the searches could overlap it"
+        assert totals == sorted(totals)  # files only appear, one commit after another
+
+        final = client.get("/api/files").json()["total"]
+        assert final == len(FIRST) + len(LATER)
+        hits = client.post("/api/search", json={"q": chirp, "target": "audio", "k": 3}).json()["hits"]
+        assert Path(hits[0]["path"]).name == "chirp-up.m4a"  # a file the running server never saw at start
+        assert client.get(f"/media/{hits[0]['file_id']}").status_code == 200
+
+
+@pytest.fixture(autouse=True)
+def _quiet_inductor(monkeypatch, tmp_path):
+    monkeypatch.setenv("PE_SEARCH_FAST", "0")  # the writer process needs no compile step for this test
