@@ -24,8 +24,8 @@ from indexer.settings import IndexSettings
 from indexer.side_data import refresh as refresh_side_data
 from indexer.stage import EncodeStage, FileFailure
 from indexer.state import plan_changes
-from indexer.walk import iter_media
-from indexer.write import SingleWriter, Written
+from indexer.walk import walk
+from indexer.write import SingleWriter, Written, nonfinite_spaces, record_failure
 from pe_search.media.rate import FRAME_SECONDS
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
@@ -40,6 +40,10 @@ class IndexSummary:
     moved: int = 0
     removed: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}
+    partial: list[dict[str, str]] = field(
+        default_factory=list
+    )  # indexed for what decodes: {"path", "reason"}
+    ignored: int = 0  # files under the paths that are not audio or video
     segments: int = 0
     vectors: dict[str, int] = field(default_factory=dict)  # per space, written in this run
     media_seconds: float = 0.0
@@ -103,11 +107,17 @@ def run_index(
         settings = replace(settings, audio_frames=False)
     with StopOnCtrlC(stop) as interrupt:  # from the start: a Ctrl-C while planning stops before encoding
         stop_event = interrupt.requested
-        candidates = list(iter_media(paths, include, exclude))
-        plan = plan_changes(candidates, store, paths, prune=prune)
+        found = walk(paths, include, exclude)
+        plan = plan_changes(found.media, store, paths, prune=prune, ignored=found.ignored)
         summary.skipped = len(plan.unchanged)
         # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
         summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
+        summary.ignored = plan.still_ignored + len(plan.ignored)
+        for job, reason in plan.broken:  # links that lead to no file
+            record_failure(store, job, reason)
+            summary.failed.append({"path": job.path, "reason": reason})
+        for job, what in plan.ignored:
+            record_failure(store, job, what, status="ignored")
         _apply_bookkeeping(store, plan, summary)
         refresh_side_data(
             store, [*plan.unchanged, *(job.path for job in plan.touched), *(j.path for _, j in plan.moves)]
@@ -181,8 +191,15 @@ def _encode_and_write(
                 writer.fail(outcome.job, outcome.reason)
                 summary.failed.append({"path": outcome.job.path, "reason": outcome.reason})
                 emit(FileDone(outcome.job.path, outcome.reason))
+            elif bad := nonfinite_spaces(outcome):  # the store refuses them; the run goes on
+                reason = f"the model gave NaN or infinite {', '.join(bad)} vectors for this file"
+                writer.fail(outcome.job, reason)
+                summary.failed.append({"path": outcome.job.path, "reason": reason})
+                emit(FileDone(outcome.job.path, reason))
             else:
                 writer.write(outcome, written)
+                if outcome.partial:
+                    summary.partial.append({"path": outcome.job.path, "reason": outcome.partial})
                 emit(FileDone(outcome.job.path))
     finally:
         outcomes.close()

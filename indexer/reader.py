@@ -3,7 +3,8 @@
 Runs in a decode worker (or in process). For a file it yields, in order: `FileStarted`, then
 `WindowPayload`s (clip-level windows with their audio and preprocessed frames) and
 `FrameChunkPayload`s (non-overlapping audio chunks for PE-A-Frame), then `FileDecoded` with the
-counts, or `FileFailed` with the reason at any point. Audio is decoded once, front to back,
+counts, or `FileFailed` with the reason at any point. A file that decodes only in part (cut short,
+corrupt packets, NaN samples) is sent for what decodes, and `FileDecoded.partial` says why. Audio is decoded once, front to back,
 through a rolling buffer that holds at most about one window.
 """
 
@@ -19,6 +20,7 @@ from indexer.segments import clip_windows, frame_grid, frame_grid_step
 from indexer.settings import IndexSettings
 from pe_search.errors import MediaError
 from pe_search.media.audio import iter_audio
+from pe_search.media.damage import DamageLog
 from pe_search.media.frame_pick import window_frame_times
 from pe_search.media.probe import MediaInfo, probe
 from pe_search.media.rate import SAMPLE_RATE
@@ -73,6 +75,7 @@ class FileDecoded:
     windows: int
     chunks: int
     duration: float
+    partial: str | None = None  # why only part of the file decoded (None: all of it did)
 
 
 @dataclass
@@ -95,10 +98,11 @@ def read_file(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
 
 
 def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
-    info = probe(job.path)
+    damage = DamageLog()
+    info = probe(job.path, damage)
     if not info.has_audio and not info.has_video:
         raise MediaError(job.path, "no audio or video stream")
-    duration = info.duration if info.duration else _measure_duration(job.path, info)
+    duration = info.duration if info.duration else _measure_duration(job.path, info, DamageLog())
     if duration <= 0:
         raise MediaError(job.path, "no media in the file (zero duration)")
     yield FileStarted(job, info, duration)
@@ -109,8 +113,8 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
         chunks = [(float(s), float(min(s + settings.frame_chunk, duration))) for s in starts]
     audio_requests = [("window", i, w.start, w.end) for i, w in enumerate(windows)] if info.has_audio else []
     audio_requests += [("chunk", i, s, e) for i, (s, e) in enumerate(chunks)]
-    audio_spans = _audio_spans(job.path, audio_requests) if info.has_audio else iter(())
-    frames = _FrameSource(job.path, windows, info, settings) if info.has_video else None
+    audio_spans = _audio_spans(job.path, audio_requests, damage) if info.has_audio else iter(())
+    frames = _FrameSource(job.path, windows, info, settings, damage) if info.has_video else None
 
     window_audio: dict[int, np.ndarray] = {}
     sent_windows = sent_chunks = 0
@@ -140,21 +144,23 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
             yield from ready_windows(final=False)
     yield from ready_windows(final=True)
     if sent_windows == 0:
-        raise MediaError(job.path, "no decodable media in the file")
-    yield FileDecoded(job.path, sent_windows, sent_chunks, duration)
+        raise MediaError(job.path, damage.reason or "no decodable media in the file")
+    yield FileDecoded(job.path, sent_windows, sent_chunks, duration, damage.reason)
 
 
-def _measure_duration(path: str, info: MediaInfo) -> float:
+def _measure_duration(path: str, info: MediaInfo, damage: DamageLog) -> float:
     """Containers that do not state a duration: count the decoded audio (or take the last frame)."""
     if info.has_audio:
-        return sum(chunk.samples.size for chunk in iter_audio(path)) / SAMPLE_RATE
+        return sum(chunk.samples.size for chunk in iter_audio(path, damage=damage)) / SAMPLE_RATE
     last = 0.0
-    for frame in iter_video_frames(path, [float(2**31)]):
+    for frame in iter_video_frames(path, [float(2**31)], damage=damage):
         last = frame.time
     return last
 
 
-def _audio_spans(path: str, requests: list[tuple]) -> Iterator[tuple[str, int, float, np.ndarray]]:
+def _audio_spans(
+    path: str, requests: list[tuple], damage: DamageLog
+) -> Iterator[tuple[str, int, float, np.ndarray]]:
     """Serve (kind, index, start, end) spans in order of start from one front-to-back decode.
 
     The buffer keeps samples from the earliest unserved start only, so memory stays near the
@@ -181,7 +187,7 @@ def _audio_spans(path: str, requests: list[tuple]) -> Iterator[tuple[str, int, f
                     buffer = buffer[drop:]
                     buffer_offset += drop
 
-    for chunk in iter_audio(path, chunk_seconds=10.0):
+    for chunk in iter_audio(path, chunk_seconds=10.0, damage=damage):
         if buffer.size == 0:
             buffer_offset = chunk.offset
         buffer = np.concatenate([buffer, chunk.samples]) if buffer.size else chunk.samples.copy()
@@ -213,14 +219,16 @@ def _frame_times(windows, info: MediaInfo, settings: IndexSettings) -> list[list
 class _FrameSource:
     """Frames for each window, decoded once in time order and preprocessed once per frame."""
 
-    def __init__(self, path: str, windows, info: MediaInfo, settings: IndexSettings) -> None:
+    def __init__(
+        self, path: str, windows, info: MediaInfo, settings: IndexSettings, damage: DamageLog
+    ) -> None:
         self.path = path
         self.preprocess = settings.frame_preprocessing
         if self.preprocess is None:
             raise ValueError("video needs the checkpoint's frame preprocessing")
         self.requested = _frame_times(windows, info, settings)
         times = sorted({t for window_times in self.requested for t in window_times})
-        self.frames = iter_video_frames(path, times)
+        self.frames = iter_video_frames(path, times, damage=damage)
         self.cache: dict[float, tuple[float, np.ndarray]] = {}
 
     def window(self, index: int) -> tuple[np.ndarray, tuple[float, ...]]:

@@ -102,6 +102,7 @@ class EncodeStage:
             elif isinstance(payload, (WindowPayload, FrameChunkPayload)):
                 yield from take(encoder.add(payload))
             elif isinstance(payload, FileDecoded):
+                files[payload.path].partial = payload.partial
                 expected[payload.path] = (payload.windows, payload.chunks)
                 yield from take([])
             elif isinstance(payload, FileFailed):

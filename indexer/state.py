@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.reader import FileJob
-from indexer.walk import MediaCandidate
+from indexer.walk import IgnoredFile, MediaCandidate
 from pe_search.store import LibraryStore
+from pe_search.store.schema import SEARCHABLE_STATUSES
+
+_SETTLED = (*SEARCHABLE_STATUSES, "failed", "ignored")  # statuses an unchanged file keeps
 
 FULL_HASH_LIMIT = 16 << 20  # files up to 16 MiB are hashed whole
 SAMPLES = 16
@@ -44,9 +47,9 @@ def content_hash(path: str | Path) -> str:
     return f"sha256s:{digest.hexdigest()}"
 
 
-def file_signature(path: str | Path) -> tuple[int, float]:
-    """(size, mtime) as recorded for the cheap unchanged check."""
-    stat = os.stat(path)
+def file_signature(path: str | Path, follow: bool = True) -> tuple[int, float]:
+    """(size, mtime) as recorded for the cheap unchanged check (of the link itself, not `follow`ed)."""
+    stat = os.stat(path, follow_symlinks=follow)
     return stat.st_size, stat.st_mtime
 
 
@@ -62,6 +65,13 @@ class Plan:
     touched: list[FileJob] = field(default_factory=list)  # same content, new mtime: just record it
     moves: list[tuple[str, FileJob]] = field(default_factory=list)  # (old path, the file now)
     removals: list[str] = field(default_factory=list)  # in the library, gone from disk
+    broken: list[tuple[FileJob, str]] = field(default_factory=list)  # links to no file: (job, reason)
+    ignored: list[tuple[FileJob, str]] = field(default_factory=list)  # new or changed non-media: (job, what)
+    still_ignored: int = 0  # unchanged non-media files
+
+
+def _unchanged(row, size: int, mtime: float) -> bool:
+    return row is not None and row.size == size and row.mtime == mtime and row.status in _SETTLED
 
 
 def plan_changes(
@@ -69,28 +79,35 @@ def plan_changes(
     store: LibraryStore,
     roots: Sequence[str | Path],
     prune: bool = True,
+    ignored: Sequence[IgnoredFile] = (),
 ) -> Plan:
     """Compare what is on disk under `roots` with what the library holds."""
     plan = Plan()
     claimed: set[str] = set()  # library paths taken over by a move
+    for other in ignored:
+        path = str(other.path)
+        size, mtime = file_signature(path, follow=other.path.exists())
+        row = store.find_media(path)
+        if _unchanged(row, size, mtime) and row.status == "ignored":
+            plan.still_ignored += 1
+        else:
+            plan.ignored.append((FileJob(path, size, mtime, ""), other.what))
     for candidate in candidates:
         path = str(candidate.path)
-        size, mtime = file_signature(path)
+        size, mtime = file_signature(path, follow=candidate.problem is None)
         row = store.find_media(path)
-        if (
-            row is not None
-            and row.size == size
-            and row.mtime == mtime
-            and row.status in ("indexed", "failed")
-        ):
+        if _unchanged(row, size, mtime) and (candidate.problem is None or row.status == "failed"):
             plan.unchanged.append(path)
             if row.status == "failed":
                 plan.still_failed.append((path, row.error or "failed"))
             continue
+        if candidate.problem is not None:
+            plan.broken.append((FileJob(path, size, mtime, ""), candidate.problem))
+            continue
         digest = content_hash(path)
         job = FileJob(path, size, mtime, digest)
         if row is not None:
-            if row.content_hash == digest and row.status in ("indexed", "failed"):
+            if row.content_hash == digest and row.status in _SETTLED:
                 plan.touched.append(job)
             else:
                 plan.encode.append(job)
@@ -99,7 +116,7 @@ def plan_changes(
             (
                 m
                 for m in store.find_media_by_hash(digest)
-                if m.status == "indexed" and m.path not in claimed and not Path(m.path).exists()
+                if m.status in SEARCHABLE_STATUSES and m.path not in claimed and not Path(m.path).exists()
             ),
             None,
         )
@@ -113,6 +130,6 @@ def plan_changes(
             root = Path(root).expanduser().resolve()
             prefix = str(root) if root.is_file() else str(root).rstrip(os.sep) + os.sep
             for media in store.iter_media(path_prefix=prefix):
-                if media.path not in claimed and not Path(media.path).exists():
+                if media.path not in claimed and not os.path.lexists(media.path):
                     plan.removals.append(media.path)
     return plan

@@ -1,8 +1,12 @@
-"""Find media files under folders: by content (magic bytes), not only by extension.
+"""Find media files under folders: by content (magic bytes, then FFmpeg), not by extension.
 
 A file whose first bytes are a media container is taken whatever its name; a file that only
 *claims* to be media by its extension is taken too, so that the decoder can record why it is
-unusable instead of it silently vanishing. Everything else (images, documents) is ignored.
+unusable instead of it silently vanishing; a file neither recognises is shown to FFmpeg, and taken
+if FFmpeg finds audio or footage in it (`.au`, `.flv`, `.ac3`, ... under any name). Everything
+else (images, documents, text) is ignored, and `walk` says so: runs count and record ignored files.
+A link named like media that leads to no file (dangling, or a loop) is a candidate with a
+`problem`, so the library records why it was not indexed.
 """
 
 from __future__ import annotations
@@ -10,10 +14,19 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from pe_search.media.check import SNIFF_BYTES, sniff_container
+import av
+
+from pe_search.media.check import (
+    SNIFF_BYTES,
+    looks_like_text,
+    sniff_container,
+    sniff_not_media,
+    symlink_problem,
+)
+from pe_search.media.containers import is_image_format
 
 MEDIA_EXTENSIONS = frozenset(
     [
@@ -43,6 +56,28 @@ MEDIA_EXTENSIONS = frozenset(
         ".mts",
         ".3gp",
         ".caf",
+        ".au",
+        ".snd",
+        ".flv",
+        ".f4v",
+        ".ac3",
+        ".eac3",
+        ".dts",
+        ".amr",
+        ".wv",
+        ".ape",
+        ".mka",
+        ".ogv",
+        ".spx",
+        ".m2ts",
+        ".vob",
+        ".mxf",
+        ".dv",
+        ".mp2",
+        ".m4b",
+        ".w64",
+        ".rf64",
+        ".aifc",
     ]
 )
 
@@ -50,7 +85,20 @@ MEDIA_EXTENSIONS = frozenset(
 @dataclass(frozen=True)
 class MediaCandidate:
     path: Path
-    container: str | None  # what the first bytes say, None when only the extension claims media
+    container: str | None  # what the first bytes (or FFmpeg) say, None when only the extension claims media
+    problem: str | None = None  # a link that leads to no file: recorded as failed with this reason
+
+
+@dataclass(frozen=True)
+class IgnoredFile:
+    path: Path
+    what: str  # what the file is instead of audio or video ("text", "a PNG image")
+
+
+@dataclass
+class WalkResult:
+    media: list[MediaCandidate] = field(default_factory=list)
+    ignored: list[IgnoredFile] = field(default_factory=list)
 
 
 def _matches(relative: str, patterns: Sequence[str]) -> bool:
@@ -58,33 +106,55 @@ def _matches(relative: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def classify(path: Path) -> MediaCandidate | None:
-    """A candidate if the content or the extension says media, else None."""
+def classify(path: Path) -> MediaCandidate | IgnoredFile:
+    """A candidate if the content, the extension or FFmpeg says media, else what the file is."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
     except OSError:
         head = b""
     container = sniff_container(head)
-    if container is None and path.suffix.lower() not in MEDIA_EXTENSIONS:
-        return None
-    return MediaCandidate(path, container)
+    if container is not None or path.suffix.lower() in MEDIA_EXTENSIONS:
+        return MediaCandidate(path, container)
+    what = sniff_not_media(head)
+    if what is not None:
+        return IgnoredFile(path, what)
+    if not head:
+        return IgnoredFile(path, "an empty file" if path.stat().st_size == 0 else "unreadable")
+    if looks_like_text(path):
+        return IgnoredFile(path, "text")
+    return _ask_ffmpeg(path)
 
 
-def iter_media(
+def _ask_ffmpeg(path: Path) -> MediaCandidate | IgnoredFile:
+    """Whether FFmpeg finds audio or footage (not a still picture) in a file nothing else recognised."""
+    try:
+        with av.open(
+            str(path), options={"protocol_whitelist": "file"}, metadata_errors="ignore"
+        ) as container:
+            if container.streams.audio or (container.streams.video and not is_image_format(container)):
+                return MediaCandidate(path, container.format.name.split(",")[0])
+            return IgnoredFile(path, "an image" if container.streams.video else "not audio or video")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        return IgnoredFile(path, "not audio or video")
+
+
+def walk(
     roots: Iterable[str | Path],
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
-) -> Iterator[MediaCandidate]:
-    """Media candidates under `roots` (files or folders), recursively, in a stable order.
+) -> WalkResult:
+    """Media candidates and ignored files under `roots` (files or folders), recursively, in a
+    stable order.
 
     `include`/`exclude` are shell globs matched against the path relative to its root and
-    against the file name; hidden files and folders are skipped.
+    against the file name; hidden files and folders are skipped (neither media nor ignored).
     """
+    result = WalkResult()
     seen: set[Path] = set()
     for root in roots:
-        root = Path(root).expanduser().resolve()
-        if root.is_file():
+        root = Path(root).expanduser().absolute()
+        if root.is_symlink() and not root.exists() or (root := root.resolve()).is_file():
             files = [(root, root.name)]
         else:
             files = []
@@ -95,13 +165,31 @@ def iter_media(
                         file = Path(folder) / name
                         files.append((file, file.relative_to(root).as_posix()))
         for file, relative in files:
-            if file in seen or not file.is_file():
+            linked_to_nothing = file.is_symlink() and not file.exists()
+            if not linked_to_nothing and not file.is_file():
+                continue
+            if file in seen:
                 continue
             if include and not _matches(relative, include):
                 continue
             if exclude and _matches(relative, exclude):
                 continue
-            candidate = classify(file)
-            if candidate is not None:
-                seen.add(file)
-                yield candidate
+            seen.add(file)
+            if linked_to_nothing:
+                if file.suffix.lower() in MEDIA_EXTENSIONS:
+                    result.media.append(MediaCandidate(file, None, symlink_problem(file)))
+                else:
+                    result.ignored.append(IgnoredFile(file, symlink_problem(file)))
+                continue
+            found = classify(file)
+            (result.media if isinstance(found, MediaCandidate) else result.ignored).append(found)
+    return result
+
+
+def iter_media(
+    roots: Iterable[str | Path],
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> Iterator[MediaCandidate]:
+    """The media candidates of `walk` (links that lead to no file left out)."""
+    yield from (c for c in walk(roots, include, exclude).media if c.problem is None)

@@ -26,6 +26,7 @@ class EncodedFile:
     has_audio: bool
     has_video: bool
     duration: float
+    partial: str | None = None  # why only part of the file was decoded
     windows: list[EncodedWindow] = field(default_factory=list)
     chunks: list[EncodedChunk] = field(default_factory=list)
 
@@ -50,7 +51,8 @@ def write_file(
         duration=encoded.duration,
         has_audio=encoded.has_audio,
         has_video=encoded.has_video,
-        status="indexed",
+        status="partial" if encoded.partial else "indexed",
+        error=encoded.partial,
     )
     segments: list[SegmentRecord] = []
     owners: dict[str, list[int]] = defaultdict(list)  # space -> positions in `segments`
@@ -112,14 +114,28 @@ def _frames(
     return frames
 
 
-def record_failure(store: LibraryStore, job: FileJob, reason: str) -> None:
-    """Keep the file's row with its reason (and drop any vectors of an older version)."""
+def nonfinite_spaces(encoded: EncodedFile) -> list[str]:
+    """Spaces in which the model gave NaN or infinite vectors for this file (the store refuses them)."""
+    bad = set()
+    for window in encoded.windows:
+        bad.update(space for space, vector in window.vectors.items() if not np.isfinite(vector).all())
+        if window.frame_vectors is not None and not np.isfinite(window.frame_vectors).all():
+            bad.add("video_frame")
+    for chunk in encoded.chunks:
+        if not np.isfinite(chunk.vectors).all():
+            bad.add("audio_frame")
+    return sorted(bad)
+
+
+def record_failure(store: LibraryStore, job: FileJob, reason: str, status: str = "failed") -> None:
+    """Keep the file's row with its reason (and drop any vectors of an older version); `status`
+    "ignored" records a file that is not audio or video."""
     record = MediaRecord(
         path=job.path,
         size=job.size,
         mtime=job.mtime,
         content_hash=job.content_hash,
-        status="failed",
+        status=status,
         error=reason,
     )
     with store.write() as tx:

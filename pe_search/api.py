@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pe_search.duplicates.groups import DuplicateGroup, find_duplicates
-from pe_search.errors import PeSearchError
+from pe_search.errors import Option, PeSearchError
 from pe_search.models.choice import ModelChoice, choose_models
 from pe_search.models.model_set import ModelSet
 from pe_search.progress_bar import IndexProgressBar
@@ -27,6 +27,7 @@ from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError
 from pe_search.query.service import QueryService
 from pe_search.store import (
+    LibraryClosedError,
     LibraryLayout,
     LibraryNotFoundError,
     LibraryStatus,
@@ -64,7 +65,10 @@ class Library:
         self._models: ModelSet | None = None
         self._store: LibraryStore | None = None
         self._queries: QueryService | None = None
-        self._loading = threading.RLock()  # threads sharing a Library open the store and load models once
+        # Threads may share a Library: the first use of the store or the models opens or loads
+        # them once, under this lock, and the others wait for it.
+        self._opening = threading.RLock()
+        self._closed = False
 
     @classmethod
     def open(
@@ -107,11 +111,11 @@ class Library:
     # ------------------------------------------------------------------ plumbing
     @property
     def store(self) -> LibraryStore:
-        if self._store is None:
-            with self._loading:
-                if self._store is None:
-                    self._store = LibraryStore.open(self.path, readonly=True)
-        return self._store
+        with self._opening:
+            self._check_open()
+            if self._store is None:
+                self._store = LibraryStore.open(self.path, readonly=True)
+            return self._store
 
     def model_choice(self) -> ModelChoice:
         """The models this library uses (`pe_search.models.choice`: one rule for every front door)."""
@@ -139,35 +143,46 @@ class Library:
 
     @property
     def models(self) -> ModelSet:
-        """The models of this library (loaded on first use)."""
-        if self._models is None:
-            with self._loading:
-                if self._models is None:
-                    choice = self.model_choice()
-                    self._models = ModelSet.load(
-                        choice.model,
-                        choice.frame_model,
-                        device=self._device,
-                        dtype=self._dtype,
-                        batch_size=self._batch_size,
-                        fast=self._fast,
-                    )
-        return self._models
+        """The models of this library (loaded on first use, once however many threads ask)."""
+        with self._opening:
+            self._check_open()
+            if self._models is None:
+                choice = self.model_choice()
+                self._models = ModelSet.load(
+                    choice.model,
+                    choice.frame_model,
+                    device=self._device,
+                    dtype=self._dtype,
+                    batch_size=self._batch_size,
+                    fast=self._fast,
+                )
+            return self._models
 
     @property
     def queries(self) -> QueryService:
         """The query entry point on this library's store (kept while the store is open)."""
-        with self._loading:
+        with self._opening:
             if self._queries is None or self._queries.store is not self.store:
                 self._queries = QueryService(self.store, lambda: self.models)
             return self._queries
 
     def close(self) -> None:
-        with self._loading:
-            self._queries = None
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+        """Release the library's files. A closed Library is done with: any later use raises
+        `LibraryClosedError` (open the library again with `Library.open`), rather than silently
+        reopening files the caller meant to let go of."""
+        with self._opening:
+            self._release()
+            self._closed = True
+
+    def _release(self) -> None:
+        self._queries = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LibraryClosedError(self.path)
 
     def __enter__(self) -> Library:
         return self
@@ -188,6 +203,12 @@ class Library:
         from indexer.pipeline import StopOnCtrlC, run_index
         from indexer.settings import RECORDED, settings_for_library
 
+        for name, least in (("batch_size", 1), ("workers", 0)):  # before anything is opened or made
+            value = options.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise PeSearchError(
+                    f"{{0}} must be a whole number of at least {least}", options=(Option(name),), value=value
+                )
         ray = options.pop("ray", None)
         if ray is not None:  # before any model is loaded: without Ray, the install line
             from indexer.distributors.ray import ray_distributor
@@ -199,7 +220,7 @@ class Library:
         progress = options.pop("progress", None)
         bar = None if callable(progress) or progress is False else IndexProgressBar(progress)
         models = self.models  # first: choosing them may read the library's record
-        self.close()
+        self._release()
         ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
         with (
             ctrl_c,

@@ -79,6 +79,67 @@ def snapshot(library_dir: Path) -> dict[str, list[tuple]]:
     return dict(result)
 
 
+def index_contents(library_dir: Path, queries: int = 8, seed: int = 0) -> dict[str, list]:
+    """What each space's FAISS index *file* answers, independent of vector ids: for a few random
+    queries, every result as (path, level, start, end, score), best first. The file is read as it
+    lies on disk (opening a store would bring a stale index up to date in memory and hide it), and
+    its header must be at the generation SQLite is at."""
+    from pe_search.store.index_file import load_index
+    from pe_search.store.layout import LibraryLayout
+    from pe_search.store.schema import IndexState
+    from pe_search.store.vector_file import VectorFile
+
+    layout = LibraryLayout(library_dir)
+    contents: dict[str, list] = {}
+    with LibraryStore.open(library_dir, readonly=True) as store, store._read_engine.connect() as connection:
+        states = connection.execute(select(IndexState.space, IndexState.dim, IndexState.generation)).all()
+        keys = {
+            (row.space, row.vector_id): (row.path, row.level, round(row.start_s, 4), round(row.end_s, 4))
+            for row in connection.execute(
+                select(
+                    Vector.space,
+                    Vector.vector_id,
+                    MediaFile.path,
+                    Segment.level,
+                    Segment.start_s,
+                    Segment.end_s,
+                )
+                .join(Segment, Segment.id == Vector.segment_id)
+                .join(MediaFile, MediaFile.id == Segment.media_file_id)
+            )
+        }
+    rng = np.random.default_rng(seed)
+    for state in states:
+        file = VectorFile(layout.vector_file(state.space), state.dim, writable=False)
+        header, index = load_index(layout.index_file(state.space), file)
+        assert header.generation == state.generation, f"{state.space}: index file is stale"
+        found = []
+        if index.count():
+            scores, ids = index.search(
+                rng.standard_normal((queries, state.dim)).astype(np.float32), index.count()
+            )
+            for row_scores, row_ids in zip(scores, ids, strict=True):
+                found.append(
+                    [
+                        (*keys[(state.space, int(i))], round(float(s), 3))
+                        for s, i in zip(row_scores, row_ids, strict=True)
+                        if i >= 0
+                    ]
+                )
+        contents[state.space] = found
+        file.close()
+    return contents
+
+
+def assert_same_index_contents(first: dict, second: dict) -> None:
+    assert sorted(first) == sorted(second)
+    for space in first:
+        assert len(first[space]) == len(second[space]), space
+        for a, b in zip(first[space], second[space], strict=True):
+            assert sorted(x[:4] for x in a) == sorted(x[:4] for x in b), space  # the same segments
+            np.testing.assert_allclose([x[4] for x in a], [x[4] for x in b], atol=1e-2, err_msg=space)
+
+
 def assert_same_library(first: dict, second: dict, atol: float = 1e-4) -> None:
     assert sorted(first) == sorted(second)
     for path in first:

@@ -205,9 +205,9 @@ def test_seeking_returns_the_same_frames_as_decoding_through(long_video, monkeyp
     seeks: list[float] = []
     original = video._seek_video
 
-    def spy(path, container, stream, target, origin):
+    def spy(path, container, stream, target, origin, *rest):
         seeks.append(target)
-        return original(path, container, stream, target, origin)
+        return original(path, container, stream, target, origin, *rest)
 
     monkeypatch.setattr(video, "_seek_video", spy)
     seeked = [(f.time, square_position(f.rgb)) for f in iter_video_frames(long_video, times)]

@@ -11,9 +11,18 @@ import time
 from pathlib import Path
 
 import media
-from indexing import FAST, assert_same_library, make_folder, snapshot
+import pytest
+from indexing import (
+    FAST,
+    assert_same_index_contents,
+    assert_same_library,
+    index_contents,
+    make_folder,
+    snapshot,
+)
 
 TIMEOUT = 300  # seconds for any one indexer run: a hang fails the test instead of stalling CI
+ORPHAN_GRACE = 60  # seconds a killed run's decode workers get to notice and exit (a loaded machine is slow)
 
 
 def _folder(root):
@@ -46,22 +55,24 @@ def _command(folder, library, checkpoint_dirs) -> list[str]:
     ]  # fmt: skip
 
 
-def test_kill_9_at_random_moments_then_rerun_equals_a_single_run(tmp_path, checkpoint_dirs):
-    folder = _folder(tmp_path / "media")
+def _reference(folder, library, checkpoint_dirs) -> float:
+    """A clean, uninterrupted run; returns how long it took."""
     began = time.perf_counter()
     reference = subprocess.run(
-        _command(folder, tmp_path / "reference", checkpoint_dirs), capture_output=True, timeout=TIMEOUT
+        _command(folder, library, checkpoint_dirs), capture_output=True, timeout=TIMEOUT
     )
-    full = time.perf_counter() - began
     assert reference.returncode == 1, reference.stderr  # the broken file
-    rng = random.Random(7)
+    return time.perf_counter() - began
+
+
+def _kill_then_finish(folder, library, checkpoint_dirs, full: float, rng: random.Random, kills: int) -> int:
+    """Start runs on `library` and kill -9 each at a random moment until `kills` landed (or a run
+    finished first), then finish with one clean run; returns the kills that landed."""
     killed = 0
     orphans: set[int] = set()
-    for _ in range(12):  # each re-run has less left to do: keep going until four kills landed
+    for _ in range(3 * kills):  # each re-run has less left to do
         process = subprocess.Popen(
-            _command(folder, tmp_path / "killed", checkpoint_dirs),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            _command(folder, library, checkpoint_dirs), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         time.sleep(rng.uniform(0.25, 0.75) * full)
         if process.poll() is None:
@@ -70,19 +81,44 @@ def test_kill_9_at_random_moments_then_rerun_equals_a_single_run(tmp_path, check
             killed += 1
             orphans.update(workers)
         process.wait(timeout=TIMEOUT)
-        if killed == 4 or process.returncode in (0, 1):
+        if killed == kills or process.returncode in (0, 1):
             break
-    assert killed >= 3, "the kills should land while the indexer runs"
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + ORPHAN_GRACE
     while time.monotonic() < deadline and any(_alive(pid) for pid in orphans):
         time.sleep(0.2)
     assert not [pid for pid in orphans if _alive(pid)], "decode workers must exit when the indexer is killed"
-    final = subprocess.run(
-        _command(folder, tmp_path / "killed", checkpoint_dirs), capture_output=True, timeout=TIMEOUT
-    )
+    final = subprocess.run(_command(folder, library, checkpoint_dirs), capture_output=True, timeout=TIMEOUT)
     assert final.returncode == 1, final.stderr
     assert len(json.loads(final.stdout)["failed"]) == 1
+    return killed
+
+
+def test_kill_9_at_random_moments_then_rerun_equals_a_single_run(tmp_path, checkpoint_dirs):
+    folder = _folder(tmp_path / "media")
+    full = _reference(folder, tmp_path / "reference", checkpoint_dirs)
+    killed = _kill_then_finish(folder, tmp_path / "killed", checkpoint_dirs, full, random.Random(7), kills=4)
+    assert killed >= 3, "the kills should land while the indexer runs"
     assert_same_library(snapshot(tmp_path / "reference"), snapshot(tmp_path / "killed"))
+    # The FAISS index files themselves, not only SQLite: the same segments answer the same queries.
+    assert_same_index_contents(index_contents(tmp_path / "reference"), index_contents(tmp_path / "killed"))
+
+
+@pytest.mark.slow
+def test_soak_twenty_kills_each_resumed_exactly(tmp_path, checkpoint_dirs):
+    """20 kill -9s at random moments over fresh libraries; after each library's final run it
+    equals the clean build, in SQLite and in its index files."""
+    folder = _folder(tmp_path / "media")
+    full = _reference(folder, tmp_path / "reference", checkpoint_dirs)
+    expected = (snapshot(tmp_path / "reference"), index_contents(tmp_path / "reference"))
+    rng = random.Random(20)
+    killed, rounds = 0, 0
+    while killed < 20:
+        library = tmp_path / f"killed{rounds}"
+        killed += _kill_then_finish(folder, library, checkpoint_dirs, full, rng, kills=min(3, 20 - killed))
+        assert_same_library(expected[0], snapshot(library))
+        assert_same_index_contents(expected[1], index_contents(library))
+        rounds += 1
+    print(f"soak: {killed}/20 kills landed over {rounds} libraries, every one resumed to the clean build")
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, checkpoint_dirs):

@@ -36,6 +36,17 @@ def _video_clips(size: int = 28) -> list[torch.Tensor]:
     return clips
 
 
+def _extractor_inputs(checkpoint_dir, clip: np.ndarray) -> dict:
+    """The reference audio input: transformers' own PeAudioFeatureExtractor for the checkpoint,
+    not the encoder's input path (an independent source for every parity test of audio)."""
+    from transformers import PeAudioFeatureExtractor
+
+    features = PeAudioFeatureExtractor.from_pretrained(checkpoint_dir)(
+        clip, sampling_rate=48_000, return_tensors="pt"
+    )
+    return {"input_values": features["input_values"], "padding_mask": features["padding_mask"]}
+
+
 def _forward_one(encoder, **inputs):
     with torch.no_grad():
         return encoder.model(**inputs)
@@ -60,7 +71,7 @@ def _max_diff(ours: np.ndarray, reference: torch.Tensor) -> float:
     return float(np.abs(ours - reference.float().numpy()).max())
 
 
-def test_audio_video_checkpoint_every_space_matches_forward(encoders):
+def test_audio_video_checkpoint_every_space_matches_forward(encoders, checkpoint_dirs):
     encoder = encoders["audio_video"]
     audio, video = _audio_clips(), _video_clips()
     ours = encoder.embed_audio_video(audio, video)
@@ -74,7 +85,7 @@ def test_audio_video_checkpoint_every_space_matches_forward(encoders):
         out = _forward_one(
             encoder,
             **_tokens(encoder, TEXTS[i]),
-            input_values=encoder.audio_inputs(audio[i])[None, None],
+            **_extractor_inputs(checkpoint_dirs["audio_video"], audio[i]),
             pixel_values_videos=video[i][None],
         )
         pairs = {
@@ -127,13 +138,13 @@ def test_audio_video_calibration_reproduces_forward_logits(encoders):
         )
 
 
-def test_audio_checkpoint_matches_forward(encoders):
+def test_audio_checkpoint_matches_forward(encoders, checkpoint_dirs):
     encoder = encoders["audio"]
     audio = _audio_clips(2)
     clips, texts = encoder.embed_audio(audio), encoder.embed_text(TEXTS)["text_audio"]
     for i in range(len(audio)):
         out = _forward_one(
-            encoder, **_tokens(encoder, TEXTS[i]), input_values=encoder.audio_inputs(audio[i])[None, None]
+            encoder, **_tokens(encoder, TEXTS[i]), **_extractor_inputs(checkpoint_dirs["audio"], audio[i])
         )
         assert _max_diff(clips[i], out.audio_embeds[0]) <= TOLERANCE
         assert _max_diff(texts[i], out.text_audio_embeds[0]) <= TOLERANCE

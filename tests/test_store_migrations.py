@@ -108,7 +108,14 @@ def test_reader_refuses_old_schema_and_writer_upgrades(library):
     with pytest.raises(LibraryVersionError, match="open the library for writing"):
         LibraryStore.open(library, readonly=True)
     engine = open_engine(LibraryLayout(library).database, writer=True)
-    assert upgrade(engine)[:3] == ["0002", "0003", "0004_frame_blocks"]
+    assert upgrade(engine) == [
+        "0002",
+        "0003",
+        "0004_frame_blocks",
+        "0003_text_search",
+        "0004_audio_fingerprints",
+        "0005",
+    ]
     assert upgrade(engine) == []
     engine.dispose()
     LibraryStore.open(library, readonly=True).close()

@@ -23,13 +23,29 @@ from pe_search.toy.demo_media import DemoMedia
 from pe_search.toy.media_writer import write_audio
 
 
+def _generated_classes(media: DemoMedia, path: str) -> set[str]:
+    """The classes the generator wrote into a file (its manifest), not what the demo decided."""
+    generated = media.by_path(path)
+    if generated is None:
+        return set()
+    return {*generated.sounds, generated.picture, generated.scene} - {None}
+
+
 @pytest.mark.parametrize("route", ROUTES)
 def test_every_route_finds_the_right_class_first(demo, route):
+    media = DemoMedia.load(Path(demo.root))
     outcomes = [q for q in demo.queries if q.route == route]
     assert len(outcomes) >= 10, route  # every class, every caption paraphrase for text
-    wrong = [(q.query, q.expected, [h.path for h in q.hits]) for q in outcomes if not q.right]
-    assert demo.recall_at_1[route] >= 0.9, wrong
-    assert demo.recall_at_1[route] == pytest.approx(1 - len(wrong) / len(outcomes))
+    # Right or wrong by the generator's labels, computed here rather than taken from the demo.
+    # q.expected reads "sound: low_tone" (what kind of class, then the class)
+    right = [
+        bool(q.hits) and q.expected.split(": ", 1)[-1] in _generated_classes(media, q.hits[0].path)
+        for q in outcomes
+    ]
+    wrong = [(q.query, q.expected, [h.path for h in q.hits]) for q, ok in zip(outcomes, right) if not ok]
+    recall = sum(right) / len(outcomes)
+    assert recall >= 0.9, wrong
+    assert demo.recall_at_1[route] == pytest.approx(recall)  # the demo's own figure agrees
 
 
 def test_events_are_located_within_80_ms_of_their_edges(demo):
@@ -91,4 +107,4 @@ def test_toy_is_a_model_name_everywhere(demo):
     assert json.loads(result.output)["kind"] == "audio_video"
     status = CliRunner().invoke(cli, ["status", "--library", demo.library, "--json"])
     assert status.exit_code == 0, status.output
-    assert "toy" in json.dumps(json.loads(status.output))
+    assert json.loads(status.output)["models"] == ["toy", "toy-frame"]  # recorded by name

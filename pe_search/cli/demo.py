@@ -17,8 +17,12 @@ from pe_search.errors import PeSearchError
     type=click.Path(file_okay=False),
     help="Where to write the generated media and the library (reused when run again).",
 )
-@click.option("--show", default=3, show_default=True, help="Queries shown in full per kind.")
-@click.option("--workers", default=1, show_default=True, help="Decode worker processes.")
+@click.option(
+    "--show", default=3, show_default=True, type=click.IntRange(min=0), help="Queries shown in full per kind."
+)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=0), help="Decode worker processes."
+)
 @json_option
 def demo_command(root, show, workers, as_json) -> None:
     """Generate held-out media, index it with the shipped toy models, and query it every way."""

@@ -7,7 +7,7 @@ import sys
 import click
 
 from pe_search.cli.library_option import library_option
-from pe_search.cli.output import emit_json, json_option
+from pe_search.cli.output import emit_json, json_option, shown_path
 
 # Checked before the library is opened (or created): a typo creates nothing.
 POSITIVE = click.FloatRange(min=0, min_open=True)
@@ -52,9 +52,19 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
     help="How 40 ms frame vectors are stored: sq8, 1 byte a dimension, spans as float32 gives "
     "(default: the library's, else sq8); pq, 128 bytes a frame, for very large libraries.",
 )
-@click.option("--batch-size", default=8, show_default=True, help="Windows per encoder batch.")
 @click.option(
-    "--workers", default=1, show_default=True, help="Decode worker processes (0: decode in this process)."
+    "--batch-size",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Windows per encoder batch.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Decode worker processes (0: decode in this process).",
 )
 @click.option(
     "--ray",
@@ -202,9 +212,12 @@ def _print_summary(summary, library_dir) -> None:
     click.echo(
         f"indexed {summary.files_indexed} files ({summary.media_seconds:.0f} media s at "
         f"{summary.media_seconds_per_second:.2f} media s/s), skipped {summary.skipped} unchanged, "
-        f"moved {summary.moved}, removed {summary.removed}, failed {len(summary.failed)} "
+        f"moved {summary.moved}, removed {summary.removed}, failed {len(summary.failed)}, "
+        f"partial {len(summary.partial)}, ignored {summary.ignored} (not audio or video) "
         f"in {summary.seconds:.1f} s -> {library_dir}"
     )
     click.echo(f"  {summary.segments} segments; vectors: {vectors}")
     for failure in summary.failed:
-        click.echo(f"  failed: {failure['path']}: {failure['reason']}")
+        click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
+    for part in summary.partial:
+        click.echo(f"  partial (indexed what decodes): {shown_path(part['path'])}: {part['reason']}")

@@ -19,7 +19,29 @@ from pe_search.errors import PeSearchError, cli_spelling
 
 
 class _Group(click.Group):
-    """Turns a user's mistake (a PeSearchError) into one line and exit code 1, never a traceback."""
+    """Turns a user's mistake into one line and exit code 1, never a traceback: a PeSearchError
+    from a command, and what click's parser refuses (an unknown choice, a bad date, a missing
+    folder, a range) alike, with the JSON error object under --json."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:  # bare `pe-search`: the help, as click shows it
+            click.echo(error.ctx.get_help() if error.ctx is not None else error.format_message())
+            sys.exit(0)
+        except click.UsageError as error:
+            command = error.ctx.command_path if error.ctx is not None else "pe-search"
+            message = " ".join(error.format_message().split())
+            fail(f"{message} (see `{command} --help`)", as_json="--json" in argv)
+        except click.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except click.ClickException as error:  # click's file errors and the like
+            fail(" ".join(error.format_message().split()), as_json="--json" in argv)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["pe_search.wants_json"] = "--json" in args  # before click splits the arguments up

@@ -28,6 +28,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def shown_path(path: str) -> str:
+    """A path kept on its one line of text output: control characters in a file name (a newline)
+    are shown escaped, as Python writes them ("\\n"); JSON output carries the path as it is."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+
+
+def hit_path(item) -> str:
+    """A hit's or span's path for a text row, marked when the file is gone from disk."""
+    shown = shown_path(item.path)
+    return f"{shown}  (missing: deleted since it was indexed)" if getattr(item, "missing", False) else shown
+
+
 def clock(seconds: float) -> str:
     """Seconds as mm:ss.ss, or h:mm:ss.ss past an hour."""
     minutes, rest = divmod(max(seconds, 0.0), 60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from pe_search.cli.library_option import library_option
-from pe_search.cli.output import clock, emit_json, json_option
+from pe_search.cli.output import clock, emit_json, hit_path, json_option
 from pe_search.query.modes import DEFAULT_MODE, MODES
 
 
@@ -30,8 +30,8 @@ def _probability(value) -> str:
 )
 @click.option("--path-prefix", help="Only files under this path.")
 @click.option("--glob", "path_glob", help="Only files whose path matches (SQLite GLOB, * crosses /).")
-@click.option("--min-duration", type=float, help="Only files at least this long (s).")
-@click.option("--max-duration", type=float, help="Only files at most this long (s).")
+@click.option("--min-duration", type=click.FloatRange(min=0), help="Only files at least this long (s).")
+@click.option("--max-duration", type=click.FloatRange(min=0), help="Only files at most this long (s).")
 @click.option("--modified-after", type=click.DateTime(), help="Only files modified after (YYYY-MM-DD).")
 @click.option("--modified-before", type=click.DateTime(), help="Only files modified before.")
 @click.option(
@@ -88,7 +88,7 @@ def search_command(
         moment = clock(hit.moment.start) if hit.moment else ""
         span = f"{clock(hit.start)}-{clock(hit.end)}"
         click.echo(
-            f"{rank:>3}  {_probability(hit.probability)}  {hit.score:8.3f}  {span:<19}  {moment:<10}  {hit.path}"
+            f"{rank:>3}  {_probability(hit.probability)}  {hit.score:8.3f}  {span:<19}  {moment:<10}  {hit_path(hit)}"
         )
         if hit.why is not None and hit.why.text_field:
             click.echo(f"{'':>5}why: {_why(hit.why)}")
@@ -130,4 +130,4 @@ def locate_command(text, path, threshold, min_duration, k, device, library, as_j
         click.echo(f"note: {note}", err=True)
     click.echo(f"{'prob':>6}  {'time':<19}  path")
     for span in spans:
-        click.echo(f"{span.probability:6.3f}  {clock(span.start)}-{clock(span.end):<9}  {span.path}")
+        click.echo(f"{span.probability:6.3f}  {clock(span.start)}-{clock(span.end):<9}  {hit_path(span)}")

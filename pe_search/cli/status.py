@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from pe_search.cli.library_option import library_option
-from pe_search.cli.output import emit_json, json_option
+from pe_search.cli.output import emit_json, json_option, shown_path
 
 
 @click.command("status")
@@ -20,7 +20,9 @@ def status_command(library, as_json) -> None:
     with LibraryStore.open(library_dir, readonly=True) as store:
         status = store.status()
         settings = store.index_settings()
-        failed = [{"path": m.path, "reason": m.error} for m in store.iter_media() if m.status == "failed"]
+        media = list(store.iter_media())
+        failed = [{"path": m.path, "reason": m.error} for m in media if m.status == "failed"]
+        partial = [{"path": m.path, "reason": m.error} for m in media if m.status == "partial"]
     fingerprint = status.fingerprint
     report = {
         "library": str(library_dir),
@@ -49,6 +51,7 @@ def status_command(library, as_json) -> None:
             for name, f in status.frames.items()
         },
         "failed": failed,
+        "partial": partial,
         "messages": list(status.messages),
     }
     if as_json:
@@ -70,7 +73,9 @@ def status_command(library, as_json) -> None:
             + (" (pe-search compact)" if frames["reclaimable_bytes"] else "")
         )
     for failure in failed:
-        click.echo(f"  failed: {failure['path']}: {failure['reason']}")
+        click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
+    for part in partial:
+        click.echo(f"  partial: {shown_path(part['path'])}: {part['reason']}")
 
 
 def _megabytes(nbytes: int) -> str:

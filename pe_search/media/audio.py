@@ -11,6 +11,7 @@ import numpy as np
 
 from pe_search.media.audio_sources import SeekOvershoot, audio_blocks
 from pe_search.media.check import check_file
+from pe_search.media.damage import DamageLog
 from pe_search.media.rate import SAMPLE_RATE
 from pe_search.media.resample import to_48k
 
@@ -30,27 +31,33 @@ class AudioChunk:
 
 
 def iter_audio(
-    path: str | os.PathLike[str], chunk_seconds: float = 30.0, start: float = 0.0, end: float | None = None
+    path: str | os.PathLike[str],
+    chunk_seconds: float = 30.0,
+    start: float = 0.0,
+    end: float | None = None,
+    damage: DamageLog | None = None,
 ) -> Iterator[AudioChunk]:
     """Mono 48 kHz float32 audio of [start, end) in chunks of `chunk_seconds` (the last may be shorter).
 
     Chunk k begins at sample round(start * 48000) + k * round(chunk_seconds * 48000) of the file's
     timeline, so chunks concatenate to exactly the same samples as one read of the whole span.
-    Only about one chunk is held in memory. Raises MediaError for unusable files.
+    Only about one chunk is held in memory. Raises MediaError for unusable files; with `damage`,
+    a file that decodes only in part yields what decodes and notes why there.
     """
     if chunk_seconds <= 0:
         raise ValueError("chunk_seconds must be positive")
     first = round(max(start, 0.0) * SAMPLE_RATE)
     last = round(end * SAMPLE_RATE) if end is not None else None
     if last is not None and last <= first:
-        check_file(path)
+        check_file(path, damage)
         return
     chunk = round(chunk_seconds * SAMPLE_RATE)
-    p = check_file(path)
+    p = check_file(path, damage)
     try:
-        yield from _chunks(to_48k(audio_blocks(p, first / SAMPLE_RATE)), first, last, chunk)
+        yield from _chunks(to_48k(audio_blocks(p, first / SAMPLE_RATE, damage=damage)), first, last, chunk)
     except SeekOvershoot:
-        yield from _chunks(to_48k(audio_blocks(p, first / SAMPLE_RATE, allow_seek=False)), first, last, chunk)
+        blocks = audio_blocks(p, first / SAMPLE_RATE, allow_seek=False, damage=damage)
+        yield from _chunks(to_48k(blocks), first, last, chunk)
 
 
 def _chunks(

@@ -21,6 +21,7 @@ from pe_search.media.containers import (
     require_decoder,
     timeline_origin,
 )
+from pe_search.media.damage import DamageLog
 from pe_search.media.resample import AudioBlock, grid_period
 
 _SOUNDFILE_SUFFIXES = {".wav", ".flac"}
@@ -44,7 +45,9 @@ def _to_mono(frame: av.AudioFrame) -> np.ndarray:
     return array.mean(axis=0, dtype=np.float32) if channels > 1 else array[0].astype(np.float32, copy=False)
 
 
-def soundfile_blocks(path: Path, start: float) -> Iterator[AudioBlock] | None:
+def soundfile_blocks(
+    path: Path, start: float, damage: DamageLog | None = None
+) -> Iterator[AudioBlock] | None:
     """libsndfile reader for WAV/FLAC (fast, exact seeking), or None if libsndfile cannot open it."""
     if path.suffix.lower() not in _SOUNDFILE_SUFFIXES:
         return None
@@ -61,22 +64,32 @@ def soundfile_blocks(path: Path, start: float) -> Iterator[AudioBlock] | None:
                 index = max(0, math.floor((start - _AUDIO_PREROLL_SECONDS) * rate))
                 index -= index % grid_period(rate)
                 sound.seek(index)
+            yielded = False
             try:
                 while True:
                     data = sound.read(_SOUNDFILE_BLOCK, dtype="float32", always_2d=True)
                     if data.shape[0] == 0:
                         return
                     yield AudioBlock(rate, data.mean(axis=1, dtype=np.float32), index)
-                    index = None
+                    yielded, index = True, None
             except (soundfile.LibsndfileError, RuntimeError) as error:
-                raise MediaError(path, f"corrupt or truncated audio data ({error})") from None
+                reason = f"corrupt or truncated audio data ({error})"
+                if damage is None:
+                    raise MediaError(path, reason) from None
+                if yielded:
+                    damage.note(f"{reason}: audio stops there")
+                    return
+        # libsndfile gave up before its first block: FFmpeg decodes up to the damage
+        yield from pyav_blocks(path, start, damage=damage)
 
     return blocks()
 
 
-def pyav_blocks(path: Path, start: float, allow_seek: bool = True) -> Iterator[AudioBlock]:
+def pyav_blocks(
+    path: Path, start: float, allow_seek: bool = True, damage: DamageLog | None = None
+) -> Iterator[AudioBlock]:
     """PyAV reader for every other container; seeks for a late start where timestamps are exact."""
-    with open_media(path) as container:
+    with open_media(path, damage) as container:
         stream = audio_stream(container)
         if stream is None:
             raise MediaError(path, "no audio stream")
@@ -93,7 +106,7 @@ def pyav_blocks(path: Path, start: float, allow_seek: bool = True) -> Iterator[A
             container.seek(int(target / stream.time_base), stream=stream, backward=True)
         first = True
         end = 0.0
-        for frame in decoded_frames(path, container, stream):
+        for frame in decoded_frames(path, container, stream, damage):
             if frame.samples == 0:
                 continue
             samples = _to_mono(frame)
@@ -107,7 +120,7 @@ def pyav_blocks(path: Path, start: float, allow_seek: bool = True) -> Iterator[A
                 first = False
             end += frame.samples / frame.sample_rate
             yield AudioBlock(frame.sample_rate, samples, index)
-        check_complete(path, stream, end, origin)
+        check_complete(path, stream, end, origin, damage)
 
 
 def _addresses_samples(stream: av.audio.stream.AudioStream) -> bool:
@@ -121,6 +134,38 @@ class SeekOvershoot(Exception):
     """A seek landed after the requested start: decode from the beginning instead."""
 
 
-def audio_blocks(path: Path, start: float, allow_seek: bool = True) -> Iterator[AudioBlock]:
-    """Blocks from `start` (or earlier), from whichever reader can open the file."""
-    return soundfile_blocks(path, start if allow_seek else 0.0) or pyav_blocks(path, start, allow_seek)
+def audio_blocks(
+    path: Path, start: float, allow_seek: bool = True, damage: DamageLog | None = None
+) -> Iterator[AudioBlock]:
+    """Blocks from `start` (or earlier), from whichever reader can open the file, with every
+    sample finite (see `finite_blocks`)."""
+    blocks = soundfile_blocks(path, start if allow_seek else 0.0, damage) or pyav_blocks(
+        path, start, allow_seek, damage
+    )
+    return finite_blocks(path, blocks, damage)
+
+
+def finite_blocks(
+    path: Path, blocks: Iterator[AudioBlock], damage: DamageLog | None = None
+) -> Iterator[AudioBlock]:
+    """Float files can hold NaN or infinite samples, which would poison every vector they reach.
+
+    Without `damage` (a query) such a file is refused; with it (indexing) those samples become
+    silence and are counted, and a file whose samples are all NaN or infinite fails."""
+    try:
+        for block in blocks:
+            finite = np.isfinite(block.samples)
+            if not finite.all():
+                bad = int(finite.size - np.count_nonzero(finite))
+                if damage is None:
+                    raise MediaError(path, f"the audio holds {bad} NaN or infinite samples")
+                damage.nonfinite_samples += bad
+                samples = np.where(finite, block.samples, np.float32(0.0)).astype(np.float32)
+                block = AudioBlock(block.rate, samples, block.index)
+            if damage is not None:
+                damage.finite_samples += int(np.count_nonzero(finite))
+            yield block
+    finally:
+        blocks.close()  # type: ignore[attr-defined]
+    if damage is not None and damage.nonfinite_samples and not damage.finite_samples:
+        raise MediaError(path, "every audio sample is NaN or infinite")

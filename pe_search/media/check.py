@@ -3,11 +3,13 @@ a readable, non-empty regular file, and whether headers that carry sizes say it 
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 from pathlib import Path
 
 from pe_search.errors import MediaError
+from pe_search.media.damage import DamageLog
 
 SNIFF_BYTES = 16
 """Enough leading bytes to recognise every container `sniff_container` knows."""
@@ -38,6 +40,26 @@ def sniff_container(head: bytes) -> str | None:
         return "caf"
     if head[:4] == b"\x30\x26\xb2\x75":
         return "asf"
+    if head[:4] == b".snd":
+        return "au"
+    if head[:3] == b"FLV":
+        return "flv"
+    if head[:5] == b"#!AMR":
+        return "amr"
+    if head[:4] == b"RF64" and head[8:12] == WAVE:
+        return "wav"
+    if head[:4] == b"wvpk":
+        return "wv"
+    if head[:4] == b"MAC ":
+        return "ape"
+    if head[:4] == b".RMF":
+        return "rm"
+    if head[:4] == b"\x06\x0e\x2b\x34":
+        return "mxf"
+    if head[:4] == b"\x7f\xfe\x80\x01":
+        return "dts"
+    if head[:2] == b"\x0b\x77":
+        return "ac3"
     if head[:3] == b"ID3":
         return "mp3"
     if head[:4] == b"\x00\x00\x01\xba" or head[:4] == b"\x00\x00\x01\xb3":
@@ -49,9 +71,37 @@ def sniff_container(head: bytes) -> str | None:
     return None
 
 
-def check_file(path: str | os.PathLike[str]) -> Path:
-    """Reject what is not a readable, non-empty, complete file before FFmpeg sees it."""
+NOT_MEDIA_MAGIC = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"BM", "a BMP image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"\x7fELF", "a program"),
+    (b"SQLite format 3", "an SQLite database"),
+)
+
+
+def sniff_not_media(head: bytes) -> str | None:
+    """What the first bytes say a file is when they say it is not audio or video, or None."""
+    if head[:4] == RIFF and head[8:12] == b"WEBP":
+        return "a WebP image"
+    return next((what for magic, what in NOT_MEDIA_MAGIC if head.startswith(magic)), None)
+
+
+def check_file(path: str | os.PathLike[str], damage: DamageLog | None = None) -> Path:
+    """Reject what is not a readable, non-empty, complete file before FFmpeg sees it.
+
+    With `damage`, a file whose headers say it was cut short is noted there and let through, so
+    what it holds can still be decoded."""
     p = Path(path)
+    if p.is_symlink() and not p.exists():
+        raise MediaError(p, symlink_problem(p))
     if not p.exists():
         raise MediaError(p, "file not found")
     if p.is_dir():
@@ -70,8 +120,23 @@ def check_file(path: str | os.PathLike[str]) -> Path:
         raise MediaError(p, "empty file (0 bytes)")
     reason = _truncation(p, head, size)
     if reason:
-        raise MediaError(p, f"truncated: {reason}")
+        if damage is None:
+            raise MediaError(p, f"truncated: {reason}")
+        damage.note(f"truncated: {reason}")
     return p
+
+
+def symlink_problem(path: Path) -> str:
+    """Why a symbolic link leads to no file: a loop, or a target that is gone."""
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:
+        return "symbolic link loop"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"dangling symbolic link (its target {os.readlink(path)} does not exist)"
+    return "symbolic link to something that is not a file"
 
 
 def _truncation(path: Path, head: bytes, size: int) -> str | None:

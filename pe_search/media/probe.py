@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import av
 
 from pe_search.media.containers import audio_stream, declared_duration, open_media, video_stream
+from pe_search.media.damage import DamageLog
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,10 @@ class MediaInfo:
     container: str
 
 
-def probe(path: str | os.PathLike[str]) -> MediaInfo:
-    """Describe a file from its headers. Raises MediaError if it is not readable media."""
-    with open_media(path) as container:
+def probe(path: str | os.PathLike[str], damage: DamageLog | None = None) -> MediaInfo:
+    """Describe a file from its headers. Raises MediaError if it is not readable media; with
+    `damage`, a file cut short is described (and noted there) as far as its headers go."""
+    with open_media(path, damage) as container:
         audio, video = audio_stream(container), video_stream(container)
         duration = container.duration / av.time_base if container.duration is not None else None
         if duration is None:

@@ -24,6 +24,7 @@ from pe_search.media.containers import (
     timeline_origin,
     video_stream,
 )
+from pe_search.media.damage import DamageLog
 
 _VIDEO_SEEK_GAP_SECONDS = 4.0  # decode through gaps shorter than this rather than seek
 _TIME_EPSILON = 1e-6  # float slack when comparing a frame time with a requested time
@@ -39,27 +40,32 @@ class VideoFrame:
 
 
 def iter_video_frames(
-    path: str | os.PathLike[str], times: Sequence[float], size: tuple[int, int] | None = None
+    path: str | os.PathLike[str],
+    times: Sequence[float],
+    size: tuple[int, int] | None = None,
+    damage: DamageLog | None = None,
 ) -> Iterator[VideoFrame]:
     """For each requested time (non-decreasing), the frame on screen then: the last frame whose
     presentation time is <= t (the first frame for t before it, the last frame for t past the end).
 
     `size` is (height, width) to scale frames to; leave it None when the frames go to
     `FramePreprocessing`, which resizes exactly as the checkpoint's processor does.
-    Seeks over long gaps between requested times. Raises MediaError for unusable files.
+    Frames are turned as the file's display matrix says (as players show them).
+    Seeks over long gaps between requested times. Raises MediaError for unusable files; with
+    `damage`, a file that decodes only in part yields what decodes and notes why there.
     """
     times = [float(t) for t in times]
     if any(b < a for a, b in zip(times, times[1:], strict=False)):
         raise ValueError("times must be non-decreasing")
-    p = check_file(path)
-    with open_media(p) as container:
+    p = check_file(path, damage)
+    with open_media(p, damage) as container:
         stream = video_stream(container)
         if stream is None:
             raise MediaError(p, "no video stream")
         require_decoder(p, stream)
         stream.thread_type = "AUTO"
         origin = timeline_origin(container)
-        yield from _pick_frames(p, container, stream, times, origin, size)
+        yield from _pick_frames(p, container, stream, times, origin, size, damage)
 
 
 def _pick_frames(
@@ -69,12 +75,13 @@ def _pick_frames(
     times: list[float],
     origin: float,
     size: tuple[int, int] | None,
+    damage: DamageLog | None = None,
 ) -> Iterator[VideoFrame]:
     pending = 0  # index into `times` of the next request
     shown: tuple[float, av.VideoFrame] | None = None  # the last decoded frame with time <= next request
     converted: tuple[av.VideoFrame, np.ndarray] | None = None  # convert each frame only once
     last_time = -math.inf
-    frames = decoded_frames(path, container, stream)
+    frames = decoded_frames(path, container, stream, damage)
     seek_at: float | None = None
     sought: float | None = None  # the last request a seek was considered for
     keyframes: list[float] | None = None  # from the container's index, read when first needed
@@ -87,7 +94,7 @@ def _pick_frames(
 
     while pending < len(times):
         if seek_at is not None:
-            frames = _seek_video(path, container, stream, seek_at, origin)
+            frames = _seek_video(path, container, stream, seek_at, origin, damage)
             shown, seek_at = None, None
         advanced = False
         for frame in frames:
@@ -114,7 +121,7 @@ def _pick_frames(
         if shown is None:
             raise MediaError(path, "no decodable video frames")
         if pending < len(times):
-            check_complete(path, stream, shown[0] + _frame_duration(stream), origin)
+            check_complete(path, stream, shown[0] + _frame_duration(stream), origin, damage)
         while pending < len(times):
             yield emit(shown[1], shown[0], times[pending])
             pending += 1
@@ -153,12 +160,13 @@ def _seek_video(
     stream: av.video.stream.VideoStream,
     target: float,
     origin: float,
+    damage: DamageLog | None = None,
 ) -> Iterator[av.VideoFrame]:
     """Frames from a keyframe at or before `target`; steps further back if a seek overshoots."""
     for back in (0.0, 5.0, 30.0, math.inf):
         seconds = max(target - back, 0.0) + origin if math.isfinite(back) else origin
         container.seek(int(seconds / stream.time_base), stream=stream, backward=True)
-        frames = decoded_frames(path, container, stream)
+        frames = decoded_frames(path, container, stream, damage)
         first = next(frames, None)
         if first is None:
             continue
@@ -173,10 +181,20 @@ def _prepend(first: av.VideoFrame, rest: Iterator[av.VideoFrame]) -> Iterator[av
 
 
 def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
+    turns = _quarter_turns(frame)
     if size is None:
         rgb = frame.to_ndarray(format="rgb24")
     else:
-        height, width = size
+        height, width = size if turns % 2 == 0 else size[::-1]  # `size` is as shown, after turning
         rgb = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
+    if turns:
+        rgb = np.ascontiguousarray(np.rot90(rgb, turns))
     rgb.flags.writeable = False
     return rgb
+
+
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns that show the frame as players do, from its display matrix
+    (PyAV's `rotation`, in degrees counter-clockwise; phones record portrait video this way)."""
+    rotation = getattr(frame, "rotation", 0) or 0
+    return round(rotation / 90) % 4

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,10 @@ from transformers import (  # noqa: E402
     PeVideoModel,
 )
 
+from pe_search.models.docstring_lint import quiet_docstring_lint  # noqa: E402
+
 log = logging.getLogger(__name__)
+quiet_docstring_lint()
 
 CHECKPOINT_FILES = [
     "config.json",
@@ -122,8 +125,7 @@ def resolve_checkpoint_dir(source: str | Path) -> Path:
         raise ModelLoadError(
             f"{text} is not in the local Hugging Face cache and the hub cannot be reached "
             f"({type(error).__name__}); download it where there is network "
-            f"(`hf download {text}`) or pass {{0}}",
-            options=(Option("model", "/path/to/checkpoint-dir"),),
+            f"(`hf download {text}`) or give the checkpoint's directory instead of the id",
             value=text,
         ) from None
 
@@ -164,14 +166,22 @@ def config_digest(directory: Path) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
+# transformers builds models on the meta device inside process-wide context managers and flips
+# global logging settings: two threads loading at once get "Cannot copy out of meta tensor".
+_LOADING = threading.Lock()
+
+
 def load_model(directory: Path, kind: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    with _LOADING:
+        return _load_model(directory, kind, device, dtype)
+
+
+def _load_model(directory: Path, kind: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     try:
-        # PeVideoModel.__init__ prints a docstring lint message on every construction.
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = MODEL_CLASSES[kind].from_pretrained(directory, dtype=dtype)
+        model = MODEL_CLASSES[kind].from_pretrained(directory, dtype=dtype)
     except (OSError, ValueError, RuntimeError) as error:
         raise ModelLoadError(f"cannot load the checkpoint in {directory}: {error}".splitlines()[0]) from None
     finally:
@@ -195,10 +205,30 @@ def load_audio_settings(directory: Path) -> AudioSettings:
     )
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # the torch device types pe-search runs on
+
+
 def pick_device(device: str | torch.device | None) -> torch.device:
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        chosen = None
+    if chosen is None or chosen.type not in DEVICE_TYPES:
+        raise ModelLoadError(
+            "{0} is not a device pe-search can use",
+            "use {1} or {2} (cuda:N for one GPU)",
+            options=(Option("device", str(device)), Option("device", "cpu"), Option("device", "cuda")),
+            value=device,
+        )
+    device = chosen
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError(
+            "{0} was asked for but this machine has no Metal GPU",
+            "use {1}",
+            options=(Option("device", "mps"), Option("device", "cpu")),
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError(
             "{0} was asked for but no CUDA GPU is visible",

@@ -133,7 +133,12 @@ class Calibration:
         )
 
     def score_for_probability(self, probability: float) -> float:
-        """The raw dot product at which the probability equals `probability` (for cutoffs)."""
+        """The raw dot product at which the probability equals `probability` (for cutoffs):
+        -inf for 0 (everything passes), +inf for 1 (a sigmoid never reaches it)."""
+        if probability <= 0:
+            return -math.inf
+        if probability >= 1:
+            return math.inf
         if self.scale == 0:
             return -math.inf if 1 / (1 + math.exp(-self.bias)) >= probability else math.inf
         return (math.log(probability / (1 - probability)) - self.bias) / self.scale

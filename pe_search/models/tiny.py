@@ -9,8 +9,6 @@ front end so different inputs give clearly different embeddings.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 from pathlib import Path
@@ -34,6 +32,10 @@ from transformers import (  # noqa: E402
     PeVideoModel,
     PreTrainedTokenizerFast,
 )
+
+from pe_search.models.docstring_lint import quiet_docstring_lint  # noqa: E402
+
+quiet_docstring_lint()
 
 KINDS = ("audio_video", "audio", "video", "audio_frame")
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -270,8 +272,7 @@ def write_tiny_checkpoint(
     config.architectures = [MODEL_CLASSES[kind].__name__]
     transformers.logging.disable_progress_bar()
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # PeVideoModel prints a docstring lint line
-            model = MODEL_CLASSES[kind](config).eval()
+        model = MODEL_CLASSES[kind](config).eval()
         carry_signal(model, seed)
         model.save_pretrained(path)
     finally:

@@ -38,8 +38,11 @@ def query_audio(audio, max_seconds: float = 30.0) -> np.ndarray:
 
             samples = resample_array(samples, int(rate))
         samples = samples[: int(max_seconds * SAMPLE_RATE)]
+    name = str(audio) if isinstance(audio, (str, Path)) else "audio array"
     if samples.size == 0:
-        raise MediaError(str(audio) if isinstance(audio, (str, Path)) else "audio array", "no audio samples")
+        raise MediaError(name, "no audio samples")
+    if not np.isfinite(samples).all():  # a file's are checked as it is decoded
+        raise MediaError(name, "the audio holds NaN or infinite samples: nothing can match it")
     return samples
 
 

@@ -11,6 +11,7 @@ from pe_search.query.engine import QueryVectors
 from pe_search.query.routes import AUDIO, ROUTES, VIDEO, QueryError, Route
 from pe_search.query.routes import LIKE as LIKE_OPTION
 from pe_search.store import LibraryStore
+from pe_search.store.schema import SEARCHABLE_STATUSES
 
 LIKE = re.compile(r"^(?P<path>.+)@(?P<start>[0-9.:]+)-(?P<end>[0-9.:]+)$")
 CLIP_SPACES = ("audio", "video", "audio_video")
@@ -39,7 +40,7 @@ def like_query(
     path, start, end = parse_like(like)
     resolved = str(Path(path).expanduser().resolve())
     media = store.find_media(resolved)
-    if media is None or media.status != "indexed":
+    if media is None or media.status not in SEARCHABLE_STATUSES:
         raise QueryError(
             f"{path} is not indexed",
             "index it first, or query with {0}/{1}",

@@ -7,11 +7,19 @@ where to look and how many results, and whether spans are wanted instead of hits
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import numbers
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
+from pe_search.errors import Option
 from pe_search.query.modes import DEFAULT_MODE
+from pe_search.query.routes import QueryError
 from pe_search.store import SearchFilter
+
+TARGETS = ("audio", "video", "audio_video")
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,16 @@ class Locate:
     path: str | Path | None = None
     threshold: float = 0.3  # the frame probability that marks the event
     min_duration: float = 0.0  # spans shorter than this (s) are dropped
+
+    def __post_init__(self) -> None:
+        if self.path is not None and not isinstance(self.path, (str, Path)):
+            raise _wrong("path", "a file path", self.path)
+        threshold = _number("threshold", self.threshold)
+        if not 0 < threshold < 1:
+            raise QueryError(
+                "{0} is a probability between 0 and 1", options=(Option("threshold"),), value=threshold
+            )
+        _at_least_zero("min_duration", self.min_duration)
 
 
 @dataclass(frozen=True)
@@ -41,3 +59,101 @@ class QueryRequest:
     all_segments: bool = False  # every matching segment, not the best one per file
     locate: Locate | None = None
     mode: str = DEFAULT_MODE  # vector, text or hybrid (pe_search/query/hybrid.py)
+
+    def __post_init__(self) -> None:
+        """Every field checked here, once for every front door: a wrong type or value is a
+        QueryError naming the parameter (each front door spells it: `-k` or `k`)."""
+        if self.text is not None and not isinstance(self.text, str):
+            raise _wrong("text", "a string", self.text, Option("text", flag="TEXT"))
+        _whole("k", self.k, 1, Option("k", flag="-k"))
+        _whole("offset", self.offset, 0)
+        if self.min_prob is not None:
+            probability = _number("min_prob", self.min_prob)
+            if not 0 <= probability <= 1:
+                raise QueryError(
+                    "{0} is a probability between 0 and 1", options=(Option("min_prob"),), value=self.min_prob
+                )
+        if self.target is not None and self.target not in TARGETS:
+            raise QueryError(
+                "{0} is one of audio, video or audio_video", options=(Option("target"),), value=self.target
+            )
+        _media("audio", self.audio, "(samples, rate)")
+        _media("video", self.video, "(frames, fps)")
+        if self.like is not None:
+            _like(self.like)
+        if not isinstance(self.filters, SearchFilter):
+            raise _wrong("filters", "a SearchFilter", self.filters)
+        for name in ("min_duration", "max_duration"):
+            value = getattr(self.filters, name)
+            if value is not None:
+                _at_least_zero(name, value)
+        prefix = self.filters.path_prefix
+        if prefix is not None:  # a relative prefix means the folder the user is in, as paths do
+            resolved = str(Path(prefix).expanduser().absolute())
+            if prefix.endswith("/") and not resolved.endswith("/"):
+                resolved += "/"
+            object.__setattr__(self, "filters", replace(self.filters, path_prefix=resolved))
+
+
+def _wrong(name: str, wanted: str, value: object, option: Option | None = None) -> QueryError:
+    shown = type(value).__name__
+    return QueryError(f"{{0}} takes {wanted}, not {shown}", options=(option or Option(name),), value=value)
+
+
+def _number(name: str, value: object) -> float:
+    """A finite real number (not a bool, not NaN)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _wrong(name, "a number", value)
+    if not math.isfinite(float(value)):
+        raise QueryError("{0} must be a finite number", options=(Option(name),), value=value)
+    return float(value)
+
+
+def _at_least_zero(name: str, value: object) -> None:
+    if _number(name, value) < 0:
+        raise QueryError("{0} must be at least 0", options=(Option(name),), value=value)
+
+
+def _whole(name: str, value: object, least: int, option: Option | None = None) -> None:
+    option = option or Option(name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _wrong(name, "a whole number", value, option)
+    if value < least:
+        raise QueryError(f"{{0}} must be at least {least}", options=(option,), value=value)
+
+
+def _media(name: str, value: object, pair: str) -> None:
+    """A file path, or a pair (array, rate) with a positive rate."""
+    if value is None or isinstance(value, (str, Path)):
+        return
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise _wrong(name, f"a file path or {pair}", value)
+    array, rate = value
+    if not isinstance(array, (np.ndarray, list)):
+        raise _wrong(name, f"a file path or {pair} with an array", array)
+    if (
+        isinstance(rate, bool)
+        or not isinstance(rate, numbers.Real)
+        or not rate > 0
+        or not math.isfinite(rate)
+    ):
+        raise QueryError(f"{{0}} takes {pair} with a positive rate", options=(Option(name),), value=rate)
+
+
+def _like(like: object) -> None:
+    """PATH@START-END or (path, start, end), with 0 <= start < end."""
+    from pe_search.query.like import parse_like
+
+    if not isinstance(like, str) and (
+        not isinstance(like, tuple) or len(like) != 3 or not isinstance(like[0], (str, Path))
+    ):
+        raise _wrong("like", "PATH@START-END or (path, start, end)", like)
+    _, start, end = parse_like(like)
+    start, end = _number("like", start), _number("like", end)
+    if not 0 <= start < end:
+        raise QueryError(
+            "{0} needs 0 <= start < end",
+            "give the segment's start first",
+            options=(Option("like"),),
+            value=like,
+        )

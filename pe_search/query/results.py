@@ -5,7 +5,8 @@ scale and bias of `space` (None for same-modality routes, which have no trained 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,12 @@ class Hit:
     media_id: int
     moment: Moment | None = None
     why: WhyMatched | None = None
+    # True when the file is gone from disk since it was indexed (checked as the hit is made): its
+    # vectors still answer until the next index run prunes it.
+    missing: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "missing", not os.path.exists(self.path))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -68,6 +75,10 @@ class LocatedSpan:
     end: float
     probability: float  # the highest frame probability inside the span
     note: str | None = None
+    missing: bool = field(default=False, compare=False)  # the file is gone from disk since indexing
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "missing", not os.path.exists(self.path))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -23,6 +23,7 @@ from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import AUDIO, LIKE, TEXT, VIDEO, QueryError, query_kind
 from pe_search.query.unindexed import locate_in_unindexed_file
 from pe_search.store import LibraryStore
+from pe_search.store.schema import SEARCHABLE_STATUSES
 
 
 class QueryService:
@@ -129,7 +130,7 @@ class QueryService:
             )
         resolved = str(Path(options.path).expanduser().resolve())
         media = self.store.find_media(resolved)
-        if media is not None and media.status == "indexed" and media.has_audio:
+        if media is not None and media.status in SEARCHABLE_STATUSES and media.has_audio:
             return engine.locate(
                 query, options.threshold, options.min_duration, media_id=media.id, path=resolved
             )

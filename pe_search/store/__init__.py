@@ -7,6 +7,7 @@ See docs/store.md for the layout, the consistency rules and the benchmark.
 
 from pe_search.store.errors import (
     LibraryBusyError,
+    LibraryClosedError,
     LibraryDamagedError,
     LibraryNotFoundError,
     LibraryVersionError,
@@ -35,6 +36,7 @@ __all__ = [
     "IndexPolicy",
     "IndexSpec",
     "LibraryBusyError",
+    "LibraryClosedError",
     "LibraryDamagedError",
     "LibraryLayout",
     "LibraryNotFoundError",

@@ -8,7 +8,10 @@ never interleave; readers use deferred `BEGIN`, which gives each read transactio
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from alembic import command
 from alembic.config import Config
@@ -16,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
-from pe_search.store.errors import LibraryVersionError
+from pe_search.store.errors import LibraryDamagedError, LibraryVersionError
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +28,18 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 def open_engine(database: Path, *, writer: bool) -> Engine:
-    """An engine on `database` in WAL mode; `writer` makes every transaction BEGIN IMMEDIATE."""
+    """An engine on `database` in WAL mode; `writer` makes every transaction BEGIN IMMEDIATE.
+
+    Readers open the file read-only (`mode=ro`) and change nothing, not even a PRAGMA that is
+    stored in the file; where the library's folder cannot be written (a read-only disk or mount),
+    they open it `immutable`, since SQLite could not make the WAL index (`-shm`) it needs there
+    and nobody can be writing it anyway."""
+    if writer:
+        url = f"sqlite:///{database}"
+    else:
+        url = f"sqlite:///file:{quote(str(database))}?mode={_read_mode(database)}&uri=true"
     engine = create_engine(
-        f"sqlite:///{database}",
+        url,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
     )
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
@@ -39,7 +51,7 @@ def open_engine(database: Path, *, writer: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         if writer:
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
@@ -48,7 +60,42 @@ def open_engine(database: Path, *, writer: bool) -> Engine:
     def _on_begin(connection) -> None:
         connection.exec_driver_sql(begin)
 
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context) -> None:
+        damage = _damage(context.original_exception)
+        if damage is not None:
+            raise LibraryDamagedError(
+                f"{database} {damage}: restore it from a backup, or move the library aside and "
+                "index your folders again (your media files are not touched)"
+            ) from None
+
     return engine
+
+
+def _read_mode(database: Path) -> str:
+    """`ro`, or `ro&immutable=1` where the folder cannot be written and the WAL is empty (SQLite
+    could not make the shared-memory file it needs; `immutable` would ignore a non-empty WAL)."""
+    if os.access(database.parent, os.W_OK):
+        return "ro"
+    wal = database.with_name(database.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return "ro"  # SQLite reads the WAL read-only through the existing -shm
+    return "ro&immutable=1"
+
+
+def _damage(error: BaseException) -> str | None:
+    """What a SQLite error says about the file, when it says the file is not a usable library."""
+    message = str(error)
+    if type(error) is sqlite3.DatabaseError:  # not one of its subclasses (locked, integrity, ...)
+        return f"is damaged ({message})"
+    if isinstance(error, sqlite3.OperationalError) and message.startswith("no such table"):
+        return "holds no pe-search library (its tables are missing)"
+    return None
+
+
+def database_name(engine: Engine) -> str:
+    """The database file of an engine, as the user knows it (readers open it through a URI)."""
+    return unquote((engine.url.database or "").removeprefix("file:"))
 
 
 def alembic_config() -> Config:
@@ -72,14 +119,21 @@ def current_revision(engine: Engine) -> str | None:
 def check_revision(engine: Engine) -> None:
     """Refuse a database this code does not know (written by a newer pe-search) or not at head."""
     current = current_revision(engine)
+    if current is None:
+        name = database_name(engine)
+        what = "is empty (0 bytes)" if os.path.getsize(name) == 0 else "holds no pe-search library"
+        raise LibraryDamagedError(
+            f"{name} {what}: restore it from a backup, or index your folders into the library "
+            "again to rebuild it (your media files are not touched)"
+        )
     script = ScriptDirectory.from_config(alembic_config())
     if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
         raise LibraryVersionError(
-            f"{engine.url.database}: written by a newer pe-search (schema {current}): upgrade pe-search"
+            f"{database_name(engine)}: written by a newer pe-search (schema {current}): upgrade pe-search"
         )
     if current != script.get_current_head():
         raise LibraryVersionError(
-            f"{engine.url.database}: schema {current} is older than this pe-search's "
+            f"{database_name(engine)}: schema {current} is older than this pe-search's "
             f"({script.get_current_head()}): open the library for writing once to upgrade it"
         )
 
@@ -99,7 +153,7 @@ def upgrade(engine: Engine) -> list[str]:
     known = {rev.revision for rev in script.walk_revisions()}
     if start is not None and start not in known:
         raise LibraryVersionError(
-            f"{engine.url.database}: written by a newer pe-search (schema {start}): upgrade pe-search"
+            f"{database_name(engine)}: written by a newer pe-search (schema {start}): upgrade pe-search"
         )
     applied = [rev.revision for rev in script.iterate_revisions(head, start)][::-1]
     with engine.connect() as connection:
@@ -114,5 +168,5 @@ def upgrade(engine: Engine) -> list[str]:
                     raise RuntimeError(f"migration left {len(broken)} rows with broken foreign keys")
         finally:
             raw.execute("PRAGMA foreign_keys=ON")
-    log.info("%s: schema upgraded %s -> %s", engine.url.database, start or "empty", head)
+    log.info("%s: schema upgraded %s -> %s", database_name(engine), start or "empty", head)
     return applied

@@ -52,3 +52,15 @@ class ModelMismatchError(PeSearchError):
 
 class LibraryDamagedError(PeSearchError):
     """Stored vectors the database refers to are gone (a vectors file was truncated or removed)."""
+
+
+class LibraryClosedError(PeSearchError):
+    """A `Library` used after `close()` (or after its `with` block)."""
+
+    def __init__(self, library_dir: str | Path) -> None:
+        self.library_dir = str(library_dir)
+        super().__init__(
+            f"this Library ({self.library_dir}) was closed",
+            "open it again with Library.open",
+            value=self.library_dir,
+        )

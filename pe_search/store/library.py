@@ -16,6 +16,7 @@ their in-memory indexes catch up with it before a search.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from pe_search.store import audio_prints, text_index
 from pe_search.store.audio_prints import StoredFingerprint
 from pe_search.store.database import check_revision, current_revision, open_engine, upgrade
-from pe_search.store.errors import LibraryNotFoundError, ModelMismatchError
+from pe_search.store.errors import LibraryDamagedError, LibraryNotFoundError, ModelMismatchError
 from pe_search.store.filters import SearchFilter
 from pe_search.store.fingerprint import ModelFingerprint
 from pe_search.store.frame_blocks import FrameSlice
@@ -47,11 +48,15 @@ from pe_search.store.schema import (
 )
 from pe_search.store.space_index import SpaceIndex, SpaceState
 from pe_search.store.transaction import SpaceCommit, VectorSink, WriteTransaction
+from pe_search.store.vector_file import VectorFile
 from pe_search.store.vectors import IndexSpec
 
 log = logging.getLogger(__name__)
 
 JOIN_CHUNK = 900  # ids per IN (...) when joining hits to their rows
+# Vector files up to this size are checksummed whenever a library is opened (about 0.1 s per
+# 256 MB from the page cache); longer ones are checked by length.
+VERIFY_VECTORS_BYTES = 256 << 20
 
 
 class LibraryStore:
@@ -188,6 +193,7 @@ class LibraryStore:
             for space in self._spaces.values():
                 space.close()
             self._spaces.clear()
+        self.layout.vectors_dir.mkdir(exist_ok=True)
         for path in self.layout.vectors_dir.iterdir():
             path.unlink()
         self.frames.close()
@@ -223,6 +229,7 @@ class LibraryStore:
         """Temporary files of interrupted saves, and files of spaces the database no longer has."""
         with self._read_engine.connect() as connection:
             spaces = set(connection.scalars(select(IndexState.space)))
+        self.layout.vectors_dir.mkdir(exist_ok=True)
         for path in sorted(self.layout.vectors_dir.iterdir()):
             if path.suffix == ".tmp" or (path.suffix in (".f32", ".index") and path.stem not in spaces):
                 log.info("removing leftover %s", path)
@@ -230,7 +237,65 @@ class LibraryStore:
         with self._session() as session:
             self.frames.remove_leftovers(session)
 
+    def _check_vector_files(self) -> None:
+        """Compare each space's vector file with what SQLite says it holds (its length and, for
+        files up to VERIFY_VECTORS_BYTES, its checksum). A reader refuses a damaged file
+        in one line; a writer drops the space and marks its files pending, so this run (or the
+        next) encodes them again, and says so."""
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(
+                select(IndexState.space, IndexState.dim, IndexState.next_vector_id, IndexState.vectors_crc32)
+            ).all()
+        for row in rows:
+            path = self.layout.vector_file(row.space)
+            problem = VectorFile(path, row.dim, writable=False).problem(
+                row.next_vector_id, row.vectors_crc32, VERIFY_VECTORS_BYTES
+            )
+            if problem is None:
+                continue
+            where = f"{path} {problem}"
+            if self.readonly:
+                raise LibraryDamagedError(
+                    f"{where}: run `pe-search index` on your folders to encode the files whose "
+                    "vectors are lost again (or restore the library from a backup)"
+                )
+            files = self._drop_space(row.space)
+            self._say(
+                f"{where}: dropped the {row.space} vectors; {files} files are pending, to be encoded again"
+            )
+
+    def _drop_space(self, space: str) -> int:
+        """Forget a space whose vectors are lost: its files' segments go (with their vectors in
+        every space) and the files become pending; returns how many files."""
+        with self._session() as session:
+            media_ids = list(
+                session.scalars(
+                    select(Segment.media_file_id)
+                    .join(Vector, Vector.segment_id == Segment.id)
+                    .where(Vector.space == space)
+                    .distinct()
+                )
+            )
+            session.execute(delete(Vector).where(Vector.space == space))
+            session.execute(delete(IndexState).where(IndexState.space == space))
+            for start in range(0, len(media_ids), JOIN_CHUNK):
+                chunk = media_ids[start : start + JOIN_CHUNK]
+                session.execute(delete(Segment).where(Segment.media_file_id.in_(chunk)))
+                session.execute(
+                    update(MediaFile).where(MediaFile.id.in_(chunk)).values(status="pending", error=None)
+                )
+            for other in session.scalars(select(IndexState)):
+                other.count = session.scalar(
+                    select(func.count()).select_from(Vector).where(Vector.space == other.space)
+                )
+                other.generation += 1  # the indexes catch up with the live ids on load
+            session.commit()
+        for path in (self.layout.vector_file(space), self.layout.index_file(space)):
+            path.unlink(missing_ok=True)
+        return len(media_ids)
+
     def _load_spaces(self) -> None:
+        self._check_vector_files()
         with self._read_engine.connect() as connection:
             states = [_space_state(row) for row in connection.execute(select(IndexState))]
         for state in states:
@@ -690,6 +755,7 @@ class LibraryStore:
         try:
             if save and not self.readonly and self._write_engine is not None:
                 self.checkpoint()
+                self._fold_wal()
         finally:
             with self._spaces_lock:
                 for space in self._spaces.values():
@@ -703,6 +769,18 @@ class LibraryStore:
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
+
+    def _fold_wal(self) -> None:
+        """Fold the WAL into library.db when the writer is done, so that the file alone is the
+        library (a copy, a backup, a read-only disk). Skipped while readers hold it."""
+        self._read_engine.dispose()  # this process's readers let go of their snapshots first
+        raw = self._write_engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError as error:  # busy: another process reads; fold next time
+            log.debug("WAL not folded: %s", error)
+        finally:
+            raw.close()
 
     def __enter__(self) -> LibraryStore:
         return self

@@ -17,7 +17,7 @@ def media_kind(has_video: bool) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class MediaRecord:
-    """A media file as the indexer describes it. `status` is pending, indexed or failed."""
+    """A media file as the indexer describes it. `status` is one of `schema.MEDIA_STATUSES`."""
 
     path: str
     size: int

@@ -21,7 +21,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-MEDIA_STATUSES = ("pending", "indexed", "failed")
+# partial: indexed for what decodes (`error` says why the rest did not); ignored: not audio or
+# video (`error` says what it is), kept so later runs skip it without opening it again.
+MEDIA_STATUSES = ("pending", "indexed", "partial", "failed", "ignored")
+SEARCHABLE_STATUSES = ("indexed", "partial")
 SEGMENT_LEVELS = ("clip", "frame")
 
 
@@ -109,6 +112,8 @@ class IndexState(Base):
     index_type: Mapped[str] = mapped_column(String(16))
     index_params: Mapped[dict[str, Any]] = mapped_column(JSON)
     saved_generation: Mapped[int] = mapped_column(Integer, default=-1)
+    # CRC-32 of the vector file's rows [0, next_vector_id); NULL in libraries made before it existed
+    vectors_crc32: Mapped[int | None] = mapped_column(Integer)
 
 
 class FrameFile(Base):

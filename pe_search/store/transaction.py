@@ -10,6 +10,7 @@ store only through `VectorSink`, so the store imports the transaction and never 
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class WriteTransaction:
         self._sink = sink
         self.session = session
         self._next_id: dict[str, int] = {}
+        self._crc: dict[str, int | None] = {}  # running CRC-32 of each space's committed rows
         self._count_delta: dict[str, int] = defaultdict(int)
         self.added: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
         self.removed: dict[str, list[np.ndarray]] = defaultdict(list)
@@ -184,6 +186,8 @@ class WriteTransaction:
         start = self._touch(space)
         ids = np.arange(start, start + len(vectors), dtype=np.int64)
         self._sink.vector_file(space).write(start, vectors)
+        if self._crc[space] is not None:
+            self._crc[space] = zlib.crc32(memoryview(vectors).cast("B"), self._crc[space])
         self.session.execute(
             insert(Vector),
             [
@@ -230,10 +234,12 @@ class WriteTransaction:
                     index_type=spec.kind,
                     index_params=dict(spec.params),
                     saved_generation=-1,
+                    vectors_crc32=0,
                 )
                 self.session.add(state)
                 self.session.flush()
             self._next_id[space] = state.next_vector_id
+            self._crc[space] = state.vectors_crc32
         return self._next_id[space]
 
     @property
@@ -251,6 +257,7 @@ class WriteTransaction:
                     next_vector_id=self._next_id[space],
                     count=IndexState.count + self._count_delta[space],
                     generation=IndexState.generation + 1,
+                    vectors_crc32=self._crc[space],
                 )
             )
             generation, count = self.session.execute(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from pe_search.store.errors import LibraryDamagedError
 
 ROW_DTYPE = np.float32
+CHECKSUM_READ = 8 << 20  # bytes read at a time when checking a file's checksum
 
 
 class VectorFile:
@@ -42,6 +44,33 @@ class VectorFile:
             return os.stat(self.path).st_size // self._row_bytes
         except FileNotFoundError:
             return 0
+
+    def problem(self, rows: int, crc32: int | None, verify_bytes: int) -> str | None:
+        """What is wrong with the file, given that the library holds `rows` rows whose CRC-32 is
+        `crc32` (None: not recorded): missing, shorter, or (when it is at most `verify_bytes`
+        long) not what was written. None when it looks intact."""
+        if rows == 0:
+            return None
+        if not self.path.exists():
+            return f"is missing ({rows} vectors are in the library)"
+        have = self.rows()
+        if have < rows:
+            return f"holds {have} of the library's {rows} vectors (it was cut short)"
+        size = rows * self._row_bytes
+        if crc32 is not None and size <= verify_bytes and self.checksum(rows) != crc32:
+            return "does not hold what was written (checksum mismatch: overwritten or corrupt)"
+        return None
+
+    def checksum(self, rows: int) -> int:
+        """CRC-32 of rows [0, rows) as they are on disk."""
+        crc, left = 0, rows * self._row_bytes
+        with open(self.path, "rb") as handle:
+            while left:
+                block = handle.read(min(left, CHECKSUM_READ))
+                if not block:
+                    break
+                crc, left = zlib.crc32(block, crc), left - len(block)
+        return crc
 
     def write(self, start: int, vectors: np.ndarray) -> None:
         """Put `vectors` at ids start, start+1, ...; durable after `sync()`."""
