@@ -27,7 +27,7 @@ class IndexSettings:
         DEFAULT_FRAMES_PER_WINDOW  # ... or about N per window (one grid per file, see segments)
     )
     frame_chunk: float = 30.0  # PE-A-Frame runs on non-overlapping chunks of this length
-    frame_codes: str = DEFAULT_FRAME_CODES  # how frame vectors are coded in their blocks: sq8 or pq
+    frame_codes: str = DEFAULT_FRAME_CODES  # how frame vectors are coded in their blocks: f32, sq8 or pq
     audio_frames: bool = True  # compute 40 ms audio frame vectors (needs a frame model)
     frame_preprocessing: FramePreprocessing | None = field(default=None, compare=False)
 

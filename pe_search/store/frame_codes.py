@@ -24,8 +24,10 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-FRAME_CODES = ("sq8", "pq")  # what a library may ask for; blocks may also hold f32
-DEFAULT_FRAME_CODES = "sq8"
+FRAME_CODES = ("f32", "sq8", "pq")  # what a library may ask for
+# float32 by default: sq8 moves frames that sit within its error of a threshold across it, so only
+# f32 keeps every span exactly as the model gives it (sq8 and pq are opt-in, smaller).
+DEFAULT_FRAME_CODES = "f32"
 PQ_M = 128  # sub-quantisers: 128 bytes per 1024-d frame
 PQ_NBITS = 8
 PQ_TRAIN_MIN = 10_000  # frames (6.7 minutes of audio) before the codebook is trained

@@ -152,7 +152,7 @@ class FrameStore:
             )
         self.free(session, media_id, space)
         codebook = self.codebook(row)
-        encoding = "sq8"
+        encoding = "f32" if codes == "f32" else "sq8"  # pq blocks are sq8 until a codebook exists
         if codes == "pq":
             if codebook is None and len(vectors) >= self.policy.pq_train_min:
                 codebook = Codebook.train(vectors)

@@ -207,7 +207,7 @@ class WriteTransaction:
         starts: np.ndarray,
         ends: np.ndarray,
         vectors: np.ndarray,
-        codes: str = "sq8",
+        codes: str = "f32",
     ) -> int:
         """Store a file's frames of `space` (time order) as one block, replacing its old one;
         `codes` is the library's frame code (sq8 or pq). Returns the number of frames."""
