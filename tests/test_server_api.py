@@ -83,6 +83,17 @@ def test_text_search_finds_the_generating_class_first(client, media):
     assert body["query"]["target"] == "audio"
 
 
+def test_text_mode_finds_a_file_by_its_name_and_says_why(client, media):
+    wanted = media.files[0]
+    words = Path(wanted.path).stem.replace("-", " ").replace("_", " ")
+    body = client.post("/api/search", json={"q": words, "mode": "text", "k": 50}).json()
+    found = [h for h in body["hits"] if media.by_path(h["path"]) == wanted]
+    assert found, [h["path"] for h in body["hits"]]
+    hit = found[0]
+    assert hit["why"]["mode"] == "text" and hit["why"]["text_field"] == "name"
+    assert client.post("/api/search", json={"q": words, "mode": "sql"}).status_code == 422
+
+
 def test_http_search_answers_as_the_library_api_does(client, demo):
     text = synth.caption("yellow-square-flashing") if "yellow-square-flashing" in synth.SCENES else "a hiss"
     hits = client.post("/api/search", json={"q": text, "k": 5}).json()["hits"]

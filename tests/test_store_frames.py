@@ -177,7 +177,7 @@ def test_a_write_that_never_committed_leaves_no_block(tmp_path, fingerprint):
         with pytest.raises(RuntimeError, match="boom"), store.write() as tx:
             media_id = tx.upsert_media(MediaRecord(path="/m/b.wav", size=1, mtime=1.0, status="indexed"))
             tx.put_frames(
-                media_id, "audio_frame", np.arange(40) * STEP, np.arange(1, 41) * STEP, frames(2, 40)
+                media_id, "audio_frame", np.arange(40) * STEP, np.arange(1, 41) * STEP, frames(2, 40), "sq8"
             )
             raise RuntimeError("boom")
         assert store.find_media("/m/b.wav") is None

@@ -11,8 +11,9 @@ the vector ranking, so nothing is lost. It costs one FTS5 query next to the text
 (bench/bench_hybrid.py; docs/benchmarks.md has the figures and the known cost of common words).
 
 Filters apply to both sides (the same SearchFilter selects files for the vectors and for the
-text). `min_prob` applies to the vector side; a hit the text side found on its own stays, and
-says in `why` what the model thought of it (its best segment's probability, scored here).
+text). A hit the text side found on its own says in `why` what the model thought of it (its
+best segment's probability, scored here); `min_prob`, when given, is a cutoff on that probability
+for every hit, as in vector mode, so a cutoff means the same thing in every mode.
 """
 
 from __future__ import annotations
@@ -88,12 +89,23 @@ def search(
     for item in fused:
         if item.vector_rank is None:
             _, found = texts[item.key]
-            page.append(_text_only(engine, routes, vectors, found, item.text_rank, "hybrid", item.score))
+            hit = _text_only(engine, routes, vectors, found, item.text_rank, "hybrid", item.score)
+            if _passes(engine, hit, min_prob):
+                page.append(hit)
             continue
         _, hit = by_key[item.key]
         text_hit = texts[item.key][1] if item.text_rank else None
         page.append(_both(engine, kind, vectors, hit, text_hit, item))
     return page
+
+
+def _passes(engine: QueryEngine, hit: Hit, min_prob: float | None) -> bool:
+    """The vector side's cutoff, compared as it does: in score space (a float32 sigmoid rounds to
+    1.0 long before the score stops growing, so probabilities cannot be compared at the top)."""
+    if min_prob is None or min_prob <= 0:
+        return True
+    calibration = engine.calibration(hit.space) if hit.space else None
+    return calibration is not None and hit.score >= calibration.score_for_probability(min_prob)
 
 
 def _vector_key(hit: Hit, all_segments: bool) -> Hashable:

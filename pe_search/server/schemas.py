@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from pe_search.query.modes import DEFAULT_MODE
+
 Target = Literal["audio", "video", "audio_video"]
 Kind = Literal["audio", "video"]
 MAX_K = 200
@@ -59,6 +61,10 @@ class SearchRequest(Filters, Paging):
     )
     min_prob: float | None = Field(None, ge=0, le=1, description="Drop results below this probability.")
     all_segments: bool = Field(False, description="Every matching segment, not the best one per file.")
+    mode: Literal["vector", "text", "hybrid"] = Field(
+        DEFAULT_MODE,
+        description="The model's vectors, the text files carry (names, tags, subtitles), or both.",
+    )
 
 
 class MomentOut(BaseModel):
@@ -78,9 +84,13 @@ class HitOut(BaseModel):
     target: str
     kind: str
     level: str
-    segment_id: int
+    segment_id: int | None = Field(None, description="None for a hit only the text side found.")
     media_id: int
     moment: MomentOut | None = None
+    missing: bool = Field(False, description="The file is gone from disk since it was indexed.")
+    why: dict[str, Any] | None = Field(
+        None, description="Why it matched: ranks, probability, text field, words."
+    )
     file_id: int = Field(..., description="The file's opaque id (= media_id) for /media and /api/files.")
     name: str = Field(..., description="The file's name, for display.")
     media_url: str

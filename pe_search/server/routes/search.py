@@ -54,6 +54,7 @@ def search(request: SearchRequest, library: Annotated[ServedLibrary, Depends(ser
             offset=request.offset,
             min_prob=request.min_prob,
             all_segments=request.all_segments,
+            mode=request.mode,
             **request.library_filters(),
         )
     return SearchResponse(query=request.model_dump(mode="json"), hits=[hit_out(h) for h in hits])
