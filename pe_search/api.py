@@ -281,14 +281,8 @@ class Library:
         merges them by probability; audio searches video; video searches audio). `mode`: vector
         (the model alone), text (names, folders, tags, subtitles, .txt sidecars) or hybrid (both,
         fused by reciprocal rank; the default). Each hit's `why` says why it matched."""
-        filters = SearchFilter(
-            kinds=tuple(kinds) if kinds else None,
-            path_prefix=path_prefix,
-            path_glob=path_glob,
-            min_duration=min_duration,
-            max_duration=max_duration,
-            modified_after=modified_after,
-            modified_before=modified_before,
+        filters = _search_filter(
+            kinds, path_prefix, path_glob, min_duration, max_duration, modified_after, modified_before
         )
         request = QueryRequest(
             text, audio, video, like, target, filters, k, offset, min_prob, all_segments, mode=mode
@@ -341,13 +335,22 @@ class Library:
         """One page of the library's files (filters as `search`), ordered by path: (total, page)."""
         if offset < 0 or limit < 1:
             raise QueryError("offset must be at least 0 and limit at least 1")
-        filters = SearchFilter(
-            kinds=tuple(kinds) if kinds else None,
-            path_prefix=path_prefix,
-            path_glob=path_glob,
-            min_duration=min_duration,
-            max_duration=max_duration,
-            modified_after=modified_after,
-            modified_before=modified_before,
+        filters = _search_filter(
+            kinds, path_prefix, path_glob, min_duration, max_duration, modified_after, modified_before
         )
         return self.store.list_media(filters, tuple(statuses) if statuses else None, offset, limit)
+
+
+def _search_filter(
+    kinds, path_prefix, path_glob, min_duration, max_duration, modified_after, modified_before
+) -> SearchFilter:
+    """The filters `search` and `files` share, as the store takes them."""
+    return SearchFilter(
+        kinds=tuple(kinds) if kinds else None,
+        path_prefix=path_prefix,
+        path_glob=path_glob,
+        min_duration=min_duration,
+        max_duration=max_duration,
+        modified_after=modified_after,
+        modified_before=modified_before,
+    )
