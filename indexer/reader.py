@@ -10,7 +10,6 @@ through a rolling buffer that holds at most about one window.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -19,7 +18,7 @@ import numpy as np
 from indexer.segments import clip_windows, frame_grid, frame_grid_step
 from indexer.settings import IndexSettings
 from pe_search.errors import MediaError
-from pe_search.media.audio import iter_audio
+from pe_search.media.audio import audio_spans, iter_audio
 from pe_search.media.damage import DamageLog
 from pe_search.media.frame_pick import window_frame_times
 from pe_search.media.probe import MediaInfo, probe
@@ -113,7 +112,7 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
         chunks = [(float(s), float(min(s + settings.frame_chunk, duration))) for s in starts]
     audio_requests = [("window", i, w.start, w.end) for i, w in enumerate(windows)] if info.has_audio else []
     audio_requests += [("chunk", i, s, e) for i, (s, e) in enumerate(chunks)]
-    audio_spans = _audio_spans(job.path, audio_requests, damage) if info.has_audio else iter(())
+    spans = audio_spans(job.path, audio_requests, damage) if info.has_audio else iter(())
     frames = _FrameSource(job.path, windows, info, settings, damage) if info.has_video else None
 
     window_audio: dict[int, np.ndarray] = {}
@@ -134,7 +133,7 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
             sent_windows += 1
             next_window += 1
 
-    for kind, index, start, samples in audio_spans:
+    for kind, index, start, samples in spans:
         if kind == "chunk":
             if samples.size:
                 yield FrameChunkPayload(job.path, start, samples)
@@ -156,43 +155,6 @@ def _measure_duration(path: str, info: MediaInfo, damage: DamageLog) -> float:
     for frame in iter_video_frames(path, [float(2**31)], damage=damage):
         last = frame.time
     return last
-
-
-def _audio_spans(
-    path: str, requests: list[tuple], damage: DamageLog
-) -> Iterator[tuple[str, int, float, np.ndarray]]:
-    """Serve (kind, index, start, end) spans in order of start from one front-to-back decode.
-
-    The buffer keeps samples from the earliest unserved start only, so memory stays near the
-    longest span plus one decode chunk, however long the file.
-    """
-    pending = deque(sorted(requests, key=lambda r: (r[2], r[3])))
-    rate = SAMPLE_RATE
-    buffer = np.zeros(0, dtype=np.float32)
-    buffer_offset = 0  # sample index of buffer[0]
-
-    def serve(available_end: int, final: bool) -> Iterator[tuple[str, int, float, np.ndarray]]:
-        nonlocal buffer, buffer_offset
-        while pending:
-            kind, index, start, end = pending[0]
-            first, last = round(start * rate), round(end * rate)
-            if last > available_end and not final:
-                return
-            pending.popleft()
-            piece = buffer[max(0, first - buffer_offset) : max(0, min(last, available_end) - buffer_offset)]
-            yield kind, index, start, piece.copy()
-            if pending:
-                drop = round(pending[0][2] * rate) - buffer_offset
-                if drop > 0:
-                    buffer = buffer[drop:]
-                    buffer_offset += drop
-
-    for chunk in iter_audio(path, chunk_seconds=10.0, damage=damage):
-        if buffer.size == 0:
-            buffer_offset = chunk.offset
-        buffer = np.concatenate([buffer, chunk.samples]) if buffer.size else chunk.samples.copy()
-        yield from serve(buffer_offset + buffer.size, final=False)
-    yield from serve(buffer_offset + buffer.size, final=True)
 
 
 def _frame_times(windows, info: MediaInfo, settings: IndexSettings) -> list[list[float]]:

@@ -249,7 +249,7 @@ def test_library_keeps_its_index_settings_and_refuses_others_without_rebuild(tmp
     with LibraryStore.open(library, readonly=True) as store:
         assert store.index_settings() == {
             "window": 1.0, "hop": 0.5, "fps": None, "frames_per_window": 4, "frame_chunk": 30.0,
-            "frame_codes": "f32",
+            "frame_codes": "sq8",
         }  # fmt: skip
     before = snapshot(library)
 

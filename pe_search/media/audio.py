@@ -4,6 +4,7 @@ audio is decoded and resampled as a stream, so memory is one chunk whatever the 
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -113,3 +114,42 @@ def read_audio(path: str | os.PathLike[str], start: float = 0.0, end: float | No
     if len(chunks) == 1:
         return chunks[0]
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def audio_spans(
+    path: str, requests: list[tuple], damage: DamageLog
+) -> Iterator[tuple[str, int, float, np.ndarray]]:
+    """Serve (kind, index, start, end) requests as (kind, index, start, samples), in order of start,
+    from one front-to-back decode: the indexer reads windows and frame chunks this way, and a query
+    that re-encodes a chunk must read it the same way to get the same samples.
+
+    The buffer keeps samples from the earliest unserved start only, so memory stays near the
+    longest span plus one decode chunk, however long the file.
+    """
+    pending = deque(sorted(requests, key=lambda r: (r[2], r[3])))
+    rate = SAMPLE_RATE
+    buffer = np.zeros(0, dtype=np.float32)
+    buffer_offset = 0  # sample index of buffer[0]
+
+    def serve(available_end: int, final: bool) -> Iterator[tuple[str, int, float, np.ndarray]]:
+        nonlocal buffer, buffer_offset
+        while pending:
+            kind, index, start, end = pending[0]
+            first, last = round(start * rate), round(end * rate)
+            if last > available_end and not final:
+                return
+            pending.popleft()
+            piece = buffer[max(0, first - buffer_offset) : max(0, min(last, available_end) - buffer_offset)]
+            yield kind, index, start, piece.copy()
+            if pending:
+                drop = round(pending[0][2] * rate) - buffer_offset
+                if drop > 0:
+                    buffer = buffer[drop:]
+                    buffer_offset += drop
+
+    for chunk in iter_audio(path, chunk_seconds=10.0, damage=damage):
+        if buffer.size == 0:
+            buffer_offset = chunk.offset
+        buffer = np.concatenate([buffer, chunk.samples]) if buffer.size else chunk.samples.copy()
+        yield from serve(buffer_offset + buffer.size, final=False)
+    yield from serve(buffer_offset + buffer.size, final=True)

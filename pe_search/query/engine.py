@@ -14,7 +14,7 @@ import numpy as np
 
 from pe_search.errors import Option
 from pe_search.models.spaces import Calibration
-from pe_search.query.frames import Proposal, best_frames, file_spans, propose
+from pe_search.query.frames import APPROXIMATE_NOTE, ExactFrames, Proposal, best_frames, file_spans, propose
 from pe_search.query.results import Hit, LocatedSpan, Moment
 from pe_search.query.routes import DEFAULT_TARGETS, MOMENTS, ROUTES, QueryError, Route, route
 from pe_search.store import LibraryStore, SearchFilter, SearchHit
@@ -264,12 +264,14 @@ class QueryEngine:
         path: str | None = None,
         k: int = 20,
         clip_query: QueryVectors | None = None,
+        exact: ExactFrames | None = None,
     ) -> list[LocatedSpan]:
         """Spans where PE-A-Frame's probability for the text passes `threshold`.
 
         Across the library it is coarse-to-fine: clip-level search with `clip_query` (the same
         text, embedded for the clip model) proposes files and windows, and only their frames are
-        scored, exactly; without a clip query or clip vectors every file's block is scanned."""
+        scored, exactly; without a clip query or clip vectors every file's block is scanned.
+        `exact` gives the float32 vectors of frames a compact code cannot decide (see `frames`)."""
         calibration = self.calibration("text_audio_frame")
         if calibration is None or not self.spaces.get("audio_frame"):
             raise QueryError("the library has no 40 ms audio frame vectors: index it with a frame model")
@@ -281,11 +283,12 @@ class QueryEngine:
                 candidates = self._all_blocks("audio_frame", None)
         spans: list[LocatedSpan] = []
         for candidate in candidates:
-            for span in file_spans(
+            found, decided = file_spans(
                 self.store, candidate.media_id, "audio_frame", query, calibration, threshold, min_duration,
-                candidate.windows,
-            ):  # fmt: skip
-                spans.append(LocatedSpan(candidate.path, span.start, span.end, span.probability))
+                candidate.windows, exact,
+            )  # fmt: skip
+            note = None if decided else APPROXIMATE_NOTE
+            spans += [LocatedSpan(candidate.path, s.start, s.end, s.probability, note) for s in found]
         spans.sort(key=lambda s: -s.probability)
         return spans[:k] if media_id is None else sorted(spans, key=lambda s: s.start)
 

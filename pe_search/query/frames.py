@@ -10,6 +10,7 @@ so nothing is decoded and no score below it is ever materialised.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +19,12 @@ from pe_search.models.spaces import Calibration
 from pe_search.query.spans import Span, frames_to_spans
 from pe_search.store import LibraryStore, SearchFilter
 from pe_search.store.frame_blocks import FrameSlice
-from pe_search.store.frame_codes import frames_above
+from pe_search.store.frame_codes import frames_above, score_error
 
+# Exact float32 vectors of some frames of a slice (positions in it), or None when they cannot be had.
+ExactFrames = Callable[[FrameSlice, np.ndarray], "np.ndarray | None"]
+
+APPROXIMATE_NOTE = "edges from compact frame codes (the file could not be re-encoded at the threshold)"
 CUTOFF_MARGIN = 1e-3  # search a little below the cutoff; the probabilities then decide exactly
 MAX_WIDENINGS = 64  # a span running past a proposed window widens it, at most this often
 
@@ -64,24 +69,45 @@ def merge_windows(windows: tuple[tuple[float, float], ...]) -> list[tuple[float 
 
 
 def passing_frames(
-    frames: FrameSlice, query: np.ndarray, calibration: Calibration, threshold: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(positions in the slice, probabilities) of the frames whose probability exceeds `threshold`."""
+    frames: FrameSlice,
+    query: np.ndarray,
+    calibration: Calibration,
+    threshold: float,
+    exact: ExactFrames | None = None,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(positions in the slice, probabilities, decided exactly) of the frames whose probability
+    exceeds `threshold`.
+
+    A frame whose coded score lies further from the cut than the code's error bound is decided by
+    its code; the few within it are scored on their exact vectors from `exact` (the file's chunk
+    encoded again), so sq8 gives the spans float32 gives. Without them (pq has no bound, or the
+    file is gone or changed) the code decides, and the answer says it is approximate."""
     if calibration.scale == 0:
         probability = float(calibration.probability(0.0))
         if probability <= threshold:
-            return np.zeros(0, np.int64), np.zeros(0)
-        return np.arange(len(frames)), np.full(len(frames), probability)
+            return np.zeros(0, np.int64), np.zeros(0), True
+        return np.arange(len(frames)), np.full(len(frames), probability), True
     sign = 1.0 if calibration.scale > 0 else -1.0  # a negative scale: lower scores are likelier
     cutoff = sign * calibration.score_for_probability(threshold)
-    cutoff -= CUTOFF_MARGIN * max(1.0, abs(cutoff))
+    slack = CUTOFF_MARGIN * max(1.0, abs(cutoff))  # the cut's own rounding; probabilities decide
     query = sign * np.asarray(query, dtype=np.float32)
+    error = score_error(frames.encoding, frames.dim, frames.params, query)
     positions, scores = frames_above(
-        frames.encoding, frames.dim, frames.params, frames.codes, query, cutoff, frames.codebook
-    )
-    probabilities = calibration.probability(sign * scores.astype(np.float64))
+        frames.encoding, frames.dim, frames.params, frames.codes, query, cutoff - slack - (error or 0.0),
+        frames.codebook,
+    )  # fmt: skip
+    scores = scores.astype(np.float64)
+    decided = error is not None
+    if error:
+        unsure = np.flatnonzero(scores <= cutoff + slack + error)
+        vectors = exact(frames, positions[unsure]) if exact is not None and unsure.size else None
+        if vectors is not None:
+            scores[unsure] = vectors.astype(np.float64) @ query.astype(np.float64)
+        elif unsure.size:
+            decided = False
+    probabilities = calibration.probability(sign * scores)
     keep = probabilities > threshold
-    return positions[keep], probabilities[keep]
+    return positions[keep], probabilities[keep], decided
 
 
 def file_spans(
@@ -93,16 +119,19 @@ def file_spans(
     threshold: float,
     min_duration: float = 0.0,
     windows: tuple[tuple[float, float], ...] = (),
-) -> list[Span]:
-    """Spans of one file, from the frames of `windows` (all of them: the whole file). A span that
-    reaches a window's edge widens the window until it ends inside, so spans are never cut."""
+    exact: ExactFrames | None = None,
+) -> tuple[list[Span], bool]:
+    """(spans of one file, decided exactly), from the frames of `windows` (all of them: the whole
+    file). A span that reaches a window's edge widens the window until it ends inside, so spans are
+    never cut."""
     spans: dict[tuple[float, float], Span] = {}
+    all_decided = True
     for start, end in merge_windows(windows):
         for _ in range(MAX_WIDENINGS):
             frames = store.frame_slice(media_id, space, start, end)
             if frames is None or not len(frames):
                 break
-            positions, probabilities = passing_frames(frames, query, calibration, threshold)
+            positions, probabilities, decided = passing_frames(frames, query, calibration, threshold, exact)
             width = (end - start) if start is not None and end is not None else 0.0
             wider_start = positions.size and positions[0] == 0 and frames.first > 0
             wider_end = (
@@ -118,12 +147,13 @@ def file_spans(
                 end += width
         else:
             frames = store.frame_slice(media_id, space)  # the whole file, once
-            positions, probabilities = passing_frames(frames, query, calibration, threshold)
+            positions, probabilities, decided = passing_frames(frames, query, calibration, threshold, exact)
         if frames is None or not len(frames):
             continue
+        all_decided &= decided
         for span in _runs_to_spans(frames, positions, probabilities, min_duration):
             spans.setdefault((span.start, span.end), span)
-    return sorted(spans.values(), key=lambda s: s.start)
+    return sorted(spans.values(), key=lambda s: s.start), all_decided
 
 
 def _runs_to_spans(

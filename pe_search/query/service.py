@@ -18,6 +18,7 @@ from pe_search.query import hybrid
 from pe_search.query.engine import QueryEngine, QueryVectors
 from pe_search.query.inputs import query_audio, query_video
 from pe_search.query.like import like_query
+from pe_search.query.reencode import ChunkReencoder
 from pe_search.query.request import QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import AUDIO, LIKE, TEXT, VIDEO, QueryError, query_kind
@@ -118,6 +119,7 @@ class QueryService:
             )
         query = models.embed_query("text_audio_frame", text=request.text)
         engine = self.engine
+        exact = ChunkReencoder.for_library(self.store, models.frames)
         if options.path is None:  # clip-level search proposes the windows whose frames are scored
             text = request.text
 
@@ -126,13 +128,18 @@ class QueryService:
 
             clip_query = QueryVectors(embed, frozenset({"text"}), frozenset(models.embeddings))
             return engine.locate(
-                query, options.threshold, options.min_duration, k=request.k, clip_query=clip_query
+                query,
+                options.threshold,
+                options.min_duration,
+                k=request.k,
+                clip_query=clip_query,
+                exact=exact,
             )
         resolved = str(Path(options.path).expanduser().resolve())
         media = self.store.find_media(resolved)
         if media is not None and media.status in SEARCHABLE_STATUSES and media.has_audio:
             return engine.locate(
-                query, options.threshold, options.min_duration, media_id=media.id, path=resolved
+                query, options.threshold, options.min_duration, media_id=media.id, path=resolved, exact=exact
             )
         return locate_in_unindexed_file(
             models.frames, resolved, query, options.threshold, options.min_duration

@@ -8,7 +8,7 @@
 - `pq` (opt-in, `--frame-codes pq`): FAISS product quantisation, `PQ_M` bytes per frame, with one
   codebook per space trained on the library's first `PQ_TRAIN_MIN` frames and recorded in the
   library. Blocks written before the codebook exists are `sq8`.
-- `f32`: raw float32, what the migration keeps for a space whose frames it cannot code.
+- `f32`: raw float32 (`--frame-codes f32`), four times sq8's size.
 
 Scoring never decodes a whole block: the codes are copied, a piece at a time, into a reused
 FAISS flat-codes index (the SIMD distance kernels of `IndexScalarQuantizer` / `IndexPQ`) and
@@ -25,9 +25,9 @@ import faiss
 import numpy as np
 
 FRAME_CODES = ("f32", "sq8", "pq")  # what a library may ask for
-# float32 by default: sq8 moves frames that sit within its error of a threshold across it, so only
-# f32 keeps every span exactly as the model gives it (sq8 and pq are opt-in, smaller).
-DEFAULT_FRAME_CODES = "f32"
+# sq8 by default: a quarter of float32's size, and exact spans all the same, because its error has a
+# certain bound (`score_error`) and the query layer re-encodes the few frames within it of a cut.
+DEFAULT_FRAME_CODES = "sq8"
 PQ_M = 128  # sub-quantisers: 128 bytes per 1024-d frame
 PQ_NBITS = 8
 PQ_TRAIN_MIN = 10_000  # frames (6.7 minutes of audio) before the codebook is trained
@@ -202,6 +202,25 @@ def scores(
 ) -> np.ndarray:
     """float32 [n]: the inner product of `query` with every frame (small slices: decodes them)."""
     return decode(encoding, dim, params, codes, codebook) @ np.asarray(query, dtype=np.float32)
+
+
+def score_error(encoding: str, dim: int, params: np.ndarray, query: np.ndarray) -> float | None:
+    """How far a coded frame's inner product with `query` can be from its float32 one, for every
+    frame of a block: 0 for f32, a certain bound for sq8, None (no bound) for pq.
+
+    sq8 decodes a component to the middle of its 1/255 step, so it is off by at most half a step,
+    vdiff / 510, in each dimension; the bound is the sum over dimensions of |query| times that, plus
+    the float32 rounding of a sum of `dim` products (a frame is then decided for certain whenever
+    its coded score is further than this from the cut)."""
+    if encoding == "f32":
+        return 0.0
+    if encoding != "sq8":
+        return None
+    query = np.abs(np.asarray(query, dtype=np.float64).reshape(-1))
+    vmin, vdiff = np.asarray(params[:dim], np.float64), np.asarray(params[dim:], np.float64)
+    quantisation = float(query @ vdiff) / 510.0
+    magnitude = float(query @ np.maximum(np.abs(vmin), np.abs(vmin + vdiff)))
+    return quantisation * (1 + 1e-3) + 2 * dim * 2.0**-24 * magnitude
 
 
 def frames_above(
