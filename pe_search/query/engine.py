@@ -14,7 +14,15 @@ import numpy as np
 
 from pe_search.errors import Option
 from pe_search.models.spaces import Calibration
-from pe_search.query.frames import APPROXIMATE_NOTE, ExactFrames, Proposal, best_frames, file_spans, propose
+from pe_search.query.frames import (
+    APPROXIMATE_NOTE,
+    ExactFrames,
+    Proposal,
+    best_frames,
+    block_readers,
+    file_spans,
+    propose,
+)
 from pe_search.query.results import Hit, LocatedSpan, Moment
 from pe_search.query.routes import DEFAULT_TARGETS, MOMENTS, ROUTES, QueryError, Route, route
 from pe_search.store import LibraryStore, SearchFilter, SearchHit
@@ -186,9 +194,12 @@ class QueryEngine:
         proposals = self._proposals(r.target, vectors, max(need * 4, LOCATE_PROPOSALS), filters)
         if proposals is None:
             proposals = self._all_blocks(r.target, filters)
+        readers = block_readers(self.store, r.target, [p.media_id for p in proposals])
         hits = []
         for proposal in proposals:
-            for score, start, end in best_frames(self.store, proposal, r.target, query):
+            if proposal.media_id not in readers:
+                continue
+            for score, start, end in best_frames(readers[proposal.media_id], proposal, query):
                 if cutoff is not None and score < cutoff:
                     break
                 hits.append(
@@ -281,12 +292,20 @@ class QueryEngine:
             candidates = self._proposals("audio_frame", clip_query, max(4 * k, LOCATE_PROPOSALS), None)
             if candidates is None:
                 candidates = self._all_blocks("audio_frame", None)
+        readers = block_readers(self.store, "audio_frame", [c.media_id for c in candidates])
         spans: list[LocatedSpan] = []
         for candidate in candidates:
+            if candidate.media_id not in readers:
+                continue
             found, decided = file_spans(
-                self.store, candidate.media_id, "audio_frame", query, calibration, threshold, min_duration,
-                candidate.windows, exact,
-            )  # fmt: skip
+                readers[candidate.media_id],
+                query,
+                calibration,
+                threshold,
+                min_duration,
+                candidate.windows,
+                exact,
+            )
             note = None if decided else APPROXIMATE_NOTE
             spans += [LocatedSpan(candidate.path, s.start, s.end, s.probability, note) for s in found]
         spans.sort(key=lambda s: -s.probability)

@@ -21,12 +21,15 @@ from pe_search.store import LibraryStore, SearchFilter
 from pe_search.store.frame_blocks import FrameSlice
 from pe_search.store.frame_codes import frames_above, score_error
 
+# The frames of one block overlapping [start, end] (both None: all of them), from one snapshot.
+SliceReader = Callable[..., FrameSlice | None]
 # Exact float32 vectors of some frames of a slice (positions in it), or None when they cannot be had.
 ExactFrames = Callable[[FrameSlice, np.ndarray], "np.ndarray | None"]
 
 APPROXIMATE_NOTE = "edges from compact frame codes (the file could not be re-encoded at the threshold)"
 CUTOFF_MARGIN = 1e-3  # search a little below the cutoff; the probabilities then decide exactly
-MAX_WIDENINGS = 64  # a span running past a proposed window widens it, at most this often
+MAX_WIDENINGS = 64
+MAX_LISTED_FILES = 512  # more files than this are read as all blocks, not as an SQL IN list  # a span running past a proposed window widens it, at most this often
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,14 @@ def propose(
         paths.setdefault(hit.media_id, hit.path)
         windows[hit.media_id].append((hit.start, hit.end))
     return [Proposal(media_id, path, tuple(windows[media_id])) for media_id, path in paths.items()]
+
+
+def block_readers(store: LibraryStore, space: str, media_ids: list[int] | None) -> dict[int, SliceReader]:
+    """{media id: its block's reader} for these files (None: all), in one SQLite read."""
+    if media_ids is not None and len(media_ids) > MAX_LISTED_FILES:
+        wanted = set(media_ids)
+        return {info.media_id: read for info, read in store.frame_blocks(space) if info.media_id in wanted}
+    return {info.media_id: read for info, read in store.frame_blocks(space, media_ids)}
 
 
 def merge_windows(windows: tuple[tuple[float, float], ...]) -> list[tuple[float | None, float | None]]:
@@ -111,9 +122,7 @@ def passing_frames(
 
 
 def file_spans(
-    store: LibraryStore,
-    media_id: int,
-    space: str,
+    read: SliceReader,
     query: np.ndarray,
     calibration: Calibration,
     threshold: float,
@@ -122,13 +131,13 @@ def file_spans(
     exact: ExactFrames | None = None,
 ) -> tuple[list[Span], bool]:
     """(spans of one file, decided exactly), from the frames of `windows` (all of them: the whole
-    file). A span that reaches a window's edge widens the window until it ends inside, so spans are
+    file) of the block `read` slices. A span that reaches a window's edge widens the window until it ends inside, so spans are
     never cut."""
     spans: dict[tuple[float, float], Span] = {}
     all_decided = True
     for start, end in merge_windows(windows):
         for _ in range(MAX_WIDENINGS):
-            frames = store.frame_slice(media_id, space, start, end)
+            frames = read(start, end)
             if frames is None or not len(frames):
                 break
             positions, probabilities, decided = passing_frames(frames, query, calibration, threshold, exact)
@@ -146,7 +155,7 @@ def file_spans(
             if wider_end:
                 end += width
         else:
-            frames = store.frame_slice(media_id, space)  # the whole file, once
+            frames = read()  # the whole file, once
             positions, probabilities, decided = passing_frames(frames, query, calibration, threshold, exact)
         if frames is None or not len(frames):
             continue
@@ -173,13 +182,11 @@ def _runs_to_spans(
     return spans
 
 
-def best_frames(
-    store: LibraryStore, proposal: Proposal, space: str, query: np.ndarray
-) -> list[tuple[float, float, float]]:
+def best_frames(read: SliceReader, proposal: Proposal, query: np.ndarray) -> list[tuple[float, float, float]]:
     """(score, start, end) of every frame inside the proposal's windows, best first."""
     found = []
     for start, end in merge_windows(proposal.windows):
-        frames = store.frame_slice(proposal.media_id, space, start, end)
+        frames = read(start, end)
         if frames is None or not len(frames):
             continue
         scores = frames.vectors() @ np.asarray(query, dtype=np.float32)
