@@ -1,7 +1,7 @@
-"""Benchmark frame vectors at library scale: blocks (sq8, pq) against today's format.
+"""Benchmark frame vectors at library scale: blocks (sq8, the default; pq; f32) against today's format.
 
-    .venv/bin/python bench/bench_frames.py --hours 10 100
-    .venv/bin/python bench/bench_frames.py --hours 2 --baseline-hours 0.5 --pq-hours 1   # quick
+    .venv/bin/python bench/bench_frames.py --hours 10 100 --baseline-hours 0.5 --pq-hours 3
+    .venv/bin/python bench/bench_frames.py --hours 2 --baseline-hours 0.25 --pq-hours 1   # quick
 
 Simulated hours of media: 10-minute audio files, 30 s windows every 15 s (one 1024-d `audio` clip
 vector each), 40 ms audio frames (25 per second, 1024-d, `audio_frame`), pushed through the real
@@ -15,7 +15,9 @@ One run prints, per simulated size and code: disk per hour of media (everything 
 folder), SQLite rows per hour, frames written per second (time inside the writing stage only),
 peak resident memory while indexing; then library-wide locate p50 at the largest size, locate
 inside one 2-hour file, and for each code the share of spans identical to float32's and of span
-edges within one frame of float32's. The baseline is today's format (a row per frame, SPACE.f32
+edges within one frame of float32's; for sq8 also with the frames it cannot decide re-encoded (the
+simulation hands back the file's float32 frames, as re-encoding its chunk would) and how many
+frames and 30 s chunks per query that costs. The baseline is today's format (a row per frame, SPACE.f32
 and a FAISS index of frames) written by the previous writing stage at `--baseline-hours` and
 scaled per hour.
 """

@@ -91,7 +91,7 @@ def index_contents(library_dir: Path, queries: int = 8, seed: int = 0) -> dict[s
 
     layout = LibraryLayout(library_dir)
     contents: dict[str, list] = {}
-    with LibraryStore.open(library_dir, readonly=True) as store, store._read_engine.connect() as connection:
+    with LibraryStore.open(library_dir, readonly=True) as store, store.read_connection() as connection:
         states = connection.execute(select(IndexState.space, IndexState.dim, IndexState.generation)).all()
         keys = {
             (row.space, row.vector_id): (row.path, row.level, round(row.start_s, 4), round(row.end_s, 4))

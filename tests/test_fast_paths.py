@@ -63,8 +63,8 @@ def test_fast_is_the_default_and_the_switch_gives_the_plain_modules(bf16_encoder
     assert type(plain.audio_front_end(plain.audio_tower)) is PeAudioEncoderEmbedder
     assert plain.audio_front_end(plain.audio_tower) is plain.audio_tower.embedder
     expected = FastVisionModel if fast_paths.native_bf16(torch.device("cpu")) else PlainVisionModel
-    assert type(fast._vision_models[id(fast.video_tower)]) is expected
-    assert type(plain._vision_models[id(plain.video_tower)]) is PlainVisionModel
+    assert type(fast.vision_model(fast.video_tower)) is expected
+    assert type(plain.vision_model(plain.video_tower)) is PlainVisionModel
 
 
 def test_environment_switches(checkpoint_dirs, monkeypatch):
@@ -72,7 +72,7 @@ def test_environment_switches(checkpoint_dirs, monkeypatch):
     monkeypatch.delenv("PE_SEARCH_FAST_BF16", raising=False)
     encoder = PeEncoder.from_pretrained(checkpoint_dirs["video"])
     assert encoder.fast and not encoder.bf16_vision  # the defaults
-    assert type(encoder._vision_models[id(encoder.video_tower)]) is PlainVisionModel
+    assert type(encoder.vision_model(encoder.video_tower)) is PlainVisionModel
     monkeypatch.setenv("PE_SEARCH_FAST", "0")
     assert not PeEncoder.from_pretrained(checkpoint_dirs["audio"]).fast
     monkeypatch.setenv("PE_SEARCH_FAST", "1")
@@ -80,7 +80,7 @@ def test_environment_switches(checkpoint_dirs, monkeypatch):
     encoder = PeEncoder.from_pretrained(checkpoint_dirs["video"])
     assert encoder.fast and encoder.bf16_vision
     expected = FastVisionModel if fast_paths.native_bf16(torch.device("cpu")) else PlainVisionModel
-    assert type(encoder._vision_models[id(encoder.video_tower)]) is expected
+    assert type(encoder.vision_model(encoder.video_tower)) is expected
 
 
 def test_plain_path_runs_the_snake_modules_and_the_fast_path_does_not(encoders, plain_encoders, monkeypatch):
@@ -119,8 +119,11 @@ def test_eager_front_end_and_fallback_after_a_compile_failure_match_forward(enco
         raise RuntimeError("no C++ compiler")
 
     failing.compiled = broken
+    plain_front_end = encoder.audio_front_end
     for front_end in (eager, failing):
-        monkeypatch.setitem(encoder._front_ends, id(tower), front_end)
+        monkeypatch.setattr(
+            encoder, "audio_front_end", lambda e, f=front_end: f if e is tower else plain_front_end(e)
+        )
         with caplog.at_level(logging.WARNING, logger="pe_search.models.fast_paths"):
             vectors = encoder.embed_audio(audio)
         for clip, vector in zip(audio, vectors, strict=True):

@@ -86,14 +86,20 @@ def test_cache_is_bounded_least_recently_used_out():
     assert vision.frames == 5
 
 
+def _counted_vision(encoder: PeEncoder) -> _Counting:
+    """Count the frames the encoder's own video tower's vision model runs (the fused copy as is)."""
+    tower, vision_model = encoder.video_tower, encoder.vision_model
+    counted = _Counting(vision_model(tower))
+    encoder.vision_model = lambda t: counted if t is tower else vision_model(t)
+    return counted
+
+
 @pytest.mark.parametrize("kind", ["video", "audio_video"])
 def test_overlapping_windows_run_shared_frames_once_and_match_forward(checkpoint_dirs, kind):
     fast = PeEncoder.from_pretrained(checkpoint_dirs[kind])
     plain = PeEncoder.from_pretrained(checkpoint_dirs[kind], fast=False)
-    tower = id(fast.video_tower)
-    fast._vision_models[tower] = counted_fast = _Counting(fast._vision_models[tower])
-    counted_plain = _Counting(plain._vision_models[id(plain.video_tower)])
-    plain._vision_models[id(plain.video_tower)] = counted_plain
+    counted_fast = _counted_vision(fast)
+    counted_plain = _counted_vision(plain)
     file_frames = _frames(12)
     windows = [file_frames[0:6], file_frames[3:9], file_frames[6:12]]  # 18 window frames, 12 distinct
     model = fast.model.video_model if kind == "audio_video" else fast.model

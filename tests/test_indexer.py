@@ -87,14 +87,15 @@ def test_frames_shared_by_overlapping_windows_go_through_the_vision_model_once(t
     folder = make_folder(tmp_path / "media")
     encoder = models.clip
     encoder.forget_frames()  # the module's models are shared: start from nothing seen
-    tower = id(encoder.video_tower)
-    vision, given = encoder._vision_models[tower], []
+    tower = encoder.video_tower
+    vision_model, given = encoder.vision_model, []
+    vision = vision_model(tower)
 
     def counted(frames):
         given.append(frames.shape[0])
         return vision(frames)
 
-    monkeypatch.setitem(encoder._vision_models, tower, counted)
+    monkeypatch.setattr(encoder, "vision_model", lambda t: counted if t is tower else vision_model(t))
     _index(folder, tmp_path / "lib", models)
     library = snapshot(tmp_path / "lib")
     stored = {

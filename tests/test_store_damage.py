@@ -133,7 +133,7 @@ def test_reader_opens_the_database_read_only(library):
     """Proof by SQLite itself: the reader's connection cannot write."""
     with (
         LibraryStore.open(library, readonly=True) as store,
-        store._read_engine.connect() as connection,
+        store.read_connection() as connection,
         pytest.raises(Exception, match="readonly database"),
     ):
         connection.exec_driver_sql("UPDATE media_files SET size = 0")

@@ -372,7 +372,7 @@ class PeEncoder:
     def _video_features(self, encoder: nn.Module, clips: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per-frame inputs of the temporal transformer: the vision model on real frames only."""
         embedder = encoder.embedder
-        vision = self._vision_models[id(encoder)]
+        vision = self.vision_model(encoder)
         chunk = max(self.batch_size * 4, 16)
 
         def run_vision(frames: torch.Tensor) -> torch.Tensor:

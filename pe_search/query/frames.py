@@ -26,7 +26,7 @@ SliceReader = Callable[..., FrameSlice | None]
 # Exact float32 vectors of some frames of a slice (positions in it), or None when they cannot be had.
 ExactFrames = Callable[[FrameSlice, np.ndarray], "np.ndarray | None"]
 
-APPROXIMATE_NOTE = "edges from compact frame codes (the file could not be re-encoded at the threshold)"
+APPROXIMATE_NOTE = "edges approximate: frames at the threshold decided on compact codes, not re-encoded"
 CUTOFF_MARGIN = 1e-3  # search a little below the cutoff; the probabilities then decide exactly
 MAX_WIDENINGS = 64
 MAX_LISTED_FILES = 512  # more files than this are read as all blocks, not as an SQL IN list  # a span running past a proposed window widens it, at most this often

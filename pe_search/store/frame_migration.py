@@ -36,7 +36,7 @@ FRAME_ROWS = text(
 
 def convert_frame_rows(store: LibraryStore, progress: Callable[[str], None] | None = None) -> list[str]:
     """Convert every frame space still held as rows; returns what was done (for store.messages)."""
-    with store._read_engine.connect() as connection:
+    with store.read_connection() as connection:
         legacy = connection.execute(
             select(IndexState.space, IndexState.dim).where(IndexState.space.in_(FRAME_SPACES))
         ).all()
@@ -52,7 +52,7 @@ def convert_frame_rows(store: LibraryStore, progress: Callable[[str], None] | No
 
 
 def _convert_space(store: LibraryStore, space: str, dim: int, codes: str, say: Callable[[str], None]) -> str:
-    with store._read_engine.connect() as connection:
+    with store.read_connection() as connection:
         files = [
             row[0]
             for row in connection.exec_driver_sql(
@@ -74,9 +74,8 @@ def _convert_space(store: LibraryStore, space: str, dim: int, codes: str, say: C
                 say(f"{space}: {done}/{len(files)} files converted ({frames} frames)")
     finally:
         vector_file.close()
-    with store._session() as session:
-        session.execute(delete(IndexState).where(IndexState.space == space))
-        session.commit()
+    with store.write() as tx:
+        tx.session.execute(delete(IndexState).where(IndexState.space == space))
     freed = 0
     for path in (store.layout.vector_file(space), store.layout.index_file(space)):
         if path.exists():

@@ -795,6 +795,14 @@ class LibraryStore:
             raise ValueError("open the library with the model's fingerprint to write vectors")
         return self.fingerprint
 
+    def read_connection(self) -> Connection:
+        """A read-only SQLite connection (one snapshot in WAL mode), for reads the store has no
+        method for: maintenance steps such as the frame-row migration, and tests. Use it as a
+        context manager."""
+        if self._read_engine is None:
+            raise ValueError("the library is closed")
+        return self._read_engine.connect()
+
     def _require_writer(self) -> None:
         if self.readonly or self._write_engine is None:
             raise ValueError("this library was opened read-only (or is closed)")
