@@ -119,7 +119,11 @@ def params_size(encoding: str, dim: int) -> int:
 SCAN_PIECE = 32_768  # frames per FAISS call when scanning a block (two threads share the pieces)
 SCAN_TOP = 512  # top-k asked per piece; a piece whose k-th frame still passes is range-searched
 _scratch = threading.local()
-_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="frame-scan")
+# The two scan threads are the parallelism: FAISS's own OpenMP threads inside them would only
+# oversubscribe the cores (the setting is per calling thread, so clip indexes keep theirs).
+_pool = ThreadPoolExecutor(
+    max_workers=2, thread_name_prefix="frame-scan", initializer=lambda: faiss.omp_set_num_threads(1)
+)
 
 
 def _flat_codes_index(encoding: str, dim: int, params: np.ndarray, codebook: Codebook | None) -> faiss.Index:
