@@ -28,8 +28,8 @@ ExactFrames = Callable[[FrameSlice, np.ndarray], "np.ndarray | None"]
 
 APPROXIMATE_NOTE = "edges approximate: frames at the threshold decided on compact codes, not re-encoded"
 CUTOFF_MARGIN = 1e-3  # search a little below the cutoff; the probabilities then decide exactly
-MAX_WIDENINGS = 64
-MAX_LISTED_FILES = 512  # more files than this are read as all blocks, not as an SQL IN list  # a span running past a proposed window widens it, at most this often
+MAX_WIDENINGS = 64  # a span running past a proposed window widens it, at most this often
+MAX_LISTED_FILES = 512  # more files than this are read as all blocks, not as an SQL IN list
 
 
 @dataclass(frozen=True)
