@@ -8,9 +8,9 @@ vector each), 40 ms audio frames (25 per second, 1024-d, `audio_frame`), pushed 
 writing stage (`indexer.write.write_file`, one transaction per file) and queried through the real
 query engine (`QueryEngine.locate`, coarse-to-fine). Frames follow sound events: each file is a
 sequence of events (a few seconds to a minute each) drawn from 400 event types; a frame is its
-event's unit direction plus noise (fading linearly into the next event's over 0.48 s, so frames at
-span edges cross the threshold gradually, as a real model's do), and a window's clip vector is the mean of its frames plus
-noise. Queries are event directions.
+event's unit direction plus noise (fading linearly into the next event's over 0.48 s, so frames
+at span edges cross the threshold gradually, as a real model's do), and a window's clip vector is
+the mean of its frames plus noise. Queries are event directions.
 
 One run prints, per simulated size and code: disk per hour of media (everything in the library
 folder), SQLite rows per hour, frames written per second (time inside the writing stage only),
@@ -18,8 +18,8 @@ peak resident memory while indexing; then library-wide locate p50 at the largest
 inside one 2-hour file, and for each code the share of spans identical to float32's and of span
 edges within one frame of float32's; for sq8 also with the frames it cannot decide re-encoded (the
 simulation hands back the file's float32 frames, as re-encoding its chunk would) and how many
-frames and 30 s chunks per query that costs. The baseline is today's format (a row per frame, SPACE.f32
-and a FAISS index of frames) written by the previous writing stage at `--baseline-hours` and
+frames and 30 s chunks per query that costs. The baseline is today's format (a row per frame,
+SPACE.f32 and a FAISS index of frames) written by the previous writing stage at `--baseline-hours` and
 scaled per hour.
 """
 
@@ -176,10 +176,7 @@ def build(world: World, folder: Path, hours: float, writer, codes: str, file_min
     }
 
 
-def float32_spans(
-    world: World, file_seed: int, seconds: float, query: np.ndarray
-) -> list[tuple[float, float]]:
-    _, frames = world.frames(file_seed, seconds)
+def float32_spans(frames: np.ndarray, seconds: float, query: np.ndarray) -> list[tuple[float, float]]:
     starts = np.arange(len(frames)) * FRAME_SECONDS
     ends = np.minimum(starts + FRAME_SECONDS, seconds)
     probabilities = Calibration(*CALIBRATION["text_audio_frame"]).probability(frames @ query)
@@ -192,13 +189,12 @@ class SimulatedReencoding:
     """The query layer's `exact` callback for simulated files: what re-encoding a chunk would give
     (the file's float32 frames), counting the frames and 30 s chunks it is asked for."""
 
-    def __init__(self, world: World, seconds: float) -> None:
-        self.world, self.seconds = world, seconds
+    def __init__(self) -> None:
+        self.file: np.ndarray | None = None  # float32 frames of the file being queried
         self.frames = self.chunks = 0
 
     def __call__(self, frames, positions: np.ndarray) -> np.ndarray:
-        number = int(frames.media_id) - 1  # simulated files are written in order, ids from 1
-        _, exact = self.world.frames(number, self.seconds)
+        exact = self.file
         at = frames.first + positions
         self.frames += len(at)
         self.chunks += len(np.unique(at // int(CHUNK / FRAME_SECONDS)))
@@ -209,16 +205,18 @@ def span_agreement(world: World, folder: Path, files: int, seconds: float, per_f
     """Spans inside each file from the library's code against float32 on the same frames: the code
     alone, and with the frames it cannot decide re-encoded (what `locate` does for sq8)."""
     counts = {"coded": [0, 0, 0, 0], "reencoded": [0, 0, 0, 0]}  # same spans, spans, close edges, edges
-    reencoding = SimulatedReencoding(world, seconds)
+    reencoding = SimulatedReencoding()
+    asked = 0
     with LibraryStore.open(folder, readonly=True) as store:
         engine = QueryEngine(store)
         for number in range(files):
             media = store.find_media(f"/sim/{number:06d}.wav")
             assert media.id == number + 1
-            labels, _ = world.frames(number, seconds)
+            labels, reencoding.file = world.frames(number, seconds)
             queries = world.directions[np.unique(labels)[:per_file]]  # events the file holds
+            asked += len(queries)
             for query in queries:
-                exact = float32_spans(world, number, seconds, query)
+                exact = float32_spans(reencoding.file, seconds, query)
                 for way, callback in (("coded", None), ("reencoded", reencoding)):
                     found = engine.locate(
                         query, THRESHOLD, media_id=media.id, path=media.path, exact=callback
@@ -233,7 +231,7 @@ def span_agreement(world: World, folder: Path, files: int, seconds: float, per_f
                         tally[2] += (
                             bool(edges.size) and float(np.min(np.abs(edges - edge))) <= FRAME_SECONDS + 1e-6
                         )
-    asked = max(1, sum(min(per_file, len(np.unique(world.frames(n, seconds)[0]))) for n in range(files)))
+    asked = max(1, asked)
     return {
         "spans_identical_share": counts["coded"][0] / max(1, counts["coded"][1]),
         "span_edges_within_one_frame_share": counts["coded"][2] / max(1, counts["coded"][3]),
