@@ -2,9 +2,10 @@
 the best frames, scored exactly on the candidates' blocks (coarse-to-fine; no index of frames).
 
 The coarse step is the caller's: clip-level search proposes files and windows (`propose`), or a
-single file is named. Here only the slices of the candidates' blocks are read, and FAISS range
-search over their codes returns the frames above the score that corresponds to the threshold,
-so nothing is decoded and no score below it is ever materialised.
+single file is named. Here only the slices of the candidates' blocks are read, and each slice's
+`scan` (the store's frame scoring: a range search over the codes, nothing decoded) returns the
+frames above the score that corresponds to the threshold. What is left here is arithmetic: the
+cut for a threshold, re-scoring the frames the code cannot decide, and frames into spans.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ import numpy as np
 
 from pe_search.models.spaces import Calibration
 from pe_search.query.spans import Span, frames_to_spans
-from pe_search.store import LibraryStore, SearchFilter
-from pe_search.store.frame_blocks import FrameSlice
-from pe_search.store.frame_codes import frames_above, score_error
+from pe_search.store import FrameSlice, LibraryStore, SearchFilter
 
 # The frames of one block overlapping [start, end] (both None: all of them), from one snapshot.
 SliceReader = Callable[..., FrameSlice | None]
@@ -102,19 +101,15 @@ def passing_frames(
     cutoff = sign * calibration.score_for_probability(threshold)
     slack = CUTOFF_MARGIN * max(1.0, abs(cutoff))  # the cut's own rounding; probabilities decide
     query = sign * np.asarray(query, dtype=np.float32)
-    error = score_error(frames.encoding, frames.dim, frames.params, query)
-    positions, scores = frames_above(
-        frames.encoding, frames.dim, frames.params, frames.codes, query, cutoff - slack - (error or 0.0),
-        frames.codebook,
-    )  # fmt: skip
-    scores = scores.astype(np.float64)
-    decided = error is not None
-    if error:
-        unsure = np.flatnonzero(scores <= cutoff + slack + error)
-        vectors = exact(frames, positions[unsure]) if exact is not None and unsure.size else None
+    found = frames.scan(query, cutoff, slack)
+    positions, scores, unsure = found.positions, found.scores, found.unsure
+    decided = found.bounded
+    if unsure.size:
+        vectors = exact(frames, positions[unsure]) if exact is not None else None
         if vectors is not None:
+            scores = scores.copy()  # the scan's answer stays as the code gave it
             scores[unsure] = vectors.astype(np.float64) @ query.astype(np.float64)
-        elif unsure.size:
+        else:
             decided = False
     probabilities = calibration.probability(sign * scores)
     keep = probabilities > threshold
@@ -189,6 +184,6 @@ def best_frames(read: SliceReader, proposal: Proposal, query: np.ndarray) -> lis
         frames = read(start, end)
         if frames is None or not len(frames):
             continue
-        scores = frames.vectors() @ np.asarray(query, dtype=np.float32)
+        scores = frames.scores(query)
         found += zip(scores.tolist(), frames.starts.tolist(), frames.ends.tolist(), strict=True)
     return sorted(found, key=lambda item: -item[0])

@@ -15,6 +15,7 @@ from pe_search.store.errors import (
 )
 from pe_search.store.filters import SearchFilter
 from pe_search.store.fingerprint import ModelFingerprint
+from pe_search.store.frame_slice import FrameScan, FrameSlice
 from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
 from pe_search.store.library import LibraryStore
 from pe_search.store.policy import IndexPolicy
@@ -32,6 +33,8 @@ from pe_search.store.vectors import IndexSpec
 
 __all__ = [
     "DEFAULT_LIBRARY",
+    "FrameScan",
+    "FrameSlice",
     "LIBRARY_ENV",
     "IndexPolicy",
     "IndexSpec",

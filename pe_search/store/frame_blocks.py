@@ -25,16 +25,17 @@ in one SQLite transaction.
 
 from __future__ import annotations
 
-import os
 import struct
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pe_search.errors import Option
+from pe_search.store.append_file import AppendFile
 from pe_search.store.errors import LibraryDamagedError
-from pe_search.store.frame_codes import ENCODING_IDS, ENCODINGS, Codebook, CodedFrames, decode
+from pe_search.store.frame_codes import ENCODING_IDS, ENCODINGS, Codebook, CodedFrames
+from pe_search.store.frame_slice import FrameSlice
 
 MAGIC = b"PEFB"
 VERSION = 1
@@ -119,10 +120,6 @@ class BlockLayout:
     times: FrameTimes
 
     @property
-    def times_offset(self) -> int:
-        return HEADER_SIZE
-
-    @property
     def params_offset(self) -> int:
         return HEADER_SIZE + (16 * self.count if self.times.explicit else 0)
 
@@ -165,9 +162,9 @@ def parse_header(data: bytes | memoryview, where: str, times: np.ndarray | None 
         bytes(data[: HEADER.size])
     )
     if magic != MAGIC or version != VERSION or encoding not in ENCODINGS:
-        raise LibraryDamagedError(
-            f"{where}: not a frame block (magic {magic!r}, version {version}): the block file is damaged; "
-            "restore it from a backup, or index the library again with --rebuild"
+        raise _damaged(
+            f"{where}: not a frame block (magic {magic!r}, version {version}): the block file is damaged",
+            where,
         )
     frame_times = FrameTimes(count, start, step, last_end)
     if flags & EXPLICIT_TIMES:
@@ -182,63 +179,28 @@ class _NeedsTimes(Exception):
         self.count = count
 
 
-@dataclass
-class FrameSlice:
-    """Frames first .. stop-1 of one block: their times, the coding and the codes (a view)."""
-
-    media_id: int
-    space: str
-    first: int
-    starts: np.ndarray
-    ends: np.ndarray
-    encoding: str
-    dim: int
-    params: np.ndarray
-    codes: np.ndarray
-    codebook: Codebook | None = None
-    total: int = 0  # frames in the whole block
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def vectors(self) -> np.ndarray:
-        return decode(self.encoding, self.dim, self.params, self.codes, self.codebook)
-
-
 class BlockFile:
-    """One generation's block file of a space: `pwrite` at the tail, `fdatasync`, read by mmap."""
+    """One generation's block file of a space: an `AppendFile` of bytes (blocks back to back)."""
 
     def __init__(self, path: Path, *, writable: bool) -> None:
         self.path = path
         self.writable = writable
-        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if writable else None
-        self._map: np.ndarray | None = None
-        self._lock = threading.Lock()
+        self._file = AppendFile(path, writable=writable)
 
     def write(self, offset: int, data: bytes) -> None:
-        if self._fd is None:
-            raise RuntimeError(f"{self.path} is open read-only")
-        view = memoryview(data)
-        while view:
-            written = os.pwrite(self._fd, view, offset)
-            view, offset = view[written:], offset + written
+        self._file.write(offset, data)
 
     def sync(self) -> None:
-        if self._fd is not None:
-            os.fdatasync(self._fd)
+        self._file.sync()
 
     def view(self, end: int) -> np.ndarray:
         """The file's bytes as a read-only uint8 map of at least `end` bytes."""
-        with self._lock:
-            if self._map is None or self._map.size < end:
-                size = os.stat(self.path).st_size
-                if size < end:
-                    raise LibraryDamagedError(
-                        f"{self.path} holds {size} bytes but the library has a block up to byte {end}: "
-                        "restore it from a backup, or index the library again with --rebuild"
-                    )
-                self._map = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(size,))
-            return self._map
+        return self._file.view(
+            end,
+            lambda size: _damaged(
+                f"{self.path} holds {size} bytes but the library has a block up to byte {end}", self.path
+            ),
+        )
 
     def layout(self, offset: int, nbytes: int) -> BlockLayout:
         data = self.view(offset + nbytes)
@@ -251,7 +213,7 @@ class BlockFile:
             times = np.frombuffer(data[at : at + 16 * needs.count].tobytes(), dtype="<f8")
             layout = parse_header(head, where, times)
         if layout.nbytes > nbytes:
-            raise LibraryDamagedError(f"{self.path}@{offset}: block larger than its record")
+            raise _damaged(f"{self.path}@{offset}: block larger than its record", self.path)
         return layout
 
     def read_slice(
@@ -293,8 +255,14 @@ class BlockFile:
         return bytes(self.view(offset + nbytes)[offset : offset + nbytes])
 
     def close(self) -> None:
-        with self._lock:
-            self._map = None
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._file.close()
+
+
+def _damaged(what: str, where: str | Path) -> LibraryDamagedError:
+    """The block file does not hold what SQLite says it does."""
+    return LibraryDamagedError(
+        what,
+        "restore the block file from a backup, or index the library again with {0}",
+        options=(Option("rebuild", switch=True),),
+        value=str(where),
+    )

@@ -100,22 +100,6 @@ def encode(vectors: np.ndarray, encoding: str, codebook: Codebook | None = None)
     raise ValueError(f"unknown frame encoding {encoding!r}")
 
 
-def code_size(encoding: str, dim: int, codebook: Codebook | None = None) -> int:
-    if encoding == "f32":
-        return dim * 4
-    if encoding == "sq8":
-        return dim
-    if encoding == "pq":
-        assert codebook is not None
-        return int(codebook.pq.code_size)
-    raise ValueError(f"unknown frame encoding {encoding!r}")
-
-
-def params_size(encoding: str, dim: int) -> int:
-    """float32 values of per-block parameters."""
-    return 2 * dim if encoding == "sq8" else 0
-
-
 SCAN_PIECE = 32_768  # frames per FAISS call when scanning a block (two threads share the pieces)
 SCAN_TOP = 512  # top-k asked per piece; a piece whose k-th frame still passes is range-searched
 _scratch = threading.local()

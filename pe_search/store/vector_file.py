@@ -13,13 +13,12 @@ write overwrites them. Rows of deleted vectors stay as holes: ids are never reus
 
 from __future__ import annotations
 
-import os
-import threading
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from pe_search.store.append_file import AppendFile
 from pe_search.store.errors import LibraryDamagedError
 
 ROW_DTYPE = np.float32
@@ -27,23 +26,18 @@ CHECKSUM_READ = 8 << 20  # bytes read at a time when checking a file's checksum
 
 
 class VectorFile:
+    """A space's clip vectors on disk: row `i` is vector id `i` (an `AppendFile` of float32 rows)."""
+
     def __init__(self, path: Path, dim: int, *, writable: bool) -> None:
         self.path = path
         self.dim = dim
         self.writable = writable
-        self._row_bytes = dim * np.dtype(ROW_DTYPE).itemsize
-        self._fd: int | None = None
-        self._map: np.ndarray | None = None
-        self._lock = threading.Lock()
-        if writable:
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._file = AppendFile(path, writable=writable, dtype=ROW_DTYPE, width=dim)
+        self._row_bytes = self._file.row_bytes
 
     def rows(self) -> int:
         """Rows physically in the file (committed or not)."""
-        try:
-            return os.stat(self.path).st_size // self._row_bytes
-        except FileNotFoundError:
-            return 0
+        return self._file.rows()
 
     def problem(self, rows: int, crc32: int | None, verify_bytes: int) -> str | None:
         """What is wrong with the file, given that the library holds `rows` rows whose CRC-32 is
@@ -74,33 +68,26 @@ class VectorFile:
 
     def write(self, start: int, vectors: np.ndarray) -> None:
         """Put `vectors` at ids start, start+1, ...; durable after `sync()`."""
-        if self._fd is None:
+        if not self.writable:
             raise RuntimeError(f"{self.path} is open read-only")
         data = np.ascontiguousarray(vectors, dtype=ROW_DTYPE)
         if data.ndim != 2 or data.shape[1] != self.dim:
             raise ValueError(f"expected vectors of shape (n, {self.dim}), got {data.shape}")
-        view = memoryview(data).cast("B")
-        offset = start * self._row_bytes
-        while view:
-            written = os.pwrite(self._fd, view, offset)
-            view, offset = view[written:], offset + written
+        self._file.write(start, data)
 
     def sync(self) -> None:
-        if self._fd is not None:
-            os.fdatasync(self._fd)
+        self._file.sync()
 
     def view(self, rows: int) -> np.ndarray:
         """A read-only memory map of at least `rows` rows (remapped when the file has grown)."""
-        with self._lock:
-            if self._map is None or self._map.shape[0] < rows:
-                have = self.rows()
-                if have < rows:
-                    raise LibraryDamagedError(
-                        f"{self.path} holds {have} vectors but vector id {rows - 1} is in the library: "
-                        "restore the file from a backup, or delete the library and index again"
-                    )
-                self._map = np.memmap(self.path, dtype=ROW_DTYPE, mode="r", shape=(have, self.dim))
-            return self._map
+        return self._file.view(rows, lambda have: self._short(have, rows))
+
+    def _short(self, have: int, rows: int) -> LibraryDamagedError:
+        return LibraryDamagedError(
+            f"{self.path} holds {have} vectors but vector id {rows - 1} is in the library",
+            "restore the file from a backup, or delete the library and index again",
+            value=str(self.path),
+        )
 
     def read(self, ids: np.ndarray) -> np.ndarray:
         """The vectors with these ids, in this order (a copy)."""
@@ -113,8 +100,4 @@ class VectorFile:
         return view[ids]
 
     def close(self) -> None:
-        with self._lock:
-            self._map = None
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._file.close()
