@@ -5,10 +5,9 @@ block is written past the committed tail, fsynced before the commit, and made li
 take one SQLite read transaction for the block's row and then read only the slice they need from
 the memory-mapped block file.
 
-Compaction copies the live blocks of a space into the next generation's file, fsyncs it, then
-switches `frame_files.generation` and every block's offset in one SQLite transaction, and only
-then deletes the old file. Killed before that commit, the old file is still the live one and the
-new one is a leftover; killed after, the old one is. Opening for writing removes leftovers.
+It is the frame family's one interface, as `SpaceIndex` is the clip vectors': `put` (write a
+file's block), `free` (remove it), `read` / `read_many` (slices of blocks; a slice's `scan` and
+`scores` do the scoring), `counts` and `status`. Compaction lives in `frame_compaction`.
 """
 
 from __future__ import annotations
@@ -17,65 +16,28 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from pe_search.store.atomic import fsync_dir
-from pe_search.store.frame_blocks import BlockFile, FrameSlice, FrameTimes, pack_block
+from pe_search.errors import Option
+from pe_search.store import frame_compaction
+from pe_search.store.frame_blocks import BlockFile, FrameTimes, pack_block
 from pe_search.store.frame_codes import (
     DEFAULT_FRAME_CODES,
     FRAME_CODES,
-    PQ_TRAIN_MIN,
     Codebook,
     encode,
 )
+from pe_search.store.frame_records import FrameBlockInfo, FrameCodesError, FramePolicy, FrameSpaceStatus
+from pe_search.store.frame_slice import FrameSlice
 from pe_search.store.layout import LibraryLayout, check_space_name
 from pe_search.store.schema import FrameBlock, FrameFile
 
 log = logging.getLogger(__name__)
 
 FRAME_SPACES = ("audio_frame", "video_frame")  # the spaces the indexer stores as blocks
-COMPACT_STEPS = ("copied", "synced", "committed")
-
-
-@dataclass(frozen=True)
-class FrameBlockInfo:
-    """One block's row: which file and space, where it lies, how many frames over which time."""
-
-    media_id: int
-    space: str
-    offset: int
-    nbytes: int
-    count: int
-    start: float
-    end: float
-    encoding: str
-
-
-@dataclass(frozen=True)
-class FrameSpaceStatus:
-    """A frame space on disk: live frames and bytes, and the dead bytes compaction would reclaim."""
-
-    space: str
-    codes: str  # what the library asked for: sq8 or pq
-    frames: int
-    blocks: int
-    live_bytes: int
-    dead_bytes: int  # freed blocks still in the file (reclaimable)
-    file_bytes: int
-    encodings: dict[str, int] = field(default_factory=dict)  # blocks per encoding
-
-
-@dataclass
-class FramePolicy:
-    """When to compact on its own, and how much a PQ codebook is trained on."""
-
-    compact_share: float = 0.5  # dead share of the file past which a commit compacts
-    compact_min_bytes: int = 64 << 20  # ... once at least this many bytes are dead
-    pq_train_min: int = PQ_TRAIN_MIN
 
 
 class FrameStore:
@@ -131,7 +93,11 @@ class FrameStore:
         """Write one block for (media, space), replacing the file's old one; live once committed."""
         check_space_name(space)
         if codes not in FRAME_CODES:
-            raise ValueError(f"frame codes must be one of {FRAME_CODES}, got {codes!r}")
+            raise FrameCodesError(
+                f"{{0}} must be one of {', '.join(FRAME_CODES)}, got {codes!r}",
+                options=(Option("frame_codes"),),
+                value=codes,
+            )
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != dim:
             raise ValueError(f"{space}: expected frames of shape (n, {dim}), got {vectors.shape}")
@@ -146,9 +112,11 @@ class FrameStore:
             row = FrameFile(space=space, dim=dim, generation=0, tail=0, live_bytes=0, frames=0, codes=codes)
             session.add(row)
         elif row.codes != codes:
-            raise ValueError(
-                f"{space}: the library's frames are coded {row.codes}, not {codes}: index with "
-                f"--frame-codes {row.codes}, or --rebuild to code every file again"
+            raise FrameCodesError(
+                f"{space}: the library's frames are coded {row.codes}, not {codes}",
+                "index with {0}, or pass {1} to code every file again",
+                options=(Option("frame_codes", row.codes), Option("rebuild", switch=True)),
+                value=codes,
             )
         self.free(session, media_id, space)
         codebook = self.codebook(row)
@@ -286,64 +254,24 @@ class FrameStore:
     # -- maintenance ------------------------------------------------------------------------------
 
     def due_for_compaction(self, session: Session, space: str) -> bool:
-        row = session.execute(select(FrameFile).where(FrameFile.space == space)).scalar_one_or_none()
-        if row is None or row.tail == 0:
-            return False
-        dead = row.tail - row.live_bytes
-        return dead >= self.policy.compact_min_bytes and dead > self.policy.compact_share * row.tail
+        return frame_compaction.due(session, space, self.policy.compact_share, self.policy.compact_min_bytes)
 
     def compact(
         self, session: Session, space: str, on_step: Callable[[str], None] | None = None
     ) -> str | None:
-        """Copy the live blocks of `space` into a new file and switch to it; returns what it did.
-
-        `on_step(step)` (tests) is called after each of COMPACT_STEPS, e.g. to kill the process.
-        """
-        row = session.get(FrameFile, space)
-        if row is None or row.tail == row.live_bytes:
-            return None
-        blocks = session.scalars(
-            select(FrameBlock).where(FrameBlock.space == space).order_by(FrameBlock.offset)
-        ).all()
-        old_generation, before = row.generation, row.tail
-        old = self.block_file(space, old_generation)
-        path = self.layout.block_file(space, old_generation + 1)
-        path.unlink(missing_ok=True)  # a leftover of an interrupted compaction
-        new = BlockFile(path, writable=True)
-        try:
-            offset = 0
-            for block in blocks:
-                new.write(offset, old.raw(block.offset, block.nbytes))
-                block.offset, offset = offset, offset + block.nbytes
-            _step(on_step, "copied")
-            new.sync()
-            fsync_dir(path.parent)
-            _step(on_step, "synced")
-        finally:
-            new.close()
-        row.generation = old_generation + 1
-        row.tail = row.live_bytes = offset
-        session.commit()
-        _step(on_step, "committed")
-        with self._lock:
-            handle = self._files.pop((space, old_generation), None)
-        if handle is not None:
-            handle.close()
-        self.layout.block_file(space, old_generation).unlink(missing_ok=True)
-        fsync_dir(path.parent)
-        return f"{space}: compacted frame blocks from {_mb(before)} to {_mb(offset)} ({len(blocks)} blocks)"
+        """Copy the live blocks of `space` into a new file and switch to it; returns what it did
+        (`on_step`: see `frame_compaction.compact`)."""
+        return frame_compaction.compact(session, self.layout, space, self.block_file, self._forget, on_step)
 
     def remove_leftovers(self, session: Session) -> None:
         """Block files that are not a space's live generation (interrupted compactions, drops)."""
-        if not self.layout.frames_dir.is_dir():
-            return
-        live = {self.layout.block_file(space, generation).name for space, generation in session.execute(
-            select(FrameFile.space, FrameFile.generation)
-        )}  # fmt: skip
-        for path in sorted(self.layout.frames_dir.iterdir()):
-            if path.name not in live:
-                log.info("removing leftover %s", path)
-                path.unlink()
+        frame_compaction.remove_leftovers(session, self.layout)
+
+    def _forget(self, space: str, generation: int) -> None:
+        with self._lock:
+            handle = self._files.pop((space, generation), None)
+        if handle is not None:
+            handle.close()
 
     def drop_all(self, session: Session) -> None:
         """Forget every block (a rebuild); the files go once the caller has committed."""
@@ -368,12 +296,3 @@ def _info(block: FrameBlock) -> FrameBlockInfo:
         block.end_s,
         block.encoding,
     )
-
-
-def _step(on_step: Callable[[str], None] | None, step: str) -> None:
-    if on_step is not None:
-        on_step(step)
-
-
-def _mb(nbytes: int) -> str:
-    return f"{nbytes / 1e6:.1f} MB"

@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from pe_search.store import audio_prints, text_index
+from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
 from pe_search.store.frame_store import FrameStore
 from pe_search.store.layout import check_space_name
 from pe_search.store.policy import IndexPolicy
@@ -207,10 +208,11 @@ class WriteTransaction:
         starts: np.ndarray,
         ends: np.ndarray,
         vectors: np.ndarray,
-        codes: str = "f32",
+        codes: str = DEFAULT_FRAME_CODES,
     ) -> int:
         """Store a file's frames of `space` (time order) as one block, replacing its old one;
-        `codes` is the library's frame code (sq8 or pq). Returns the number of frames."""
+        `codes` is the library's frame code (f32, sq8 or pq; sq8 unless the library chose
+        another). Returns the number of frames."""
         dim = self._sink.dim()
         info = self._sink.frames.put(self.session, media_id, space, starts, ends, vectors, dim, codes)
         self.frame_spaces.add(space)
