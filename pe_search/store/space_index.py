@@ -6,6 +6,11 @@ before it commits; the in-memory index follows after the commit; the index file 
 then, so it may lag. Bringing an index up to date never needs a log: the live ids in SQLite minus
 the ids the index holds are the vectors to add (read from the file), and the other way round the
 ids to delete.
+
+It is the clip vectors' interface, as `FrameStore` is the frame blocks': the transaction writes
+rows to `file` (`VectorFile.write`, an `AppendFile` shared with the block files), `apply` follows
+a commit's appends and removals, `search` scores, `file.read` reads vectors back by id, and
+`index.count()` counts them.
 """
 
 from __future__ import annotations
