@@ -104,7 +104,7 @@ class QueryEngine:
         routes = fixed_routes or [route(kind, t) for t in (targets or DEFAULT_TARGETS[kind])]
         if not any(self.spaces.get(r.target) for r in routes):
             if not any(self.spaces.values()):
-                raise QueryError("the library is empty: index some media first (pe-search index FOLDER)")
+                raise QueryError("the library is empty", "index some media first")
             have = ", ".join(sorted(s for s, n in self.spaces.items() if n and not CATALOGUE.is_frame(s)))
             wanted = ", ".join(r.target for r in routes)
             raise QueryError(f"the library has no {wanted} vectors to search (it has: {have or 'none'})")

@@ -8,6 +8,7 @@ from the same declarations, so no front door re-lists a default, a bound or a ch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pe_search.models.catalogue import TARGETS
 from pe_search.query.modes import DEFAULT_MODE, MODES
@@ -19,7 +20,7 @@ class Parameter:
     """One parameter. Bounds: `least`/`most` inclusive, `above`/`below` exclusive."""
 
     name: str
-    default: object
+    default: Any
     help: str
     least: float | None = None
     most: float | None = None
@@ -41,7 +42,7 @@ OFFSET = Parameter("offset", 0, "Skip this many results (pagination).", least=0)
 MIN_PROB = Parameter("min_prob", None, "Drop results below this model probability.", least=0, most=1)
 ALL_SEGMENTS = Parameter("all_segments", False, "Every matching segment, not the best one per file.")
 TARGET = Parameter(
-    "target", None, "Which segments to search (default: the query's own targets).", choices=TARGETS
+    "target", None, "Which segments to search (default: text searches sounds and pictures).", choices=TARGETS
 )
 MODE = Parameter(
     "mode",

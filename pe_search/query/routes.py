@@ -71,7 +71,7 @@ def query_kind(text: str | None, audio, video) -> str:
         return "text"
     raise QueryError(
         "no query given",
-        "pass {0}, {1}, {2} or {3}",
+        "pass {0} (words), {1} (a sound), {2} (a clip) or {3} (a stored segment)",
         options=(TEXT, Option("audio", "FILE"), Option("video", "FILE"), Option("like", "PATH@START-END")),
     )
 
