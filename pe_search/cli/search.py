@@ -10,7 +10,7 @@ from pe_search.query import parameters as p
 from pe_search.query.parameters import Parameter
 
 
-def _option(*declarations: str, parameter: Parameter, **extra):
+def query_option(*declarations: str, parameter: Parameter, **extra):
     """A click option from the query parameter's one declaration (default, choices, help)."""
     options: dict = {"help": parameter.help}
     if parameter.choices is not None:
@@ -29,11 +29,11 @@ def _probability(value) -> str:
 @click.option("--audio", type=click.Path(dir_okay=False), help="Query with a sound (a file).")
 @click.option("--video", type=click.Path(dir_okay=False), help="Query with footage (a file).")
 @click.option("--like", metavar="PATH@START-END", help="Query with an indexed segment's own vectors.")
-@_option("--target", parameter=p.TARGET)
-@_option("-k", parameter=p.K)
-@_option("--offset", parameter=p.OFFSET)
-@_option("--min-prob", parameter=p.MIN_PROB, type=float)
-@_option("--all-segments", parameter=p.ALL_SEGMENTS, is_flag=True)
+@query_option("--target", parameter=p.TARGET)
+@query_option("-k", parameter=p.K)
+@query_option("--offset", parameter=p.OFFSET)
+@query_option("--min-prob", parameter=p.MIN_PROB, type=float)
+@query_option("--all-segments", parameter=p.ALL_SEGMENTS, is_flag=True)
 @click.option(
     "--kind", "kinds", multiple=True, type=click.Choice(["audio", "video"]), help="Only this kind of file."
 )
@@ -43,7 +43,7 @@ def _probability(value) -> str:
 @click.option("--max-duration", type=click.FloatRange(min=0), help="Only files at most this long (s).")
 @click.option("--modified-after", type=click.DateTime(), help="Only files modified after (YYYY-MM-DD).")
 @click.option("--modified-before", type=click.DateTime(), help="Only files modified before.")
-@_option("--mode", parameter=p.MODE)
+@query_option("--mode", parameter=p.MODE)
 @click.option("--device", default=None, help="cpu or cuda.")
 @library_option
 @json_option
@@ -110,9 +110,9 @@ def _why(why) -> str:
 @click.command("locate")
 @click.argument("text")
 @click.option("--in", "path", type=click.Path(dir_okay=False), help="Only inside this file (indexed or not).")
-@_option("--threshold", parameter=p.THRESHOLD)
-@_option("--min-duration", parameter=p.SPAN_MIN_DURATION)
-@_option("-k", parameter=p.LOCATE_K)
+@query_option("--threshold", parameter=p.THRESHOLD)
+@query_option("--min-duration", parameter=p.SPAN_MIN_DURATION)
+@query_option("-k", parameter=p.LOCATE_K)
 @click.option("--device", default=None, help="cpu or cuda.")
 @library_option
 @json_option

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pe_search.models.catalogue import TARGETS
+from pe_search.models.catalogue import CATALOGUE, Catalogue
 from pe_search.query.modes import DEFAULT_MODE, MODES
 from pe_search.query.spans import LOCATE_THRESHOLD
 
@@ -41,9 +41,15 @@ K = Parameter("k", 10, "How many results.", least=1)
 OFFSET = Parameter("offset", 0, "Skip this many results (pagination).", least=0)
 MIN_PROB = Parameter("min_prob", None, "Drop results below this model probability.", least=0, most=1)
 ALL_SEGMENTS = Parameter("all_segments", False, "Every matching segment, not the best one per file.")
-TARGET = Parameter(
-    "target", None, "Which segments to search (default: text searches sounds and pictures).", choices=TARGETS
-)
+
+
+def target_parameter(catalogue: Catalogue) -> Parameter:
+    """`target`: one of the catalogue's clip spaces (None: the query kind's default targets)."""
+    help = "Which segments to search (default: text searches sounds and pictures)."
+    return Parameter("target", None, help, choices=catalogue.targets)
+
+
+TARGET = target_parameter(CATALOGUE)
 MODE = Parameter(
     "mode",
     DEFAULT_MODE,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pe_search.errors import Option
-from pe_search.models.catalogue import TARGETS
+from pe_search.models.catalogue import CATALOGUE, Catalogue
 from pe_search.query import parameters as p
 from pe_search.query.routes import QueryError
 from pe_search.store import SearchFilter
@@ -65,10 +65,8 @@ class QueryRequest:
         _whole("offset", self.offset, int(p.OFFSET.least or 0))
         if self.min_prob is not None:
             _probability(p.MIN_PROB, self.min_prob)
-        if self.target is not None and self.target not in TARGETS:
-            raise QueryError(
-                f"{{0}} is one of {_one_of(TARGETS)}", options=(Option("target"),), value=self.target
-            )
+        if self.target is not None:
+            check_target(self.target)
         _media("audio", self.audio, "(samples, rate)")
         _media("video", self.video, "(frames, fps)")
         if self.like is not None:
@@ -90,6 +88,14 @@ class QueryRequest:
 def _wrong(name: str, wanted: str, value: object, option: Option | None = None) -> QueryError:
     shown = type(value).__name__
     return QueryError(f"{{0}} takes {wanted}, not {shown}", options=(option or Option(name),), value=value)
+
+
+def check_target(target: object, catalogue: Catalogue = CATALOGUE) -> None:
+    """`target` names one of the catalogue's clip spaces."""
+    if target not in catalogue.targets:
+        raise QueryError(
+            f"{{0}} is one of {_one_of(catalogue.targets)}", options=(Option("target"),), value=target
+        )
 
 
 def _one_of(choices: tuple[str, ...]) -> str:
