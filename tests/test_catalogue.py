@@ -201,3 +201,22 @@ def test_the_http_api_words_a_missing_query_with_its_own_field_names():
     message = answer.json()["error"]
     assert message.startswith("no query given: pass q (words)") and "like" in message
     assert "text" not in message and "--" not in message and "TEXT" not in message
+
+
+def test_a_video_query_is_sampled_as_the_librarys_windows():
+    from pe_search.query.inputs import QuerySampling, query_video
+
+    assert QuerySampling.of(None) == QuerySampling()
+    recorded = {"window": 5.0, "hop": 2.5, "fps": None, "frames_per_window": 4}
+    assert QuerySampling.of(recorded) == QuerySampling(5.0, 4, None)
+    by_rate = QuerySampling.of({**recorded, "fps": 2.0, "frames_per_window": None})
+    assert by_rate == QuerySampling(5.0, None, 2.0)
+    frames = np.arange(100, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+
+    def shown(picked: np.ndarray) -> torch.Tensor:  # which frame each picked frame is
+        return torch.from_numpy(picked[:, 0, 0, 0].copy())
+
+    # 10 fps for 10 s; the library's 5 s window holds frames 0..49, spread as PE's sampler spreads 4
+    assert query_video((frames, 10.0), shown, QuerySampling.of(recorded)).tolist() == [0, 16, 32, 49]
+    # every 1/2 s of the first 5 s
+    assert query_video((frames, 10.0), shown, by_rate).tolist() == [0, 5, 10, 15, 20, 25, 30, 35, 40, 45]
