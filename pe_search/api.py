@@ -20,8 +20,8 @@ from pe_search.errors import Option, PeSearchError
 from pe_search.models.choice import ModelChoice, choose_models
 from pe_search.models.model_set import ModelSet
 from pe_search.progress_bar import IndexProgressBar
+from pe_search.query import parameters as params
 from pe_search.query.curve import FrameCurve, frame_curve
-from pe_search.query.modes import DEFAULT_MODE
 from pe_search.query.request import Locate, QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError
@@ -261,11 +261,11 @@ class Library:
         audio=None,
         video=None,
         like: str | tuple[str, float, float] | None = None,
-        target: str | None = None,
-        k: int = 10,
-        offset: int = 0,
-        min_prob: float | None = None,
-        all_segments: bool = False,
+        target: str | None = params.TARGET.default,
+        k: int = params.K.default,
+        offset: int = params.OFFSET.default,
+        min_prob: float | None = params.MIN_PROB.default,
+        all_segments: bool = params.ALL_SEGMENTS.default,
         kinds: tuple[str, ...] | None = None,
         path_prefix: str | None = None,
         path_glob: str | None = None,
@@ -273,7 +273,7 @@ class Library:
         max_duration: float | None = None,
         modified_after: float | None = None,
         modified_before: float | None = None,
-        mode: str = DEFAULT_MODE,
+        mode: str = params.MODE.default,
     ) -> list[Hit]:
         """Search the library. `audio`/`video`: a file path, or (array, rate) / (frames uint8, fps).
 
@@ -300,9 +300,9 @@ class Library:
         self,
         text: str,
         path: str | Path | None = None,
-        threshold: float = 0.3,
-        min_duration: float = 0.0,
-        k: int = 20,
+        threshold: float = params.THRESHOLD.default,
+        min_duration: float = params.SPAN_MIN_DURATION.default,
+        k: int = params.LOCATE_K.default,
     ) -> list[LocatedSpan]:
         """Where does `text` happen: spans across the library, or inside one file (encoded on the
         fly if it is not in the library)."""

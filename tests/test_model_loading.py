@@ -103,7 +103,7 @@ def test_kind_is_detected_from_the_config():
 def test_spaces_follow_the_checkpoint_kind():
     assert set(spaces_for("audio_video")) == set(SPACES) - {"text_audio_frame"}
     assert set(spaces_for("audio")) == {"text_audio"}
-    assert set(spaces_for("video")) == {"text_video", "text_video_frame"}
+    assert set(spaces_for("video")) == {"text_video"}  # video frames are scored in it (test_catalogue)
     assert set(spaces_for("audio_frame")) == {"text_audio_frame"}
 
 

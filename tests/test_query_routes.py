@@ -63,9 +63,10 @@ def _inputs(encoder, path):
 
 
 def _query_frames(encoder, path):
-    """A video query is sampled as 16 evenly spaced frames of its first 30 s (query_video)."""
+    """A video query is sampled as the library samples its windows (query_video): FRAMES evenly
+    spaced frames of its first window (the clip is shorter than one)."""
     info = probe(path)
-    times = window_frame_times(0.0, info.duration, frames_per_window=16, frame_rate=info.frame_rate)
+    times = window_frame_times(0.0, info.duration, frames_per_window=FRAMES, frame_rate=info.frame_rate)
     return encoder.frame_preprocessing(np.stack([f.rgb for f in iter_video_frames(path, times)]))
 
 

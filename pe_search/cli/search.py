@@ -6,7 +6,18 @@ import click
 
 from pe_search.cli.library_option import library_option
 from pe_search.cli.output import clock, emit_json, hit_path, json_option
-from pe_search.query.modes import DEFAULT_MODE, MODES
+from pe_search.query import parameters as p
+from pe_search.query.parameters import Parameter
+
+
+def query_option(*declarations: str, parameter: Parameter, **extra):
+    """A click option from the query parameter's one declaration (default, choices, help)."""
+    options: dict = {"help": parameter.help}
+    if parameter.choices is not None:
+        options["type"] = click.Choice(parameter.choices)
+    if parameter.default is not None and not isinstance(parameter.default, bool):
+        options.update(default=parameter.default, show_default=True)
+    return click.option(*declarations, parameter.name, **options, **extra)
 
 
 def _probability(value) -> str:
@@ -18,13 +29,11 @@ def _probability(value) -> str:
 @click.option("--audio", type=click.Path(dir_okay=False), help="Query with a sound (a file).")
 @click.option("--video", type=click.Path(dir_okay=False), help="Query with footage (a file).")
 @click.option("--like", metavar="PATH@START-END", help="Query with an indexed segment's own vectors.")
-@click.option(
-    "--target", type=click.Choice(["audio", "video", "audio_video"]), help="Which segments to search."
-)
-@click.option("-k", "k", default=10, show_default=True, help="How many results.")
-@click.option("--offset", default=0, show_default=True, help="Skip this many results (pagination).")
-@click.option("--min-prob", type=float, help="Drop results below this model probability.")
-@click.option("--all-segments", is_flag=True, help="Every matching segment, not the best one per file.")
+@query_option("--target", parameter=p.TARGET)
+@query_option("-k", parameter=p.K)
+@query_option("--offset", parameter=p.OFFSET)
+@query_option("--min-prob", parameter=p.MIN_PROB, type=float)
+@query_option("--all-segments", parameter=p.ALL_SEGMENTS, is_flag=True)
 @click.option(
     "--kind", "kinds", multiple=True, type=click.Choice(["audio", "video"]), help="Only this kind of file."
 )
@@ -34,13 +43,7 @@ def _probability(value) -> str:
 @click.option("--max-duration", type=click.FloatRange(min=0), help="Only files at most this long (s).")
 @click.option("--modified-after", type=click.DateTime(), help="Only files modified after (YYYY-MM-DD).")
 @click.option("--modified-before", type=click.DateTime(), help="Only files modified before.")
-@click.option(
-    "--mode",
-    type=click.Choice(MODES),
-    default=DEFAULT_MODE,
-    show_default=True,
-    help="vector: the model alone; text: names, folders, tags, subtitles, .txt; hybrid: both, fused.",
-)
+@query_option("--mode", parameter=p.MODE)
 @click.option("--device", default=None, help="cpu or cuda.")
 @library_option
 @json_option
@@ -107,9 +110,9 @@ def _why(why) -> str:
 @click.command("locate")
 @click.argument("text")
 @click.option("--in", "path", type=click.Path(dir_okay=False), help="Only inside this file (indexed or not).")
-@click.option("--threshold", default=0.3, show_default=True, help="Frame probability that marks the event.")
-@click.option("--min-duration", default=0.0, show_default=True, help="Drop spans shorter than this (s).")
-@click.option("-k", "k", default=20, show_default=True, help="How many spans across the library.")
+@query_option("--threshold", parameter=p.THRESHOLD)
+@query_option("--min-duration", parameter=p.SPAN_MIN_DURATION)
+@query_option("-k", parameter=p.LOCATE_K)
 @click.option("--device", default=None, help="cpu or cuda.")
 @library_option
 @json_option

@@ -1,6 +1,6 @@
 """The frame-level probability curve of one file for a text query: what a timeline heat strip
-draws. PE-A-Frame's 40 ms audio frames when the file has them, else its sampled video frames
-(which live in the text -> video space)."""
+draws. The catalogue's curve spaces in its order: PE-A-Frame's 40 ms audio frames when the file
+has them, else its sampled video frames (which live in the video space, scored as text -> video)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pe_search.models.catalogue import CATALOGUE, Reach
 from pe_search.models.model_set import ModelSet
 from pe_search.query.engine import QueryEngine
 from pe_search.query.routes import QueryError, query_kind
-from pe_search.query.spans import Span, frames_to_spans
+from pe_search.query.spans import LOCATE_THRESHOLD, Span, frames_to_spans
 
-# The stored frame space, the query embedding and the calibration space, best first.
-CURVE_SPACES = (
-    ("audio_frame", "text_audio_frame", "text_audio_frame"),
-    ("video_frame", "text_video", "text_video"),
-)
+# The stored frame spaces a curve is drawn from, best first, with the text reach that scores each.
+CURVE_SPACES: tuple[tuple[str, Reach], ...] = CATALOGUE.curve_spaces()
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class FrameCurve:
     ends: np.ndarray
     probabilities: np.ndarray
 
-    def spans(self, threshold: float = 0.3, min_duration: float = 0.0) -> list[Span]:
+    def spans(self, threshold: float = LOCATE_THRESHOLD, min_duration: float = 0.0) -> list[Span]:
         """Stretches above `threshold`, as `locate` finds them."""
         if not len(self.starts):
             return []
@@ -42,8 +40,9 @@ def frame_curve(engine: QueryEngine, models: ModelSet, text: str, media_id: int)
     query_kind(text, None, None)
     if engine.store.get_media(media_id) is None:
         raise QueryError(f"no file with id {media_id} in the library")
-    for space, embedding, calibration_space in CURVE_SPACES:
-        calibration = engine.calibration(calibration_space)
+    for space, reach in CURVE_SPACES:
+        calibration = engine.calibration(reach.calibration)
+        embedding = reach.embedding
         if calibration is None or not engine.spaces.get(space) or embedding not in models.embeddings:
             continue
         frames = engine.store.segment_vectors(media_id, space)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from pe_search.errors import Option
+from pe_search.models.catalogue import CATALOGUE
 from pe_search.models.spaces import Calibration
 from pe_search.query.frames import (
     APPROXIMATE_NOTE,
@@ -24,13 +25,16 @@ from pe_search.query.frames import (
     propose,
 )
 from pe_search.query.results import Hit, LocatedSpan, Moment
-from pe_search.query.routes import DEFAULT_TARGETS, MOMENTS, ROUTES, QueryError, Route, route
+from pe_search.query.routes import DEFAULT_TARGETS, ROUTES, QueryError, Route, moment_route, route
+from pe_search.query.spans import LOCATE_THRESHOLD
 from pe_search.store import LibraryStore, SearchFilter, SearchHit
 
 # Clip windows the coarse step of a library-wide locate proposes (at least; 4 per span asked for).
 LOCATE_PROPOSALS = 64
-# The clip space whose windows propose candidates for a frame space, and the query route to it.
-FRAME_PROPOSERS = {"audio_frame": "audio", "video_frame": "video"}
+# The clip space whose windows propose candidates for a frame space (the catalogue's `proposer`).
+FRAME_PROPOSERS: dict[str, str] = CATALOGUE.frame_proposers()
+# The frame space `locate` reads, and the text reach that scores it.
+LOCATE_SPACE, LOCATE_REACH = CATALOGUE.locate_space()
 
 
 @dataclass
@@ -100,8 +104,8 @@ class QueryEngine:
         routes = fixed_routes or [route(kind, t) for t in (targets or DEFAULT_TARGETS[kind])]
         if not any(self.spaces.get(r.target) for r in routes):
             if not any(self.spaces.values()):
-                raise QueryError("the library is empty: index some media first (pe-search index FOLDER)")
-            have = ", ".join(sorted(s for s, n in self.spaces.items() if n and not s.endswith("_frame")))
+                raise QueryError("the library is empty", "index some media first")
+            have = ", ".join(sorted(s for s, n in self.spaces.items() if n and not CATALOGUE.is_frame(s)))
             wanted = ", ".join(r.target for r in routes)
             raise QueryError(f"the library has no {wanted} vectors to search (it has: {have or 'none'})")
         for r in routes:
@@ -244,21 +248,19 @@ class QueryEngine:
 
     def _localise(self, hit: Hit, r: Route, vectors: QueryVectors) -> Hit:
         """The best frame inside a clip hit, from the file's frame-level vectors."""
-        if hit.level != "clip" or hit.target not in MOMENTS:
+        moment = moment_route(r) if hit.level == "clip" else None
+        if moment is None:
             return hit
-        frame_space, embedding = MOMENTS[hit.target]
-        calibration_space = "text_audio_frame" if embedding else r.calibration
-        embedding = embedding or r.embedding
-        if embedding.startswith("text_") and "text" not in vectors.parts:
+        if "text" in moment.query.split("+") and "text" not in vectors.parts:
             return hit
-        if not self.spaces.get(frame_space) or not vectors.can_give(embedding):
+        if not self.spaces.get(moment.target) or not vectors.can_give(moment.embedding):
             return hit
-        frames = self.store.segment_vectors(hit.media_id, frame_space, hit.start, hit.end)
+        frames = self.store.segment_vectors(hit.media_id, moment.target, hit.start, hit.end)
         if not len(frames):
             return hit
-        scores = frames.vectors @ vectors[embedding]
+        scores = frames.vectors @ vectors[moment.embedding]
         best = int(np.argmax(scores))
-        calibration = self.calibration(calibration_space)
+        calibration = self.calibration(moment.calibration)
         probability = float(calibration.probability(scores[best])) if calibration else None
         moment = Moment(
             float(frames.starts[best]), float(frames.ends[best]), float(scores[best]), probability
@@ -269,7 +271,7 @@ class QueryEngine:
     def locate(
         self,
         query: np.ndarray,
-        threshold: float = 0.3,
+        threshold: float = LOCATE_THRESHOLD,
         min_duration: float = 0.0,
         media_id: int | None = None,
         path: str | None = None,
@@ -283,16 +285,16 @@ class QueryEngine:
         text, embedded for the clip model) proposes files and windows, and only their frames are
         scored, exactly; without a clip query or clip vectors every file's block is scanned.
         `exact` gives the float32 vectors of frames a compact code cannot decide (see `frames`)."""
-        calibration = self.calibration("text_audio_frame")
-        if calibration is None or not self.spaces.get("audio_frame"):
+        calibration = self.calibration(LOCATE_REACH.calibration)
+        if calibration is None or not self.spaces.get(LOCATE_SPACE):
             raise QueryError("the library has no 40 ms audio frame vectors: index it with a frame model")
         if media_id is not None:
             candidates = [Proposal(media_id, path or "", ())]
         else:
-            candidates = self._proposals("audio_frame", clip_query, max(4 * k, LOCATE_PROPOSALS), None)
+            candidates = self._proposals(LOCATE_SPACE, clip_query, max(4 * k, LOCATE_PROPOSALS), None)
             if candidates is None:
-                candidates = self._all_blocks("audio_frame", None)
-        readers = block_readers(self.store, "audio_frame", [c.media_id for c in candidates])
+                candidates = self._all_blocks(LOCATE_SPACE, None)
+        readers = block_readers(self.store, LOCATE_SPACE, [c.media_id for c in candidates])
         spans: list[LocatedSpan] = []
         for candidate in candidates:
             if candidate.media_id not in readers:

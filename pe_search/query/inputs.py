@@ -1,24 +1,44 @@
 """Turn a query's audio or video (a file, or an array with its rate) into model inputs.
 
-A query clip is at most one window long (the first `max_seconds`), as the indexed segments are.
-Decoding is the media layer's, imported lazily: the query layer needs it only for media queries.
+A query clip is cut and sampled as the library's own windows are (`QuerySampling`, from the index
+settings the library recorded): at most one window long, its frames picked at the library's fps
+or its frames per window. Decoding is the media layer's, imported lazily: the query layer needs
+it only for media queries.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pe_search.errors import MediaError
-from pe_search.media.frame_pick import pe_frame_indices
+from pe_search.media.frame_pick import pe_frame_indices, window_frame_times
 from pe_search.media.rate import SAMPLE_RATE
 from pe_search.video_preprocessing import FramePreprocessing
 
-QUERY_FRAMES = 16
+
+@dataclass(frozen=True)
+class QuerySampling:
+    """How a query clip is cut and sampled: as the library's windows are. The defaults are the
+    indexer's, for a library that has recorded no settings yet (nothing indexed to search)."""
+
+    window: float = 30.0  # seconds of the query clip used (the first window)
+    frames_per_window: int | None = 16  # frames spread over the clip as PE's sampler spreads them ...
+    fps: float | None = None  # ... or one frame every 1/fps seconds
+
+    @classmethod
+    def of(cls, recorded: dict | None) -> QuerySampling:
+        """The sampling of a library's recorded index settings (`LibraryStore.index_settings`)."""
+        if not recorded:
+            return cls()
+        fps = recorded.get("fps")
+        frames = None if fps is not None else recorded.get("frames_per_window")
+        return cls(float(recorded.get("window") or cls.window), frames, fps)
 
 
-def query_audio(audio, max_seconds: float = 30.0) -> np.ndarray:
+def query_audio(audio, max_seconds: float = QuerySampling.window) -> np.ndarray:
     """A path, or (samples, rate): mono float32 at 48 kHz, at most `max_seconds` long."""
     if isinstance(audio, (str, Path)):
         from pe_search.media.audio import read_audio
@@ -46,12 +66,16 @@ def query_audio(audio, max_seconds: float = 30.0) -> np.ndarray:
     return samples
 
 
-def query_video(video, preprocess: FramePreprocessing | None, max_seconds: float = 30.0) -> np.ndarray:
-    """A path, or (frames uint8 (T, H, W, 3), fps): QUERY_FRAMES evenly spaced, preprocessed."""
+def query_video(
+    video, preprocess: FramePreprocessing | None, sampling: QuerySampling | None = None
+) -> np.ndarray:
+    """A path, or (frames uint8 (T, H, W, 3), fps): its first window's frames picked as the
+    library picks them (`sampling`), preprocessed."""
+    sampling = sampling or QuerySampling()
+    max_seconds = sampling.window
     if preprocess is None:
         raise MediaError("video query", "the library's model has no video preprocessing configuration")
     if isinstance(video, (str, Path)):
-        from pe_search.media.frame_pick import window_frame_times
         from pe_search.media.probe import probe
         from pe_search.media.video import iter_video_frames
 
@@ -59,13 +83,23 @@ def query_video(video, preprocess: FramePreprocessing | None, max_seconds: float
         if not info.has_video:
             raise MediaError(video, "has no video stream to query with")
         end = min(info.duration or max_seconds, max_seconds)
-        times = window_frame_times(0.0, end, frames_per_window=QUERY_FRAMES, frame_rate=info.frame_rate)
+        times = window_frame_times(
+            0.0,
+            end,
+            fps=sampling.fps,
+            frames_per_window=sampling.frames_per_window,
+            frame_rate=info.frame_rate,
+        )
         rgb = np.stack([frame.rgb for frame in iter_video_frames(video, times)])
     else:
         frames, fps = video
         frames = np.asarray(frames)
         count = min(len(frames), int(max_seconds * fps) or 1)
-        picks = pe_frame_indices(count, QUERY_FRAMES)
+        if sampling.fps is not None:  # one frame every 1/fps seconds, as the indexer samples
+            times = window_frame_times(0.0, count / fps, fps=sampling.fps)
+            picks = [min(count - 1, int(round(t * fps))) for t in times]
+        else:
+            picks = pe_frame_indices(count, sampling.frames_per_window or 1)
         rgb = frames[sorted(set(picks))]
     if len(rgb) == 0:
         raise MediaError(str(video) if isinstance(video, (str, Path)) else "video array", "no frames")

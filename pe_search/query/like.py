@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pe_search.models.catalogue import CATALOGUE
 from pe_search.query.engine import QueryVectors
 from pe_search.query.routes import AUDIO, ROUTES, VIDEO, QueryError, Route
 from pe_search.query.routes import LIKE as LIKE_OPTION
@@ -14,10 +15,7 @@ from pe_search.store import LibraryStore
 from pe_search.store.schema import SEARCHABLE_STATUSES
 
 LIKE = re.compile(r"^(?P<path>.+)@(?P<start>[0-9.:]+)-(?P<end>[0-9.:]+)$")
-CLIP_SPACES = ("audio", "video", "audio_video")
-# For each target, which of the segment's own vectors query it, best first: cross-modal (its audio
-# finds video) before same-modality.
-LIKE_SOURCES = {"video": ("audio", "video"), "audio": ("video", "audio"), "audio_video": ("audio_video",)}
+CLIP_SPACES = CATALOGUE.targets
 
 
 def parse_like(like: str | tuple[str, float, float]) -> tuple[str, float, float]:
@@ -56,7 +54,8 @@ def like_query(
     if not own:
         raise QueryError(f"{path} has no clip segments between {start} and {end} s")
     target = target or ("video" if "video" in own else "audio")
-    source = next((s for s in LIKE_SOURCES.get(target, ()) if s in own), None)
+    # which of the segment's own vectors query the target, cross-modal (its audio finds video) first
+    source = next((s for s in CATALOGUE.like_sources(target) if s in own), None)
     if source is None:
         raise QueryError(f"the segment has no vectors to search {target} with")
 

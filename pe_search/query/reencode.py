@@ -18,11 +18,12 @@ import numpy as np
 from pe_search.errors import PeSearchError
 from pe_search.media.audio import audio_spans
 from pe_search.media.damage import DamageLog
+from pe_search.models.catalogue import CATALOGUE
 from pe_search.models.encoder import PeEncoder
 from pe_search.store import FrameSlice, LibraryStore, MediaInfo
 
 CACHED_CHUNKS = 8  # encoded chunks kept (a 30 s chunk of 1024-d frames is 3 MB)
-REENCODED_SPACES = ("audio_frame",)  # the frame spaces whose vectors come from audio chunks
+REENCODED_SPACES = CATALOGUE.reencoded_spaces()  # the frame spaces whose vectors come from audio chunks
 
 
 class ChunkReencoder:

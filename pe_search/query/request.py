@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from pe_search.errors import Option
-from pe_search.query.modes import DEFAULT_MODE
+from pe_search.models.catalogue import CATALOGUE, Catalogue
+from pe_search.query import parameters as p
 from pe_search.query.routes import QueryError
 from pe_search.store import SearchFilter
-
-TARGETS = ("audio", "video", "audio_video")
 
 
 @dataclass(frozen=True)
@@ -28,17 +27,13 @@ class Locate:
     inside one file (`path`, encoded on the fly when it is not in the library)."""
 
     path: str | Path | None = None
-    threshold: float = 0.3  # the frame probability that marks the event
-    min_duration: float = 0.0  # spans shorter than this (s) are dropped
+    threshold: float = p.THRESHOLD.default  # the frame probability that marks the event
+    min_duration: float = p.SPAN_MIN_DURATION.default  # spans shorter than this (s) are dropped
 
     def __post_init__(self) -> None:
         if self.path is not None and not isinstance(self.path, (str, Path)):
             raise _wrong("path", "a file path", self.path)
-        threshold = _number("threshold", self.threshold)
-        if not 0 < threshold < 1:
-            raise QueryError(
-                "{0} is a probability between 0 and 1", options=(Option("threshold"),), value=threshold
-            )
+        _probability(p.THRESHOLD, self.threshold)
         _at_least_zero("min_duration", self.min_duration)
 
 
@@ -51,32 +46,27 @@ class QueryRequest:
     audio: object = None
     video: object = None
     like: str | tuple[str, float, float] | None = None
-    target: str | None = None  # audio, video or audio_video; None: the query kind's default targets
+    target: str | None = p.TARGET.default  # a catalogue target; None: the query kind's defaults
     filters: SearchFilter = field(default_factory=SearchFilter)
-    k: int = 10
-    offset: int = 0
-    min_prob: float | None = None
-    all_segments: bool = False  # every matching segment, not the best one per file
+    k: int = p.K.default
+    offset: int = p.OFFSET.default
+    min_prob: float | None = p.MIN_PROB.default
+    all_segments: bool = p.ALL_SEGMENTS.default  # every matching segment, not the best one per file
     locate: Locate | None = None
-    mode: str = DEFAULT_MODE  # vector, text or hybrid (pe_search/query/hybrid.py)
+    mode: str = p.MODE.default  # vector, text or hybrid (pe_search/query/hybrid.py)
 
     def __post_init__(self) -> None:
         """Every field checked here, once for every front door: a wrong type or value is a
         QueryError naming the parameter (each front door spells it: `-k` or `k`)."""
         if self.text is not None and not isinstance(self.text, str):
             raise _wrong("text", "a string", self.text, Option("text", flag="TEXT"))
-        _whole("k", self.k, 1, Option("k", flag="-k"))
-        _whole("offset", self.offset, 0)
+        least_k = (p.LOCATE_K if self.locate is not None else p.K).least
+        _whole("k", self.k, int(least_k or 0), Option("k", flag="-k"))
+        _whole("offset", self.offset, int(p.OFFSET.least or 0))
         if self.min_prob is not None:
-            probability = _number("min_prob", self.min_prob)
-            if not 0 <= probability <= 1:
-                raise QueryError(
-                    "{0} is a probability between 0 and 1", options=(Option("min_prob"),), value=self.min_prob
-                )
-        if self.target is not None and self.target not in TARGETS:
-            raise QueryError(
-                "{0} is one of audio, video or audio_video", options=(Option("target"),), value=self.target
-            )
+            _probability(p.MIN_PROB, self.min_prob)
+        if self.target is not None:
+            check_target(self.target)
         _media("audio", self.audio, "(samples, rate)")
         _media("video", self.video, "(frames, fps)")
         if self.like is not None:
@@ -98,6 +88,35 @@ class QueryRequest:
 def _wrong(name: str, wanted: str, value: object, option: Option | None = None) -> QueryError:
     shown = type(value).__name__
     return QueryError(f"{{0}} takes {wanted}, not {shown}", options=(option or Option(name),), value=value)
+
+
+def check_target(target: object, catalogue: Catalogue = CATALOGUE) -> None:
+    """`target` names one of the catalogue's clip spaces."""
+    if target not in catalogue.targets:
+        raise QueryError(
+            f"{{0}} is one of {_one_of(catalogue.targets)}", options=(Option("target"),), value=target
+        )
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+
+
+def _probability(parameter: p.Parameter, value: object) -> None:
+    """A probability inside the parameter's bounds (inclusive or exclusive as it declares)."""
+    number = _number(parameter.name, value)
+    low_ok = (parameter.least is None or number >= parameter.least) and (
+        parameter.above is None or number > parameter.above
+    )
+    high_ok = (parameter.most is None or number <= parameter.most) and (
+        parameter.below is None or number < parameter.below
+    )
+    if not (low_ok and high_ok):
+        raise QueryError(
+            f"{{0}} is a probability {parameter.bounds_text()}",
+            options=(Option(parameter.name),),
+            value=value,
+        )
 
 
 def _number(name: str, value: object) -> float:

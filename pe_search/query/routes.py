@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pe_search.errors import Option, PeSearchError
+from pe_search.models.catalogue import CATALOGUE, Catalogue, Reach
 
 
 class QueryError(PeSearchError):
@@ -21,6 +22,7 @@ TEXT = Option("text", flag="TEXT")
 AUDIO = Option("audio")
 VIDEO = Option("video")
 LIKE = Option("like")
+TARGET = Option("target")
 
 
 @dataclass(frozen=True)
@@ -28,42 +30,32 @@ class Route:
     query: str  # "text", "audio", "video", "audio+text", "video+text"
     target: str  # the stored space searched
     embedding: str  # the query-side embedding
-    calibration: str | None  # the model space giving sigmoid(dot * scale + bias), None: no probability
+    calibration: str | None  # the model score giving sigmoid(dot * scale + bias), None: no probability
 
 
-ROUTES: dict[tuple[str, str], Route] = {
-    (r.query, r.target): r
-    for r in (
-        Route("text", "audio", "text_audio", "text_audio"),
-        Route("text", "video", "text_video", "text_video"),
-        Route("text", "audio_video", "text_audio_video", "text_audio_video"),
-        Route("text", "audio_frame", "text_audio_frame", "text_audio_frame"),
-        Route("text", "video_frame", "text_video", "text_video"),
-        Route("audio", "video", "audio", "audio_video"),
-        Route("video", "audio", "video", "audio_video"),
-        Route("audio", "audio", "audio", None),
-        Route("video", "video", "video", None),
-        Route("audio+text", "video", "audio_plus_text", "audio_plus_text"),
-        Route("video+text", "audio", "video_plus_text", "video_plus_text"),
-    )
-}
+def routes_of(catalogue: Catalogue) -> dict[tuple[str, str], Route]:
+    """Every (query kind, stored space) the catalogue's spaces are reached by."""
+    return {
+        (r.query, target): Route(r.query, target, r.embedding, r.calibration)
+        for target, r in catalogue.routes()
+    }
 
-# Where to look when no --target is given.
-DEFAULT_TARGETS = {
-    "text": ("audio", "video"),  # merged by probability: calibrated scores are comparable
-    "audio": ("video",),
-    "video": ("audio",),
-    "audio+text": ("video",),
-    "video+text": ("audio",),
-}
 
-# Frame-level space that localises a hit of a clip-level target, with the query embedding it needs
-# (None: the route's own, since video frames live in the video space).
-MOMENTS = {
-    "audio": ("audio_frame", "text_audio_frame"),
-    "audio_video": ("audio_frame", "text_audio_frame"),
-    "video": ("video_frame", None),
-}
+ROUTES: dict[tuple[str, str], Route] = routes_of(CATALOGUE)
+
+# Where to look when no target is given (text: audio and video, merged by probability, since
+# calibrated scores are comparable).
+DEFAULT_TARGETS: dict[str, tuple[str, ...]] = CATALOGUE.default_targets()
+
+
+def moment_route(r: Route, catalogue: Catalogue = CATALOGUE) -> Route | None:
+    """The route that scores the frames giving a hit that `r` found its moment (None: no frame
+    space localises `r.target`): the catalogue's `moment`, so no separate MOMENTS table."""
+    found = catalogue.moment(r.target, Reach(r.query, r.embedding, r.calibration))
+    if found is None:
+        return None
+    frames, reach = found
+    return Route(reach.query, frames, reach.embedding, reach.calibration)
 
 
 def query_kind(text: str | None, audio, video) -> str:
@@ -79,7 +71,7 @@ def query_kind(text: str | None, audio, video) -> str:
         return "text"
     raise QueryError(
         "no query given",
-        "pass {0}, {1}, {2} or {3}",
+        "pass {0} (words), {1} (a sound), {2} (a clip) or {3} (a stored segment)",
         options=(TEXT, Option("audio", "FILE"), Option("video", "FILE"), Option("like", "PATH@START-END")),
     )
 
@@ -87,8 +79,11 @@ def query_kind(text: str | None, audio, video) -> str:
 def route(kind: str, target: str) -> Route:
     found = ROUTES.get((kind, target))
     if found is None:
-        possible = sorted(t for q, t in ROUTES if q == kind and not t.endswith("_frame"))
+        possible = sorted(t for q, t in ROUTES if q == kind and t in CATALOGUE.targets)
         raise QueryError(
-            f"a {kind} query cannot search {target} segments; targets for it: {', '.join(possible)}"
+            f"a {kind} query cannot search {target} segments",
+            f"{{0}} may be {' or '.join(possible)} for it",
+            options=(TARGET,),
+            value=target,
         )
     return found

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from pe_search.errors import Option
+from pe_search.models.catalogue import CATALOGUE
 from pe_search.models.model_set import ModelSet
 from pe_search.query import hybrid
 from pe_search.query.engine import QueryEngine, QueryVectors
-from pe_search.query.inputs import query_audio, query_video
+from pe_search.query.inputs import QuerySampling, query_audio, query_video
 from pe_search.query.like import like_query
 from pe_search.query.reencode import ChunkReencoder
 from pe_search.query.request import QueryRequest
@@ -50,11 +51,6 @@ class QueryService:
 
     # ------------------------------------------------------------------------------ search
     def search(self, request: QueryRequest) -> list[Hit]:
-        if request.k < 1 or request.offset < 0:
-            raise QueryError(
-                "{0} must be at least 1 and {1} at least 0",
-                options=(Option("k", flag="-k"), Option("offset")),
-            )
         targets = (request.target,) if request.target else None
         if request.like is not None:
             if request.text or request.audio is not None or request.video is not None:
@@ -86,9 +82,12 @@ class QueryService:
     def _media_vectors(self, request: QueryRequest) -> QueryVectors:
         models = self._models()
         text = request.text
-        audio = query_audio(request.audio) if request.audio is not None else None
+        sampling = QuerySampling.of(self.store.index_settings())  # as the library's windows are cut
+        audio = query_audio(request.audio, sampling.window) if request.audio is not None else None
         video = (
-            query_video(request.video, models.clip.frame_preprocessing) if request.video is not None else None
+            query_video(request.video, models.clip.frame_preprocessing, sampling)
+            if request.video is not None
+            else None
         )
 
         def embed(embedding: str) -> np.ndarray:
@@ -104,12 +103,6 @@ class QueryService:
         if options is None:
             raise ValueError("a locate request needs `locate` options")
         query_kind(request.text, None, None)
-        if not 0 < options.threshold < 1:
-            raise QueryError(
-                "{0} is a probability between 0 and 1",
-                options=(Option("threshold"),),
-                value=options.threshold,
-            )
         models = self._models()
         if models.frames is None:
             raise QueryError(
@@ -117,7 +110,8 @@ class QueryService:
                 "re-index with {0}",
                 options=(Option("frame_model"),),
             )
-        query = models.embed_query("text_audio_frame", text=request.text)
+        _, reach = CATALOGUE.locate_space()
+        query = models.embed_query(reach.embedding, text=request.text)
         engine = self.engine
         exact = ChunkReencoder.for_library(self.store, models.frames)
         if options.path is None:  # clip-level search proposes the windows whose frames are scored

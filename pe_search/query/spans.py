@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# The frame probability above which a frame is part of the event: the one default of `locate`,
+# the curve's spans and every front door's threshold.
+LOCATE_THRESHOLD = 0.3
+
 
 @dataclass(frozen=True)
 class Span:
@@ -23,7 +27,7 @@ def frames_to_spans(
     starts: np.ndarray,
     ends: np.ndarray,
     probabilities: np.ndarray,
-    threshold: float = 0.3,
+    threshold: float = LOCATE_THRESHOLD,
     min_duration: float = 0.0,
     max_gap: float = 1e-6,
 ) -> list[Span]:

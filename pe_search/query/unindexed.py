@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from pe_search.errors import MediaError
+from pe_search.models.catalogue import CATALOGUE
 from pe_search.models.encoder import PeEncoder
 from pe_search.query.results import LocatedSpan
 from pe_search.query.spans import frames_to_spans
@@ -32,7 +33,8 @@ def locate_in_unindexed_file(
         starts.append(chunk.start + np.arange(count) * frames.frame_seconds)
     starts_all = np.concatenate(starts)
     ends_all = np.minimum(starts_all + frames.frame_seconds, starts_all[-1] + frames.frame_seconds)
-    probabilities = frames.calibration("text_audio_frame").probability(np.concatenate(vectors) @ query)
+    _, reach = CATALOGUE.locate_space()
+    probabilities = frames.calibration(reach.calibration).probability(np.concatenate(vectors) @ query)
     return [
         LocatedSpan(path, s.start, s.end, s.probability, UNINDEXED_NOTE)
         for s in frames_to_spans(starts_all, ends_all, probabilities, threshold, min_duration)

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pe_search.errors import MediaError, ModelLoadError, PeSearchError, api_spelling
+from pe_search.errors import MediaError, ModelLoadError, Option, PeSearchError, api_spelling
 from pe_search.query.routes import QueryError
 from pe_search.store import LibraryBusyError, LibraryDamagedError, LibraryNotFoundError, LibraryVersionError
 
@@ -27,6 +27,17 @@ STATUS_OF_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (ModelLoadError, 503),
     (PeSearchError, 400),
 )
+
+
+# The HTTP API's names for the query's options where they differ from the library API's: the words
+# are `q`, a sound or a clip is the upload's `file` (POST /api/search/upload).
+HTTP_FIELDS = {"text": "q", "audio": "file", "video": "file", "like": "like"}
+
+
+def http_spelling(option: Option) -> str:
+    """An option as the HTTP API names it: its request field (`q`, `k`, `min_prob=2`)."""
+    field = HTTP_FIELDS.get(option.name)
+    return field if field is not None else api_spelling(option)
 
 
 def error_response(status: int, message: str, **extra) -> JSONResponse:
@@ -61,7 +72,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PeSearchError)
     async def user_error(_request: Request, error: PeSearchError) -> JSONResponse:
         status = next(code for kind, code in STATUS_OF_ERROR if isinstance(error, kind))
-        return error_response(status, error.worded(api_spelling))
+        return error_response(status, error.worded(http_spelling))
 
     @app.exception_handler(Exception)
     async def bug(request: Request, error: Exception) -> JSONResponse:

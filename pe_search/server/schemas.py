@@ -8,9 +8,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from pe_search.query.modes import DEFAULT_MODE
+from pe_search.models.catalogue import TARGETS
+from pe_search.query import parameters as p
+from pe_search.query.parameters import Parameter
 
-Target = Literal["audio", "video", "audio_video"]
+
+def query_field(parameter: Parameter, **extra: Any) -> Any:
+    """A pydantic field from the query parameter's one declaration (default, bounds, help)."""
+    bounds = {"ge": parameter.least, "le": parameter.most, "gt": parameter.above, "lt": parameter.below}
+    given = {name: value for name, value in bounds.items() if value is not None}
+    return Field(parameter.default, **given, description=parameter.help, **extra)
+
+
+def choice_type(choices: tuple[str, ...]) -> Any:
+    """`Literal[...]` of a parameter's choices (the OpenAPI enum)."""
+    return Literal[choices]
+
+
+Target = choice_type(TARGETS)
+Mode = choice_type(p.MODE.choices or ())
 Kind = Literal["audio", "video"]
 MAX_K = 200
 MAX_OFFSET = 10_000
@@ -41,8 +57,8 @@ class Filters(BaseModel):
 
 
 class Paging(BaseModel):
-    k: int = Field(10, ge=1, le=MAX_K, description="How many results.")
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many (pagination).")
+    k: int = query_field(p.K, le=MAX_K)
+    offset: int = query_field(p.OFFSET, le=MAX_OFFSET)
 
 
 class LikeSegment(BaseModel):
@@ -56,15 +72,10 @@ class LikeSegment(BaseModel):
 class SearchRequest(Filters, Paging):
     q: str | None = Field(None, max_length=1000, description="What to look for, in words.")
     like: LikeSegment | None = Field(None, description="Search with a stored segment instead of text.")
-    target: Target | None = Field(
-        None, description="Which segments to search (default: sounds and pictures)."
-    )
-    min_prob: float | None = Field(None, ge=0, le=1, description="Drop results below this probability.")
-    all_segments: bool = Field(False, description="Every matching segment, not the best one per file.")
-    mode: Literal["vector", "text", "hybrid"] = Field(
-        DEFAULT_MODE,
-        description="The model's vectors, the text files carry (names, tags, subtitles), or both.",
-    )
+    target: Target | None = query_field(p.TARGET)
+    min_prob: float | None = query_field(p.MIN_PROB)
+    all_segments: bool = query_field(p.ALL_SEGMENTS)
+    mode: Mode = query_field(p.MODE)
 
 
 class MomentOut(BaseModel):
@@ -105,9 +116,9 @@ class SearchResponse(BaseModel):
 class LocateRequest(BaseModel):
     q: str = Field(..., min_length=1, max_length=1000, description="The sound event to find.")
     file_id: int | None = Field(None, ge=1, description="Only inside this indexed file.")
-    threshold: float = Field(0.3, gt=0, lt=1, description="Frame probability that marks the event.")
-    min_duration: float = Field(0.0, ge=0, description="Drop spans shorter than this (s).")
-    k: int = Field(20, ge=1, le=MAX_K, description="How many spans across the library.")
+    threshold: float = query_field(p.THRESHOLD)
+    min_duration: float = query_field(p.SPAN_MIN_DURATION)
+    k: int = query_field(p.LOCATE_K, le=MAX_K)
 
 
 class SpanOut(BaseModel):

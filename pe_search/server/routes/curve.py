@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from pe_search.query.parameters import THRESHOLD
 from pe_search.server.schemas import ERRORS, CurveResponse, SpanOut
 from pe_search.server.served import ServedLibrary, served
 
@@ -18,7 +19,9 @@ def curve(
     file_id: int,
     library: Annotated[ServedLibrary, Depends(served)],
     q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for, in words.")],
-    threshold: Annotated[float, Query(gt=0, lt=1, description="Marks spans above this probability.")] = 0.3,
+    threshold: Annotated[
+        float, Query(gt=THRESHOLD.above, lt=THRESHOLD.below, description=THRESHOLD.help)
+    ] = THRESHOLD.default,
 ) -> CurveResponse:
     media = library.file(file_id)
     with library.querying() as opened:

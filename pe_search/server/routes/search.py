@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from pe_search.api import Hit
+from pe_search.models.catalogue import CATALOGUE
+from pe_search.query import parameters as p
 from pe_search.server.schemas import (
     ERRORS,
     MAX_K,
@@ -68,11 +70,9 @@ def _stream_for(clip: UploadedClip, use: str | None, target: str | None) -> str:
         raise_unprocessable("use: the upload has no picture")
     if use:
         return use
-    if target == "audio":
-        return "video" if clip.has_video else "audio"
-    if target == "video":
-        return "audio" if clip.has_audio else "video"
-    return "video" if clip.has_video else "audio"
+    has = {"audio": clip.has_audio, "video": clip.has_video}
+    crossing = [s for s in CATALOGUE.like_sources(target) if s in has] if target else []
+    return next(s for s in (*crossing, "video", "audio") if has[s])
 
 
 def raise_unprocessable(message: str) -> None:
@@ -90,9 +90,9 @@ def search_upload(
         Literal["audio", "video"] | None, Form(description="Query with the clip's sound or picture.")
     ] = None,
     target: Annotated[Target | None, Form()] = None,
-    k: Annotated[int, Form(ge=1, le=MAX_K)] = 10,
-    offset: Annotated[int, Form(ge=0, le=MAX_OFFSET)] = 0,
-    min_prob: Annotated[float | None, Form(ge=0, le=1)] = None,
+    k: Annotated[int, Form(ge=p.K.least, le=MAX_K)] = p.K.default,
+    offset: Annotated[int, Form(ge=p.OFFSET.least, le=MAX_OFFSET)] = p.OFFSET.default,
+    min_prob: Annotated[float | None, Form(ge=p.MIN_PROB.least, le=p.MIN_PROB.most)] = p.MIN_PROB.default,
     kind: Annotated[list[Kind] | None, Form()] = None,
     folder: Annotated[str | None, Form()] = None,
     min_duration: Annotated[float | None, Form(ge=0)] = None,
