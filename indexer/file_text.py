@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pe_search.media.tags import read_tags
-from pe_search.store.text_index import TextEntryRecord, path_entries
+from pe_search.store import TextEntryRecord, path_entries
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ _MARKUP = re.compile(r"<[^>]+>|\{\\[^}]*\}")
 @dataclass(frozen=True)
 class FileText:
     entries: list[TextEntryRecord]
-    signature: str
+    signature: str | None  # None: the sidecars were not read (a later run's refresh reads them)
 
 
 def sidecars(path: str | Path, listing: dict[Path, list[str]] | None = None) -> list[Path]:

@@ -3,7 +3,8 @@
 Runs in a decode worker (or in process). For a file it yields, in order: `FileStarted`, then
 `WindowPayload`s (clip-level windows with their audio and preprocessed frames) and
 `FrameChunkPayload`s (non-overlapping audio chunks for PE-A-Frame), then `FileDecoded` with the
-counts, or `FileFailed` with the reason at any point. A file that decodes only in part (cut short,
+counts and the file's side data (text entries, audio fingerprint: `side_data.describe_file`), or
+`FileFailed` with the reason at any point. A file that decodes only in part (cut short,
 corrupt packets, NaN samples) is sent for what decodes, and `FileDecoded.partial` says why. Audio is decoded once, front to back,
 through a rolling buffer that holds at most about one window.
 """
@@ -17,6 +18,7 @@ import numpy as np
 
 from indexer.segments import clip_windows, frame_grid, frame_grid_step
 from indexer.settings import IndexSettings
+from indexer.side_data import SideData, describe_file
 from pe_search.errors import MediaError
 from pe_search.media.audio import audio_spans, iter_audio
 from pe_search.media.damage import DamageLog
@@ -75,6 +77,7 @@ class FileDecoded:
     chunks: int
     duration: float
     partial: str | None = None  # why only part of the file decoded (None: all of it did)
+    side: SideData | None = None  # text and audio fingerprint, for the writer to store
 
 
 @dataclass
@@ -144,7 +147,8 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
     yield from ready_windows(final=True)
     if sent_windows == 0:
         raise MediaError(job.path, damage.reason or "no decodable media in the file")
-    yield FileDecoded(job.path, sent_windows, sent_chunks, duration, damage.reason)
+    side = describe_file(job.path, info.has_audio)
+    yield FileDecoded(job.path, sent_windows, sent_chunks, duration, damage.reason, side)
 
 
 def _measure_duration(path: str, info: MediaInfo, damage: DamageLog) -> float:

@@ -103,6 +103,7 @@ class EncodeStage:
                 yield from take(encoder.add(payload))
             elif isinstance(payload, FileDecoded):
                 files[payload.path].partial = payload.partial
+                files[payload.path].side = payload.side
                 expected[payload.path] = (payload.windows, payload.chunks)
                 yield from take([])
             elif isinstance(payload, FileFailed):
