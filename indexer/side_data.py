@@ -1,7 +1,7 @@
 """What the library keeps of a file besides its vectors: its text entries (full-text search) and
 its audio fingerprint (duplicates).
 
-`describe_file` runs in the decode stage (`reader.read_file`, in a decode worker or a Ray actor),
+`side_data` runs in the decode stage (`reader.read_file`, in a decode worker or a Ray actor),
 so the side data travels with the file's payloads to the writer, which only writes it
 (`write.write_file`, one transaction with the vectors). `refresh` updates files a run does not
 re-encode: a sidecar that appeared or changed, or a library made before these existed.
@@ -38,13 +38,13 @@ def name_only(path: str) -> SideData:
 NO_CODES = np.zeros(0, dtype=np.uint32)  # stored, so a file that gives none is not tried on every run
 
 
-def describe_file(path: str, has_audio: bool = True) -> SideData:
-    """The file's text and audio fingerprint: decodes the file (its tags, its first minutes of
-    sound), so it belongs in the decode stage, never in the writer."""
-    codes = fingerprint_file(path) if has_audio else None
+def side_data(path: str, tags: list[tuple[str, str]], codes: np.ndarray | None, has_audio: bool) -> SideData:
+    """The file's text and audio fingerprint, from what the decode stage read in its one open of the
+    file (`tags`; `codes`: the fingerprint of its sound, None when that gave none)."""
+    codes = codes if has_audio else None
     if has_audio and codes is None:
         codes = NO_CODES
-    return SideData(read_file_text(path), codes)
+    return SideData(read_file_text(path, tags), codes)
 
 
 def refresh(store: LibraryStore, paths: Iterable[str]) -> int:
