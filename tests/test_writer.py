@@ -5,6 +5,8 @@ serial stage, the writer thread, never opens a media file."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from pathlib import Path
 
 import av
 import media
@@ -39,12 +41,13 @@ def _tagged(path, title: str) -> None:
         container.mux(stream.encode(None))
 
 
-def _refused_in_the_writer(function):
-    """`function`, except in the writer thread, where calling it fails the run."""
+def _refused_in_the_writer(function, opened: Counter):
+    """`function`, counted per file, except in the writer thread, where calling it fails the run."""
 
     def guarded(*args, **kwargs):
         if threading.current_thread().name.startswith(WRITER_THREAD):
             raise AssertionError(f"the writer thread opened media: {args[:1]}")
+        opened[Path(args[0]).name] += 1
         return function(*args, **kwargs)
 
     return guarded
@@ -61,8 +64,9 @@ def test_the_writer_thread_opens_no_media_and_still_stores_tags_text_and_fingerp
         for path in (folder / "tone440.wav", folder / "sub" / "tone880.flac", folder / "square.mp4")
     }
     # Every way the media layer opens a file: FFmpeg (PyAV) and libsndfile.
-    monkeypatch.setattr(av, "open", _refused_in_the_writer(av.open))
-    monkeypatch.setattr(soundfile, "SoundFile", _refused_in_the_writer(soundfile.SoundFile))
+    opened: Counter = Counter()
+    monkeypatch.setattr(av, "open", _refused_in_the_writer(av.open, opened))
+    monkeypatch.setattr(soundfile, "SoundFile", _refused_in_the_writer(soundfile.SoundFile, opened))
     settings = IndexSettings(
         window=1.0, hop=0.5, frames_per_window=4, frame_preprocessing=models.clip.frame_preprocessing
     )
@@ -74,6 +78,16 @@ def test_the_writer_thread_opens_no_media_and_still_stores_tags_text_and_fingerp
         (note,) = store.search_text("pier")
         assert (note.path, note.field) == (str(folder / "harbour.flac"), "text_file")
         stored = {p.path: p.codes for p in store.audio_fingerprints()}
+    # One open for the headers, the tags and the fingerprint's sound, then one per stream decoded
+    # (libsndfile for WAV and FLAC audio); the broken file fails at its first.
+    assert opened == {
+        "tone440.wav": 2,
+        "tone880.flac": 2,
+        "harbour.flac": 2,
+        "square.mp4": 3,
+        "colours.webm": 2,
+        "broken.mp4": 1,
+    }
     for path, codes in expected_prints.items():
         np.testing.assert_array_equal(stored[path], codes if codes is not None else np.zeros(0, np.uint32))
     assert str(folder / "harbour.flac") in stored and str(folder / "sub" / "colours.webm") not in stored

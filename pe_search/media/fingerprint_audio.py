@@ -15,7 +15,7 @@ import av.container
 import numpy as np
 
 from pe_search.errors import MediaError
-from pe_search.media.containers import audio_stream, decoded_frames, open_media
+from pe_search.media.containers import audio_stream, decoded_frames, open_media, require_decoder
 
 
 def read_mono(path: str | os.PathLike[str], rate: int, max_seconds: float) -> np.ndarray | None:
@@ -33,6 +33,7 @@ def mono_of(
     stream = audio_stream(container)
     if stream is None:
         return None
+    require_decoder(Path(path), stream)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
     pieces, have = [], 0
     try:
