@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pe_search.media.tags import read_tags
-from pe_search.store.text_index import TextEntryRecord, path_entries
+from pe_search.store import TextEntryRecord, path_entries
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ _MARKUP = re.compile(r"<[^>]+>|\{\\[^}]*\}")
 @dataclass(frozen=True)
 class FileText:
     entries: list[TextEntryRecord]
-    signature: str
+    signature: str | None  # None: the sidecars were not read (a later run's refresh reads them)
 
 
 def sidecars(path: str | Path, listing: dict[Path, list[str]] | None = None) -> list[Path]:
@@ -100,10 +100,11 @@ def signature(path: str | Path, listing: dict[Path, list[str]] | None = None) ->
     return digest.hexdigest()
 
 
-def read_file_text(path: str | Path) -> FileText:
-    """Every text entry of the media file at `path` (never raises for an unreadable tag or sidecar)."""
+def read_file_text(path: str | Path, tags: list[tuple[str, str]] | None = None) -> FileText:
+    """Every text entry of the media file at `path` (never raises for an unreadable tag or sidecar).
+    `tags`: the container's, when the caller has read them already (the decode stage has)."""
     entries = path_entries(str(path))
-    entries += container_tags(path)
+    entries += container_tags(path, tags)
     for sidecar in sidecars(path):
         try:
             content = sidecar.read_text(encoding="utf-8-sig", errors="replace")
@@ -120,11 +121,11 @@ def read_file_text(path: str | Path) -> FileText:
     return FileText(entries, signature(path))
 
 
-def container_tags(path: str | Path) -> list[TextEntryRecord]:
+def container_tags(path: str | Path, tags: list[tuple[str, str]] | None = None) -> list[TextEntryRecord]:
     """Descriptive tags of the container and its streams (title, artist, album, comment, genre,
-    date, ...), one entry each, as PyAV reads them."""
+    date, ...), one entry each, as PyAV reads them (`tags`: already read, else read here)."""
     entries, seen = [], set()
-    for key, value in read_tags(path):
+    for key, value in read_tags(path) if tags is None else tags:
         name = key.lower()
         value = str(value).strip()
         if not value or name in TECHNICAL_TAGS or (name, value) in seen:

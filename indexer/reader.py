@@ -3,7 +3,11 @@
 Runs in a decode worker (or in process). For a file it yields, in order: `FileStarted`, then
 `WindowPayload`s (clip-level windows with their audio and preprocessed frames) and
 `FrameChunkPayload`s (non-overlapping audio chunks for PE-A-Frame), then `FileDecoded` with the
-counts, or `FileFailed` with the reason at any point. A file that decodes only in part (cut short,
+counts and the file's side data (text entries, audio fingerprint: `side_data.describe_file`), or
+`FileFailed` with the reason at any point.
+
+A file is opened once for its headers, its tags and the first minutes of its sound (the audio
+fingerprint's own decode, `_open_once`), then once per stream for decoding: the writer opens nothing. A file that decodes only in part (cut short,
 corrupt packets, NaN samples) is sent for what decodes, and `FileDecoded.partial` says why. Audio is decoded once, front to back,
 through a rolling buffer that holds at most about one window.
 """
@@ -17,12 +21,17 @@ import numpy as np
 
 from indexer.segments import clip_windows, frame_grid, frame_grid_step
 from indexer.settings import IndexSettings
+from indexer.side_data import SideData, side_data
+from pe_search.duplicates import audio_fingerprint
 from pe_search.errors import MediaError
 from pe_search.media.audio import audio_spans, iter_audio
+from pe_search.media.containers import open_media
 from pe_search.media.damage import DamageLog
+from pe_search.media.fingerprint_audio import mono_of
 from pe_search.media.frame_pick import window_frame_times
-from pe_search.media.probe import MediaInfo, probe
+from pe_search.media.probe import MediaInfo, media_info
 from pe_search.media.rate import SAMPLE_RATE
+from pe_search.media.tags import tags_of
 from pe_search.media.video import iter_video_frames
 
 
@@ -75,6 +84,7 @@ class FileDecoded:
     chunks: int
     duration: float
     partial: str | None = None  # why only part of the file decoded (None: all of it did)
+    side: SideData | None = None  # text and audio fingerprint, for the writer to store
 
 
 @dataclass
@@ -98,7 +108,7 @@ def read_file(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
 
 def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
     damage = DamageLog()
-    info = probe(job.path, damage)
+    info, tags, codes = _open_once(job.path, damage)
     if not info.has_audio and not info.has_video:
         raise MediaError(job.path, "no audio or video stream")
     duration = info.duration if info.duration else _measure_duration(job.path, info, DamageLog())
@@ -144,7 +154,26 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
     yield from ready_windows(final=True)
     if sent_windows == 0:
         raise MediaError(job.path, damage.reason or "no decodable media in the file")
-    yield FileDecoded(job.path, sent_windows, sent_chunks, duration, damage.reason)
+    side = side_data(job.path, tags, codes, info.has_audio)
+    yield FileDecoded(job.path, sent_windows, sent_chunks, duration, damage.reason, side)
+
+
+def _open_once(path: str, damage: DamageLog) -> tuple[MediaInfo, list[tuple[str, str]], np.ndarray | None]:
+    """One open of the file: its headers, its tags and its audio fingerprint's codes (None: no
+    sound, or none that decodes). A file cut short gets neither tags nor codes, as the media
+    layer's own `read_tags` and `fingerprint_file` refuse it."""
+    with open_media(path, damage) as container:
+        info = media_info(path, container)
+        complete = not damage.notes  # what the check before opening found
+        tags = tags_of(container) if complete else []
+        codes = None
+        if info.has_audio and complete:
+            try:
+                sound = mono_of(path, container, audio_fingerprint.SAMPLE_RATE, audio_fingerprint.MAX_SECONDS)
+            except MediaError:
+                sound = None
+            codes = audio_fingerprint.fingerprint_sound(sound)
+    return info, tags, codes
 
 
 def _measure_duration(path: str, info: MediaInfo, damage: DamageLog) -> float:

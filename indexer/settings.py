@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pe_search.errors import Option, PeSearchError, cli_spelling
-from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
+from pe_search.store import DEFAULT_FRAME_CODES, FRAME_CODES
 from pe_search.video_preprocessing import FramePreprocessing
 
 DEFAULT_WINDOW = 30.0  # seconds: the length the PE models were trained on

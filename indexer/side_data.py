@@ -1,7 +1,10 @@
 """What the library keeps of a file besides its vectors: its text entries (full-text search) and
-its audio fingerprint (duplicates). Written with the file's vectors in one transaction
-(`write.write_file`), and refreshed for files a run does not re-encode (`refresh`): a sidecar that
-appeared or changed, or a library made before these existed.
+its audio fingerprint (duplicates).
+
+`side_data` runs in the decode stage (`reader.read_file`, in a decode worker or a Ray actor),
+so the side data travels with the file's payloads to the writer, which only writes it
+(`write.write_file`, one transaction with the vectors). `refresh` updates files a run does not
+re-encode: a sidecar that appeared or changed, or a library made before these existed.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 from indexer.file_text import FileText, read_file_text, signature
 from pe_search.duplicates import audio_fingerprint
 from pe_search.duplicates.audio_fingerprint import fingerprint_file
-from pe_search.store import LibraryStore
+from pe_search.store import LibraryStore, path_entries
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +29,22 @@ class SideData:
     fingerprint: np.ndarray | None  # None: no sound; empty: sound that gave no codes (too short, undecodable)
 
 
+def name_only(path: str) -> SideData:
+    """For a file encoded without side data: the entries its name gives, no signature and no
+    fingerprint, so that the next run's `refresh` reads the rest (nothing here opens the file)."""
+    return SideData(FileText(path_entries(path), None), None)
+
+
 NO_CODES = np.zeros(0, dtype=np.uint32)  # stored, so a file that gives none is not tried on every run
 
 
-def describe_file(path: str, has_audio: bool = True) -> SideData:
-    codes = fingerprint_file(path) if has_audio else None
+def side_data(path: str, tags: list[tuple[str, str]], codes: np.ndarray | None, has_audio: bool) -> SideData:
+    """The file's text and audio fingerprint, from what the decode stage read in its one open of the
+    file (`tags`; `codes`: the fingerprint of its sound, None when that gave none)."""
+    codes = codes if has_audio else None
     if has_audio and codes is None:
         codes = NO_CODES
-    return SideData(read_file_text(path), codes)
+    return SideData(read_file_text(path, tags), codes)
 
 
 def refresh(store: LibraryStore, paths: Iterable[str]) -> int:

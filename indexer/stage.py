@@ -2,8 +2,10 @@
 (`encode.BatchEncoder`), batching windows across files, and handing each file on once complete.
 
 `read` is the decode half (it may run in another process or on another machine: a distributor
-decides); `encode` takes the decoded payloads, in any interleaving of files, and yields each
-file's outcome: an `EncodedFile` for the writer, or a `FileFailure`.
+decides), and it also reads what the library keeps besides vectors (tags, sidecar text, audio
+fingerprint: `FileDecoded.side`); `encode` takes the decoded payloads, in any interleaving of
+files, and yields each file's outcome: an `EncodedFile` (vectors and side data) for the writer,
+which only writes it, or a `FileFailure`.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class EncodeStage:
                 yield from take(encoder.add(payload))
             elif isinstance(payload, FileDecoded):
                 files[payload.path].partial = payload.partial
+                files[payload.path].side = payload.side
                 expected[payload.path] = (payload.windows, payload.chunks)
                 yield from take([])
             elif isinstance(payload, FileFailed):

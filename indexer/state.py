@@ -15,8 +15,7 @@ from pathlib import Path
 
 from indexer.reader import FileJob
 from indexer.walk import IgnoredFile, MediaCandidate
-from pe_search.store import LibraryStore
-from pe_search.store.schema import SEARCHABLE_STATUSES
+from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
 
 _SETTLED = (*SEARCHABLE_STATUSES, "failed", "ignored")  # statuses an unchanged file keeps
 

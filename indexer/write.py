@@ -1,5 +1,7 @@
-"""The writing stage: one media file's rows and vectors go into the library as one transaction,
-through the run's single writer (`SingleWriter`)."""
+"""The writing stage: one media file's rows, vectors and side data go into the library as one
+transaction, through the run's single writer (`SingleWriter`). It only writes: everything it
+writes was decoded and computed before (the side data in the decode stage, `reader.read_file`),
+so the one serial stage of a run never opens a media file."""
 
 from __future__ import annotations
 
@@ -12,15 +14,15 @@ import numpy as np
 
 from indexer.encode import EncodedChunk, EncodedWindow
 from indexer.reader import FileJob
-from indexer.side_data import describe_file
+from indexer.side_data import SideData, name_only
 from pe_search.duplicates import audio_fingerprint
-from pe_search.store import LibraryStore, MediaRecord, SegmentRecord
-from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
+from pe_search.store import DEFAULT_FRAME_CODES, LibraryStore, MediaRecord, SegmentRecord
 
 
 @dataclass
 class EncodedFile:
-    """Everything encoded for one file, ready to write."""
+    """Everything encoded for one file, ready to write: its vectors and its side data (text and
+    audio fingerprint, computed where the file was decoded)."""
 
     job: FileJob
     has_audio: bool
@@ -29,6 +31,7 @@ class EncodedFile:
     partial: str | None = None  # why only part of the file was decoded
     windows: list[EncodedWindow] = field(default_factory=list)
     chunks: list[EncodedChunk] = field(default_factory=list)
+    side: SideData | None = None  # None: not computed (the file's name only; the next run fills it in)
 
 
 @dataclass
@@ -69,11 +72,10 @@ def write_file(
             add(SegmentRecord(window.start, window.end, "clip"), window.vectors)
     frames = _frames(encoded, frame_seconds)
 
-    side = describe_file(job.path, encoded.has_audio)
+    side = encoded.side if encoded.side is not None else name_only(job.path)
     with store.write() as tx:
         media_id = tx.upsert_media(record)
         tx.delete_segments(media_id)
-        tx.set_audio_fingerprint(media_id, None, None, audio_fingerprint.VERSION)
         tx.set_text(media_id, side.text.entries, side.text.signature)
         tx.set_audio_fingerprint(media_id, side.fingerprint, job.content_hash, audio_fingerprint.VERSION)
         ids = tx.add_segments(media_id, segments)

@@ -17,9 +17,12 @@ import threading
 import time
 from pathlib import Path
 
+import av
 import media
+import numpy as np
 import pytest
 import ray
+import soundfile
 import torch
 from indexing import FAST, assert_same_library, make_folder, snapshot
 
@@ -34,7 +37,9 @@ from indexer.distributors.ray import (
 )
 from indexer.reader import FileJob
 from pe_search import Library
+from pe_search.duplicates.audio_fingerprint import fingerprint_file
 from pe_search.models.model_set import ModelSet
+from pe_search.store import LibraryStore
 
 TIMEOUT = 300  # seconds for any one run: a hang fails the test instead of stalling CI
 FILES = 11  # make_folder's five (one broken) and six more tones
@@ -135,6 +140,37 @@ def test_a_ray_run_equals_a_local_run_and_stays_incremental(cluster, folder, mod
         status = library.status()
     assert (again.files_indexed, again.skipped, again.failed) == (0, FILES, local.failed)
     assert status.media_by_status == {"indexed": FILES - 1, "failed": 1}
+
+
+def test_the_driver_decodes_nothing_and_the_side_data_comes_from_the_actors(
+    cluster, folder, models, tmp_path, monkeypatch
+):
+    files = [folder / "tone440.wav", folder / "square.mp4"]  # libsndfile and FFmpeg paths
+    expected = {str(path): fingerprint_file(path) for path in files}  # the media layer's own, here
+    opened: list[str] = []
+
+    def counted(function):
+        def wrapper(*args, **kwargs):
+            opened.append(str(args[0]) if args else "?")
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    # Every way the media layer opens a file, counted in this (the driver's) process only: the
+    # actors are other processes.
+    monkeypatch.setattr(av, "open", counted(av.open))
+    monkeypatch.setattr(soundfile, "SoundFile", counted(soundfile.SoundFile))
+    with _open(tmp_path, models) as library:
+        summary = library.index(files, ray=cluster, **OPTIONS)
+    monkeypatch.undo()
+    assert summary.files_indexed == 2 and not summary.failed
+    assert opened == [], "the driver opened media"
+    with LibraryStore.open(tmp_path / "library", readonly=True) as store:
+        stored = {p.path: p.codes for p in store.audio_fingerprints()}
+        (name,) = store.search_text("tone440")
+    assert sorted(stored) == sorted(expected) and name.field == "name"
+    for path, codes in expected.items():
+        np.testing.assert_array_equal(stored[path], codes if codes is not None else np.zeros(0, np.uint32))
 
 
 def test_an_actor_killed_mid_run_is_replaced_and_nothing_is_lost_or_doubled(

@@ -41,24 +41,33 @@ from indexer.reader import FileJob
 from indexer.settings import IndexSettings
 from indexer.stage import EncodeStage, FileFailure, FileOutcome
 from indexer.write import EncodedFile
-from pe_search.errors import PeSearchError
+from pe_search.errors import Option, PeSearchError
 from pe_search.models.model_set import ModelSet, ModelSource
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "--ray needs Ray, which is not installed: pip install 'pe-search[ray]'"
+RAY = Option("ray")
 # Passed to the actors so that they run the encoder as the driver would (speed paths, offline hub).
 FORWARDED_ENV_PREFIXES = ("PE_SEARCH_", "HF_HUB_OFFLINE", "TORCHINDUCTOR_CACHE_DIR")
 MTIME_TOLERANCE = 2.0  # seconds: network file systems may round modification times
+SHARE_FIX = (
+    "every node must see the media at the same path (mount the same share everywhere), or index without {0}"
+)
 
 
 class RayNotInstalled(PeSearchError):
     def __init__(self) -> None:
-        super().__init__(INSTALL_HINT)
+        super().__init__(
+            "{0} needs Ray, which is not installed", "pip install 'pe-search[ray]'", options=(RAY,)
+        )
 
 
 class RayClusterError(PeSearchError):
     """No cluster at the address, or the cluster cannot run the job as asked."""
+
+
+class InvalidRayOptions(PeSearchError, ValueError):
+    """A RayOptions value that cannot be used (no actors, a negative worker count)."""
 
 
 class MediaNotShared(PeSearchError):
@@ -79,12 +88,13 @@ class RayOptions:
     # cpus_per_actor - 1 on GPU actors (decoding then overlaps the GPU's work)
 
     def __post_init__(self) -> None:
-        if self.actors is not None and self.actors < 1:
-            raise ValueError("--ray-actors must be at least 1")
-        if self.files_per_batch < 1:
-            raise ValueError("--ray-batch-files must be at least 1")
-        if self.decode_workers is not None and self.decode_workers < 0:
-            raise ValueError("--ray-decode-workers must be at least 0")
+        for value, least, option in (
+            (self.actors, 1, Option("actors", flag="--ray-actors")),
+            (self.files_per_batch, 1, Option("files_per_batch", flag="--ray-batch-files")),
+            (self.decode_workers, 0, Option("decode_workers", cli=False)),  # no flag: RayOptions only
+        ):
+            if value is not None and value < least:
+                raise InvalidRayOptions(f"{{0}} must be at least {least}", options=(option,), value=value)
 
 
 def import_ray():
@@ -111,8 +121,10 @@ def connect(address: str):
     except ConnectionError as error:
         where = "no running cluster found" if address == "auto" else f"cannot reach {address}"
         raise RayClusterError(
-            f"--ray {address}: {where} ({str(error).splitlines()[0]}); start one with `ray start --head`, "
-            "or use --ray local"
+            f"{{0}}: {where} ({str(error).splitlines()[0]})",
+            "start one with `ray start --head`, or use {1}",
+            options=(Option("ray", address), Option("ray", "local")),
+            value=address,
         ) from None
     return ray
 
@@ -138,10 +150,18 @@ def plan_actors(options: RayOptions, cluster: dict[str, float], files: int) -> A
     cpus_total = cluster.get("CPU", 0.0)
     gpus = options.gpus_per_actor if options.gpus_per_actor is not None else (1.0 if gpus_total else 0.0)
     if gpus > gpus_total:
-        raise RayClusterError(f"--ray: actors ask for {gpus:g} GPU each but the cluster has {gpus_total:g}")
+        raise RayClusterError(
+            f"actors ask for {gpus:g} GPU each but the cluster has {gpus_total:g}",
+            "ask for fewer with {0}",
+            options=(Option("gpus_per_actor", cli=False),),
+            value=gpus,
+        )
     if options.cpus_per_actor > cpus_total:
         raise RayClusterError(
-            f"--ray: actors ask for {options.cpus_per_actor:g} CPU each but the cluster has {cpus_total:g}"
+            f"actors ask for {options.cpus_per_actor:g} CPU each but the cluster has {cpus_total:g}",
+            "ask for fewer with {0}",
+            options=(Option("cpus_per_actor", flag="--ray-cpus-per-actor"),),
+            value=options.cpus_per_actor,
         )
     if options.actors is not None:
         actors = options.actors
@@ -175,8 +195,10 @@ def check_shared_paths(ray, jobs: Sequence[FileJob]) -> None:
             path, problem = problems[0]
             more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
             raise MediaNotShared(
-                f"Ray node {address} cannot read {path} ({problem}){more}: every node must see the media "
-                "at the same path (mount the same share everywhere), or index without --ray"
+                f"Ray node {address} cannot read {path} ({problem}){more}",
+                SHARE_FIX,
+                options=(RAY,),
+                value=path,
             )
 
 
@@ -293,7 +315,7 @@ def encode_on_ray(
     """Each job's EncodedFile or FileFailure as the actors deliver them (possibly twice)."""
     if not jobs:
         return
-    if models.source is None:
+    if models.source is None:  # a programming error, not a user's: models built in memory
         raise ValueError("Ray actors load models by id: use a ModelSet from ModelSet.load")
     ray = connect(options.address)
     plan = plan_actors(options, ray.cluster_resources(), len(jobs))
@@ -325,13 +347,16 @@ def encode_on_ray(
     for row in dataset.iter_rows():
         if row["weights"] != expected_weights:
             raise RayClusterError(
-                f"a Ray actor loaded other weights for {models.source.model} than this process: "
-                "give a checkpoint directory every node shares, or the same hub cache on every node"
+                f"a Ray actor loaded other weights for {models.source.model} than this process",
+                "give a checkpoint directory every node shares, or the same hub cache on every node",
+                value=models.source.model,
             )
         if row["unreadable"]:
             raise MediaNotShared(
-                f"a Ray worker cannot read {row['path']} ({row['unreadable']}): every node must see the "
-                "media at the same path (mount the same share everywhere), or index without --ray"
+                f"a Ray worker cannot read {row['path']} ({row['unreadable']})",
+                SHARE_FIX,
+                options=(RAY,),
+                value=row["path"],
             )
         if row["reason"]:
             yield FileFailure(by_path[row["path"]], row["reason"])

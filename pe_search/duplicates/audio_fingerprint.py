@@ -91,6 +91,12 @@ def fingerprint_file(path: str | os.PathLike[str]) -> np.ndarray | None:
         samples = read_mono(path, SAMPLE_RATE, MAX_SECONDS)
     except MediaError:
         return None
+    return fingerprint_sound(samples)
+
+
+def fingerprint_sound(samples: np.ndarray | None) -> np.ndarray | None:
+    """The codes of `read_mono`'s samples (at SAMPLE_RATE, at most MAX_SECONDS), or None when there
+    are none: no sound, or too little for one code."""
     if samples is None:
         return None
     codes = fingerprint(samples)

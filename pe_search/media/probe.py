@@ -33,25 +33,30 @@ def probe(path: str | os.PathLike[str], damage: DamageLog | None = None) -> Medi
     """Describe a file from its headers. Raises MediaError if it is not readable media; with
     `damage`, a file cut short is described (and noted there) as far as its headers go."""
     with open_media(path, damage) as container:
-        audio, video = audio_stream(container), video_stream(container)
-        duration = container.duration / av.time_base if container.duration is not None else None
-        if duration is None:
-            durations = [d for s in (audio, video) if s is not None and (d := declared_duration(s))]
-            duration = max(durations, default=None)
-        audio_context = audio.codec_context if audio is not None else None
-        video_context = video.codec_context if video is not None else None
-        rate = (video.average_rate or video.guessed_rate) if video is not None else None
-        return MediaInfo(
-            path=str(path),
-            duration=duration,
-            has_audio=audio is not None,
-            has_video=video is not None,
-            audio_codec=audio_context.name if audio_context is not None else None,
-            video_codec=video_context.name if video_context is not None else None,
-            sample_rate=audio_context.sample_rate if audio_context is not None else None,
-            channels=audio_context.channels if audio_context is not None else None,
-            width=video_context.width if video_context is not None else None,
-            height=video_context.height if video_context is not None else None,
-            frame_rate=float(rate) if rate else None,
-            container=container.format.name,
-        )
+        return media_info(path, container)
+
+
+def media_info(path: str | os.PathLike[str], container: av.container.InputContainer) -> MediaInfo:
+    """`probe` of a container already open (the indexer reads its tags and sound in the same open)."""
+    audio, video = audio_stream(container), video_stream(container)
+    duration = container.duration / av.time_base if container.duration is not None else None
+    if duration is None:
+        durations = [d for s in (audio, video) if s is not None and (d := declared_duration(s))]
+        duration = max(durations, default=None)
+    audio_context = audio.codec_context if audio is not None else None
+    video_context = video.codec_context if video is not None else None
+    rate = (video.average_rate or video.guessed_rate) if video is not None else None
+    return MediaInfo(
+        path=str(path),
+        duration=duration,
+        has_audio=audio is not None,
+        has_video=video is not None,
+        audio_codec=audio_context.name if audio_context is not None else None,
+        video_codec=video_context.name if video_context is not None else None,
+        sample_rate=audio_context.sample_rate if audio_context is not None else None,
+        channels=audio_context.channels if audio_context is not None else None,
+        width=video_context.width if video_context is not None else None,
+        height=video_context.height if video_context is not None else None,
+        frame_rate=float(rate) if rate else None,
+        container=container.format.name,
+    )

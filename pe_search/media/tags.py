@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import av.container
+
 from pe_search.errors import MediaError
 from pe_search.media.containers import open_media
 
@@ -13,9 +15,14 @@ def read_tags(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
     the file cannot be opened (the indexer records why elsewhere)."""
     try:
         with open_media(path) as container:
-            tags = list(container.metadata.items())
-            for stream in container.streams:
-                tags += list(stream.metadata.items())
+            return tags_of(container)
     except MediaError:
         return []
+
+
+def tags_of(container: av.container.InputContainer) -> list[tuple[str, str]]:
+    """`read_tags` of a container already open (the indexer reads them in its one open of a file)."""
+    tags = list(container.metadata.items())
+    for stream in container.streams:
+        tags += list(stream.metadata.items())
     return [(str(name), str(value)) for name, value in tags]

@@ -15,6 +15,7 @@ from pe_search.store.errors import (
 )
 from pe_search.store.filters import SearchFilter
 from pe_search.store.fingerprint import ModelFingerprint
+from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
 from pe_search.store.frame_slice import FrameScan, FrameSlice
 from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
 from pe_search.store.library import LibraryStore
@@ -28,11 +29,15 @@ from pe_search.store.records import (
     SegmentVectors,
     SpaceStatus,
 )
+from pe_search.store.schema import SEARCHABLE_STATUSES
+from pe_search.store.text_index import TextEntryRecord, path_entries
 from pe_search.store.transaction import WriteTransaction
 from pe_search.store.vectors import IndexSpec
 
 __all__ = [
+    "DEFAULT_FRAME_CODES",
     "DEFAULT_LIBRARY",
+    "FRAME_CODES",
     "FrameScan",
     "FrameSlice",
     "LIBRARY_ENV",
@@ -50,11 +55,14 @@ __all__ = [
     "MediaRecord",
     "ModelFingerprint",
     "ModelMismatchError",
+    "SEARCHABLE_STATUSES",
     "SearchFilter",
     "SearchHit",
     "SegmentRecord",
     "SegmentVectors",
     "SpaceStatus",
+    "TextEntryRecord",
     "WriteTransaction",
+    "path_entries",
     "resolve_library_dir",
 ]
