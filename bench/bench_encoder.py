@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pe_search.media.rate import SAMPLE_RATE  # noqa: E402
-from pe_search.models import tiny  # noqa: E402
+from pe_search.toy import tiny  # noqa: E402
 from pe_search.models.encoder import PeEncoder  # noqa: E402
 from pe_search.models.fast_paths import FastAudioFrontEnd, FastVisionModel  # noqa: E402
 from pe_search.models.frame_cache import FrameFeatureCache  # noqa: E402

@@ -44,7 +44,7 @@ if __name__ != "__mp_main__":
     from indexer.settings import IndexSettings
     from indexer.state import content_hash, file_signature
     from indexer.walk import iter_media
-    from pe_search.models import tiny
+    from pe_search.toy import tiny
     from pe_search.models.model_set import ModelSet
     from pe_search.store import LibraryStore
 

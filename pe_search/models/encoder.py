@@ -30,7 +30,7 @@ from torch import nn
 from pe_search.models import fast_paths, loading
 from pe_search.models.frame_cache import FrameFeatureCache
 from pe_search.models.spaces import EMBEDDINGS, Calibration, Space, logit_parameter_path, spaces_for
-from pe_search.torch_compat import ensure_torchvision_importable
+from pe_search.models.torch_compat import ensure_torchvision_importable
 
 ensure_torchvision_importable()
 
@@ -133,7 +133,7 @@ class PeEncoder:
 
     Audio clips are mono float32 arrays at `audio.sampling_rate`; video clips are float tensors
     (frames, 3, H, W) already preprocessed by `frame_preprocessing` (see
-    `pe_search.video_preprocessing`). Every method returns float32 numpy arrays in input order.
+    `pe_search.models.video_preprocessing`). Every method returns float32 numpy arrays in input order.
     """
 
     def __init__(
@@ -190,7 +190,7 @@ class PeEncoder:
         model = loading.load_model(directory, kind, torch_device, loading.pick_dtype(dtype, torch_device))
         frames = None
         if kind in ("audio_video", "video") and (directory / "video_preprocessor_config.json").is_file():
-            from pe_search.video_preprocessing import FramePreprocessing
+            from pe_search.models.video_preprocessing import FramePreprocessing
 
             frames = FramePreprocessing.from_config(
                 loading.json.loads((directory / "video_preprocessor_config.json").read_text())

@@ -7,7 +7,8 @@ on generated media and ships them here, for `pe-search demo` and the end-to-end 
 - `synth`: seeded generators of the sounds, pictures, scenes and captions they know;
 - `train`: the training script (`python -m pe_search.toy.train --out DIR`);
 - `evaluate`: held-out checks through `PeEncoder`;
-- `front_end`: the designed (frozen) DAC front end of their audio towers.
+- `front_end`: the designed (frozen) DAC front end of their audio towers;
+- `tiny`: tiny random checkpoints in the hub's layout (the toy's starting point, and the tests').
 
 Importing this package is cheap: it only names the checkpoint directories (`models.shipped` knows them).
 """
