@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pe_search.toy import tiny
-from pe_search.models.encoder import cls_text_states, encoder_body, fuse_input
+from pe_search.models.towers import cls_text_states, encoder_body, fuse_input
 from pe_search.models.loading import PeAudioVideoModelLoadable
 from pe_search.toy import TOY_DIR, front_end, synth
 from pe_search.models.video_preprocessing import FramePreprocessing
