@@ -44,9 +44,9 @@ if __name__ != "__mp_main__":
     from indexer.settings import IndexSettings
     from indexer.state import content_hash, file_signature
     from indexer.walk import iter_media
-    from pe_search.toy import tiny
     from pe_search.models.model_set import ModelSet
     from pe_search.store import LibraryStore
+    from pe_search.toy import tiny
 
 
 def write_checkpoint(path: Path) -> Path:

@@ -36,9 +36,9 @@ from bench_vectors import data_chunk  # noqa: E402
 from pe_search.media.rate import PE_HOP_SAMPLES, SAMPLE_RATE  # noqa: E402
 from pe_search.models import loading  # noqa: E402
 from pe_search.models.encoder import CheckpointIdentity, PeEncoder  # noqa: E402
-from pe_search.toy.tiny import audio_encoder_config, build_tokenizer  # noqa: E402
 from pe_search.query.engine import QueryEngine, QueryVectors  # noqa: E402
 from pe_search.store import LibraryStore, MediaRecord, ModelFingerprint, SegmentRecord  # noqa: E402
+from pe_search.toy.tiny import audio_encoder_config, build_tokenizer  # noqa: E402
 
 WORDS = [
     "a",
