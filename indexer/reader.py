@@ -21,7 +21,7 @@ from pe_search.errors import MediaError
 from pe_search.media.audio import audio_spans, iter_audio
 from pe_search.media.damage import DamageLog
 from pe_search.media.frame_pick import window_frame_times
-from pe_search.media.probe import MediaInfo, probe
+from pe_search.media.probe import ProbedMedia, probe
 from pe_search.media.rate import SAMPLE_RATE
 from pe_search.media.video import iter_video_frames
 
@@ -37,7 +37,7 @@ class FileJob:
 @dataclass
 class FileStarted:
     job: FileJob
-    info: MediaInfo
+    info: ProbedMedia
     duration: float
 
 
@@ -147,7 +147,7 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
     yield FileDecoded(job.path, sent_windows, sent_chunks, duration, damage.reason)
 
 
-def _measure_duration(path: str, info: MediaInfo, damage: DamageLog) -> float:
+def _measure_duration(path: str, info: ProbedMedia, damage: DamageLog) -> float:
     """Containers that do not state a duration: count the decoded audio (or take the last frame)."""
     if info.has_audio:
         return sum(chunk.samples.size for chunk in iter_audio(path, damage=damage)) / SAMPLE_RATE
@@ -157,7 +157,7 @@ def _measure_duration(path: str, info: MediaInfo, damage: DamageLog) -> float:
     return last
 
 
-def _frame_times(windows, info: MediaInfo, settings: IndexSettings) -> list[list[float]]:
+def _frame_times(windows, info: ProbedMedia, settings: IndexSettings) -> list[list[float]]:
     """One window: PE's own frame sampler. Overlapping windows: one grid per file, so a frame two
     windows share is decoded and encoded once (`segments.frame_grid`)."""
     if len(windows) == 1:
@@ -182,7 +182,7 @@ class _FrameSource:
     """Frames for each window, decoded once in time order and preprocessed once per frame."""
 
     def __init__(
-        self, path: str, windows, info: MediaInfo, settings: IndexSettings, damage: DamageLog
+        self, path: str, windows, info: ProbedMedia, settings: IndexSettings, damage: DamageLog
     ) -> None:
         self.path = path
         self.preprocess = settings.frame_preprocessing
