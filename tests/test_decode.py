@@ -203,17 +203,18 @@ def test_variable_frame_rate_does_not_drift(vfr_videos, ext):
 def test_seeking_returns_the_same_frames_as_decoding_through(long_video, monkeypatch):
     times = [0.55, 9.97, 10.0, 15.32, 19.9]
     seeks: list[float] = []
-    original = video._seek_video
+    original = video.seek_video
 
     def spy(path, container, stream, target, origin, *rest):
         seeks.append(target)
         return original(path, container, stream, target, origin, *rest)
 
-    monkeypatch.setattr(video, "_seek_video", spy)
+    monkeypatch.setattr(video, "seek_video", spy)
     seeked = [(f.time, square_position(f.rgb)) for f in iter_video_frames(long_video, times)]
     assert seeks, "requests 5 s apart in a file with keyframes every 1.2 s should seek"
-    monkeypatch.setattr(video, "_VIDEO_SEEK_GAP_SECONDS", math.inf)
-    straight = [(f.time, square_position(f.rgb)) for f in iter_video_frames(long_video, times)]
+    straight = [
+        (f.time, square_position(f.rgb)) for f in iter_video_frames(long_video, times, seek_gap=math.inf)
+    ]
     assert seeked == straight
     assert [p for _, p in seeked] == [5.0, 99.0, 0.0, 53.0, 99.0]  # frame index mod 100
 
