@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-import media
 import pytest
 from click.testing import CliRunner
 
 from pe_search.cli.main import cli
+from testkit import media
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,15 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from media import (
+
+from pe_search.errors import MediaError, PeSearchError
+from pe_search.media import audio_sources, resample, video
+from pe_search.media.audio import iter_audio, read_audio
+from pe_search.media.frame_pick import window_frame_times
+from pe_search.media.probe import probe
+from pe_search.media.rate import SAMPLE_RATE
+from pe_search.media.video import iter_video_frames
+from testkit.media import (
     AUDIO_RATES,
     BURSTS,
     PALETTE,
@@ -24,14 +32,6 @@ from media import (
     unknown_codec_wav,
     write_audio,
 )
-
-from pe_search.errors import MediaError, PeSearchError
-from pe_search.media import audio_sources, resample, video
-from pe_search.media.audio import iter_audio, read_audio
-from pe_search.media.frame_pick import window_frame_times
-from pe_search.media.probe import probe
-from pe_search.media.rate import SAMPLE_RATE
-from pe_search.media.video import iter_video_frames
 
 pytest_plugins = ["media_fixtures"]  # tone_files, burst_files, solid_videos, vfr_videos, long_video
 

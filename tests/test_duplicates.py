@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from duplicate_corpus import TRANSFORMS, VIDEO_TRANSFORMS, evaluate, recording, write_corpus
 
 from indexer.state import content_hash
 from pe_search.cli.main import cli
@@ -17,6 +16,7 @@ from pe_search.duplicates.audio_fingerprint import fingerprint_file
 from pe_search.duplicates.groups import Member, choose_keep, group_members
 from pe_search.duplicates.matching import MatchSettings, aligned_error, candidate_pairs
 from pe_search.media.file_info import file_info
+from testkit.duplicate_corpus import TRANSFORMS, VIDEO_TRANSFORMS, evaluate, recording, write_corpus
 
 PRECISION_GOAL, RECALL_GOAL = 0.99, 0.95
 

@@ -17,7 +17,6 @@ import threading
 import time
 from pathlib import Path
 
-import media
 import pytest
 import ray
 import torch
@@ -35,6 +34,7 @@ from indexer.distributors.ray import (
 from indexer.reader import FileJob
 from pe_search import Library
 from pe_search.models.model_set import ModelSet
+from testkit import media
 
 TIMEOUT = 300  # seconds for any one run: a hang fails the test instead of stalling CI
 FILES = 11  # make_folder's five (one broken) and six more tones

@@ -535,7 +535,8 @@ def test_serve_command_starts_a_server_that_answers(demo):
     import sys
 
     import httpx
-    from server_live import free_port
+
+    from testkit.server_live import free_port
 
     port = free_port()
     server = subprocess.Popen(
