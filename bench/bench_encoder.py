@@ -50,10 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pe_search.media.rate import SAMPLE_RATE  # noqa: E402
-from pe_search.models import tiny  # noqa: E402
 from pe_search.models.encoder import PeEncoder  # noqa: E402
 from pe_search.models.fast_paths import FastAudioFrontEnd, FastVisionModel  # noqa: E402
 from pe_search.models.frame_cache import FrameFeatureCache  # noqa: E402
+from pe_search.toy import tiny  # noqa: E402
 
 VISION = {"small": ("vit_pe_core_small_patch16_384", 384), "large": ("vit_pe_core_large_patch14_336", 336)}
 

@@ -40,7 +40,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # the previous writing stage, kept for the migration test
 
 from indexer.encode import EncodedChunk, EncodedWindow  # noqa: E402
 from indexer.reader import FileJob  # noqa: E402
@@ -314,7 +313,7 @@ def main() -> None:
     seconds = args.file_minutes * 60
     report: dict = {"file_minutes": args.file_minutes, "runs": {}}
     try:
-        from legacy_frames import write_file_legacy
+        from testkit.legacy_frames import write_file_legacy
 
         logging.info("baseline: today's format, %.1f h", args.baseline_hours)
         report["runs"]["today"] = build(

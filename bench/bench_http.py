@@ -5,9 +5,9 @@ in one process, on one open `Library`.
 
 Two libraries: the demo's (`pe-search demo` builds it; made here in a temp dir when not given)
 and one of `--segments` audio clip segments (synthetic clustered vectors from bench_vectors,
-10 segments per file, written through the store's own write path under the toy model's
-fingerprint, so the index type is the one the library picks at that size and the toy text tower
-embeds the query). The server is uvicorn on a loopback port in a thread of this process; the
+10 segments per file, written through the store's own write path by bench/segments_library.py,
+shared with bench_query, under the toy model's fingerprint, so the index type is the one the
+library picks at that size and the toy text tower embeds the query). The server is uvicorn on a loopback port in a thread of this process; the
 client is one keep-alive httpx connection, as a page or a script would hold.
 
 Reported per library, over `--queries` texts, each asked both ways in turn (so drift hits both):
@@ -31,16 +31,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from bench_vectors import data_chunk  # noqa: E402
-from server_live import live_server  # noqa: E402
+from segments_library import build_segments_library  # noqa: E402
 
 from pe_search.api import Library  # noqa: E402
 from pe_search.models.model_set import ModelSet  # noqa: E402
 from pe_search.server import ServerConfig, create_app  # noqa: E402
-from pe_search.store import LibraryStore, MediaRecord, SegmentRecord  # noqa: E402
 from pe_search.toy import synth  # noqa: E402
+from testkit.server_live import live_server  # noqa: E402
 
 GOAL = 1.2
 PER_FILE = 10
@@ -51,29 +49,10 @@ def texts(count: int) -> list[str]:
     return [captions[i % len(captions)] for i in range(count)]
 
 
-def build_segments_library(directory: Path, segments: int) -> Path:
+def build_big_library(directory: Path, segments: int) -> Path:
+    """The shared segments library under the toy model's fingerprint (its text tower embeds the query)."""
     models = ModelSet.load("toy", "toy-frame")
-    store = LibraryStore.open(directory, models.fingerprint())
-    files = segments // PER_FILE
-    vectors = data_chunk(models.dim, 0, 0, files * PER_FILE)
-    began = time.perf_counter()
-    for first in range(0, files, 500):
-        with store.write() as tx:
-            for index in range(first, min(files, first + 500)):
-                media = MediaRecord(
-                    path=f"/bench/file{index:06d}.wav", size=1, mtime=0.0, content_hash=str(index),
-                    duration=PER_FILE * 15.0 + 15, has_audio=True, status="indexed",
-                )  # fmt: skip
-                media_id = tx.upsert_media(media)
-                ids = tx.add_segments(
-                    media_id, [SegmentRecord(i * 15.0, i * 15.0 + 30, "clip") for i in range(PER_FILE)]
-                )
-                tx.add_vectors("audio", ids, vectors[index * PER_FILE : (index + 1) * PER_FILE])
-    store.checkpoint()
-    store.close()
-    print(
-        f"library: {files * PER_FILE} segments in {files} files, built in {time.perf_counter() - began:.1f} s"
-    )
+    build_segments_library(directory, segments, models.fingerprint(), models.dim, PER_FILE, 500).close()
     return directory
 
 
@@ -133,7 +112,7 @@ def main() -> None:
 
             demo_library = Path(run_demo(Path(directory) / "demo", workers=0, all_captions=False).library)
         results["demo"] = measure(demo_library, asked, args.k, None)
-        big = build_segments_library(Path(directory) / "big", args.segments)
+        big = build_big_library(Path(directory) / "big", args.segments)
         results[f"{args.segments}_segments"] = measure(big, asked, args.k, "audio")
     results["goal"] = f"http_over_library_p50 <= {GOAL}"
     results["met"] = all(r["http_over_library_p50"] <= GOAL for r in results.values() if isinstance(r, dict))

@@ -40,7 +40,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from pe_search.duplicates import audio_fingerprint  # noqa: E402
 from pe_search.store import LibraryStore, MediaRecord, ModelFingerprint, SegmentRecord  # noqa: E402
@@ -271,11 +270,10 @@ def run_duplicates(args) -> dict:
 
 # --------------------------------------------------------------------------------------- quality
 def run_quality(args) -> dict:
-    from duplicate_corpus import evaluate, table, write_corpus
-
     from indexer.state import content_hash
     from pe_search.duplicates.audio_fingerprint import fingerprint_file
     from pe_search.duplicates.groups import Member, group_members
+    from testkit.duplicate_corpus import evaluate, table, write_corpus
 
     with tempfile.TemporaryDirectory() as directory:
         files = write_corpus(Path(directory) / "corpus", scenes=4, variants=args.variants)

@@ -30,23 +30,21 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 # Decode workers are spawned processes: each re-imports this script as __mp_main__ before it
 # starts, and needs none of the below (the `pe-search` entry script is as light), so they skip
 # it rather than pay seconds of imports that the CLI's workers do not.
 if __name__ != "__mp_main__":
-    import media
-
     from indexer.encode import BatchEncoder
     from indexer.pipeline import run_index
     from indexer.reader import FileJob, FrameChunkPayload, WindowPayload, read_file
     from indexer.settings import IndexSettings
     from indexer.state import content_hash, file_signature
     from indexer.walk import iter_media
-    from pe_search.models import tiny
     from pe_search.models.model_set import ModelSet
     from pe_search.store import LibraryStore
+    from pe_search.toy import tiny
+    from testkit import media
 
 
 def write_checkpoint(path: Path) -> Path:

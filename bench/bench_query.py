@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_query.py --segments 100000
 
 Builds a library of `--segments` clip segments (synthetic clustered 1024-d vectors from
-bench_vectors, 10 segments per file) through the store's own write path, so the index type is
-the one the library picks at that size. The text tower is a real-sized one: ModernBERT with
+bench_vectors, 10 segments per file; bench/segments_library.py, shared with bench_http) through
+the store's own write path, so the index type is the one the library picks at that size. The text tower is a real-sized one: ModernBERT with
 PE-AV's default text config (22 layers, 1024 wide, random weights) and a PE text head.
 
 Reported in one run, over `--queries` different texts: p50 and p95 latency of text encoding
@@ -31,14 +31,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_vectors import data_chunk  # noqa: E402
+from segments_library import build_segments_library  # noqa: E402
 
 from pe_search.media.rate import PE_HOP_SAMPLES, SAMPLE_RATE  # noqa: E402
 from pe_search.models import loading  # noqa: E402
 from pe_search.models.encoder import CheckpointIdentity, PeEncoder  # noqa: E402
-from pe_search.models.tiny import audio_encoder_config, build_tokenizer  # noqa: E402
 from pe_search.query.engine import QueryEngine, QueryVectors  # noqa: E402
-from pe_search.store import LibraryStore, MediaRecord, ModelFingerprint, SegmentRecord  # noqa: E402
+from pe_search.store import LibraryStore, ModelFingerprint  # noqa: E402
+from pe_search.toy.tiny import audio_encoder_config, build_tokenizer  # noqa: E402
 
 WORDS = [
     "a",
@@ -75,28 +75,9 @@ def text_encoder() -> PeEncoder:
 
 
 def build_library(directory: Path, segments: int, per_file: int = 10) -> LibraryStore:
+    """The shared segments library under a 1024-d fingerprint (the text tower above)."""
     fingerprint = ModelFingerprint(("bench",), "config", "weights", 1024, {"text_audio": (1.0, 0.0)})
-    store = LibraryStore.open(directory, fingerprint)
-    files = segments // per_file
-    vectors = data_chunk(1024, 0, 0, files * per_file)
-    began = time.perf_counter()
-    for first in range(0, files, 200):
-        with store.write() as tx:
-            for index in range(first, min(files, first + 200)):
-                media = MediaRecord(
-                    path=f"/bench/file{index:06d}.wav", size=1, mtime=0.0, content_hash=str(index),
-                    duration=per_file * 15.0 + 15, has_audio=True, status="indexed",
-                )  # fmt: skip
-                media_id = tx.upsert_media(media)
-                ids = tx.add_segments(
-                    media_id, [SegmentRecord(i * 15.0, i * 15.0 + 30, "clip") for i in range(per_file)]
-                )
-                tx.add_vectors("audio", ids, vectors[index * per_file : (index + 1) * per_file])
-    store.checkpoint()
-    print(
-        f"library: {files * per_file} segments in {files} files, built in {time.perf_counter() - began:.1f} s"
-    )
-    return store
+    return build_segments_library(directory, segments, fingerprint, 1024, per_file, 200)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from pe_search.media.containers import open_media
 from pe_search.media.damage import DamageLog
 from pe_search.media.fingerprint_audio import mono_of
 from pe_search.media.frame_pick import window_frame_times
-from pe_search.media.probe import MediaInfo, media_info
+from pe_search.media.probe import ProbedMedia, media_info
 from pe_search.media.rate import SAMPLE_RATE
 from pe_search.media.tags import tags_of
 from pe_search.media.video import iter_video_frames
@@ -46,7 +46,7 @@ class FileJob:
 @dataclass
 class FileStarted:
     job: FileJob
-    info: MediaInfo
+    info: ProbedMedia
     duration: float
 
 
@@ -158,7 +158,7 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
     yield FileDecoded(job.path, sent_windows, sent_chunks, duration, damage.reason, side)
 
 
-def _open_once(path: str, damage: DamageLog) -> tuple[MediaInfo, list[tuple[str, str]], np.ndarray | None]:
+def _open_once(path: str, damage: DamageLog) -> tuple[ProbedMedia, list[tuple[str, str]], np.ndarray | None]:
     """One open of the file: its headers, its tags and its audio fingerprint's codes (None: no
     sound, or none that decodes). A file cut short gets neither tags nor codes, as the media
     layer's own `read_tags` and `fingerprint_file` refuse it."""
@@ -176,7 +176,7 @@ def _open_once(path: str, damage: DamageLog) -> tuple[MediaInfo, list[tuple[str,
     return info, tags, codes
 
 
-def _measure_duration(path: str, info: MediaInfo, damage: DamageLog) -> float:
+def _measure_duration(path: str, info: ProbedMedia, damage: DamageLog) -> float:
     """Containers that do not state a duration: count the decoded audio (or take the last frame)."""
     if info.has_audio:
         return sum(chunk.samples.size for chunk in iter_audio(path, damage=damage)) / SAMPLE_RATE
@@ -186,7 +186,7 @@ def _measure_duration(path: str, info: MediaInfo, damage: DamageLog) -> float:
     return last
 
 
-def _frame_times(windows, info: MediaInfo, settings: IndexSettings) -> list[list[float]]:
+def _frame_times(windows, info: ProbedMedia, settings: IndexSettings) -> list[list[float]]:
     """One window: PE's own frame sampler. Overlapping windows: one grid per file, so a frame two
     windows share is decoded and encoded once (`segments.frame_grid`)."""
     if len(windows) == 1:
@@ -211,7 +211,7 @@ class _FrameSource:
     """Frames for each window, decoded once in time order and preprocessed once per frame."""
 
     def __init__(
-        self, path: str, windows, info: MediaInfo, settings: IndexSettings, damage: DamageLog
+        self, path: str, windows, info: ProbedMedia, settings: IndexSettings, damage: DamageLog
     ) -> None:
         self.path = path
         self.preprocess = settings.frame_preprocessing

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pe_search.errors import Option, PeSearchError, cli_spelling
+from pe_search.models.video_preprocessing import FramePreprocessing
 from pe_search.store import DEFAULT_FRAME_CODES, FRAME_CODES
-from pe_search.video_preprocessing import FramePreprocessing
 
 DEFAULT_WINDOW = 30.0  # seconds: the length the PE models were trained on
 DEFAULT_FRAMES_PER_WINDOW = 16

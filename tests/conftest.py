@@ -16,7 +16,7 @@ os.environ.setdefault(
     "TORCHINDUCTOR_CACHE_DIR", os.path.join(tempfile.gettempdir(), "pe-search-test-inductor")
 )
 
-from pe_search.models.tiny import KINDS, write_tiny_checkpoint
+from pe_search.toy.tiny import KINDS, write_tiny_checkpoint
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-import media
 import numpy as np
 from sqlalchemy import create_engine, select
 
 from pe_search.store import LibraryStore
 from pe_search.store.schema import MediaFile, Segment, Vector
+from testkit import media
 
 # Short windows keep the tiny models fast while every file still has several overlapping windows.
 FAST = ["--window", "1", "--hop", "0.5", "--frames-per-window", "4"]

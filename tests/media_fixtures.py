@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from media import (
+
+from testkit.media import (
     AUDIO_RATES,
     BURST_SECONDS,
     BURSTS,

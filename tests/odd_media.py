@@ -105,7 +105,7 @@ def all_inf(signal: np.ndarray) -> np.ndarray:
 
 
 def unknown_codec(path: Path) -> None:
-    import media
+    from testkit import media
 
     media.unknown_codec_wav(path)
 
@@ -125,7 +125,7 @@ def link(target: str) -> Callable[[Path], None]:
 
 
 def vfr_video(path: Path) -> None:
-    import media
+    from testkit import media
 
     frames = [(media.solid_frame(i % 5, 32, 24), t) for i, t in enumerate(media.VFR_TIMES[:12])]
     media.write_video(path, frames, audio=media.tone(330, 1.3, 48_000))
@@ -449,6 +449,6 @@ def markdown(table: list[tuple[Kind, str, str]]) -> str:
 if __name__ == "__main__":
     import tempfile
 
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: testkit
     with tempfile.TemporaryDirectory() as temp:
         print(markdown(corpus_table(Path(temp) / "corpus", Path(temp) / "library")))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-import media
 import pytest
 from click.testing import CliRunner
 
 from pe_search.cli.main import cli
+from testkit import media
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_help_and_version_are_not_mistakes():
 def test_same_architecture_other_weights_is_refused(folder, tmp_path, checkpoint_dirs):
     """A checkpoint with the very same config but other weights must not be mixed into a library:
     the fingerprint compares the weights, not only the architecture."""
-    from pe_search.models.tiny import write_tiny_checkpoint
+    from pe_search.toy.tiny import write_tiny_checkpoint
 
     other = write_tiny_checkpoint(tmp_path / "other", "audio_video", seed=99)
     assert (other / "config.json").read_text() == (checkpoint_dirs["audio_video"] / "config.json").read_text()

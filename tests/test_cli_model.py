@@ -41,3 +41,13 @@ def test_error_with_json_prints_an_error_object(tmp_path):
     result = CliRunner().invoke(cli, ["model", str(tmp_path / "missing"), "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"].startswith("no PE checkpoint")
+
+
+def test_index_help_names_the_real_frame_codes_default():
+    """The help is derived from the indexer's default, so it cannot go stale again (it said f32)."""
+    from indexer.settings import IndexSettings
+
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["index", "--help"])
+    assert result.exit_code == 0
+    help_text = " ".join(result.output.split())
+    assert f"(default: the library's, else {IndexSettings().frame_codes})" in help_text

@@ -7,7 +7,15 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from media import (
+
+from pe_search.errors import MediaError, PeSearchError
+from pe_search.media import audio_sources, resample, video
+from pe_search.media.audio import iter_audio, read_audio
+from pe_search.media.frame_pick import window_frame_times
+from pe_search.media.probe import probe
+from pe_search.media.rate import SAMPLE_RATE
+from pe_search.media.video import iter_video_frames
+from testkit.media import (
     AUDIO_RATES,
     BURSTS,
     PALETTE,
@@ -24,14 +32,6 @@ from media import (
     unknown_codec_wav,
     write_audio,
 )
-
-from pe_search.errors import MediaError, PeSearchError
-from pe_search.media import audio_sources, resample, video
-from pe_search.media.audio import iter_audio, read_audio
-from pe_search.media.frame_pick import window_frame_times
-from pe_search.media.probe import probe
-from pe_search.media.rate import SAMPLE_RATE
-from pe_search.media.video import iter_video_frames
 
 pytest_plugins = ["media_fixtures"]  # tone_files, burst_files, solid_videos, vfr_videos, long_video
 
@@ -203,17 +203,18 @@ def test_variable_frame_rate_does_not_drift(vfr_videos, ext):
 def test_seeking_returns_the_same_frames_as_decoding_through(long_video, monkeypatch):
     times = [0.55, 9.97, 10.0, 15.32, 19.9]
     seeks: list[float] = []
-    original = video._seek_video
+    original = video.seek_video
 
     def spy(path, container, stream, target, origin, *rest):
         seeks.append(target)
         return original(path, container, stream, target, origin, *rest)
 
-    monkeypatch.setattr(video, "_seek_video", spy)
+    monkeypatch.setattr(video, "seek_video", spy)
     seeked = [(f.time, square_position(f.rgb)) for f in iter_video_frames(long_video, times)]
     assert seeks, "requests 5 s apart in a file with keyframes every 1.2 s should seek"
-    monkeypatch.setattr(video, "_VIDEO_SEEK_GAP_SECONDS", math.inf)
-    straight = [(f.time, square_position(f.rgb)) for f in iter_video_frames(long_video, times)]
+    straight = [
+        (f.time, square_position(f.rgb)) for f in iter_video_frames(long_video, times, seek_gap=math.inf)
+    ]
     assert seeked == straight
     assert [p for _, p in seeked] == [5.0, 99.0, 0.0, 53.0, 99.0]  # frame index mod 100
 

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from duplicate_corpus import TRANSFORMS, VIDEO_TRANSFORMS, evaluate, recording, write_corpus
 
 from indexer.state import content_hash
 from pe_search.cli.main import cli
@@ -16,7 +15,8 @@ from pe_search.duplicates import audio_fingerprint
 from pe_search.duplicates.audio_fingerprint import fingerprint_file
 from pe_search.duplicates.groups import Member, choose_keep, group_members
 from pe_search.duplicates.matching import MatchSettings, aligned_error, candidate_pairs
-from pe_search.media.file_info import probe
+from pe_search.media.file_info import file_info
+from testkit.duplicate_corpus import TRANSFORMS, VIDEO_TRANSFORMS, evaluate, recording, write_corpus
 
 PRECISION_GOAL, RECALL_GOAL = 0.99, 0.95
 
@@ -84,7 +84,7 @@ def test_keep_prefers_untrimmed_then_lossless(corpus):
     files, _ = corpus
     beeps = {f.transform: str(f.path) for f in files if f.recording == "beeps"}
     paths = [beeps["trim_start"], beeps["reencode_mp3"], beeps["original"]]
-    keep, reason = choose_keep([probe(p) for p in paths], paths)
+    keep, reason = choose_keep([file_info(p) for p in paths], paths)
     assert paths[keep] == beeps["original"] and "lossless" in reason and "trimmed" in reason
 
 

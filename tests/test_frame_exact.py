@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 
-import media
 import numpy as np
 import pytest
 import torch
@@ -19,6 +18,7 @@ import torch
 from pe_search import Library
 from pe_search.media.audio import read_audio
 from pe_search.query.frames import APPROXIMATE_NOTE
+from testkit import media
 
 TEXT = "a dog barks twice"
 CHUNK = 1.0  # seconds of audio per frame-model call at index time

@@ -4,16 +4,16 @@ search and locate as before; the default code gives the spans float32 gives."""
 
 from __future__ import annotations
 
-import media
 import numpy as np
 import pytest
-from legacy_frames import downgrade_to_legacy, write_file_legacy
 
 from indexer import write
 from pe_search import Library
 from pe_search.query.spans import frames_to_spans
 from pe_search.store import LibraryStore
 from pe_search.store import frame_migration as migration
+from testkit import media
+from testkit.legacy_frames import downgrade_to_legacy, write_file_legacy
 
 TEXT = "a dog barking"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import media
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -16,6 +15,7 @@ from pe_search import Library
 from pe_search.cli.main import cli
 from pe_search.errors import PeSearchError, api_spelling
 from pe_search.store import LibraryClosedError
+from testkit import media
 
 
 @pytest.fixture(scope="module")

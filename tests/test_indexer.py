@@ -7,7 +7,6 @@ import os
 import shutil
 from collections import Counter
 
-import media
 import pytest
 from click.testing import CliRunner
 from indexing import FAST, assert_same_library, make_folder, snapshot
@@ -17,6 +16,7 @@ from indexer.settings import IndexSettings
 from pe_search.cli.main import cli
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
+from testkit import media
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_moved_and_renamed_files_keep_their_vectors_without_encoding(tmp_path, m
 
 
 def test_modified_file_is_encoded_again_and_only_it(tmp_path, models, calls):
-    import media
+    from testkit import media
 
     folder = make_folder(tmp_path / "media")
     _index(folder, tmp_path / "lib", models)

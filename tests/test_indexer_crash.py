@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import media
 import pytest
 from indexing import (
     FAST,
@@ -20,6 +19,8 @@ from indexing import (
     make_folder,
     snapshot,
 )
+
+from testkit import media
 
 TIMEOUT = 300  # seconds for any one indexer run: a hang fails the test instead of stalling CI
 ORPHAN_GRACE = 60  # seconds a killed run's decode workers get to notice and exit (a loaded machine is slow)

@@ -14,11 +14,11 @@ import json
 import os
 from pathlib import Path
 
-import media
 import pytest
 from click.testing import CliRunner
 
 from pe_search.cli.main import cli
+from testkit import media
 
 SCHEMAS = Path(__file__).parent / "json_schemas"
 

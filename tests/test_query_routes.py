@@ -6,7 +6,6 @@ references come from `forward()` on the same decoded inputs, one file at a time.
 
 from __future__ import annotations
 
-import media
 import numpy as np
 import pytest
 import torch
@@ -17,6 +16,7 @@ from pe_search.media.frame_pick import window_frame_times
 from pe_search.media.probe import probe
 from pe_search.media.video import iter_video_frames
 from pe_search.query.routes import QueryError
+from testkit import media
 
 FRAMES = 4
 TEXT = "a red circle moving right"

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import av
-import media
 import numpy as np
 import pytest
 import ray
@@ -40,6 +39,7 @@ from pe_search import Library
 from pe_search.duplicates.audio_fingerprint import fingerprint_file
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
+from testkit import media
 
 TIMEOUT = 300  # seconds for any one run: a hang fails the test instead of stalling CI
 FILES = 11  # make_folder's five (one broken) and six more tones

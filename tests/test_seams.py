@@ -3,7 +3,6 @@ rule, and errors worded per front door."""
 
 from __future__ import annotations
 
-import media
 import pytest
 from indexing import assert_same_library, make_folder, snapshot
 
@@ -16,6 +15,7 @@ from pe_search.models.choice import DEFAULT_MODEL, choose_models
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
 from pe_search.store.errors import ModelMismatchError
+from testkit import media
 
 
 @pytest.fixture(scope="module")

@@ -208,6 +208,21 @@ def test_status_reports_the_library(client, media):
     assert status["token_required"] is False and status["uploads"]["max_bytes"] > 0
 
 
+def test_status_shows_what_the_cli_shows(client, demo):
+    """One report behind both front doors: the server's status holds every field of the CLI's
+    `status --json` with the same values (the server adds its own upload limits and token flag)."""
+    from pe_search.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["status", "--library", str(demo.library), "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    served = client.get("/api/status").json()
+    assert set(shown) | {"uploads", "token_required"} == set(served)
+    assert {key: served[key] for key in shown if key != "library"} == {
+        key: value for key, value in shown.items() if key != "library"
+    }
+
+
 # ------------------------------------------------------------------------------------------ media, ranges
 @pytest.fixture(scope="module")
 def a_file(client, media, ids) -> tuple[int, bytes]:
@@ -520,7 +535,8 @@ def test_serve_command_starts_a_server_that_answers(demo):
     import sys
 
     import httpx
-    from server_live import free_port
+
+    from testkit.server_live import free_port
 
     port = free_port()
     server = subprocess.Popen(

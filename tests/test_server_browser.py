@@ -24,11 +24,11 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
-from server_live import live_server
 
 from pe_search.server import ServerConfig, create_app
 from pe_search.toy import synth
 from pe_search.toy.demo_media import DemoMedia
+from testkit.server_live import live_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_live import live_server
 
 from pe_search.server import ServerConfig, create_app
 from pe_search.toy import synth
 from pe_search.toy.demo_media import DemoMedia
+from testkit.server_live import live_server
 
 FIRST = ("sounds/low-tone.wav", "sounds/mid-tone.flac")
 LATER = (

@@ -8,7 +8,6 @@ import sqlite3
 import time
 
 import av
-import media
 import numpy as np
 import pytest
 from alembic import command
@@ -22,6 +21,7 @@ from pe_search.store import LibraryStore, MediaRecord
 from pe_search.store.database import alembic_config, head_revision, open_engine
 from pe_search.store.layout import LibraryLayout
 from pe_search.store.text_index import TextEntryRecord, fts_query, path_entries, words
+from testkit import media
 
 SRT = """1
 00:00:01,000 --> 00:00:02,500

@@ -6,10 +6,10 @@ from __future__ import annotations
 import sys
 import threading
 
-import media
 import pytest
 
 from pe_search import Library
+from testkit import media
 
 
 @pytest.fixture(scope="module")

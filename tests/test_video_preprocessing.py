@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from pe_search.errors import ModelLoadError
-from pe_search.torch_compat import ensure_torchvision_importable
-from pe_search.video_preprocessing import FramePreprocessing
+from pe_search.models.torch_compat import ensure_torchvision_importable
+from pe_search.models.video_preprocessing import FramePreprocessing
 
 ensure_torchvision_importable()
 

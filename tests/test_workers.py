@@ -22,8 +22,8 @@ from indexer.settings import IndexSettings
 from indexer.state import content_hash, file_signature
 from indexer.walk import iter_media
 from indexer.workers import decoded_payloads
-from pe_search.models import tiny
-from pe_search.video_preprocessing import FramePreprocessing
+from pe_search.models.video_preprocessing import FramePreprocessing
+from pe_search.toy import tiny
 
 
 def _key(payload) -> tuple:

@@ -8,7 +8,7 @@ import click
 
 from pe_search.cli.library_option import library_option
 from pe_search.cli.output import emit_json, json_option, shown_path
-from pe_search.store.frame_codes import FRAME_CODES
+from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
 
 # Checked before the library is opened (or created): a typo creates nothing.
 POSITIVE = click.FloatRange(min=0, min_open=True)
@@ -50,8 +50,8 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
     "--frame-codes",
     type=click.Choice(FRAME_CODES),
     default=None,
-    help="How 40 ms frame vectors are stored: f32, exact (default: the library's, else f32); sq8, "
-    "1 byte a dimension; pq, 128 bytes a frame, for very large libraries.",
+    help="How 40 ms frame vectors are stored: f32, exact; sq8, 1 byte a dimension; pq, 128 bytes a "
+    f"frame, for very large libraries (default: the library's, else {DEFAULT_FRAME_CODES}).",
 )
 @click.option(
     "--batch-size",

@@ -14,46 +14,13 @@ from pe_search.cli.output import emit_json, json_option, shown_path
 @json_option
 def status_command(library, as_json) -> None:
     """Model, vectors per space, index types and failed files of a library."""
+    from pe_search.status_report import status_report
     from pe_search.store import LibraryStore, resolve_library_dir
 
     library_dir = resolve_library_dir(library)
     with LibraryStore.open(library_dir, readonly=True) as store:
-        status = store.status()
-        settings = store.index_settings()
-        media = list(store.iter_media())
-        failed = [{"path": m.path, "reason": m.error} for m in media if m.status == "failed"]
-        partial = [{"path": m.path, "reason": m.error} for m in media if m.status == "partial"]
-    fingerprint = status.fingerprint
-    report = {
-        "library": str(library_dir),
-        "models": list(fingerprint.model_ids) if fingerprint else [],
-        "dim": fingerprint.dim if fingerprint else None,
-        "index_settings": settings,
-        "media": status.media_by_status,
-        "segments": status.segments,
-        "spaces": {
-            name: {
-                "vectors": s.count,
-                "index": s.index_type,
-                "params": s.index_params,
-                "bytes": s.index_bytes,
-            }
-            for name, s in status.spaces.items()
-        },
-        "frames": {
-            name: {
-                "frames": f.frames,
-                "blocks": f.blocks,
-                "codes": f.codes,
-                "live_bytes": f.live_bytes,
-                "reclaimable_bytes": f.dead_bytes,
-            }
-            for name, f in status.frames.items()
-        },
-        "failed": failed,
-        "partial": partial,
-        "messages": list(status.messages),
-    }
+        report = status_report(store, library_dir).as_dict()
+    settings = report["index_settings"]
     if as_json:
         emit_json(report)
         return
@@ -72,9 +39,9 @@ def status_command(library, as_json) -> None:
             f"{_megabytes(frames['live_bytes'])} live, {_megabytes(frames['reclaimable_bytes'])} reclaimable"
             + (" (pe-search compact)" if frames["reclaimable_bytes"] else "")
         )
-    for failure in failed:
+    for failure in report["failed"]:
         click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
-    for part in partial:
+    for part in report["partial"]:
         click.echo(f"  partial: {shown_path(part['path'])}: {part['reason']}")
 
 

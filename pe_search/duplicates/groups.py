@@ -20,7 +20,7 @@ import numpy as np
 
 from pe_search.duplicates import audio_fingerprint
 from pe_search.duplicates.matching import MatchSettings, find_matches
-from pe_search.media.file_info import FileInfo, probe
+from pe_search.media.file_info import FileInfo, file_info
 from pe_search.store import LibraryStore
 from pe_search.store.records import media_kind
 
@@ -168,7 +168,7 @@ def find_duplicates(
 
 
 def _describe(kind: str, members: list[Member], positions: list[int], pairs: dict) -> DuplicateGroup:
-    infos = [probe(m.path) for m in members]
+    infos = [file_info(m.path) for m in members]
     keep, reason = choose_keep(infos, [m.path for m in members])
     kept = members[keep]
     files = []

@@ -1,4 +1,4 @@
-"""What a duplicate group shows of each file: container, codec, duration, bit rate (PyAV probe)."""
+"""What a duplicate group shows of each file: container, codec, duration, bit rate (read with PyAV)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ class FileInfo:
         return self.codec is not None and (self.codec in LOSSLESS_CODECS or self.codec.startswith("pcm_"))
 
 
-def probe(path: str) -> FileInfo:
-    """Never raises: a file that is gone or unreadable says so."""
+def file_info(path: str) -> FileInfo:
+    """Size, container, codec, duration and bit rate of a file. Never raises: a file that is gone or
+    unreadable says so."""
     try:
         size = os.stat(path).st_size
     except OSError:

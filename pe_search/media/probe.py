@@ -1,4 +1,9 @@
-"""What a file contains, from its headers (nothing is decoded)."""
+"""What a file contains, from its headers (nothing is decoded).
+
+`ProbedMedia` is the media layer's view of a file; the store's `MediaInfo` is a library row.
+`probe` is the one function of that name: `file_info.file_info` (what a duplicate group shows)
+is a different, never-raising look at a file.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from pe_search.media.damage import DamageLog
 
 
 @dataclass(frozen=True)
-class MediaInfo:
+class ProbedMedia:
     """What a file contains, from its headers (nothing is decoded)."""
 
     path: str
@@ -29,14 +34,14 @@ class MediaInfo:
     container: str
 
 
-def probe(path: str | os.PathLike[str], damage: DamageLog | None = None) -> MediaInfo:
+def probe(path: str | os.PathLike[str], damage: DamageLog | None = None) -> ProbedMedia:
     """Describe a file from its headers. Raises MediaError if it is not readable media; with
     `damage`, a file cut short is described (and noted there) as far as its headers go."""
     with open_media(path, damage) as container:
         return media_info(path, container)
 
 
-def media_info(path: str | os.PathLike[str], container: av.container.InputContainer) -> MediaInfo:
+def media_info(path: str | os.PathLike[str], container: av.container.InputContainer) -> ProbedMedia:
     """`probe` of a container already open (the indexer reads its tags and sound in the same open)."""
     audio, video = audio_stream(container), video_stream(container)
     duration = container.duration / av.time_base if container.duration is not None else None
@@ -46,7 +51,7 @@ def media_info(path: str | os.PathLike[str], container: av.container.InputContai
     audio_context = audio.codec_context if audio is not None else None
     video_context = video.codec_context if video is not None else None
     rate = (video.average_rate or video.guessed_rate) if video is not None else None
-    return MediaInfo(
+    return ProbedMedia(
         path=str(path),
         duration=duration,
         has_audio=audio is not None,

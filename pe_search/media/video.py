@@ -26,7 +26,7 @@ from pe_search.media.containers import (
 )
 from pe_search.media.damage import DamageLog
 
-_VIDEO_SEEK_GAP_SECONDS = 4.0  # decode through gaps shorter than this rather than seek
+VIDEO_SEEK_GAP_SECONDS = 4.0  # decode through gaps shorter than this rather than seek
 _TIME_EPSILON = 1e-6  # float slack when comparing a frame time with a requested time
 
 
@@ -44,6 +44,7 @@ def iter_video_frames(
     times: Sequence[float],
     size: tuple[int, int] | None = None,
     damage: DamageLog | None = None,
+    seek_gap: float = VIDEO_SEEK_GAP_SECONDS,
 ) -> Iterator[VideoFrame]:
     """For each requested time (non-decreasing), the frame on screen then: the last frame whose
     presentation time is <= t (the first frame for t before it, the last frame for t past the end).
@@ -51,7 +52,8 @@ def iter_video_frames(
     `size` is (height, width) to scale frames to; leave it None when the frames go to
     `FramePreprocessing`, which resizes exactly as the checkpoint's processor does.
     Frames are turned as the file's display matrix says (as players show them).
-    Seeks over long gaps between requested times. Raises MediaError for unusable files; with
+    Seeks over gaps between requested times longer than `seek_gap` seconds (`math.inf`: never
+    seeks, decodes straight through). Raises MediaError for unusable files; with
     `damage`, a file that decodes only in part yields what decodes and notes why there.
     """
     times = [float(t) for t in times]
@@ -65,7 +67,7 @@ def iter_video_frames(
         require_decoder(p, stream)
         stream.thread_type = "AUTO"
         origin = timeline_origin(container)
-        yield from _pick_frames(p, container, stream, times, origin, size, damage)
+        yield from _pick_frames(p, container, stream, times, origin, size, damage, seek_gap)
 
 
 def _pick_frames(
@@ -76,6 +78,7 @@ def _pick_frames(
     origin: float,
     size: tuple[int, int] | None,
     damage: DamageLog | None = None,
+    seek_gap: float = VIDEO_SEEK_GAP_SECONDS,
 ) -> Iterator[VideoFrame]:
     pending = 0  # index into `times` of the next request
     shown: tuple[float, av.VideoFrame] | None = None  # the last decoded frame with time <= next request
@@ -94,7 +97,7 @@ def _pick_frames(
 
     while pending < len(times):
         if seek_at is not None:
-            frames = _seek_video(path, container, stream, seek_at, origin, damage)
+            frames = seek_video(path, container, stream, seek_at, origin, damage)
             shown, seek_at = None, None
         advanced = False
         for frame in frames:
@@ -107,7 +110,7 @@ def _pick_frames(
             if pending == len(times):
                 return
             shown = (time, frame)
-            if times[pending] - time > _VIDEO_SEEK_GAP_SECONDS and times[pending] != sought:
+            if times[pending] - time > seek_gap and times[pending] != sought:
                 sought = times[pending]  # decided once per request
                 if keyframes is None:
                     keyframes = _keyframe_times(stream, origin)
@@ -154,7 +157,7 @@ def _seek_pays(keyframes: list[float], now: float, target: float) -> bool:
     return i > 0 and keyframes[i - 1] > now + _TIME_EPSILON
 
 
-def _seek_video(
+def seek_video(
     path: Path,
     container: av.container.InputContainer,
     stream: av.video.stream.VideoStream,
@@ -162,7 +165,9 @@ def _seek_video(
     origin: float,
     damage: DamageLog | None = None,
 ) -> Iterator[av.VideoFrame]:
-    """Frames from a keyframe at or before `target`; steps further back if a seek overshoots."""
+    """Frames from a keyframe at or before `target`; steps further back if a seek overshoots.
+
+    `iter_video_frames` calls it through this module for every seek (tests watch the seeks here)."""
     for back in (0.0, 5.0, 30.0, math.inf):
         seconds = max(target - back, 0.0) + origin if math.isfinite(back) else origin
         container.seek(int(seconds / stream.time_base), stream=stream, backward=True)

@@ -20,7 +20,7 @@ import torch
 from pe_search.errors import ModelLoadError, Option
 from pe_search.media.rate import PE_HOP_SAMPLES, SAMPLE_RATE
 from pe_search.models.shipped import TOY_FRAME_MODEL, TOY_MODEL, TOY_MODELS, toy_model_dir
-from pe_search.torch_compat import ensure_torchvision_importable
+from pe_search.models.torch_compat import ensure_torchvision_importable
 
 ensure_torchvision_importable()
 

@@ -16,7 +16,7 @@ import numpy as np
 from pe_search.errors import MediaError
 from pe_search.media.frame_pick import pe_frame_indices, window_frame_times
 from pe_search.media.rate import SAMPLE_RATE
-from pe_search.video_preprocessing import FramePreprocessing
+from pe_search.models.video_preprocessing import FramePreprocessing
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,9 @@ class StatusResponse(BaseModel):
     spaces: dict[str, SpaceOut]
     frames: dict[str, FramesOut] = Field(default_factory=dict, description="Frame vectors stored in blocks.")
     failed: list[dict[str, str | None]]
+    partial: list[dict[str, str | None]] = Field(
+        default_factory=list, description="Files indexed in part (a stream failed), and why."
+    )
     messages: list[str]
     uploads: UploadLimits
     token_required: bool

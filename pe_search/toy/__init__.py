@@ -4,10 +4,13 @@ Real PE-AV weights cannot be downloaded everywhere, and random weights rank at r
 project trains tiny models of the real classes (`PeAudioVideoModel`, `PeAudioFrameLevelModel`)
 on generated media and ships them here, for `pe-search demo` and the end-to-end tests:
 
-- `synth`: seeded generators of the sounds, pictures, scenes and captions they know;
-- `train`: the training script (`python -m pe_search.toy.train --out DIR`);
+- `synth`: seeded generators of the sounds, pictures, scenes and captions they know (the face of
+  `vocabulary`, `sounds` and `pictures`);
+- `train`: the training script (`python -m pe_search.toy.train --out DIR`), with `train_model`
+  (settings, the models, their forward with gradients, the losses) and `train_data` (what they see);
 - `evaluate`: held-out checks through `PeEncoder`;
-- `front_end`: the designed (frozen) DAC front end of their audio towers.
+- `front_end`: the designed (frozen) DAC front end of their audio towers;
+- `tiny`: tiny random checkpoints in the hub's layout (the toy's starting point, and the tests').
 
 Importing this package is cheap: it only names the checkpoint directories (`models.shipped` knows them).
 """

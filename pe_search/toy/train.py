@@ -36,10 +36,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -47,292 +46,42 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pe_search.models import tiny
-from pe_search.models.encoder import cls_text_states, encoder_body, fuse_input
-from pe_search.models.loading import PeAudioVideoModelLoadable
-from pe_search.toy import TOY_DIR, front_end, synth
-from pe_search.video_preprocessing import FramePreprocessing
+from pe_search.models.video_preprocessing import FramePreprocessing
+from pe_search.toy import TOY_DIR, synth, tiny
+from pe_search.toy.train_data import (
+    PoolClip,
+    crop,
+    degrade,
+    event_pool,
+    log_uniform,
+    picture_frames,
+    scene_pool,
+)
+from pe_search.toy.train_model import (
+    FRAME_SECONDS,
+    HOP,
+    Settings,
+    audio_states,
+    build_model,
+    build_tokenizer,
+    freeze_front_end,
+    fused_state,
+    optimizer_for,
+    space_loss,
+    text_states,
+    video_states,
+)
 
 log = logging.getLogger(__name__)
-
-HOP = math.prod(front_end.RATIOS)  # 1920 samples = 40 ms at 48 kHz
-FRAME_SECONDS = HOP / synth.SAMPLE_RATE
-
-
-@dataclass
-class Settings:
-    seed: int = 0
-    hidden: int = 64
-    image_size: int = 56
-    vision_width: int = 64
-    steps: int = 1200  # PE-AV optimisation steps
-    frame_steps: int = 1500  # PE-A-Frame optimisation steps
-    batch: int = 20  # PE-AV scene items (sound + picture) per step, two per class
-    picture_batch: int = 20  # and pictures drawn from all 48 combinations (text-video only)
-    frame_batch: int = 16
-    frame_positive_weight: float = 2.0
-    lr: float = 2e-3
-    pool: int = 14  # generated clips per class in the PE-AV audio pool
-    frame_pool: int = 100  # generated clips in the PE-A-Frame pool
-    min_seconds: float = 1.0  # training crops: log-uniform lengths between these
-    max_seconds: float = 30.0  # (the indexer's windows are 30 s; shorter files are one window)
-    min_frames: int = 2  # video frames per clip: log-uniform counts between these
-    max_frames: int = 48
-    threads: int = 1  # torch threads; on a shared, busy machine 2 threads thrash (7x slower here)
-    validate: bool = True
-    only: str | None = None  # "audio_video" or "audio_frame": train just that one
-
-
-# ------------------------------------------------------------------------------------------- models
-
-
-def build_tokenizer():
-    return tiny.build_tokenizer(synth.vocabulary() + ["sound", "audio", "video", "of"])
-
-
-def build_model(kind: str, tokenizer, settings: Settings) -> nn.Module:
-    """A toy model of `kind` ("audio_video" or "audio_frame"), initialised to train."""
-    config = tiny.model_config(
-        kind,
-        tokenizer,
-        hidden=settings.hidden,
-        downsampling_ratios=front_end.RATIOS,
-        dac_width=front_end.DAC_WIDTH,
-        image_size=settings.image_size,
-        vision_width=settings.vision_width,
-    )
-    if kind == "audio_video":
-        # tiny.model_config's vision `num_classes` does not reach `num_labels` when the config is
-        # built in code: the vision tower would describe each frame with 2 numbers (then unit-
-        # normalised: one angle). Give it the model width, as the real checkpoints have.
-        config.audio_video_config.video_config.vision_config.num_labels = settings.hidden
-    classes = {"audio_video": PeAudioVideoModelLoadable, "audio_frame": tiny.MODEL_CLASSES["audio_frame"]}
-    torch.manual_seed(settings.seed)
-    model = classes[kind](config)  # the docstring linter is quiet: see models/docstring_lint.py
-    initialise(model, settings.seed)
-    return model
-
-
-@torch.no_grad()
-def initialise(model: nn.Module, seed: int) -> None:
-    """Unit-gain weights (tiny.carry_signal), the designed DAC front end, small contrastive heads
-    (raw dot products start near 0) and SigLIP's logit scale 10 / bias -10."""
-    tiny.carry_signal(model, seed)
-    generator = torch.Generator().manual_seed(seed + 1)
-    designed: set[int] = set()  # the fused encoder's audio tower is tied to the audio model's
-    for name, module in model.named_modules():
-        if name.endswith("audio_encoder.embedder") and hasattr(module, "dac_encoder"):
-            if id(module.dac_encoder.conv1.weight) not in designed:
-                front_end.design(module, seed)
-                designed.add(id(module.dac_encoder.conv1.weight))
-            module.data_proj.bias.zero_()
-        if name.endswith("_head") and hasattr(module, "proj"):
-            fan_in = module.proj.in_features
-            module.proj.weight.copy_(
-                torch.randn(module.proj.weight.shape, generator=generator) * 0.35 / fan_in**0.5
-            )
-        if name.endswith("patch_embed.proj") and isinstance(module, nn.Conv2d):  # timm's ViT patches
-            fan_in = module.weight[0].numel()
-            module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / fan_in**0.5)
-        if name.endswith("timm_model") and getattr(module, "pos_embed", None) is not None:
-            module.pos_embed.mul_(0.3)
-        if name.endswith("patch_embedder") and hasattr(module, "class_embedding"):
-            module.class_embedding.copy_(
-                torch.randn(module.class_embedding.shape, generator=generator) * 0.02
-            )
-    for name, parameter in model.named_parameters():
-        if name.endswith("logit_scale"):
-            parameter.fill_(10.0)
-        elif name.endswith("logit_bias"):
-            parameter.fill_(-10.0)
-
-
-def encode(encoder: nn.Module, embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A PE encoder's transformer over equal-length inputs (B, T, H): (class state, frame states),
-    through the encoder's own `encoder_body` (what `PeEncoder` runs at inference)."""
-    outputs = encoder_body(encoder, list(embeds))
-    return torch.stack([o.pooled for o in outputs]), torch.stack([o.frames for o in outputs])
-
-
-def audio_states(encoder: nn.Module, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Frozen front-end features (B, codebook, T) -> the audio tower's (class, frame) states."""
-    return encode(encoder, encoder.embedder.data_proj(features.transpose(1, 2)))
-
-
-def video_states(encoder: nn.Module, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Preprocessed frames (B, T, 3, S, S) -> the video tower's (class, frame) states."""
-    embedder = encoder.embedder
-    batch, count = frames.shape[:2]
-    logits = embedder.vision_model(frames.flatten(0, 1)).logits
-    features = embedder.data_proj(embedder.proj(F.normalize(logits, dim=-1)))
-    return encode(encoder, features.view(batch, count, -1))
-
-
-def fused_state(model: nn.Module, audio_frames: torch.Tensor, video_frames: torch.Tensor) -> torch.Tensor:
-    """The fused audio-video class state from the towers' frame states (video aligned to audio)."""
-    embedder = model.audio_video_encoder.embedder
-    fused = [fuse_input(embedder, a, v) for a, v in zip(audio_frames, video_frames, strict=True)]
-    return encode(model.audio_video_encoder, torch.stack(fused))[0]
-
-
-def text_states(model: nn.Module, tokenizer, texts: list[str]) -> torch.Tensor:
-    tokens = tokenizer(texts, padding=True, return_tensors="pt")
-    output = model.text_model(
-        input_ids=tokens["input_ids"],
-        attention_mask=tokens["attention_mask"],
-        output_hidden_states=True,
-        return_dict=True,
-    )
-    return cls_text_states(output)
-
-
-def sigmoid_loss(logits: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
-    """SigLIP's loss with +1/-1 labels, summed over pairs, per query row."""
-    labels = positive.float() * 2 - 1
-    return -F.logsigmoid(labels * logits).sum() / logits.shape[0]
-
-
-def space_loss(
-    query: torch.Tensor, target: torch.Tensor, owner: nn.Module, space: str, positive: torch.Tensor
-) -> torch.Tensor:
-    """The sigmoid loss of one space on the model's own logits: dot * scale + bias, where scale
-    and bias are `owner.{space}_logit_scale` / `_logit_bias` (as in `pe_search.models.spaces`)."""
-    scale = getattr(owner, f"{space}_logit_scale")
-    bias = getattr(owner, f"{space}_logit_bias")
-    return sigmoid_loss(query @ target.T * scale + bias, positive)
-
-
-# --------------------------------------------------------------------------------------------- data
-
-
-@torch.no_grad()
-def front_end_features(embedder: nn.Module, clips: list[np.ndarray]) -> list[torch.Tensor]:
-    """The frozen DAC + bottleneck output (codebook, frames) of each clip, as `forward()` makes it."""
-    out = []
-    for clip in clips:
-        values = torch.from_numpy(np.pad(clip, (0, (-clip.size) % HOP), mode="reflect"))
-        states = embedder.bottleneck(embedder.dac_encoder(values[None, None]))
-        out.append(states[0])
-    return out
-
-
-@dataclass
-class PoolClip:
-    features: torch.Tensor  # (codebook, frames)
-    label: int  # scene / sound index (PE-AV) or -1
-    onsets: list[float]
-    frame_classes: np.ndarray | None = None  # PE-A-Frame: the sound class index of every frame
-
-
-def scene_pool(embedder: nn.Module, settings: Settings, rng: np.random.Generator) -> list[PoolClip]:
-    """`settings.pool` clips of 3-30 s of every scene's sound (with their click/pulse onsets)."""
-    sounds = [synth.SCENES[name].sound for name in synth.SCENES]
-    specs = []
-    for _ in range(settings.pool):
-        for label, name in enumerate(sounds):
-            seconds = float(rng.uniform(3.0, settings.max_seconds))
-            specs.append((label, synth.sound(name, seconds, rng)))
-    features = front_end_features(embedder, [s.samples for _, s in specs])
-    return [PoolClip(f, label, s.onsets) for (label, s), f in zip(specs, features)]
-
-
-def event_pool(embedder: nn.Module, settings: Settings, rng: np.random.Generator) -> list[PoolClip]:
-    """Clips of 6-32 s: a background class (mostly silence) with 1-3 events of other classes, and
-    the class sounding in every 40 ms frame."""
-    names = list(synth.SOUNDS)
-    clips = []
-    for _ in range(settings.frame_pool):
-        seconds = float(rng.uniform(6.0, settings.max_seconds + 2))
-        background = "silence" if rng.random() < 0.7 else str(rng.choice(names[:-1]))
-        samples = synth.sound(background, seconds, rng).samples.copy()
-        frames = math.ceil(samples.size / HOP)
-        classes = np.full(frames, names.index(background))
-        cursor = float(rng.uniform(0.2, 2.0))
-        for _ in range(int(rng.integers(1, 4))):
-            length = float(rng.uniform(0.3, 3.0))
-            if cursor + length > seconds - 0.2:
-                break
-            event = str(rng.choice([n for n in names if n not in (background, "silence")]))
-            clip = synth.event_clip(event, seconds, cursor, cursor + length, background, rng)
-            i0, i1 = round(clip.start * synth.SAMPLE_RATE), round(clip.end * synth.SAMPLE_RATE)
-            samples[i0:i1] = clip.samples[i0:i1]
-            classes[clip.active(FRAME_SECONDS)[:frames]] = names.index(event)
-            cursor += length + float(rng.uniform(0.3, 3.0))
-        clips.append((samples, classes))
-    features = front_end_features(embedder, [s for s, _ in clips])
-    return [PoolClip(f, -1, [], c) for (_, c), f in zip(clips, features)]
-
-
-def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
-    return math.exp(rng.uniform(math.log(low), math.log(high)))
-
-
-def crop(clip: PoolClip, frames: int, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
-    """`frames` frames of a pooled clip's features: the clip's start or end (with the front end's
-    edge effects) a third of the time, a random stretch otherwise. Returns (features, offset)."""
-    total = clip.features.shape[1]
-    frames = min(frames, total)
-    choice = rng.random()
-    if choice < 0.17:
-        offset = 0
-    elif choice < 0.34:
-        offset = total - frames
-    else:
-        offset = int(rng.integers(0, total - frames + 1))
-    return clip.features[:, offset : offset + frames], offset
-
-
-def picture_frames(
-    picture: str, seconds: float, onsets: list[float], count: int, size: int, rng: np.random.Generator
-) -> np.ndarray:
-    """`count` frames spread over a window of a picture (part of the motion, sometimes)."""
-    start, end = (0.0, 1.0) if rng.random() < 0.5 else (rng.uniform(0.0, 0.35), rng.uniform(0.65, 1.0))
-    layout = synth.picture_layout(picture, seconds, size, rng, onsets=onsets or None, progress=(start, end))
-    last = max(seconds - 1e-3, 0.0)
-    times = [last / 2] if count == 1 else list(np.linspace(0.0, last, count))
-    return synth.render(layout, times, rng)
-
-
-def degrade(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Roughly what a lossy video codec does: colour shifts, grain, softened edges."""
-    out = frames.astype(np.float32)
-    out += rng.uniform(-8, 8, size=3).astype(np.float32)
-    out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(rng.uniform(0, 4))
-    if rng.random() < 0.5:  # a 2x2 box blur
-        out = (out + np.roll(out, 1, 1) + np.roll(out, 1, 2) + np.roll(out, (1, 1), (1, 2))) / 4
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
 # ------------------------------------------------------------------------------------------ training
 
 
-def _optimizer(model: nn.Module, settings: Settings, steps: int):
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=settings.lr
-    )
-    warmup = max(1, min(100, steps // 10))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))) * 0.95 + 0.05
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def _frozen_front_end(model: nn.Module) -> None:
-    for name, parameter in model.named_parameters():
-        if "dac_encoder" in name or "embedder.bottleneck" in name:
-            parameter.requires_grad_(False)
-
-
 def train_audio_video(model, tokenizer, settings: Settings, progress: Callable[[str], None]) -> None:
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
-    _frozen_front_end(model)
+    freeze_front_end(model)
     started = time.monotonic()
     pool = scene_pool(model.audio_model.audio_encoder.embedder, settings, rng)
     progress(f"PE-AV: pooled front-end features of {len(pool)} clips in {time.monotonic() - started:.0f} s")
@@ -344,15 +93,15 @@ def train_audio_video(model, tokenizer, settings: Settings, progress: Callable[[
     picture_names = [synth.SCENES[s].picture for s in scenes]
     all_pictures = list(synth.ALL_PICTURES)
     preprocess = FramePreprocessing.from_config(tiny.preprocessor_configs(HOP, settings.image_size)[1])
-    optimizer, schedule = _optimizer(model, settings, settings.steps)
+    optimizer, schedule = optimizer_for(model, settings, settings.steps)
     model.train()
     audio_encoder, video_encoder = model.audio_model.audio_encoder, model.video_model.video_encoder
     running: dict[str, float] = {}
     for step in range(settings.steps):
         labels = np.resize(rng.permutation(len(scenes)), settings.batch)
         extra = [all_pictures[i] for i in rng.integers(len(all_pictures), size=settings.picture_batch)]
-        frames = round(_log_uniform(rng, settings.min_seconds, settings.max_seconds) / FRAME_SECONDS)
-        n_video = int(_log_uniform(rng, settings.min_frames, settings.max_frames + 1))
+        frames = round(log_uniform(rng, settings.min_seconds, settings.max_seconds) / FRAME_SECONDS)
+        n_video = int(log_uniform(rng, settings.min_frames, settings.max_frames + 1))
         size = int(rng.choice([48, 56, 64, 80, 96]))
         features, videos = [], []
         for label in labels:
@@ -434,18 +183,18 @@ def train_audio_video(model, tokenizer, settings: Settings, progress: Callable[[
 def train_audio_frame(model, tokenizer, settings: Settings, progress: Callable[[str], None]) -> None:
     rng = np.random.default_rng(settings.seed + 1)
     torch.manual_seed(settings.seed + 1)
-    _frozen_front_end(model)
+    freeze_front_end(model)
     started = time.monotonic()
     pool = event_pool(model.audio_encoder.embedder, settings, rng)
     progress(
         f"PE-A-Frame: pooled front-end features of {len(pool)} clips in {time.monotonic() - started:.0f} s"
     )
     names = list(synth.SOUNDS)
-    optimizer, schedule = _optimizer(model, settings, settings.frame_steps)
+    optimizer, schedule = optimizer_for(model, settings, settings.frame_steps)
     model.train()
     running = None
     for step in range(settings.frame_steps):
-        frames = round(_log_uniform(rng, 2.0, settings.max_seconds) / FRAME_SECONDS)
+        frames = round(log_uniform(rng, 2.0, settings.max_seconds) / FRAME_SECONDS)
         features, classes = [], []
         for index in rng.integers(len(pool), size=settings.frame_batch):
             clip = pool[int(index)]

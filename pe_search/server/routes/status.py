@@ -1,4 +1,5 @@
-"""Status: what the library holds (the CLI's `status --json`), and the server's own limits."""
+"""Status: what the library holds (the same report as the CLI's `status --json`), and the server's
+own limits."""
 
 from __future__ import annotations
 
@@ -6,41 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from pe_search.server.schemas import ERRORS, FramesOut, SpaceOut, StatusResponse, UploadLimits
+from pe_search.server.schemas import ERRORS, StatusResponse, UploadLimits
 from pe_search.server.served import ServedLibrary, served
+from pe_search.status_report import status_report
 
 router = APIRouter(tags=["library"])
 
 
 @router.get("/api/status", response_model=StatusResponse, responses=ERRORS)
 def status(library: Annotated[ServedLibrary, Depends(served)]) -> StatusResponse:
-    store = library.library.store
-    state = store.status()
-    fingerprint = state.fingerprint
-    _, failed = store.list_media(statuses=("failed",), limit=1000)
+    report = status_report(library.library.store, library.library.path).as_dict()
     return StatusResponse(
-        library=str(library.library.path),
-        models=list(fingerprint.model_ids) if fingerprint else [],
-        dim=fingerprint.dim if fingerprint else None,
-        index_settings=store.index_settings(),
-        media=state.media_by_status,
-        segments=state.segments,
-        spaces={
-            name: SpaceOut(vectors=s.count, index=s.index_type, params=s.index_params, bytes=s.index_bytes)
-            for name, s in state.spaces.items()
-        },
-        frames={
-            name: FramesOut(
-                frames=f.frames,
-                blocks=f.blocks,
-                codes=f.codes,
-                live_bytes=f.live_bytes,
-                reclaimable_bytes=f.dead_bytes,
-            )
-            for name, f in state.frames.items()
-        },
-        failed=[{"path": m.path, "reason": m.error} for m in failed],
-        messages=list(state.messages),
+        **report,
         uploads=UploadLimits(
             max_bytes=library.config.max_upload_bytes, max_seconds=library.config.max_upload_seconds
         ),

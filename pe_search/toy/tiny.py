@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pe_search.torch_compat import ensure_torchvision_importable
+from pe_search.models.torch_compat import ensure_torchvision_importable
 
 ensure_torchvision_importable()
 

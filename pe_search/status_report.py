@@ -1,0 +1,93 @@
+"""The status report of a library, built once for both front doors that show it.
+
+`pe-search status` (pe_search/cli/status.py) and `GET /api/status` (pe_search/server/routes/
+status.py) render the same fields from `status_report`, so neither can drop one (the server
+used to omit the partial files).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pe_search.store import LibraryStore
+
+PAGE = 1000  # files read per query while listing the failed and partial ones
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file that did not index fully, and why."""
+
+    path: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What a library holds, how its indexes are built, and which files failed or are partial."""
+
+    library: str
+    models: list[str]
+    dim: int | None
+    index_settings: dict[str, Any] | None
+    media: dict[str, int]
+    segments: int
+    spaces: dict[str, dict[str, Any]]
+    frames: dict[str, dict[str, Any]]
+    failed: list[FileProblem]
+    partial: list[FileProblem]
+    messages: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (the `status --json` document)."""
+        return asdict(self)
+
+
+def _files_with(store: LibraryStore, status: str) -> list[FileProblem]:
+    """Every file with this status (page by page, so a large library is not read whole)."""
+    total, page = store.list_media(statuses=(status,), limit=PAGE)
+    files = list(page)
+    while len(files) < total:
+        _, page = store.list_media(statuses=(status,), offset=len(files), limit=PAGE)
+        if not page:
+            break
+        files.extend(page)
+    return [FileProblem(m.path, m.error) for m in files]
+
+
+def status_report(store: LibraryStore, library_dir: str | Path) -> StatusReport:
+    """The report of an open library store."""
+    status = store.status()
+    fingerprint = status.fingerprint
+    return StatusReport(
+        library=str(library_dir),
+        models=list(fingerprint.model_ids) if fingerprint else [],
+        dim=fingerprint.dim if fingerprint else None,
+        index_settings=store.index_settings(),
+        media=dict(status.media_by_status),
+        segments=status.segments,
+        spaces={
+            name: {
+                "vectors": s.count,
+                "index": s.index_type,
+                "params": s.index_params,
+                "bytes": s.index_bytes,
+            }
+            for name, s in status.spaces.items()
+        },
+        frames={
+            name: {
+                "frames": f.frames,
+                "blocks": f.blocks,
+                "codes": f.codes,
+                "live_bytes": f.live_bytes,
+                "reclaimable_bytes": f.dead_bytes,
+            }
+            for name, f in status.frames.items()
+        },
+        failed=_files_with(store, "failed"),
+        partial=_files_with(store, "partial"),
+        messages=list(status.messages),
+    )
