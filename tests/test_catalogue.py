@@ -8,7 +8,6 @@ import shutil
 from dataclasses import replace
 
 import click
-import media
 import numpy as np
 import pydantic
 import pytest
@@ -25,6 +24,7 @@ from pe_search.query.parameters import target_parameter
 from pe_search.query.request import check_target
 from pe_search.query.routes import ROUTES, QueryError, Route, routes_of
 from pe_search.server.schemas import choice_type
+from testkit import media
 
 TEXT = "a red circle moving right"
 FRAMES = 4

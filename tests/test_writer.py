@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 
 import av
-import media
 import numpy as np
 import pytest
 import soundfile
@@ -20,6 +19,7 @@ from indexer.settings import IndexSettings
 from pe_search.duplicates.audio_fingerprint import fingerprint_file
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
+from testkit import media
 
 WRITER_THREAD = "writer"  # SingleWriter's thread name prefix
 
