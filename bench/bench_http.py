@@ -6,7 +6,7 @@ in one process, on one open `Library`.
 Two libraries: the demo's (`pe-search demo` builds it; made here in a temp dir when not given)
 and one of `--segments` audio clip segments (synthetic clustered vectors from bench_vectors,
 10 segments per file, written through the store's own write path under the toy model's
-fingerprint, so the index type is the one the library picks at that size and the toy text tower
+identity, so the index type is the one the library picks at that size and the toy text tower
 embeds the query). The server is uvicorn on a loopback port in a thread of this process; the
 client is one keep-alive httpx connection, as a page or a script would hold.
 
@@ -53,7 +53,7 @@ def texts(count: int) -> list[str]:
 
 def build_segments_library(directory: Path, segments: int) -> Path:
     models = ModelSet.load("toy", "toy-frame")
-    store = LibraryStore.open(directory, models.fingerprint())
+    store = LibraryStore.open(directory, models.identity())
     files = segments // PER_FILE
     vectors = data_chunk(models.dim, 0, 0, files * PER_FILE)
     began = time.perf_counter()

@@ -38,7 +38,7 @@ from pe_search.models import loading  # noqa: E402
 from pe_search.models.encoder import CheckpointIdentity, PeEncoder  # noqa: E402
 from pe_search.models.tiny import audio_encoder_config, build_tokenizer  # noqa: E402
 from pe_search.query.engine import QueryEngine, QueryVectors  # noqa: E402
-from pe_search.store import LibraryStore, MediaRecord, ModelFingerprint, SegmentRecord  # noqa: E402
+from pe_search.store import LibraryStore, MediaRecord, ModelIdentity, SegmentRecord  # noqa: E402
 
 WORDS = [
     "a",
@@ -75,8 +75,8 @@ def text_encoder() -> PeEncoder:
 
 
 def build_library(directory: Path, segments: int, per_file: int = 10) -> LibraryStore:
-    fingerprint = ModelFingerprint(("bench",), "config", "weights", 1024, {"text_audio": (1.0, 0.0)})
-    store = LibraryStore.open(directory, fingerprint)
+    identity = ModelIdentity(("bench",), "config", "weights", 1024, {"text_audio": (1.0, 0.0)})
+    store = LibraryStore.open(directory, identity)
     files = segments // per_file
     vectors = data_chunk(1024, 0, 0, files * per_file)
     began = time.perf_counter()

@@ -134,12 +134,12 @@ class Library:
         if not LibraryLayout(self.path).exists():
             return ()
         if self._model_args[0] is None and self._defaults[0] is None:  # it must say which
-            return self.store.require_fingerprint().model_ids
+            return self.store.require_identity().model_ids
         try:
-            fingerprint = self.store.fingerprint
+            identity = self.store.identity
         except PeSearchError:  # unreadable: opening it for writing reports why
             return ()
-        return fingerprint.model_ids if fingerprint else ()
+        return identity.model_ids if identity else ()
 
     @property
     def models(self) -> ModelSet:
@@ -224,7 +224,7 @@ class Library:
         ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
         with (
             ctrl_c,
-            LibraryStore.open(self.path, models.fingerprint(), create=True, rebuild=rebuild) as store,
+            LibraryStore.open(self.path, models.identity(), create=True, rebuild=rebuild) as store,
         ):
             settings = settings_for_library(
                 store,

@@ -42,10 +42,10 @@ class Recording:
 
 def test_a_distributor_plugs_in_and_the_events_tell_the_run(tmp_path, models):
     folder = make_folder(tmp_path / "media")  # four good files and a broken one
-    with LibraryStore.open(tmp_path / "reference", models.fingerprint()) as store:
+    with LibraryStore.open(tmp_path / "reference", models.identity()) as store:
         run_index([folder], store, models, _settings(models), workers=0, progress=False)
     recording, events = Recording(), []
-    with LibraryStore.open(tmp_path / "lib", models.fingerprint()) as store:
+    with LibraryStore.open(tmp_path / "lib", models.identity()) as store:
         summary = run_index(
             [folder], store, models, _settings(models), distributor=recording, progress=events.append
         )

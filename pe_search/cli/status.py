@@ -23,11 +23,11 @@ def status_command(library, as_json) -> None:
         media = list(store.iter_media())
         failed = [{"path": m.path, "reason": m.error} for m in media if m.status == "failed"]
         partial = [{"path": m.path, "reason": m.error} for m in media if m.status == "partial"]
-    fingerprint = status.fingerprint
+    identity = status.identity
     report = {
         "library": str(library_dir),
-        "models": list(fingerprint.model_ids) if fingerprint else [],
-        "dim": fingerprint.dim if fingerprint else None,
+        "models": list(identity.model_ids) if identity else [],
+        "dim": identity.dim if identity else None,
         "index_settings": settings,
         "media": status.media_by_status,
         "segments": status.segments,

@@ -1,5 +1,5 @@
 """The library store: one directory with a SQLite database (media files, segments, vector ids,
-model fingerprint, index state; Alembic migrations applied on open) and, per embedding space, a
+model identity, index state; Alembic migrations applied on open) and, per embedding space, a
 durable file of full-precision vectors plus a FAISS index whose type follows the library's size.
 
 See docs/store.md for the layout, the consistency rules and the benchmark.
@@ -14,7 +14,7 @@ from pe_search.store.errors import (
     ModelMismatchError,
 )
 from pe_search.store.filters import SearchFilter
-from pe_search.store.fingerprint import ModelFingerprint
+from pe_search.store.identity import ModelIdentity
 from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
 from pe_search.store.library import LibraryStore
 from pe_search.store.policy import IndexPolicy
@@ -45,7 +45,7 @@ __all__ = [
     "LibraryVersionError",
     "MediaInfo",
     "MediaRecord",
-    "ModelFingerprint",
+    "ModelIdentity",
     "ModelMismatchError",
     "SearchFilter",
     "SearchHit",

@@ -1,7 +1,7 @@
 """A library directory opened for reading or writing: SQLite and one FAISS index per space kept
 consistent, whatever moment a previous process was killed at.
 
-    store = LibraryStore.open(library_dir, fingerprint)      # creates, migrates, checks, repairs
+    store = LibraryStore.open(library_dir, identity)      # creates, migrates, checks, repairs
     with store.write() as tx:                                 # one unit per media file
         media_id = tx.upsert_media(MediaRecord(path=..., size=..., mtime=...))
         segment_ids = tx.add_segments(media_id, [SegmentRecord(0.0, 10.0, "clip")])
@@ -31,9 +31,9 @@ from pe_search.store.audio_prints import StoredFingerprint
 from pe_search.store.database import check_revision, current_revision, open_engine, upgrade
 from pe_search.store.errors import LibraryDamagedError, LibraryNotFoundError, ModelMismatchError
 from pe_search.store.filters import SearchFilter
-from pe_search.store.fingerprint import ModelFingerprint
 from pe_search.store.frame_blocks import FrameSlice
 from pe_search.store.frame_store import FrameBlockInfo, FramePolicy, FrameStore
+from pe_search.store.identity import ModelIdentity
 from pe_search.store.layout import LibraryLayout
 from pe_search.store.lock import WriterLock
 from pe_search.store.policy import IndexPolicy
@@ -42,7 +42,7 @@ from pe_search.store.schema import (
     IndexSettingsRow,
     IndexState,
     MediaFile,
-    ModelFingerprintRow,
+    ModelIdentityRow,
     Segment,
     Vector,
 )
@@ -74,7 +74,7 @@ class LibraryStore:
         self.policy = policy
         self.readonly = readonly
         self.frames = FrameStore(layout, writable=not readonly, policy=frame_policy)
-        self.fingerprint: ModelFingerprint | None = None
+        self.identity: ModelIdentity | None = None
         self.messages: list[str] = []  # what opening (or maintenance) repaired or changed, for the CLI
         self._lock: WriterLock | None = None
         self._write_engine = None
@@ -90,7 +90,7 @@ class LibraryStore:
     def open(
         cls,
         library_dir: str | Path,
-        fingerprint: ModelFingerprint | None = None,
+        identity: ModelIdentity | None = None,
         *,
         create: bool = True,
         readonly: bool = False,
@@ -101,7 +101,7 @@ class LibraryStore:
     ) -> LibraryStore:
         """Open (and with `create`, make) the library in `library_dir`.
 
-        Applies pending migrations, refuses a `fingerprint` other than the one that built the
+        Applies pending migrations, refuses an `identity` other than the one that built the
         library (unless `rebuild`, which drops every vector and marks every file pending), and
         brings each space's index up to date with SQLite, rebuilding it from the stored vectors
         when it is missing or unreadable; `store.messages` says what was repaired. A library
@@ -115,14 +115,14 @@ class LibraryStore:
             layout.vectors_dir.mkdir(parents=True, exist_ok=True)
         store = cls(layout, policy or IndexPolicy(), readonly=readonly, frame_policy=frame_policy)
         try:
-            store._open(fingerprint, rebuild, progress)
+            store._open(identity, rebuild, progress)
         except BaseException:
             store.close(save=False)
             raise
         return store
 
     def _open(
-        self, fingerprint: ModelFingerprint | None, rebuild: bool, progress: Callable[[str], None] | None
+        self, identity: ModelIdentity | None, rebuild: bool, progress: Callable[[str], None] | None
     ) -> None:
         database = self.layout.database
         if not self.readonly:
@@ -136,7 +136,7 @@ class LibraryStore:
         self._read_engine = open_engine(database, writer=False)
         if self.readonly:
             check_revision(self._read_engine)
-        self._check_model(fingerprint, rebuild)
+        self._check_model(identity, rebuild)
         if not self.readonly:
             self._remove_leftovers()
             from pe_search.store.frame_migration import convert_frame_rows
@@ -145,33 +145,33 @@ class LibraryStore:
                 self._say(message)
         self._load_spaces()
 
-    def _check_model(self, fingerprint: ModelFingerprint | None, rebuild: bool) -> None:
-        stored = self._stored_fingerprint()
-        if stored is not None and fingerprint is not None:
-            difference = stored.difference(fingerprint)
+    def _check_model(self, identity: ModelIdentity | None, rebuild: bool) -> None:
+        stored = self._stored_identity()
+        if stored is not None and identity is not None:
+            difference = stored.difference(identity)
             if difference is not None:
                 if not rebuild or self.readonly:
                     raise ModelMismatchError(self.layout.root, difference)
-                self._reset_for_model(fingerprint, difference)
-                stored = fingerprint
-        elif stored is None and fingerprint is not None and not self.readonly:
+                self._reset_for_model(identity, difference)
+                stored = identity
+        elif stored is None and identity is not None and not self.readonly:
             with self._session() as session:
-                session.add(_fingerprint_row(fingerprint))
+                session.add(_identity_row(identity))
                 session.commit()
-            stored = fingerprint
-        self.fingerprint = stored or fingerprint
+            stored = identity
+        self.identity = stored or identity
 
-    def _stored_fingerprint(self) -> ModelFingerprint | None:
+    def _stored_identity(self) -> ModelIdentity | None:
         with self._read_engine.connect() as connection:
-            row = connection.execute(select(ModelFingerprintRow).where(ModelFingerprintRow.id == 1)).first()
-        return ModelFingerprint.from_json(row._asdict()) if row is not None else None
+            row = connection.execute(select(ModelIdentityRow).where(ModelIdentityRow.id == 1)).first()
+        return ModelIdentity.from_json(row._asdict()) if row is not None else None
 
-    def _reset_for_model(self, fingerprint: ModelFingerprint, difference: str) -> None:
+    def _reset_for_model(self, identity: ModelIdentity, difference: str) -> None:
         """Drop every vector and segment, keep the files' rows as pending, record the new model."""
 
         def record(session: Session) -> None:
-            session.execute(delete(ModelFingerprintRow))
-            session.add(_fingerprint_row(fingerprint))
+            session.execute(delete(ModelIdentityRow))
+            session.add(_identity_row(identity))
 
         self._drop_encodings(f"model changed ({difference})", record)
 
@@ -326,7 +326,7 @@ class LibraryStore:
         with self._write_lock, self._session() as session:
             self._writer_thread = threading.get_ident()
             sink = VectorSink(
-                dim=lambda: self.require_fingerprint().dim,
+                dim=lambda: self.require_identity().dim,
                 policy=self.policy,
                 vector_file=lambda name: self.space_for_write(name).file,
                 frames=self.frames,
@@ -412,7 +412,7 @@ class LibraryStore:
         with self._spaces_lock:
             space = self._spaces.get(name)
             if space is None:
-                space = self._new_space(name, self.require_fingerprint().dim)
+                space = self._new_space(name, self.require_identity().dim)
             return space
 
     def delete_media(self, path: str) -> bool:
@@ -471,9 +471,7 @@ class LibraryStore:
             rows = connection.execute(query).all()
         ids = np.asarray([r[2] for r in rows], dtype=np.int64)
         vectors = (
-            self.vectors(space, ids)
-            if len(ids)
-            else np.zeros((0, self.require_fingerprint().dim), np.float32)
+            self.vectors(space, ids) if len(ids) else np.zeros((0, self.require_identity().dim), np.float32)
         )
         return SegmentVectors(
             np.asarray([r[0] for r in rows], dtype=np.float64),
@@ -736,7 +734,7 @@ class LibraryStore:
         return LibraryStatus(
             library_dir=str(self.layout.root),
             schema_revision=current_revision(self._read_engine),
-            fingerprint=self.fingerprint,
+            identity=self.identity,
             media_by_status=by_status,
             segments=segments,
             spaces=spaces,
@@ -790,10 +788,10 @@ class LibraryStore:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def require_fingerprint(self) -> ModelFingerprint:
-        if self.fingerprint is None:
-            raise ValueError("open the library with the model's fingerprint to write vectors")
-        return self.fingerprint
+    def require_identity(self) -> ModelIdentity:
+        if self.identity is None:
+            raise ValueError("open the library with the model's identity to write vectors")
+        return self.identity
 
     def read_connection(self) -> Connection:
         """A read-only SQLite connection (one snapshot in WAL mode), for reads the store has no
@@ -832,9 +830,9 @@ def _space_state(row) -> SpaceState:
     )
 
 
-def _fingerprint_row(fingerprint: ModelFingerprint) -> ModelFingerprintRow:
-    data = fingerprint.to_json()
-    return ModelFingerprintRow(id=1, **data)
+def _identity_row(identity: ModelIdentity) -> ModelIdentityRow:
+    data = identity.to_json()
+    return ModelIdentityRow(id=1, **data)
 
 
 def _media_info(row) -> MediaInfo:

@@ -16,12 +16,12 @@ router = APIRouter(tags=["library"])
 def status(library: Annotated[ServedLibrary, Depends(served)]) -> StatusResponse:
     store = library.library.store
     state = store.status()
-    fingerprint = state.fingerprint
+    identity = state.identity
     _, failed = store.list_media(statuses=("failed",), limit=1000)
     return StatusResponse(
         library=str(library.library.path),
-        models=list(fingerprint.model_ids) if fingerprint else [],
-        dim=fingerprint.dim if fingerprint else None,
+        models=list(identity.model_ids) if identity else [],
+        dim=identity.dim if identity else None,
         index_settings=store.index_settings(),
         media=state.media_by_status,
         segments=state.segments,
