@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 from test_store_support import SMALL_POLICY, add_file, file_vectors, make_identity
 
-from pe_search.store import LibraryStore, ModelMismatchError
+from pe_search.store import LibraryLayout, LibraryStore, ModelMismatchError
 from pe_search.store.atomic import SimulatedCrash
 from pe_search.store.index_file import load_index
-from pe_search.store.layout import LibraryLayout
 
 
 @pytest.fixture
@@ -71,7 +70,9 @@ def test_crash_before_rename_leaves_old_index_readable(library, identity):
         with pytest.raises(SimulatedCrash):
             store.checkpoint(crash_at=step)
         assert LibraryLayout(library).index_file("audio").with_suffix(".index.tmp").exists()
-        header, index = load_index(LibraryLayout(library).index_file("audio"), store._spaces["audio"].file)
+        header, index = load_index(
+            LibraryLayout(library).index_file("audio"), store.space_index("audio").file
+        )
         assert (header.generation, header.count, index.count()) == (saved.generation, 4, 4)
     store.close(save=False)  # the process "dies" here
 
