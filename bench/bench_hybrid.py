@@ -62,7 +62,7 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
 def build_text_library(directory: Path, segments: int, per_file: int = 10) -> LibraryStore:
     from bench_vectors import data_chunk
 
-    from pe_search.store.text_index import TextEntryRecord, path_entries
+    from pe_search.store import TextEntryRecord, path_entries
 
     identity = ModelIdentity(("bench",), "config", "weights", 1024, {"text_audio": (1.0, 0.0)})
     store = LibraryStore.open(directory, identity)

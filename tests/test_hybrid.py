@@ -19,8 +19,14 @@ from pe_search.query import hybrid
 from pe_search.query.engine import QueryEngine, QueryVectors
 from pe_search.query.fusion import RRF_K, reciprocal_rank_fusion
 from pe_search.query.routes import QueryError
-from pe_search.store import LibraryStore, MediaRecord, SearchFilter, SegmentRecord
-from pe_search.store.text_index import TextEntryRecord, path_entries
+from pe_search.store import (
+    LibraryStore,
+    MediaRecord,
+    SearchFilter,
+    SegmentRecord,
+    TextEntryRecord,
+    path_entries,
+)
 
 FX = 10  # files the model likes for the query
 DOOR = "/m/sfx/door_slam_03.wav"

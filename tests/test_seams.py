@@ -14,8 +14,7 @@ from indexer.settings import IndexSettings
 from pe_search.errors import api_spelling
 from pe_search.models.choice import DEFAULT_MODEL, choose_models
 from pe_search.models.model_set import ModelSet
-from pe_search.store import LibraryStore
-from pe_search.store.errors import ModelMismatchError
+from pe_search.store import LibraryStore, ModelMismatchError
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,7 @@ from click.testing import CliRunner
 from test_store_support import add_file, file_vectors, make_identity
 
 from pe_search.cli.main import cli
-from pe_search.store import LibraryStore
-from pe_search.store.errors import LibraryDamagedError
-from pe_search.store.layout import LibraryLayout
+from pe_search.store import LibraryDamagedError, LibraryLayout, LibraryStore
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from test_store_support import DIM, make_identity
 
-from pe_search.store import LibraryStore, MediaRecord
-from pe_search.store.frame_store import FramePolicy
+from pe_search.store import FramePolicy, LibraryStore, MediaRecord
 
 STEP = 0.04
 

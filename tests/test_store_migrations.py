@@ -10,9 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from test_store_support import make_identity
 
-from pe_search.store import LibraryStore, LibraryVersionError
+from pe_search.store import LibraryLayout, LibraryStore, LibraryVersionError
 from pe_search.store.database import alembic_config, head_revision, open_engine, upgrade
-from pe_search.store.layout import LibraryLayout
 from pe_search.store.schema import Base, is_managed_table
 
 

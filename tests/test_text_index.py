@@ -18,10 +18,9 @@ from indexer.file_text import read_file_text, subtitle_cues
 from indexer.pipeline import run_index
 from indexer.settings import IndexSettings
 from pe_search.models.model_set import ModelSet
-from pe_search.store import LibraryStore, MediaRecord
+from pe_search.store import LibraryLayout, LibraryStore, MediaRecord, TextEntryRecord, path_entries
 from pe_search.store.database import alembic_config, head_revision, open_engine
-from pe_search.store.layout import LibraryLayout
-from pe_search.store.text_index import TextEntryRecord, fts_query, path_entries, words
+from pe_search.store.text_index import fts_query, words
 
 SRT = """1
 00:00:01,000 --> 00:00:02,500

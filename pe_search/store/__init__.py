@@ -1,6 +1,12 @@
 """The library store: one directory with a SQLite database (media files, segments, vector ids,
 model identity, index state; Alembic migrations applied on open) and, per embedding space, a
-durable file of full-precision vectors plus a FAISS index whose type follows the library's size.
+durable file of full-precision vectors plus a FAISS index whose type follows the library's size;
+frame spaces are kept as one block of coded frames per file.
+
+This package is the store's one face: other layers (query, indexer, models, duplicates, the front
+doors) import from `pe_search.store` only, never from its modules (an import-linter contract holds
+them to it). What is exported here is what they may use: the store and its write transaction,
+records and filters, errors, and the constants and helpers other layers need.
 
 See docs/store.md for the layout, the consistency rules and the benchmark.
 """
@@ -14,6 +20,9 @@ from pe_search.store.errors import (
     ModelMismatchError,
 )
 from pe_search.store.filters import SearchFilter
+from pe_search.store.frame_blocks import FrameSlice
+from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES, frames_above, score_error
+from pe_search.store.frame_store import FramePolicy
 from pe_search.store.identity import ModelIdentity
 from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
 from pe_search.store.library import LibraryStore
@@ -26,13 +35,21 @@ from pe_search.store.records import (
     SegmentRecord,
     SegmentVectors,
     SpaceStatus,
+    media_kind,
 )
+from pe_search.store.schema import SEARCHABLE_STATUSES
+from pe_search.store.text_index import TextEntryRecord, TextMatch, path_entries
 from pe_search.store.transaction import WriteTransaction
 from pe_search.store.vectors import IndexSpec
 
 __all__ = [
+    "DEFAULT_FRAME_CODES",
     "DEFAULT_LIBRARY",
+    "FRAME_CODES",
     "LIBRARY_ENV",
+    "SEARCHABLE_STATUSES",
+    "FramePolicy",
+    "FrameSlice",
     "IndexPolicy",
     "IndexSpec",
     "LibraryBusyError",
@@ -52,6 +69,12 @@ __all__ = [
     "SegmentRecord",
     "SegmentVectors",
     "SpaceStatus",
+    "TextEntryRecord",
+    "TextMatch",
     "WriteTransaction",
+    "frames_above",
+    "media_kind",
+    "path_entries",
     "resolve_library_dir",
+    "score_error",
 ]
