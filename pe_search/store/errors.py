@@ -25,9 +25,11 @@ class LibraryBusyError(PeSearchError):
 
     def __init__(self, library_dir: str | Path, holder: str) -> None:
         self.library_dir = str(library_dir)
+        self.holder = holder
         super().__init__(
-            f"library {self.library_dir} is being written by another process ({holder}): "
-            "wait for it to finish, or open the library read-only"
+            f"library {self.library_dir} is being written by another process ({holder})",
+            "wait for it to finish, or open the library read-only",
+            value=self.library_dir,
         )
 
 
