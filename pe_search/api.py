@@ -27,7 +27,6 @@ from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError
 from pe_search.query.service import QueryService
 from pe_search.store import (
-    LibraryClosedError,
     LibraryLayout,
     LibraryNotFoundError,
     LibraryStatus,
@@ -36,6 +35,18 @@ from pe_search.store import (
     SearchFilter,
     resolve_library_dir,
 )
+
+
+class LibraryClosedError(PeSearchError):
+    """A `Library` used after `close()` (or after its `with` block)."""
+
+    def __init__(self, library_dir: str | Path) -> None:
+        self.library_dir = str(library_dir)
+        super().__init__(
+            f"this Library ({self.library_dir}) was closed",
+            "open it again with Library.open",
+            value=self.library_dir,
+        )
 
 
 class Library:

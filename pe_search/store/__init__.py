@@ -13,7 +13,6 @@ See docs/store.md for the layout, the consistency rules and the benchmark.
 
 from pe_search.store.errors import (
     LibraryBusyError,
-    LibraryClosedError,
     LibraryDamagedError,
     LibraryNotFoundError,
     LibraryVersionError,
@@ -53,7 +52,6 @@ __all__ = [
     "IndexPolicy",
     "IndexSpec",
     "LibraryBusyError",
-    "LibraryClosedError",
     "LibraryDamagedError",
     "LibraryLayout",
     "LibraryNotFoundError",
