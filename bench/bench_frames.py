@@ -47,7 +47,7 @@ from indexer.write import EncodedFile, write_file  # noqa: E402
 from pe_search.models.spaces import Calibration  # noqa: E402
 from pe_search.query.engine import QueryEngine, QueryVectors  # noqa: E402
 from pe_search.query.spans import frames_to_spans  # noqa: E402
-from pe_search.store import LibraryStore, ModelFingerprint  # noqa: E402
+from pe_search.store import LibraryStore, ModelIdentity  # noqa: E402
 
 DIM = 1024
 FRAME_SECONDS = 0.04
@@ -115,8 +115,8 @@ class World:
         return encoded, labels, frames
 
 
-def fingerprint() -> ModelFingerprint:
-    return ModelFingerprint(
+def identity() -> ModelIdentity:
+    return ModelIdentity(
         model_ids=("sim/pe-av", "sim/pe-a-frame"),
         config_hash="c" * 64,
         weights_hash="w" * 64,
@@ -146,7 +146,7 @@ def build(world: World, folder: Path, hours: float, writer, codes: str, file_min
     """Write `hours` of simulated media; returns the figures of the run."""
     files = max(1, int(round(hours * 60 / file_minutes)))
     seconds = file_minutes * 60
-    store = LibraryStore.open(folder, fingerprint())
+    store = LibraryStore.open(folder, identity())
     write_time, frames, peak, started = 0.0, 0, rss_mb(), time.perf_counter()
     for number in range(files):
         encoded, _, file_frames = world.encoded(number, seconds)
@@ -271,7 +271,7 @@ def locate_timings(world: World, folder: Path, queries: np.ndarray, repeats: int
 
 def locate_in_one_file(world: World, workdir: Path, hours: float, queries: np.ndarray, codes: str) -> dict:
     folder = workdir / f"one-file-{codes}"
-    with LibraryStore.open(folder, fingerprint()) as store:
+    with LibraryStore.open(folder, identity()) as store:
         encoded, _, _ = world.encoded(999_999, hours * 3600)
         write_file(store, encoded, FRAME_SECONDS, codes)
     timings = []

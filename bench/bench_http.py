@@ -6,7 +6,7 @@ in one process, on one open `Library`.
 Two libraries: the demo's (`pe-search demo` builds it; made here in a temp dir when not given)
 and one of `--segments` audio clip segments (synthetic clustered vectors from bench_vectors,
 10 segments per file, written through the store's own write path by bench/segments_library.py,
-shared with bench_query, under the toy model's fingerprint, so the index type is the one the
+shared with bench_query, under the toy model's identity, so the index type is the one the
 library picks at that size and the toy text tower embeds the query). The server is uvicorn on a loopback port in a thread of this process; the
 client is one keep-alive httpx connection, as a page or a script would hold.
 
@@ -50,9 +50,9 @@ def texts(count: int) -> list[str]:
 
 
 def build_big_library(directory: Path, segments: int) -> Path:
-    """The shared segments library under the toy model's fingerprint (its text tower embeds the query)."""
+    """The shared segments library under the toy model's identity (its text tower embeds the query)."""
     models = ModelSet.load("toy", "toy-frame")
-    build_segments_library(directory, segments, models.fingerprint(), models.dim, PER_FILE, 500).close()
+    build_segments_library(directory, segments, models.identity(), models.dim, PER_FILE, 500).close()
     return directory
 
 

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from pe_search.duplicates import audio_fingerprint  # noqa: E402
-from pe_search.store import LibraryStore, MediaRecord, ModelFingerprint, SegmentRecord  # noqa: E402
+from pe_search.store import LibraryStore, MediaRecord, ModelIdentity, SegmentRecord  # noqa: E402
 
 NAME_WORDS = [
     "door", "slam", "rain", "roof", "dog", "bark", "water", "metal", "night", "wind", "car", "horn",
@@ -61,10 +61,10 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
 def build_text_library(directory: Path, segments: int, per_file: int = 10) -> LibraryStore:
     from bench_vectors import data_chunk
 
-    from pe_search.store.text_index import TextEntryRecord, path_entries
+    from pe_search.store import TextEntryRecord, path_entries
 
-    fingerprint = ModelFingerprint(("bench",), "config", "weights", 1024, {"text_audio": (1.0, 0.0)})
-    store = LibraryStore.open(directory, fingerprint)
+    identity = ModelIdentity(("bench",), "config", "weights", 1024, {"text_audio": (1.0, 0.0)})
+    store = LibraryStore.open(directory, identity)
     files = segments // per_file
     vectors = data_chunk(1024, 0, 0, files * per_file)
     rng = np.random.default_rng(1)
@@ -182,8 +182,8 @@ def copy_of(rng: np.random.Generator, codes: np.ndarray) -> tuple[np.ndarray, st
 
 
 def build_duplicate_library(directory: Path, files: int, share: float = 0.05) -> dict:
-    fingerprint = ModelFingerprint(("bench",), "config", "weights", 16, {})
-    store = LibraryStore.open(directory, fingerprint)
+    identity = ModelIdentity(("bench",), "config", "weights", 16, {})
+    store = LibraryStore.open(directory, identity)
     rng = np.random.default_rng(2)
     per_second = 1 / audio_fingerprint.HOP_SECONDS
     durations = np.clip(rng.lognormal(np.log(75.0), 0.6, size=files), 3.0, 600.0)

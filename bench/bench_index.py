@@ -138,7 +138,7 @@ def compare_plain(args) -> None:
             settings = IndexSettings(frame_preprocessing=models.clip.frame_preprocessing, audio_frames=False)
             warm_s = warm_up(models, decode_all(scratch / "media", settings)[1], args.batch_size)
             began = time.perf_counter()
-            with LibraryStore.open(scratch / f"lib-{name}", models.fingerprint()) as store:
+            with LibraryStore.open(scratch / f"lib-{name}", models.identity()) as store:
                 summary = run_index([scratch / "media"], store, models, settings, workers=args.workers,
                                     batch_size=args.batch_size, progress=False)  # fmt: skip
             wall = time.perf_counter() - began
@@ -197,7 +197,7 @@ def main() -> None:
         encoder_walls = [encoder_alone()]
         models.clip.forget_frames()
         began = time.perf_counter()
-        with LibraryStore.open(scratch / "lib", models.fingerprint()) as store:
+        with LibraryStore.open(scratch / "lib", models.identity()) as store:
             summary = run_index([scratch / "media"], store, models, settings, workers=args.workers,
                                 batch_size=args.batch_size, progress=False)  # fmt: skip
         pipeline_wall = time.perf_counter() - began

@@ -37,7 +37,7 @@ from pe_search.media.rate import PE_HOP_SAMPLES, SAMPLE_RATE  # noqa: E402
 from pe_search.models import loading  # noqa: E402
 from pe_search.models.encoder import CheckpointIdentity, PeEncoder  # noqa: E402
 from pe_search.query.engine import QueryEngine, QueryVectors  # noqa: E402
-from pe_search.store import LibraryStore, ModelFingerprint  # noqa: E402
+from pe_search.store import LibraryStore, ModelIdentity  # noqa: E402
 from pe_search.toy.tiny import audio_encoder_config, build_tokenizer  # noqa: E402
 
 WORDS = [
@@ -75,9 +75,9 @@ def text_encoder() -> PeEncoder:
 
 
 def build_library(directory: Path, segments: int, per_file: int = 10) -> LibraryStore:
-    """The shared segments library under a 1024-d fingerprint (the text tower above)."""
-    fingerprint = ModelFingerprint(("bench",), "config", "weights", 1024, {"text_audio": (1.0, 0.0)})
-    return build_segments_library(directory, segments, fingerprint, 1024, per_file, 200)
+    """The shared segments library under a 1024-d model identity (the text tower above)."""
+    identity = ModelIdentity(("bench",), "config", "weights", 1024, {"text_audio": (1.0, 0.0)})
+    return build_segments_library(directory, segments, identity, 1024, per_file, 200)
 
 
 def main() -> None:

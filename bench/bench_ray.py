@@ -42,7 +42,7 @@ def index_once(folder: Path, library: Path, checkpoint: Path, batch_size: int, r
     began = time.perf_counter()
     models = ModelSet.load(checkpoint, batch_size=batch_size)
     settings = IndexSettings(frame_preprocessing=models.clip.frame_preprocessing, audio_frames=False)
-    with LibraryStore.open(library, models.fingerprint()) as store:
+    with LibraryStore.open(library, models.identity()) as store:
         summary = run_index(
             [folder],
             store,

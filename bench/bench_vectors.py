@@ -34,8 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pe_search.store import IndexPolicy  # noqa: E402
 from pe_search.store.index_file import save_index  # noqa: E402
-from pe_search.store.policy import IndexPolicy  # noqa: E402
 from pe_search.store.vector_file import VectorFile  # noqa: E402
 from pe_search.store.vectors import create_index  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 bench_query and bench_http measure queries against it: clustered vectors from bench_vectors,
 `per_file` 30 s segments every 15 s per file, so the index type is the one the library picks at
-that size. Each caller names the model fingerprint (its text tower must match the dimension) and
+that size. Each caller names the model identity (its text tower must match the dimension) and
 keeps its own transaction size, so its figures stay comparable with earlier runs.
 """
 
@@ -13,19 +13,19 @@ from pathlib import Path
 
 from bench_vectors import data_chunk
 
-from pe_search.store import LibraryStore, MediaRecord, ModelFingerprint, SegmentRecord
+from pe_search.store import LibraryStore, MediaRecord, ModelIdentity, SegmentRecord
 
 
 def build_segments_library(
     directory: Path,
     segments: int,
-    fingerprint: ModelFingerprint,
+    identity: ModelIdentity,
     dim: int,
     per_file: int = 10,
     files_per_transaction: int = 500,
 ) -> LibraryStore:
     """An open store holding `segments` audio clip segments (rounded down to whole files)."""
-    store = LibraryStore.open(directory, fingerprint)
+    store = LibraryStore.open(directory, identity)
     files = segments // per_file
     vectors = data_chunk(dim, 0, 0, files * per_file)
     began = time.perf_counter()

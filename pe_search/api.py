@@ -27,7 +27,6 @@ from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError
 from pe_search.query.service import QueryService
 from pe_search.store import (
-    LibraryClosedError,
     LibraryLayout,
     LibraryNotFoundError,
     LibraryStatus,
@@ -36,6 +35,18 @@ from pe_search.store import (
     SearchFilter,
     resolve_library_dir,
 )
+
+
+class LibraryClosedError(PeSearchError):
+    """A `Library` used after `close()` (or after its `with` block)."""
+
+    def __init__(self, library_dir: str | Path) -> None:
+        self.library_dir = str(library_dir)
+        super().__init__(
+            f"this Library ({self.library_dir}) was closed",
+            "open it again with Library.open",
+            value=self.library_dir,
+        )
 
 
 class Library:
@@ -134,12 +145,12 @@ class Library:
         if not LibraryLayout(self.path).exists():
             return ()
         if self._model_args[0] is None and self._defaults[0] is None:  # it must say which
-            return self.store.require_fingerprint().model_ids
+            return self.store.require_identity().model_ids
         try:
-            fingerprint = self.store.fingerprint
+            identity = self.store.identity
         except PeSearchError:  # unreadable: opening it for writing reports why
             return ()
-        return fingerprint.model_ids if fingerprint else ()
+        return identity.model_ids if identity else ()
 
     @property
     def models(self) -> ModelSet:
@@ -224,7 +235,7 @@ class Library:
         ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
         with (
             ctrl_c,
-            LibraryStore.open(self.path, models.fingerprint(), create=True, rebuild=rebuild) as store,
+            LibraryStore.open(self.path, models.identity(), create=True, rebuild=rebuild) as store,
         ):
             settings = settings_for_library(
                 store,

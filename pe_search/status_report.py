@@ -60,11 +60,11 @@ def _files_with(store: LibraryStore, status: str) -> list[FileProblem]:
 def status_report(store: LibraryStore, library_dir: str | Path) -> StatusReport:
     """The report of an open library store."""
     status = store.status()
-    fingerprint = status.fingerprint
+    identity = status.identity
     return StatusReport(
         library=str(library_dir),
-        models=list(fingerprint.model_ids) if fingerprint else [],
-        dim=fingerprint.dim if fingerprint else None,
+        models=list(identity.model_ids) if identity else [],
+        dim=identity.dim if identity else None,
         index_settings=store.index_settings(),
         media=dict(status.media_by_status),
         segments=status.segments,

@@ -67,7 +67,7 @@ def test_help_and_version_are_not_mistakes():
 
 def test_same_architecture_other_weights_is_refused(folder, tmp_path, checkpoint_dirs):
     """A checkpoint with the very same config but other weights must not be mixed into a library:
-    the fingerprint compares the weights, not only the architecture."""
+    the identity compares the weights, not only the architecture."""
     from pe_search.toy.tiny import write_tiny_checkpoint
 
     other = write_tiny_checkpoint(tmp_path / "other", "audio_video", seed=99)

@@ -92,7 +92,7 @@ def test_todays_format_converts_to_blocks_and_answers_the_same(tmp_path, checkpo
     assert (root / "vectors" / "audio_frame.f32").exists()
 
     converted = []
-    original = migration._convert_file
+    original = migration.convert_file
 
     def interrupted(*args):
         if len(converted) == 2:
@@ -100,7 +100,7 @@ def test_todays_format_converts_to_blocks_and_answers_the_same(tmp_path, checkpo
         converted.append(args[3])
         return original(*args)
 
-    monkeypatch.setattr(migration, "_convert_file", interrupted)
+    monkeypatch.setattr(migration, "convert_file", interrupted)
     with pytest.raises(Interrupted):
         LibraryStore.open(root)
     monkeypatch.undo()

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from pe_search import Library
+from pe_search.api import LibraryClosedError
 from pe_search.cli.main import cli
 from pe_search.errors import PeSearchError, api_spelling
-from pe_search.store import LibraryClosedError
 from testkit import media
 
 

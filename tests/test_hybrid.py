@@ -3,7 +3,7 @@ filters apply to both sides, and every hit says why it matched.
 
 The vectors are made by hand so the vector side's ranking is known before searching: the query is
 the unit vector e0 and each file's score is the e0 component it was given. Probabilities expected
-here are computed from the fingerprint's calibration (sigmoid(10 * score - 5)), not by the code
+here are computed from the identity's calibration (sigmoid(10 * score - 5)), not by the code
 under test.
 """
 
@@ -13,14 +13,20 @@ import math
 
 import numpy as np
 import pytest
-from test_store_support import DIM, make_fingerprint
+from test_store_support import DIM, make_identity
 
 from pe_search.query import hybrid
 from pe_search.query.engine import QueryEngine, QueryVectors
 from pe_search.query.fusion import RRF_K, reciprocal_rank_fusion
 from pe_search.query.routes import QueryError
-from pe_search.store import LibraryStore, MediaRecord, SearchFilter, SegmentRecord
-from pe_search.store.text_index import TextEntryRecord, path_entries
+from pe_search.store import (
+    LibraryStore,
+    MediaRecord,
+    SearchFilter,
+    SegmentRecord,
+    TextEntryRecord,
+    path_entries,
+)
 
 FX = 10  # files the model likes for the query
 DOOR = "/m/sfx/door_slam_03.wav"
@@ -57,7 +63,7 @@ def _add(store, path, kind, clips, entries=()):
 
 @pytest.fixture
 def engine(tmp_path):
-    store = LibraryStore.open(tmp_path / "lib", make_fingerprint())
+    store = LibraryStore.open(tmp_path / "lib", make_identity())
     for i in range(FX):
         _add(store, f"/m/sfx/fx_{i}.wav", "audio", [(0.0, 5.0, 0.9 - 0.05 * i)])
     _add(store, DOOR, "audio", [(0.0, 4.0, -0.5)])  # the model ranks it last

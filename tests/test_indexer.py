@@ -51,7 +51,7 @@ def _settings(models: ModelSet) -> IndexSettings:
 
 
 def _index(folder, library, models, **options):
-    with LibraryStore.open(library, models.fingerprint()) as store:
+    with LibraryStore.open(library, models.identity()) as store:
         return run_index([folder], store, models, _settings(models), workers=0, progress=False, **options)
 
 

@@ -13,8 +13,7 @@ from indexer.settings import IndexSettings
 from pe_search.errors import api_spelling
 from pe_search.models.choice import DEFAULT_MODEL, choose_models
 from pe_search.models.model_set import ModelSet
-from pe_search.store import LibraryStore
-from pe_search.store.errors import ModelMismatchError
+from pe_search.store import LibraryStore, ModelMismatchError
 from testkit import media
 
 
@@ -42,10 +41,10 @@ class Recording:
 
 def test_a_distributor_plugs_in_and_the_events_tell_the_run(tmp_path, models):
     folder = make_folder(tmp_path / "media")  # four good files and a broken one
-    with LibraryStore.open(tmp_path / "reference", models.fingerprint()) as store:
+    with LibraryStore.open(tmp_path / "reference", models.identity()) as store:
         run_index([folder], store, models, _settings(models), workers=0, progress=False)
     recording, events = Recording(), []
-    with LibraryStore.open(tmp_path / "lib", models.fingerprint()) as store:
+    with LibraryStore.open(tmp_path / "lib", models.identity()) as store:
         summary = run_index(
             [folder], store, models, _settings(models), distributor=recording, progress=events.append
         )

@@ -321,7 +321,7 @@ def test_poster_is_a_jpeg_of_the_video_and_audio_has_none(client, media, ids):
 
 
 def test_symbolic_links_and_vanished_files_are_not_served(tmp_path):
-    from pe_search.store import LibraryStore, MediaRecord, ModelFingerprint
+    from pe_search.store import LibraryStore, MediaRecord, ModelIdentity
 
     outside = tmp_path / "secret.txt"
     outside.write_text("not media")
@@ -335,9 +335,9 @@ def test_symbolic_links_and_vanished_files_are_not_served(tmp_path):
     gone = tmp_path / "media" / "gone.wav"
     folder = tmp_path / "media" / "folder.wav"
     folder.mkdir()
-    fingerprint = ModelFingerprint(("toy",), "c", "w", 8, {})
+    identity = ModelIdentity(("toy",), "c", "w", 8, {})
     ids = {}
-    with LibraryStore.open(tmp_path / "lib", fingerprint) as store, store.write() as tx:
+    with LibraryStore.open(tmp_path / "lib", identity) as store, store.write() as tx:
         for path in (real, link, later, gone, folder):
             ids[path.name] = tx.upsert_media(MediaRecord(path=str(path), size=1, mtime=0.0, status="indexed"))
     later.unlink()

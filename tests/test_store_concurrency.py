@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_store_support import DIM, SMALL_POLICY, add_file, make_fingerprint
+from test_store_support import DIM, SMALL_POLICY, add_file, make_identity
 
 from pe_search.store import LibraryStore
 
@@ -55,8 +55,8 @@ def library(tmp_path):
 
 
 @pytest.fixture
-def fingerprint():
-    return make_fingerprint()
+def identity():
+    return make_identity()
 
 
 def _write_files(store: LibraryStore, count: int, stop: threading.Event | None = None) -> None:
@@ -68,8 +68,8 @@ def _write_files(store: LibraryStore, count: int, stop: threading.Event | None =
             store.delete_media(f"/media/audio/{number - 1:04d}.wav")
 
 
-def test_reader_process_never_sees_partial_state(library, fingerprint):
-    with LibraryStore.open(library, fingerprint, policy=POLICY) as store:
+def test_reader_process_never_sees_partial_state(library, identity):
+    with LibraryStore.open(library, identity, policy=POLICY) as store:
         add_file(store, 10_000, segments=SEGMENTS)  # the reader needs a library to open
         script = READER.format(library=str(library), dim=DIM, segments=SEGMENTS, seconds=4.0)
         reader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -85,8 +85,8 @@ def test_reader_process_never_sees_partial_state(library, fingerprint):
     assert len(report["sizes"]) >= 3, "the reader saw the library grow while it searched"
 
 
-def test_reader_thread_in_the_writer_process(library, fingerprint):
-    with LibraryStore.open(library, fingerprint, policy=POLICY) as store:
+def test_reader_thread_in_the_writer_process(library, identity):
+    with LibraryStore.open(library, identity, policy=POLICY) as store:
         stop = threading.Event()
         problems: list = []
         sizes: set[int] = set()
@@ -111,9 +111,9 @@ def test_reader_thread_in_the_writer_process(library, fingerprint):
         assert store.status().spaces["audio"].index_count == store.counts()["audio"] == 45 * SEGMENTS
 
 
-def test_reader_follows_a_type_switch(library, fingerprint):
+def test_reader_follows_a_type_switch(library, identity):
     """A reader opened on a flat index picks up the writer's HNSW file when it searches again."""
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         add_file(store, 0, segments=10)
         reader = LibraryStore.open(library, readonly=True, policy=SMALL_POLICY)
         assert reader.status().spaces["audio"].index_type == "flat"

@@ -11,18 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_store_support import add_file, file_vectors, make_fingerprint
+from test_store_support import add_file, file_vectors, make_identity
 
 from pe_search.cli.main import cli
-from pe_search.store import LibraryStore
-from pe_search.store.errors import LibraryDamagedError
-from pe_search.store.layout import LibraryLayout
+from pe_search.store import LibraryDamagedError, LibraryLayout, LibraryStore
 
 
 @pytest.fixture
 def library(tmp_path) -> Path:
     path = tmp_path / "library"
-    with LibraryStore.open(path, make_fingerprint()) as store:
+    with LibraryStore.open(path, make_identity()) as store:
         for number in range(3):
             add_file(store, number, spaces=("audio", "video"))
     return path
@@ -52,7 +50,7 @@ def test_garbage_database_is_named_in_one_line(library):
     with pytest.raises(LibraryDamagedError, match="is damaged"):
         LibraryStore.open(library, readonly=True)
     with pytest.raises(LibraryDamagedError, match="is damaged"):
-        LibraryStore.open(library, make_fingerprint())
+        LibraryStore.open(library, make_identity())
     _assert_one_line_error(library, "library.db is damaged", "restore it from a backup")
 
 
@@ -71,7 +69,7 @@ def test_emptied_database_says_what_to_do(library):
     with pytest.raises(LibraryDamagedError, match=r"is empty \(0 bytes\).*index your folders"):
         LibraryStore.open(library, readonly=True)
     _assert_one_line_error(library, "is empty (0 bytes)")
-    with LibraryStore.open(library, make_fingerprint()) as store:  # the next index run rebuilds it
+    with LibraryStore.open(library, make_identity()) as store:  # the next index run rebuilds it
         add_file(store, 7)
     assert LibraryStore.open(library, readonly=True).counts()["audio"] == 4
 
@@ -101,7 +99,7 @@ def test_truncated_vector_file_is_repaired_by_the_next_writer(library):
     os.truncate(path, path.stat().st_size // 2)
     with pytest.raises(LibraryDamagedError, match="cut short"):
         LibraryStore.open(library, readonly=True)
-    with LibraryStore.open(library, make_fingerprint()) as store:
+    with LibraryStore.open(library, make_identity()) as store:
         assert any("cut short" in m and "3 files are pending" in m for m in store.messages), store.messages
         assert {m.status for m in store.iter_media()} == {"pending"}
         assert store.counts().get("video", 0) == 0  # their other vectors went with their segments

@@ -11,17 +11,16 @@ import textwrap
 
 import numpy as np
 import pytest
-from test_store_support import DIM, make_fingerprint
+from test_store_support import DIM, make_identity
 
-from pe_search.store import LibraryStore, MediaRecord
-from pe_search.store.frame_store import FramePolicy
+from pe_search.store import FramePolicy, LibraryStore, MediaRecord
 
 STEP = 0.04
 
 
 @pytest.fixture
-def fingerprint():
-    return make_fingerprint()
+def identity():
+    return make_identity()
 
 
 def frames(file_number: int, count: int, dim: int = DIM) -> np.ndarray:
@@ -46,8 +45,8 @@ def step_of(vectors: np.ndarray) -> np.ndarray:
     return (vectors.max(0) - vectors.min(0)) / 255
 
 
-def test_a_block_reads_back_whole_and_as_a_slice(tmp_path, fingerprint):
-    with LibraryStore.open(tmp_path / "lib", fingerprint) as store:
+def test_a_block_reads_back_whole_and_as_a_slice(tmp_path, identity):
+    with LibraryStore.open(tmp_path / "lib", identity) as store:
         vectors = put(store, "/m/a.wav", 1, 500)
         media = store.find_media("/m/a.wav")
         whole = store.frame_slice(media.id, "audio_frame")
@@ -69,8 +68,8 @@ def test_a_block_reads_back_whole_and_as_a_slice(tmp_path, fingerprint):
         np.testing.assert_array_equal(again.codes, whole.codes)
 
 
-def test_move_keeps_the_block_change_and_delete_free_it(tmp_path, fingerprint):
-    with LibraryStore.open(tmp_path / "lib", fingerprint) as store:
+def test_move_keeps_the_block_change_and_delete_free_it(tmp_path, identity):
+    with LibraryStore.open(tmp_path / "lib", identity) as store:
         put(store, "/m/a.wav", 1, 300)
         put(store, "/m/b.wav", 2, 200)
         before = store.frame_slice(store.find_media("/m/a.wav").id, "audio_frame")
@@ -87,8 +86,8 @@ def test_move_keeps_the_block_change_and_delete_free_it(tmp_path, fingerprint):
         assert status.dead_bytes == status.file_bytes - status.live_bytes > 500 * DIM
 
 
-def test_compaction_reclaims_dead_bytes_and_keeps_live_blocks(tmp_path, fingerprint):
-    with LibraryStore.open(tmp_path / "lib", fingerprint) as store:
+def test_compaction_reclaims_dead_bytes_and_keeps_live_blocks(tmp_path, identity):
+    with LibraryStore.open(tmp_path / "lib", identity) as store:
         for number in range(4):
             put(store, f"/m/{number}.wav", number, 100 + number)
         store.delete_media("/m/1.wav")
@@ -109,9 +108,9 @@ def test_compaction_reclaims_dead_bytes_and_keeps_live_blocks(tmp_path, fingerpr
         assert store.compact() == []  # nothing dead: nothing to do
 
 
-def test_compaction_runs_on_its_own_past_the_dead_share(tmp_path, fingerprint):
+def test_compaction_runs_on_its_own_past_the_dead_share(tmp_path, identity):
     policy = FramePolicy(compact_share=0.5, compact_min_bytes=0)
-    with LibraryStore.open(tmp_path / "lib", fingerprint, frame_policy=policy) as store:
+    with LibraryStore.open(tmp_path / "lib", identity, frame_policy=policy) as store:
         put(store, "/m/a.wav", 1, 100)
         put(store, "/m/b.wav", 2, 100)
         store.delete_media("/m/a.wav")  # half dead: not past the share yet
@@ -125,23 +124,23 @@ COMPACT_AND_DIE = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, {tests!r})
-    from test_store_support import make_fingerprint
+    from test_store_support import make_identity
     from pe_search.store import LibraryStore
 
     def die(step):
         if step == {step!r}:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    store = LibraryStore.open({library!r}, make_fingerprint())
+    store = LibraryStore.open({library!r}, make_identity())
     store.compact(on_step=die)
     """
 )
 
 
 @pytest.mark.parametrize("step", ["copied", "synced", "committed"])
-def test_kill_9_during_compaction_then_reopen_equals_a_clean_library(tmp_path, fingerprint, step):
+def test_kill_9_during_compaction_then_reopen_equals_a_clean_library(tmp_path, identity, step):
     library = tmp_path / "lib"
-    with LibraryStore.open(library, fingerprint) as store:
+    with LibraryStore.open(library, identity) as store:
         expected = {}
         for number in range(5):
             expected[f"/m/{number}.wav"] = put(store, f"/m/{number}.wav", number, 80 + 10 * number)
@@ -152,7 +151,7 @@ def test_kill_9_during_compaction_then_reopen_equals_a_clean_library(tmp_path, f
     script = COMPACT_AND_DIE.format(tests=os.path.dirname(__file__), step=step, library=str(library))
     killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    with LibraryStore.open(library, fingerprint) as store:  # leftovers removed, blocks intact
+    with LibraryStore.open(library, identity) as store:  # leftovers removed, blocks intact
         blocks_files = sorted(p.name for p in (library / "frames").iterdir())
         assert len(blocks_files) == 1
         for path, codes in live.items():
@@ -170,8 +169,8 @@ def test_kill_9_during_compaction_then_reopen_equals_a_clean_library(tmp_path, f
         assert store.status().frames["audio_frame"].dead_bytes == 0
 
 
-def test_a_write_that_never_committed_leaves_no_block(tmp_path, fingerprint):
-    with LibraryStore.open(tmp_path / "lib", fingerprint) as store:
+def test_a_write_that_never_committed_leaves_no_block(tmp_path, identity):
+    with LibraryStore.open(tmp_path / "lib", identity) as store:
         put(store, "/m/a.wav", 1, 50)
         tail = store.status().frames["audio_frame"].live_bytes
         with pytest.raises(RuntimeError, match="boom"), store.write() as tx:
@@ -188,10 +187,10 @@ def test_a_write_that_never_committed_leaves_no_block(tmp_path, fingerprint):
         assert np.all(np.abs(got - vectors) <= step_of(vectors) * 0.51 + 1e-6)
 
 
-def test_irregular_frame_times_are_kept_exactly(tmp_path, fingerprint):
+def test_irregular_frame_times_are_kept_exactly(tmp_path, identity):
     starts = np.array([0.0, 0.25, 0.5, 1.5, 1.75])  # a gap between 0.75 and 1.5
     ends = np.array([0.25, 0.5, 0.75, 1.75, 1.8])
-    with LibraryStore.open(tmp_path / "lib", fingerprint) as store, store.write() as tx:
+    with LibraryStore.open(tmp_path / "lib", identity) as store, store.write() as tx:
         media_id = tx.upsert_media(MediaRecord(path="/m/v.mp4", size=1, mtime=1.0, status="indexed"))
         tx.put_frames(media_id, "video_frame", starts, ends, frames(1, 5))
     with LibraryStore.open(tmp_path / "lib", readonly=True) as store:
@@ -204,7 +203,7 @@ def test_irregular_frame_times_are_kept_exactly(tmp_path, fingerprint):
 
 def test_pq_codes_train_on_the_first_frames_then_code_128_times_smaller(tmp_path):
     dim = 256
-    fingerprint = make_fingerprint(dim=dim)
+    identity = make_identity(dim=dim)
     policy = FramePolicy(pq_train_min=3_000)
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((40, dim)).astype(np.float32)
@@ -214,7 +213,7 @@ def test_pq_codes_train_on_the_first_frames_then_code_128_times_smaller(tmp_path
             np.float32
         )
 
-    with LibraryStore.open(tmp_path / "lib", fingerprint, frame_policy=policy) as store:
+    with LibraryStore.open(tmp_path / "lib", identity, frame_policy=policy) as store:
         written = {}
         for number, count in enumerate((500, 4_000, 2_000)):
             vectors = clustered(count)

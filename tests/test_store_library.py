@@ -15,11 +15,12 @@ from test_store_support import (
     add_file,
     exact_top,
     file_vectors,
-    make_fingerprint,
+    make_identity,
 )
 
 from pe_search.store import (
     LibraryBusyError,
+    LibraryLayout,
     LibraryNotFoundError,
     LibraryStore,
     MediaRecord,
@@ -27,7 +28,6 @@ from pe_search.store import (
     SegmentRecord,
     resolve_library_dir,
 )
-from pe_search.store.layout import LibraryLayout
 
 
 @pytest.fixture
@@ -36,13 +36,13 @@ def library(tmp_path):
 
 
 @pytest.fixture
-def fingerprint():
-    return make_fingerprint()
+def identity():
+    return make_identity()
 
 
 @pytest.fixture
-def store(library, fingerprint):
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+def store(library, identity):
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         yield store
 
 
@@ -63,11 +63,11 @@ def test_resolve_library_dir_precedence(monkeypatch, tmp_path):
     assert resolve_library_dir("explicit") == tmp_path / "explicit"
 
 
-def test_missing_library_is_not_created_unless_asked(library, fingerprint):
+def test_missing_library_is_not_created_unless_asked(library, identity):
     with pytest.raises(LibraryNotFoundError, match="no library at"):
-        LibraryStore.open(library, fingerprint, create=False)
+        LibraryStore.open(library, identity, create=False)
     with pytest.raises(LibraryNotFoundError):
-        LibraryStore.open(library, fingerprint, readonly=True)
+        LibraryStore.open(library, identity, readonly=True)
     assert not library.exists()
 
 
@@ -75,7 +75,7 @@ def test_write_search_and_join(store):
     media_id = add_file(store, 1, segments=3, spaces=("audio", "video"), has_video=True)
     add_file(store, 2, segments=2, spaces=("audio",))
     assert store.counts() == {"audio": 5, "video": 3}
-    assert store.spaces == ["audio", "video"]
+    assert sorted(store.counts()) == ["audio", "video"]
     query = file_vectors(1, 3)[1] * 3  # closest to the second segment of file 1
     [hits] = store.search("audio", query, k=4)
     assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
@@ -219,8 +219,8 @@ def test_index_type_follows_size_and_is_recorded(store, library):
     np.testing.assert_allclose([hit.score for hit in hits], exact_scores, rtol=1e-5)
 
 
-def test_deletes_on_hnsw_are_masked_then_rebuilt(library, fingerprint):
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+def test_deletes_on_hnsw_are_masked_then_rebuilt(library, identity):
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         for number in range(9):
             add_file(store, number, segments=10)
         assert store.status().spaces["audio"].index_type == "hnsw"
@@ -237,9 +237,9 @@ def test_deletes_on_hnsw_are_masked_then_rebuilt(library, fingerprint):
 
 
 @pytest.mark.parametrize("files", [6, 20], ids=["exact-subset", "faiss-selector"])
-def test_filtered_search(library, fingerprint, files):
+def test_filtered_search(library, identity, files):
     """Few matches take the exact scan of the subset; many go through a FAISS id selector."""
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         for number in range(files):
             video = number % 2 == 0
             add_file(
@@ -276,16 +276,16 @@ def test_filtered_search(library, fingerprint, files):
         assert top.vector_id == exact_top(vectors[audio_ids], audio_ids, query, 1)[0]
 
 
-def test_writer_lock_is_exclusive(library, fingerprint):
-    with LibraryStore.open(library, fingerprint) as store:
+def test_writer_lock_is_exclusive(library, identity):
+    with LibraryStore.open(library, identity) as store:
         with pytest.raises(LibraryBusyError, match="being written by another process"):
-            LibraryStore.open(library, fingerprint)
-        reader = LibraryStore.open(library, fingerprint, readonly=True)
+            LibraryStore.open(library, identity)
+        reader = LibraryStore.open(library, identity, readonly=True)
         with pytest.raises(ValueError, match="read-only"), reader.write():
             pass
         reader.close()
         assert store.counts() == {}
-    LibraryStore.open(library, fingerprint).close()  # released on close
+    LibraryStore.open(library, identity).close()  # released on close
 
 
 def test_status_reports_spaces_and_media(store):
@@ -296,4 +296,4 @@ def test_status_reports_spaces_and_media(store):
     assert status.media_by_status == {"indexed": 1, "failed": 1}
     assert set(status.spaces) == {"audio", "audio_frame"}
     assert status.spaces["audio_frame"].count == 2 and status.spaces["audio_frame"].index_type == "flat"
-    assert status.fingerprint.dim == DIM
+    assert status.identity.dim == DIM

@@ -8,11 +8,10 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from test_store_support import make_fingerprint
+from test_store_support import make_identity
 
-from pe_search.store import LibraryStore, LibraryVersionError
+from pe_search.store import LibraryLayout, LibraryStore, LibraryVersionError
 from pe_search.store.database import alembic_config, head_revision, open_engine, upgrade
-from pe_search.store.layout import LibraryLayout
 from pe_search.store.schema import Base, is_managed_table
 
 
@@ -22,8 +21,8 @@ def library(tmp_path):
 
 
 @pytest.fixture
-def fingerprint():
-    return make_fingerprint()
+def identity():
+    return make_identity()
 
 
 def _make_revision_1_library(library) -> None:
@@ -53,15 +52,15 @@ def _make_revision_1_library(library) -> None:
     db.close()
 
 
-def test_new_library_is_created_at_head(library, fingerprint):
-    with LibraryStore.open(library, fingerprint) as store:
+def test_new_library_is_created_at_head(library, identity):
+    with LibraryStore.open(library, identity) as store:
         assert store.status().schema_revision == head_revision()
     assert head_revision() != "0001", "there must be a migration after the initial one"
 
 
 def test_upgrade_from_first_migration_keeps_rows(library):
     _make_revision_1_library(library)
-    with LibraryStore.open(library) as store:  # no fingerprint: keep the stored one
+    with LibraryStore.open(library) as store:  # no identity: keep the stored one
         assert any(f"0001 to {head_revision()}" in message for message in store.messages)
         assert store.status().schema_revision == head_revision()
         song, clip, broken = (store.find_media(p) for p in ("/m/song.flac", "/m/clip.mp4", "/m/broken.mp4"))
@@ -69,7 +68,7 @@ def test_upgrade_from_first_migration_keeps_rows(library):
         assert broken.status == "failed" and broken.error == "no streams"
         assert store.find_media_by_hash("bb")[0].path == "/m/clip.mp4"
         assert store.status().segments == 3
-        assert store.fingerprint.model_ids == ("facebook/pe-av-small",)
+        assert store.identity.model_ids == ("facebook/pe-av-small",)
     db = sqlite3.connect(LibraryLayout(library).database)
     kinds = dict(db.execute("SELECT path, kind FROM media_files"))
     indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
@@ -78,8 +77,8 @@ def test_upgrade_from_first_migration_keeps_rows(library):
     assert {"ix_media_files_content_hash", "ix_segments_media_file_id", "ix_vectors_segment_id"} <= indexes
 
 
-def test_autogenerate_finds_no_difference(library, fingerprint):
-    LibraryStore.open(library, fingerprint).close()
+def test_autogenerate_finds_no_difference(library, identity):
+    LibraryStore.open(library, identity).close()
     engine = open_engine(LibraryLayout(library).database, writer=False)
     with engine.connect() as connection:
         context = MigrationContext.configure(
@@ -91,16 +90,16 @@ def test_autogenerate_finds_no_difference(library, fingerprint):
     assert diff == []
 
 
-def test_unknown_newer_revision_is_refused(library, fingerprint):
-    LibraryStore.open(library, fingerprint).close()
+def test_unknown_newer_revision_is_refused(library, identity):
+    LibraryStore.open(library, identity).close()
     db = sqlite3.connect(LibraryLayout(library).database)
     db.execute("UPDATE alembic_version SET version_num = '9999'")
     db.commit()
     db.close()
     with pytest.raises(LibraryVersionError, match="newer pe-search"):
-        LibraryStore.open(library, fingerprint)
+        LibraryStore.open(library, identity)
     with pytest.raises(LibraryVersionError, match="newer pe-search"):
-        LibraryStore.open(library, fingerprint, readonly=True)
+        LibraryStore.open(library, identity, readonly=True)
 
 
 def test_reader_refuses_old_schema_and_writer_upgrades(library):

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_store_support import SMALL_POLICY, add_file, file_vectors, make_fingerprint
+from test_store_support import SMALL_POLICY, add_file, file_vectors, make_identity
 
-from pe_search.store import LibraryStore, ModelMismatchError
+from pe_search.store import LibraryLayout, LibraryStore, ModelMismatchError
 from pe_search.store.atomic import SimulatedCrash
 from pe_search.store.index_file import load_index
-from pe_search.store.layout import LibraryLayout
 
 
 @pytest.fixture
@@ -29,8 +28,8 @@ def library(tmp_path):
 
 
 @pytest.fixture
-def fingerprint():
-    return make_fingerprint()
+def identity():
+    return make_identity()
 
 
 def _index_header(library: Path, space: str = "audio"):
@@ -61,8 +60,8 @@ def _check_consistent(store: LibraryStore, segments: int = 4) -> int:
     return len(files)
 
 
-def test_crash_before_rename_leaves_old_index_readable(library, fingerprint):
-    store = LibraryStore.open(library, fingerprint, policy=SMALL_POLICY)
+def test_crash_before_rename_leaves_old_index_readable(library, identity):
+    store = LibraryStore.open(library, identity, policy=SMALL_POLICY)
     add_file(store, 1)
     store.checkpoint()
     saved = _index_header(library)
@@ -71,19 +70,21 @@ def test_crash_before_rename_leaves_old_index_readable(library, fingerprint):
         with pytest.raises(SimulatedCrash):
             store.checkpoint(crash_at=step)
         assert LibraryLayout(library).index_file("audio").with_suffix(".index.tmp").exists()
-        header, index = load_index(LibraryLayout(library).index_file("audio"), store._spaces["audio"].file)
+        header, index = load_index(
+            LibraryLayout(library).index_file("audio"), store.space_index("audio").file
+        )
         assert (header.generation, header.count, index.count()) == (saved.generation, 4, 4)
     store.close(save=False)  # the process "dies" here
 
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as reopened:
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as reopened:
         assert not LibraryLayout(library).index_file("audio").with_suffix(".index.tmp").exists()
         assert any("brought up to date" in m and "(+4 -0)" in m for m in reopened.messages)
         assert _check_consistent(reopened) == 2
     assert _index_header(library).count == 8, "the repaired index was saved"
 
 
-def test_failing_rename_keeps_old_index(library, fingerprint, monkeypatch):
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+def test_failing_rename_keeps_old_index(library, identity, monkeypatch):
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         add_file(store, 1)
         store.checkpoint()
         add_file(store, 2)
@@ -101,12 +102,12 @@ def test_failing_rename_keeps_old_index(library, fingerprint, monkeypatch):
     assert _index_header(library).count == 8
 
 
-def test_missing_index_is_rebuilt_from_stored_vectors(library, fingerprint):
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+def test_missing_index_is_rebuilt_from_stored_vectors(library, identity):
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         for number in range(20):  # 80 vectors: an HNSW index with SMALL_POLICY
             add_file(store, number)
     LibraryLayout(library).index_file("audio").unlink()
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         assert any("index file missing" in m and "built hnsw" in m for m in store.messages)
         assert _check_consistent(store) == 20
         [[hit]] = store.search("audio", file_vectors(7, 4)[2] * 3, k=1)
@@ -114,31 +115,31 @@ def test_missing_index_is_rebuilt_from_stored_vectors(library, fingerprint):
     assert LibraryLayout(library).index_file("audio").exists()
 
 
-def test_corrupt_index_is_rebuilt(library, fingerprint):
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+def test_corrupt_index_is_rebuilt(library, identity):
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         add_file(store, 1)
     path = LibraryLayout(library).index_file("audio")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         assert any("unreadable" in m for m in store.messages)
         assert _check_consistent(store) == 1
 
 
-def test_stale_index_is_brought_up_to_date(library, fingerprint):
+def test_stale_index_is_brought_up_to_date(library, identity):
     """An index file from an older generation (the writer died before saving again)."""
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         for number in range(3):
             add_file(store, number)
     old = library / "old.index"
     shutil.copy(LibraryLayout(library).index_file("audio"), old)
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         store.delete_media("/media/audio/0001.wav")
         add_file(store, 3)
         add_file(store, 4)
     shutil.copy(old, LibraryLayout(library).index_file("audio"))
     assert _index_header(library).count == 12
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         [message] = [m for m in store.messages if m.startswith("audio:")]
         assert "generation 3 (12 vectors)" in message and "(+8 -4)" in message
         assert _check_consistent(store) == 4
@@ -146,37 +147,37 @@ def test_stale_index_is_brought_up_to_date(library, fingerprint):
         assert all(not hit.path.endswith("0001.wav") for hit in hits)
 
 
-def test_other_model_is_refused_or_rebuilt(library, fingerprint):
-    with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+def test_other_model_is_refused_or_rebuilt(library, identity):
+    with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
         add_file(store, 1, spaces=("audio", "video"))
-    other = make_fingerprint(weights="w2")
+    other = make_identity(weights="w2")
     with pytest.raises(ModelMismatchError, match="built with another model") as refused:
         LibraryStore.open(library, other)
     assert "--rebuild" in str(refused.value) and "weights" in str(refused.value)
     with pytest.raises(ModelMismatchError):
-        LibraryStore.open(library, make_fingerprint(dim=32), readonly=True)
-    with LibraryStore.open(library, fingerprint) as same:  # the same model opens fine
+        LibraryStore.open(library, make_identity(dim=32), readonly=True)
+    with LibraryStore.open(library, identity) as same:  # the same model opens fine
         assert same.counts() == {"audio": 4, "video": 4}
 
     with LibraryStore.open(library, other, rebuild=True) as rebuilt:
         assert any("model changed" in m and "dropped 8 vectors" in m for m in rebuilt.messages)
         assert rebuilt.counts() == {}
         assert rebuilt.find_media("/media/audio/0001.wav").status == "pending"
-        assert rebuilt.fingerprint.weights_hash == other.weights_hash
+        assert rebuilt.identity.weights_hash == other.weights_hash
         assert not any(LibraryLayout(library).vectors_dir.iterdir())
         add_file(rebuilt, 1)
         assert rebuilt.counts() == {"audio": 4}
     with pytest.raises(ModelMismatchError):
-        LibraryStore.open(library, fingerprint)
+        LibraryStore.open(library, identity)
 
 
 WRITER = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {tests!r})
-    from test_store_support import SMALL_POLICY, add_file, make_fingerprint
+    from test_store_support import SMALL_POLICY, add_file, make_identity
     from pe_search.store import LibraryStore
-    store = LibraryStore.open({library!r}, make_fingerprint(), policy=SMALL_POLICY)
+    store = LibraryStore.open({library!r}, make_identity(), policy=SMALL_POLICY)
     number = {start}
     while True:
         add_file(store, number)
@@ -188,7 +189,7 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_kill_9_at_random_moments_leaves_a_consistent_library(library, fingerprint):
+def test_kill_9_at_random_moments_leaves_a_consistent_library(library, identity):
     rng = np.random.default_rng(11)
     start = 0
     for _round in range(3):
@@ -207,7 +208,7 @@ def test_kill_9_at_random_moments_leaves_a_consistent_library(library, fingerpri
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         assert last is not None, "the writer did not get going"
-        with LibraryStore.open(library, fingerprint, policy=SMALL_POLICY) as store:
+        with LibraryStore.open(library, identity, policy=SMALL_POLICY) as store:
             files = _check_consistent(store)
             assert files >= 10
             start = max(int(Path(m.path).stem) for m in store.iter_media()) + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pe_search.store import IndexPolicy, LibraryStore, MediaRecord, ModelFingerprint, SegmentRecord
+from pe_search.store import IndexPolicy, LibraryStore, MediaRecord, ModelIdentity, SegmentRecord
 
 DIM = 16
 
@@ -20,8 +20,8 @@ SMALL_POLICY = IndexPolicy(
 )
 
 
-def make_fingerprint(weights: str = "w1", dim: int = DIM) -> ModelFingerprint:
-    return ModelFingerprint(
+def make_identity(weights: str = "w1", dim: int = DIM) -> ModelIdentity:
+    return ModelIdentity(
         model_ids=("facebook/pe-av-small",),
         config_hash="c" * 64,
         weights_hash=weights * 32,

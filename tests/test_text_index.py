@@ -11,16 +11,15 @@ import av
 import numpy as np
 import pytest
 from alembic import command
-from test_store_support import make_fingerprint
+from test_store_support import make_identity
 
 from indexer.file_text import read_file_text, subtitle_cues
 from indexer.pipeline import run_index
 from indexer.settings import IndexSettings
 from pe_search.models.model_set import ModelSet
-from pe_search.store import LibraryStore, MediaRecord
+from pe_search.store import LibraryLayout, LibraryStore, MediaRecord, TextEntryRecord, path_entries
 from pe_search.store.database import alembic_config, head_revision, open_engine
-from pe_search.store.layout import LibraryLayout
-from pe_search.store.text_index import TextEntryRecord, fts_query, path_entries, words
+from pe_search.store.text_index import fts_query, words
 from testkit import media
 
 SRT = """1
@@ -127,7 +126,7 @@ def test_fts_migration_upgrades_an_old_library_and_indexes_text(tmp_path):
     )
     db.commit()
     db.close()
-    with LibraryStore.open(library, make_fingerprint()) as store:
+    with LibraryStore.open(library, make_identity()) as store:
         assert any(f"from 0003 to {head_revision()}" in m for m in store.messages)
         assert store.search_text("song") == []  # the old file's text comes with the next index run
         with store.write() as tx:
@@ -142,7 +141,7 @@ def test_fts_migration_upgrades_an_old_library_and_indexes_text(tmp_path):
 
 
 def test_store_text_follows_moves_and_deletes(tmp_path):
-    with LibraryStore.open(tmp_path / "lib", make_fingerprint()) as store:
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
         subtitle = TextEntryRecord("subtitle", "the ferry horn blows", key="a.srt", start=12.0, end=14.5)
         _add_file(store, "/m/clips/door_slam_03.wav", [subtitle])
         _add_file(store, "/m/clips/rain.wav", [TextEntryRecord("tag", "Door of the barn", key="title")])
@@ -177,7 +176,7 @@ def models(checkpoint_dirs) -> ModelSet:
 
 def _index(folder, library, models):
     settings = IndexSettings(window=1.0, hop=1.0, frames_per_window=4, audio_frames=False)
-    with LibraryStore.open(library, models.fingerprint()) as store:
+    with LibraryStore.open(library, models.identity()) as store:
         return run_index([folder], store, models, settings, workers=0, progress=False)
 
 

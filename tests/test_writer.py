@@ -70,7 +70,7 @@ def test_the_writer_thread_opens_no_media_and_still_stores_tags_text_and_fingerp
     settings = IndexSettings(
         window=1.0, hop=0.5, frames_per_window=4, frame_preprocessing=models.clip.frame_preprocessing
     )
-    with LibraryStore.open(tmp_path / "lib", models.fingerprint()) as store:
+    with LibraryStore.open(tmp_path / "lib", models.identity()) as store:
         summary = run_index([folder], store, models, settings, workers=0, progress=False)
         assert summary.files_indexed == 5 and len(summary.failed) == 1
         (tag,) = [hit for hit in store.search_text("lighthouse") if hit.field == "tag"]

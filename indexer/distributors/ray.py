@@ -244,7 +244,7 @@ class FileEncoder:
         torch.set_num_threads(max(1, int(plan.cpus) - plan.decode_workers))
         self.stage = EncodeStage(source.load(plan.device), settings, batch_size)
         self.local = LocalWorkers(plan.decode_workers) if plan.decode_workers else InProcess()
-        self.weights = self.stage.models.fingerprint().weights_hash
+        self.weights = self.stage.models.identity().weights_hash
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         jobs = [
@@ -343,7 +343,7 @@ def encode_on_ray(
         runtime_env={"env_vars": env},
     )
     log.info("encoding %d files on Ray with %d actors (%s)", len(jobs), plan.actors, plan.device)
-    expected_weights = models.fingerprint().weights_hash
+    expected_weights = models.identity().weights_hash
     for row in dataset.iter_rows():
         if row["weights"] != expected_weights:
             raise RayClusterError(

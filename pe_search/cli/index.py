@@ -8,7 +8,7 @@ import click
 
 from pe_search.cli.library_option import library_option
 from pe_search.cli.output import emit_json, json_option, shown_path
-from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
+from pe_search.store import DEFAULT_FRAME_CODES, FRAME_CODES
 
 # Checked before the library is opened (or created): a typo creates nothing.
 POSITIVE = click.FloatRange(min=0, min_open=True)

@@ -21,8 +21,7 @@ import numpy as np
 from pe_search.duplicates import audio_fingerprint
 from pe_search.duplicates.matching import MatchSettings, find_matches
 from pe_search.media.file_info import FileInfo, file_info
-from pe_search.store import LibraryStore
-from pe_search.store.records import media_kind
+from pe_search.store import LibraryStore, media_kind
 
 KINDS = ("audio", "video")
 SAME_DURATION_S = 0.25  # durations closer than this count as equal when choosing what to keep

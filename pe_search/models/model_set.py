@@ -18,7 +18,7 @@ from pe_search.errors import ModelLoadError, Option
 from pe_search.models.encoder import PeEncoder
 from pe_search.models.loading import paired_frame_model
 from pe_search.models.spaces import QUERY_INPUTS, Calibration, Space
-from pe_search.store.fingerprint import ModelFingerprint
+from pe_search.store import ModelIdentity
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,9 @@ class ModelSet:
                 return encoder.calibration(space)
         raise KeyError(space)
 
-    def fingerprint(self) -> ModelFingerprint:
+    def identity(self) -> ModelIdentity:
         identities = [e.identity for e in self.encoders]
-        return ModelFingerprint(
+        return ModelIdentity(
             model_ids=tuple(i.source for i in identities),
             config_hash=_combined(i.config_sha256 for i in identities),
             weights_hash=_combined(i.weights_sha256 for i in identities),

@@ -2,7 +2,7 @@
 
 A hit's `score` comes from `LibraryStore.search` (the raw inner product of the query vector and
 the stored vector); its probability from `Calibration.probability` of the route's space, with
-the scale and bias recorded in the library's model fingerprint.
+the scale and bias recorded in the library's model identity.
 """
 
 from __future__ import annotations
@@ -65,17 +65,17 @@ class QueryEngine:
 
     def __init__(self, store: LibraryStore) -> None:
         self.store = store
-        self.fingerprint = store.require_fingerprint()
-        self.calibrations = {name: Calibration(*pair) for name, pair in self.fingerprint.calibration.items()}
+        self.identity = store.require_identity()
+        self.calibrations = {name: Calibration(*pair) for name, pair in self.identity.calibration.items()}
         self.spaces = self._counts()
 
     def refresh(self) -> None:
         """Re-read the live vector count of each space (and the calibrations if the store's model
         record changed)."""
-        fingerprint = self.store.require_fingerprint()
-        if fingerprint != self.fingerprint:
-            self.fingerprint = fingerprint
-            self.calibrations = {name: Calibration(*pair) for name, pair in fingerprint.calibration.items()}
+        identity = self.store.require_identity()
+        if identity != self.identity:
+            self.identity = identity
+            self.calibrations = {name: Calibration(*pair) for name, pair in identity.calibration.items()}
         self.spaces = self._counts()
 
     def _counts(self) -> dict[str, int]:

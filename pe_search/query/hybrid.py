@@ -29,8 +29,7 @@ from pe_search.query.fusion import reciprocal_rank_fusion
 from pe_search.query.modes import DEFAULT_MODE, MODES
 from pe_search.query.results import Hit, WhyMatched
 from pe_search.query.routes import DEFAULT_TARGETS, TEXT, QueryError, Route, route
-from pe_search.store import SearchFilter
-from pe_search.store.text_index import TextMatch
+from pe_search.store import SearchFilter, TextMatch
 
 VECTOR_DEPTH = 50  # vector hits fused (at least offset + k)
 TEXT_ENTRY_DEPTH = 200  # text entries read (several may belong to one file)

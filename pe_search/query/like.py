@@ -11,8 +11,7 @@ from pe_search.models.catalogue import CATALOGUE
 from pe_search.query.engine import QueryVectors
 from pe_search.query.routes import AUDIO, ROUTES, VIDEO, QueryError, Route
 from pe_search.query.routes import LIKE as LIKE_OPTION
-from pe_search.store import LibraryStore
-from pe_search.store.schema import SEARCHABLE_STATUSES
+from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
 
 LIKE = re.compile(r"^(?P<path>.+)@(?P<start>[0-9.:]+)-(?P<end>[0-9.:]+)$")
 CLIP_SPACES = CATALOGUE.targets

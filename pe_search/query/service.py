@@ -24,8 +24,7 @@ from pe_search.query.request import QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import AUDIO, LIKE, TEXT, VIDEO, QueryError, query_kind
 from pe_search.query.unindexed import locate_in_unindexed_file
-from pe_search.store import LibraryStore
-from pe_search.store.schema import SEARCHABLE_STATUSES
+from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
 
 
 class QueryService:

@@ -1,22 +1,28 @@
 """The library store: one directory with a SQLite database (media files, segments, vector ids,
-model fingerprint, index state; Alembic migrations applied on open) and, per embedding space, a
-durable file of full-precision vectors plus a FAISS index whose type follows the library's size.
+model identity, index state; Alembic migrations applied on open) and, per embedding space, a
+durable file of full-precision vectors plus a FAISS index whose type follows the library's size;
+frame spaces are kept as one block of coded frames per file.
+
+This package is the store's one face: other layers (query, indexer, models, duplicates, the front
+doors) import from `pe_search.store` only, never from its modules (an import-linter contract holds
+them to it). What is exported here is what they may use: the store and its write transaction,
+records and filters, errors, and the constants and helpers other layers need.
 
 See docs/store.md for the layout, the consistency rules and the benchmark.
 """
 
 from pe_search.store.errors import (
     LibraryBusyError,
-    LibraryClosedError,
     LibraryDamagedError,
     LibraryNotFoundError,
     LibraryVersionError,
     ModelMismatchError,
 )
 from pe_search.store.filters import SearchFilter
-from pe_search.store.fingerprint import ModelFingerprint
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
+from pe_search.store.frame_records import FramePolicy
 from pe_search.store.frame_slice import FrameScan, FrameSlice
+from pe_search.store.identity import ModelIdentity
 from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
 from pe_search.store.library import LibraryStore
 from pe_search.store.policy import IndexPolicy
@@ -28,9 +34,10 @@ from pe_search.store.records import (
     SegmentRecord,
     SegmentVectors,
     SpaceStatus,
+    media_kind,
 )
 from pe_search.store.schema import SEARCHABLE_STATUSES
-from pe_search.store.text_index import TextEntryRecord, path_entries
+from pe_search.store.text_index import TextEntryRecord, TextMatch, path_entries
 from pe_search.store.transaction import WriteTransaction
 from pe_search.store.vectors import IndexSpec
 
@@ -38,13 +45,14 @@ __all__ = [
     "DEFAULT_FRAME_CODES",
     "DEFAULT_LIBRARY",
     "FRAME_CODES",
+    "LIBRARY_ENV",
+    "SEARCHABLE_STATUSES",
+    "FramePolicy",
     "FrameScan",
     "FrameSlice",
-    "LIBRARY_ENV",
     "IndexPolicy",
     "IndexSpec",
     "LibraryBusyError",
-    "LibraryClosedError",
     "LibraryDamagedError",
     "LibraryLayout",
     "LibraryNotFoundError",
@@ -53,16 +61,17 @@ __all__ = [
     "LibraryVersionError",
     "MediaInfo",
     "MediaRecord",
-    "ModelFingerprint",
+    "ModelIdentity",
     "ModelMismatchError",
-    "SEARCHABLE_STATUSES",
     "SearchFilter",
     "SearchHit",
     "SegmentRecord",
     "SegmentVectors",
     "SpaceStatus",
     "TextEntryRecord",
+    "TextMatch",
     "WriteTransaction",
+    "media_kind",
     "path_entries",
     "resolve_library_dir",
 ]

@@ -65,8 +65,10 @@ def open_engine(database: Path, *, writer: bool) -> Engine:
         damage = _damage(context.original_exception)
         if damage is not None:
             raise LibraryDamagedError(
-                f"{database} {damage}: restore it from a backup, or move the library aside and "
-                "index your folders again (your media files are not touched)"
+                f"{database} {damage}",
+                "restore it from a backup, or move the library aside and "
+                "index your folders again (your media files are not touched)",
+                value=str(database),
             ) from None
 
     return engine
@@ -123,18 +125,24 @@ def check_revision(engine: Engine) -> None:
         name = database_name(engine)
         what = "is empty (0 bytes)" if os.path.getsize(name) == 0 else "holds no pe-search library"
         raise LibraryDamagedError(
-            f"{name} {what}: restore it from a backup, or index your folders into the library "
-            "again to rebuild it (your media files are not touched)"
+            f"{name} {what}",
+            "restore it from a backup, or index your folders into the library "
+            "again to rebuild it (your media files are not touched)",
+            value=name,
         )
     script = ScriptDirectory.from_config(alembic_config())
     if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
         raise LibraryVersionError(
-            f"{database_name(engine)}: written by a newer pe-search (schema {current}): upgrade pe-search"
+            f"{database_name(engine)}: written by a newer pe-search (schema {current})",
+            "upgrade pe-search",
+            value=current,
         )
     if current != script.get_current_head():
         raise LibraryVersionError(
             f"{database_name(engine)}: schema {current} is older than this pe-search's "
-            f"({script.get_current_head()}): open the library for writing once to upgrade it"
+            f"({script.get_current_head()})",
+            "open the library for writing once to upgrade it",
+            value=current,
         )
 
 
@@ -153,7 +161,9 @@ def upgrade(engine: Engine) -> list[str]:
     known = {rev.revision for rev in script.walk_revisions()}
     if start is not None and start not in known:
         raise LibraryVersionError(
-            f"{database_name(engine)}: written by a newer pe-search (schema {start}): upgrade pe-search"
+            f"{database_name(engine)}: written by a newer pe-search (schema {start})",
+            "upgrade pe-search",
+            value=start,
         )
     applied = [rev.revision for rev in script.iterate_revisions(head, start)][::-1]
     with engine.connect() as connection:

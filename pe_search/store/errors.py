@@ -1,4 +1,5 @@
-"""Errors a user can cause when opening or writing a library. Each message says what to do."""
+"""Errors a user can cause when opening or writing a library (the store raises them). Each says
+what went wrong, the value at fault and what to do."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ class LibraryBusyError(PeSearchError):
 
     def __init__(self, library_dir: str | Path, holder: str) -> None:
         self.library_dir = str(library_dir)
+        self.holder = holder
         super().__init__(
-            f"library {self.library_dir} is being written by another process ({holder}): "
-            "wait for it to finish, or open the library read-only"
+            f"library {self.library_dir} is being written by another process ({holder})",
+            "wait for it to finish, or open the library read-only",
+            value=self.library_dir,
         )
 
 
@@ -52,15 +55,3 @@ class ModelMismatchError(PeSearchError):
 
 class LibraryDamagedError(PeSearchError):
     """Stored vectors the database refers to are gone (a vectors file was truncated or removed)."""
-
-
-class LibraryClosedError(PeSearchError):
-    """A `Library` used after `close()` (or after its `with` block)."""
-
-    def __init__(self, library_dir: str | Path) -> None:
-        self.library_dir = str(library_dir)
-        super().__init__(
-            f"this Library ({self.library_dir}) was closed",
-            "open it again with Library.open",
-            value=self.library_dir,
-        )

@@ -12,29 +12,44 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 import numpy as np
-from sqlalchemy import delete, select, text
+from sqlalchemy import Connection, delete, select, text
 
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
 from pe_search.store.frame_store import FRAME_SPACES
+from pe_search.store.layout import LibraryLayout
 from pe_search.store.schema import IndexState
+from pe_search.store.transaction import WriteTransaction
 from pe_search.store.vector_file import VectorFile
-
-if TYPE_CHECKING:
-    from pe_search.store.library import LibraryStore
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 50  # files between progress reports
+
+
+class Writer(Protocol):
+    """What the conversion needs of the store opening the library (it is called while opening,
+    so it knows the store by these verbs only and never imports it)."""
+
+    layout: LibraryLayout
+
+    def read_connection(self) -> Connection: ...
+
+    def index_settings(self) -> dict | None: ...
+
+    def write(self) -> AbstractContextManager[WriteTransaction]: ...
+
+
 FRAME_ROWS = text(
     "SELECT s.start_s, s.end_s, v.vector_id FROM segments s JOIN vectors v ON v.segment_id = s.id "
     "WHERE v.space = :space AND s.media_file_id = :media_id AND s.level = 'frame' ORDER BY s.start_s"
 )
 
 
-def convert_frame_rows(store: LibraryStore, progress: Callable[[str], None] | None = None) -> list[str]:
+def convert_frame_rows(store: Writer, progress: Callable[[str], None] | None = None) -> list[str]:
     """Convert every frame space still held as rows; returns what was done (for store.messages)."""
     with store.read_connection() as connection:
         legacy = connection.execute(
@@ -51,7 +66,7 @@ def convert_frame_rows(store: LibraryStore, progress: Callable[[str], None] | No
     return messages
 
 
-def _convert_space(store: LibraryStore, space: str, dim: int, codes: str, say: Callable[[str], None]) -> str:
+def _convert_space(store: Writer, space: str, dim: int, codes: str, say: Callable[[str], None]) -> str:
     with store.read_connection() as connection:
         files = [
             row[0]
@@ -69,7 +84,7 @@ def _convert_space(store: LibraryStore, space: str, dim: int, codes: str, say: C
                 f"{space}: converting the frame vectors of {len(files)} files into blocks (resumes if stopped)"
             )
         for done, media_id in enumerate(files, start=1):
-            frames += _convert_file(store, vector_file, space, media_id, codes)
+            frames += convert_file(store, vector_file, space, media_id, codes)
             if done % PROGRESS_EVERY == 0 or done == len(files):
                 say(f"{space}: {done}/{len(files)} files converted ({frames} frames)")
     finally:
@@ -87,7 +102,8 @@ def _convert_space(store: LibraryStore, space: str, dim: int, codes: str, say: C
     )
 
 
-def _convert_file(store: LibraryStore, vector_file: VectorFile, space: str, media_id: int, codes: str) -> int:
+def convert_file(store: Writer, vector_file: VectorFile, space: str, media_id: int, codes: str) -> int:
+    """Convert one file's frame rows of `space` into a block, in one transaction; returns how many."""
     with store.write() as tx:
         rows = tx.session.execute(FRAME_ROWS, {"space": space, "media_id": media_id}).all()
         if not rows:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from pe_search.store.fingerprint import ModelFingerprint
+from pe_search.store.identity import ModelIdentity
 
 
 def media_kind(has_video: bool) -> str:
@@ -86,7 +86,7 @@ class SpaceStatus:
 class LibraryStatus:
     library_dir: str
     schema_revision: str | None
-    fingerprint: ModelFingerprint | None
+    identity: ModelIdentity | None
     media_by_status: dict[str, int]
     segments: int
     spaces: dict[str, SpaceStatus] = field(default_factory=dict)

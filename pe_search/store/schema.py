@@ -72,7 +72,7 @@ class Vector(Base):
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"), index=True)
 
 
-class ModelFingerprintRow(Base):
+class ModelIdentityRow(Base):
     """The model that built the library (one row, id 1)."""
 
     __tablename__ = "model_fingerprint"

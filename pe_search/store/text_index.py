@@ -156,19 +156,6 @@ def signatures(connection: Connection) -> dict[int, str]:
     return dict(connection.execute(select(TextSource.media_file_id, TextSource.signature)).all())
 
 
-def signature_of(connection: Connection, media_id: int) -> str | None:
-    return connection.scalar(select(TextSource.signature).where(TextSource.media_file_id == media_id))
-
-
-def entries_of(connection: Connection, media_id: int) -> list[TextEntryRecord]:
-    rows = connection.execute(
-        select(TextEntry.field, TextEntry.text, TextEntry.key, TextEntry.start_s, TextEntry.end_s)
-        .where(TextEntry.media_file_id == media_id)
-        .order_by(TextEntry.id)
-    ).all()
-    return [TextEntryRecord(*row) for row in rows]
-
-
 # ---------------------------------------------------------------------------------------- reading
 def search(
     connection: Connection, query: str, limit: int, filters: SearchFilter | None = None

@@ -4,8 +4,9 @@ Vectors are written to their space's file at freshly allocated ids before the co
 with it, so once SQLite says an id is live its vector is on disk; if the process dies before the
 commit, the ids were never live and the next transaction overwrites those rows. The in-memory
 FAISS indexes follow only after the commit: `finish` returns what changed in each space
-(`SpaceCommit`), and the store applies it (`LibraryStore._after_commit`). The transaction knows the
-store only through `VectorSink`, so the store imports the transaction and never the reverse.
+(`SpaceCommit`), and the store applies it (`Writing._after_commit` in store/writing.py). The
+transaction knows the store only through `VectorSink`, so the store imports the transaction and
+never the reverse.
 """
 
 from __future__ import annotations
@@ -91,13 +92,6 @@ class WriteTransaction:
         row.kind = media.kind
         self.session.flush()
         return row.id
-
-    def set_status(self, media_id: int, status: str, error: str | None = None) -> None:
-        if status not in MEDIA_STATUSES:
-            raise ValueError(f"status must be one of {MEDIA_STATUSES}, got {status!r}")
-        self.session.execute(
-            update(MediaFile).where(MediaFile.id == media_id).values(status=status, error=error)
-        )
 
     def move_media(self, media_id: int, new_path: str) -> None:
         """Give a file a new path; its segments and vectors stay as they are."""

@@ -12,7 +12,7 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class ModelFingerprint:
+class ModelIdentity:
     """The model that writes a library's vectors.
 
     `calibration` maps a space name to its (logit scale, logit bias), the model's own score
@@ -32,7 +32,7 @@ class ModelFingerprint:
         if self.dim <= 0:
             raise ValueError(f"dimension must be positive, got {self.dim}")
 
-    def difference(self, other: ModelFingerprint) -> str | None:
+    def difference(self, other: ModelIdentity) -> str | None:
         """A short description of how `other` differs from this one, or None when it is the same model."""
         ours, theirs = ", ".join(self.model_ids), ", ".join(other.model_ids)
         if self.dim != other.dim:
@@ -53,7 +53,7 @@ class ModelFingerprint:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ModelFingerprint:
+    def from_json(cls, data: Mapping[str, Any]) -> ModelIdentity:
         return cls(
             model_ids=tuple(data["model_ids"]),
             config_hash=data["config_hash"],

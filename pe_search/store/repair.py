@@ -1,0 +1,130 @@
+"""Repairs a writer makes while opening a library (and when the model or the settings change):
+leftover files of interrupted saves go, a space whose vectors file is damaged is dropped and its
+files become pending, and every encoding can be dropped at once. A reader refuses a damaged
+library in one line instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from pe_search.errors import Option
+from pe_search.store.core import JOIN_CHUNK
+from pe_search.store.errors import LibraryDamagedError
+from pe_search.store.schema import IndexState, MediaFile, Segment, Vector
+from pe_search.store.vector_file import VectorFile
+from pe_search.store.writing import Writing
+
+log = logging.getLogger(__name__)
+
+# Vector files up to this size are checksummed whenever a library is opened (about 0.1 s per
+# 256 MB from the page cache); longer ones are checked by length.
+VERIFY_VECTORS_BYTES = 256 << 20
+# What re-encodes lost vectors: `pe-search index` on the command line, `Library.index` in the API.
+INDEX = Option("Library.index", flag="`pe-search index`")
+
+
+class Repair(Writing):
+    """What opening repairs; every step is a write of its own."""
+
+    def _drop_encodings(self, reason: str, also: Callable[[Session], None] | None = None) -> None:
+        """Every vector and segment goes, the files' rows stay as pending (to be encoded again);
+        `also` writes in the same transaction."""
+        with self._session() as session:
+            vectors = session.scalar(select(func.count()).select_from(Vector)) or 0
+            files = session.scalar(select(func.count()).select_from(MediaFile)) or 0
+            session.execute(delete(Vector))
+            session.execute(delete(Segment))
+            session.execute(delete(IndexState))
+            self.frames.drop_all(session)
+            session.execute(update(MediaFile).values(status="pending", error=None))
+            if also is not None:
+                also(session)
+            session.commit()
+        with self._spaces_lock:
+            for space in self._spaces.values():
+                space.close()
+            self._spaces.clear()
+        self.layout.vectors_dir.mkdir(exist_ok=True)
+        for path in self.layout.vectors_dir.iterdir():
+            path.unlink()
+        self.frames.close()
+        with self._session() as session:
+            self.frames.remove_leftovers(session)
+        self._say(f"{reason}: dropped {vectors} vectors; {files} files are pending, to be encoded again")
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of interrupted saves, and files of spaces the database no longer has."""
+        with self._read_engine.connect() as connection:
+            spaces = set(connection.scalars(select(IndexState.space)))
+        self.layout.vectors_dir.mkdir(exist_ok=True)
+        for path in sorted(self.layout.vectors_dir.iterdir()):
+            if path.suffix == ".tmp" or (path.suffix in (".f32", ".index") and path.stem not in spaces):
+                log.info("removing leftover %s", path)
+                path.unlink()
+        with self._session() as session:
+            self.frames.remove_leftovers(session)
+
+    def _check_vector_files(self) -> None:
+        """Compare each space's vector file with what SQLite says it holds (its length and, for
+        files up to VERIFY_VECTORS_BYTES, its checksum). A reader refuses a damaged file
+        in one line; a writer drops the space and marks its files pending, so this run (or the
+        next) encodes them again, and says so."""
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(
+                select(IndexState.space, IndexState.dim, IndexState.next_vector_id, IndexState.vectors_crc32)
+            ).all()
+        for row in rows:
+            path = self.layout.vector_file(row.space)
+            problem = VectorFile(path, row.dim, writable=False).problem(
+                row.next_vector_id, row.vectors_crc32, VERIFY_VECTORS_BYTES
+            )
+            if problem is None:
+                continue
+            where = f"{path} {problem}"
+            if self.readonly:
+                raise LibraryDamagedError(
+                    where,
+                    "run {0} on your folders to encode the files whose vectors are lost again "
+                    "(or restore the library from a backup)",
+                    options=(INDEX,),
+                    value=str(path),
+                )
+            files = self._drop_space(row.space)
+            self._say(
+                f"{where}: dropped the {row.space} vectors; {files} files are pending, to be encoded again"
+            )
+
+    def _drop_space(self, space: str) -> int:
+        """Forget a space whose vectors are lost: its files' segments go (with their vectors in
+        every space) and the files become pending; returns how many files."""
+        with self._session() as session:
+            media_ids = list(
+                session.scalars(
+                    select(Segment.media_file_id)
+                    .join(Vector, Vector.segment_id == Segment.id)
+                    .where(Vector.space == space)
+                    .distinct()
+                )
+            )
+            session.execute(delete(Vector).where(Vector.space == space))
+            session.execute(delete(IndexState).where(IndexState.space == space))
+            for start in range(0, len(media_ids), JOIN_CHUNK):
+                chunk = media_ids[start : start + JOIN_CHUNK]
+                session.execute(delete(Segment).where(Segment.media_file_id.in_(chunk)))
+                session.execute(
+                    update(MediaFile).where(MediaFile.id.in_(chunk)).values(status="pending", error=None)
+                )
+            for other in session.scalars(select(IndexState)):
+                other.count = session.scalar(
+                    select(func.count()).select_from(Vector).where(Vector.space == other.space)
+                )
+                other.generation += 1  # the indexes catch up with the live ids on load
+            session.commit()
+        for path in (self.layout.vector_file(space), self.layout.index_file(space)):
+            path.unlink(missing_ok=True)
+        return len(media_ids)
