@@ -44,10 +44,11 @@ sys.path.insert(0, str(ROOT))
 from indexer.encode import EncodedChunk, EncodedWindow  # noqa: E402
 from indexer.reader import FileJob  # noqa: E402
 from indexer.write import EncodedFile, write_file  # noqa: E402
+from pe_search.models.identity import ModelIdentity  # noqa: E402
 from pe_search.models.spaces import Calibration  # noqa: E402
 from pe_search.query.engine import QueryEngine, QueryVectors  # noqa: E402
 from pe_search.query.spans import frames_to_spans  # noqa: E402
-from pe_search.store import LibraryStore, ModelIdentity  # noqa: E402
+from pe_search.store import LibraryStore  # noqa: E402
 
 DIM = 1024
 FRAME_SECONDS = 0.04

@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from pe_search.duplicates import audio_fingerprint  # noqa: E402
-from pe_search.store import LibraryStore, MediaRecord, ModelIdentity, SegmentRecord  # noqa: E402
+from pe_search.models.identity import ModelIdentity  # noqa: E402
+from pe_search.store import LibraryStore, MediaRecord, SegmentRecord  # noqa: E402
 
 NAME_WORDS = [
     "door", "slam", "rain", "roof", "dog", "bark", "water", "metal", "night", "wind", "car", "horn",

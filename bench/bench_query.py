@@ -36,8 +36,9 @@ from segments_library import build_segments_library  # noqa: E402
 from pe_search.media.rate import PE_HOP_SAMPLES, SAMPLE_RATE  # noqa: E402
 from pe_search.models import loading  # noqa: E402
 from pe_search.models.encoder import CheckpointIdentity, PeEncoder  # noqa: E402
+from pe_search.models.identity import ModelIdentity  # noqa: E402
 from pe_search.query.engine import QueryEngine, QueryVectors  # noqa: E402
-from pe_search.store import LibraryStore, ModelIdentity  # noqa: E402
+from pe_search.store import LibraryStore  # noqa: E402
 from pe_search.toy.tiny import audio_encoder_config, build_tokenizer  # noqa: E402
 
 WORDS = [

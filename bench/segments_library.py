@@ -13,7 +13,8 @@ from pathlib import Path
 
 from bench_vectors import data_chunk
 
-from pe_search.store import LibraryStore, MediaRecord, ModelIdentity, SegmentRecord
+from pe_search.models.identity import ModelIdentity
+from pe_search.store import LibraryStore, MediaRecord, SegmentRecord
 
 
 def build_segments_library(

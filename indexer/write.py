@@ -16,6 +16,7 @@ from indexer.encode import EncodedChunk, EncodedWindow
 from indexer.reader import FileJob
 from indexer.side_data import SideData, name_only
 from pe_search.duplicates import audio_fingerprint
+from pe_search.models.catalogue import CHUNK_FRAME_SPACE, WINDOW_FRAME_SPACE
 from pe_search.store import DEFAULT_FRAME_CODES, LibraryStore, MediaRecord, SegmentRecord
 
 
@@ -101,7 +102,7 @@ def _frames(
     if frame_times:
         starts = np.asarray(sorted(frame_times), dtype=np.float64)
         ends = np.append(starts[1:], max(encoded.duration, starts[-1]))
-        frames["video_frame"] = (starts, ends, np.stack([frame_times[t] for t in starts.tolist()]))
+        frames[WINDOW_FRAME_SPACE] = (starts, ends, np.stack([frame_times[t] for t in starts.tolist()]))
     starts, vectors = [], []
     for chunk in sorted(encoded.chunks, key=lambda c: c.start):
         count = len(chunk.vectors)
@@ -112,7 +113,7 @@ def _frames(
     if starts and sum(len(s) for s in starts):
         audio_starts = np.concatenate(starts)
         ends = np.minimum(audio_starts + frame_seconds, encoded.duration)
-        frames["audio_frame"] = (audio_starts, ends, np.concatenate(vectors))
+        frames[CHUNK_FRAME_SPACE] = (audio_starts, ends, np.concatenate(vectors))
     return frames
 
 
@@ -122,10 +123,10 @@ def nonfinite_spaces(encoded: EncodedFile) -> list[str]:
     for window in encoded.windows:
         bad.update(space for space, vector in window.vectors.items() if not np.isfinite(vector).all())
         if window.frame_vectors is not None and not np.isfinite(window.frame_vectors).all():
-            bad.add("video_frame")
+            bad.add(WINDOW_FRAME_SPACE)
     for chunk in encoded.chunks:
         if not np.isfinite(chunk.vectors).all():
-            bad.add("audio_frame")
+            bad.add(CHUNK_FRAME_SPACE)
     return sorted(bad)
 
 

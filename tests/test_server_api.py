@@ -321,7 +321,8 @@ def test_poster_is_a_jpeg_of_the_video_and_audio_has_none(client, media, ids):
 
 
 def test_symbolic_links_and_vanished_files_are_not_served(tmp_path):
-    from pe_search.store import LibraryStore, MediaRecord, ModelIdentity
+    from pe_search.models.identity import ModelIdentity
+    from pe_search.store import LibraryStore, MediaRecord
 
     outside = tmp_path / "secret.txt"
     outside.write_text("not media")

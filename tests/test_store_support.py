@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pe_search.store import IndexPolicy, LibraryStore, MediaRecord, ModelIdentity, SegmentRecord
+from pe_search.models.identity import ModelIdentity
+from pe_search.store import IndexPolicy, LibraryStore, MediaRecord, SegmentRecord
 
 DIM = 16
 

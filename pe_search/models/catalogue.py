@@ -62,6 +62,7 @@ class StoredSpace:
     curve: bool = False  # frame: draws a file's probability curve (first in catalogue order wins)
     locate: bool = False  # frame: the space `locate` finds spans in
     reencoded: bool = False  # frame: vectors recomputed from audio chunks when codes cannot decide
+    frames_from: Literal["window_frames", "audio_chunks"] | None = None  # frame: what the indexer embeds
 
     def reach(self, query: str) -> Reach | None:
         return next((r for r in self.reached_by if r.query == query), None)
@@ -140,6 +141,14 @@ class Catalogue:
             if space.locate and reach is not None:
                 return name, reach
         raise LookupError("the catalogue declares no locate space")
+
+    def frame_space_from(self, source: str) -> str:
+        """The frame space the indexer fills from `source`: a window's sampled video frames
+        ("window_frames") or the frame model's audio chunks ("audio_chunks")."""
+        for name, space in self.spaces.items():
+            if space.frames_from == source:
+                return name
+        raise LookupError(f"the catalogue declares no frame space filled from {source}")
 
     def reencoded_spaces(self) -> tuple[str, ...]:
         return tuple(n for n, s in self.spaces.items() if s.reencoded)
@@ -269,6 +278,7 @@ CATALOGUE = Catalogue(
                 curve=True,
                 locate=True,
                 reencoded=True,
+                frames_from="audio_chunks",
             ),
             # One sampled frame embedded as a one-frame video: transformers' PeVideoModel.forward
             # scores it with the text_video scale and bias (tests/test_catalogue.py checks it).
@@ -281,6 +291,7 @@ CATALOGUE = Catalogue(
                 same_space_as="video",
                 proposer="video",
                 curve=True,
+                frames_from="window_frames",
             ),
         )
     },
@@ -288,3 +299,5 @@ CATALOGUE = Catalogue(
 
 TARGETS = CATALOGUE.targets  # the clip spaces a query may target
 FRAME_SPACES = CATALOGUE.frame_spaces  # the spaces the indexer stores as frame blocks
+WINDOW_FRAME_SPACE = CATALOGUE.frame_space_from("window_frames")  # a window's sampled video frames
+CHUNK_FRAME_SPACE = CATALOGUE.frame_space_from("audio_chunks")  # PE-A-Frame's 40 ms audio frames

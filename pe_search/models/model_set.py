@@ -16,9 +16,9 @@ import torch
 
 from pe_search.errors import ModelLoadError, Option
 from pe_search.models.encoder import PeEncoder
+from pe_search.models.identity import ModelIdentity
 from pe_search.models.loading import paired_frame_model
 from pe_search.models.spaces import QUERY_INPUTS, Calibration, Space
-from pe_search.store import ModelIdentity
 
 
 @dataclass(frozen=True)

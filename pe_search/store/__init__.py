@@ -22,7 +22,6 @@ from pe_search.store.filters import SearchFilter
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
 from pe_search.store.frame_records import FramePolicy
 from pe_search.store.frame_slice import FrameScan, FrameSlice
-from pe_search.store.identity import ModelIdentity
 from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
 from pe_search.store.library import LibraryStore
 from pe_search.store.policy import IndexPolicy
@@ -61,7 +60,6 @@ __all__ = [
     "LibraryVersionError",
     "MediaInfo",
     "MediaRecord",
-    "ModelIdentity",
     "ModelMismatchError",
     "SearchFilter",
     "SearchHit",

@@ -14,8 +14,8 @@ import numpy as np
 from sqlalchemy import Connection, Engine, update
 from sqlalchemy.orm import Session
 
+from pe_search.models.identity import ModelIdentity
 from pe_search.store.frame_store import FramePolicy, FrameStore
-from pe_search.store.identity import ModelIdentity
 from pe_search.store.layout import LibraryLayout
 from pe_search.store.lock import WriterLock
 from pe_search.store.policy import IndexPolicy

@@ -18,8 +18,8 @@ from typing import Protocol
 import numpy as np
 from sqlalchemy import Connection, delete, select, text
 
+from pe_search.models.catalogue import FRAME_SPACES
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
-from pe_search.store.frame_store import FRAME_SPACES
 from pe_search.store.layout import LibraryLayout
 from pe_search.store.schema import IndexState
 from pe_search.store.transaction import WriteTransaction

@@ -37,8 +37,6 @@ from pe_search.store.schema import FrameBlock, FrameFile
 
 log = logging.getLogger(__name__)
 
-FRAME_SPACES = ("audio_frame", "video_frame")  # the spaces the indexer stores as blocks
-
 
 class FrameStore:
     def __init__(self, layout: LibraryLayout, *, writable: bool, policy: FramePolicy | None = None) -> None:

@@ -12,12 +12,12 @@ from typing import Self
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from pe_search.models.identity import ModelIdentity
 from pe_search.store.core import live_ids, space_state
 from pe_search.store.database import check_revision, current_revision, open_engine, upgrade
 from pe_search.store.errors import LibraryNotFoundError, ModelMismatchError
 from pe_search.store.frame_migration import convert_frame_rows
 from pe_search.store.frame_store import FramePolicy
-from pe_search.store.identity import ModelIdentity
 from pe_search.store.layout import LibraryLayout
 from pe_search.store.lock import WriterLock
 from pe_search.store.policy import IndexPolicy

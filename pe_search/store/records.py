@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from pe_search.store.identity import ModelIdentity
+from pe_search.models.identity import ModelIdentity
 
 
 def media_kind(has_video: bool) -> str:
