@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_store_support import DIM, make_fingerprint
+from test_store_support import DIM, make_identity
 
 from pe_search.errors import api_spelling
 from pe_search.store import LibraryStore, MediaRecord
@@ -33,7 +33,7 @@ def query_and_cut(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def test_sq8_scan_misses_no_frame_above_the_cut_and_marks_every_frame_it_cannot_decide(tmp_path):
-    with LibraryStore.open(tmp_path / "lib", make_fingerprint()) as store:
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
         media_id, vectors = store_frames(store, "sq8")
         frames = store.frame_slice(media_id, "audio_frame")
         query, exact, cut = query_and_cut(vectors)
@@ -50,7 +50,7 @@ def test_sq8_scan_misses_no_frame_above_the_cut_and_marks_every_frame_it_cannot_
 
 
 def test_f32_scan_is_exact_and_leaves_nothing_unsure(tmp_path):
-    with LibraryStore.open(tmp_path / "lib", make_fingerprint()) as store:
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
         media_id, vectors = store_frames(store, "f32")
         frames = store.frame_slice(media_id, "audio_frame")
         query, exact, cut = query_and_cut(vectors)
@@ -62,7 +62,7 @@ def test_f32_scan_is_exact_and_leaves_nothing_unsure(tmp_path):
 
 
 def test_a_write_with_other_codes_names_the_options_not_the_flags(tmp_path):
-    with LibraryStore.open(tmp_path / "lib", make_fingerprint()) as store:
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
         store_frames(store, "sq8")
         with pytest.raises(ValueError) as raised, store.write() as tx:
             media_id = tx.upsert_media(MediaRecord(path="/m/b.wav", size=1, mtime=1.0, status="indexed"))
@@ -74,3 +74,23 @@ def test_a_write_with_other_codes_names_the_options_not_the_flags(tmp_path):
     assert "coded sq8, not pq" in error.what and "--" not in error.what + error.fix
     assert "frame_codes=sq8" in error.worded(api_spelling) and "rebuild=True" in error.worded(api_spelling)
     assert "--frame-codes sq8" in str(error) and "--rebuild" in str(error)
+
+
+def test_frame_store_speaks_the_frame_family_verbs():
+    """The rest of the store reaches frames only through FrameFamily's verbs: FrameStore must keep
+    every one of them, with the same parameters (a rename or a dropped argument fails here)."""
+    import inspect
+
+    from pe_search.store.frame_records import FrameFamily
+    from pe_search.store.frame_store import FrameStore
+
+    verbs = [
+        name
+        for name in vars(FrameFamily)
+        if not name.startswith("_") and callable(getattr(FrameFamily, name))
+    ]
+    assert set(verbs) == {"write", "remove", "read", "read_many", "counts", "status"}
+    for verb in verbs:
+        declared = list(inspect.signature(getattr(FrameFamily, verb)).parameters)
+        implemented = list(inspect.signature(getattr(FrameStore, verb)).parameters)
+        assert implemented == declared, verb

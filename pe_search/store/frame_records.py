@@ -3,10 +3,18 @@ it is opened with, and the error a write with the wrong frame codes raises."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pe_search.errors import PeSearchError
 from pe_search.store.frame_codes import PQ_TRAIN_MIN
+
+if TYPE_CHECKING:
+    import numpy as np
+    from sqlalchemy.orm import Session
+
+    from pe_search.store.frame_slice import FrameSlice
 
 
 class FrameCodesError(PeSearchError, ValueError):
@@ -48,3 +56,41 @@ class FramePolicy:
     compact_share: float = 0.5  # dead share of the file past which a commit compacts
     compact_min_bytes: int = 64 << 20  # ... once at least this many bytes are dead
     pq_train_min: int = PQ_TRAIN_MIN
+
+
+@runtime_checkable
+class FrameFamily(Protocol):
+    """The frame family's verbs, as `VectorIndex` is the clip family's: write a file's frames,
+    remove them, read a slice (whose `scan(query, cutoff)` scores it), read many in one snapshot,
+    count and report. `FrameStore` is the one implementation; the rest of the store uses only these."""
+
+    def write(
+        self,
+        session: Session,
+        media_id: int,
+        space: str,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        vectors: np.ndarray,
+        dim: int,
+        codes: str,
+    ) -> FrameBlockInfo: ...
+
+    def remove(self, session: Session, media_id: int, space: str | None = None) -> list[str]: ...
+
+    def read(
+        self,
+        session: Session,
+        media_id: int,
+        space: str,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> FrameSlice | None: ...
+
+    def read_many(
+        self, session: Session, space: str, media_ids: list[int] | None = None
+    ) -> list[tuple[FrameBlockInfo, Callable[..., FrameSlice]]]: ...
+
+    def counts(self, session: Session) -> dict[str, int]: ...
+
+    def status(self, session: Session) -> dict[str, FrameSpaceStatus]: ...

@@ -77,7 +77,7 @@ class FrameStore:
 
     # -- writing (inside a write transaction) -----------------------------------------------------
 
-    def put(
+    def write(
         self,
         session: Session,
         media_id: int,
@@ -116,7 +116,7 @@ class FrameStore:
                 options=(Option("frame_codes", row.codes), Option("rebuild", switch=True)),
                 value=codes,
             )
-        self.free(session, media_id, space)
+        self.remove(session, media_id, space)
         codebook = self.codebook(row)
         encoding = "f32" if codes == "f32" else "sq8"  # pq blocks are sq8 until a codebook exists
         if codes == "pq":
@@ -150,7 +150,7 @@ class FrameStore:
         )
         return info
 
-    def free(self, session: Session, media_id: int, space: str | None = None) -> list[str]:
+    def remove(self, session: Session, media_id: int, space: str | None = None) -> list[str]:
         """Drop a file's blocks (all spaces, or one); their bytes become dead. Returns the spaces."""
         query = select(FrameBlock).where(FrameBlock.media_file_id == media_id)
         if space is not None:

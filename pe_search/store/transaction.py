@@ -149,7 +149,7 @@ class WriteTransaction:
 
     def delete_segments(self, media_id: int) -> int:
         """Delete a file's segments, their vectors and its frame blocks (before encoding it again)."""
-        self.frame_spaces.update(self._sink.frames.free(self.session, media_id))
+        self.frame_spaces.update(self._sink.frames.remove(self.session, media_id))
         segment_ids = select(Segment.id).where(Segment.media_file_id == media_id).scalar_subquery()
         doomed = self.session.execute(
             select(Vector.space, Vector.vector_id).where(Vector.segment_id.in_(segment_ids))
@@ -208,7 +208,7 @@ class WriteTransaction:
         `codes` is the library's frame code (f32, sq8 or pq; sq8 unless the library chose
         another). Returns the number of frames."""
         dim = self._sink.dim()
-        info = self._sink.frames.put(self.session, media_id, space, starts, ends, vectors, dim, codes)
+        info = self._sink.frames.write(self.session, media_id, space, starts, ends, vectors, dim, codes)
         self.frame_spaces.add(space)
         return info.count
 
