@@ -11,7 +11,7 @@ import secrets
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pe_search.server.config import LOOPBACK_NAMES, ServerConfig
+from pe_search.server.config import ServerConfig, is_loopback
 from pe_search.server.errors import error_response
 
 COOKIE = "pe_search_token"
@@ -62,11 +62,7 @@ class AccessMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if (
-            self.config.token is None
-            and self.config.loopback_only
-            and _host_name(scope) not in LOOPBACK_NAMES
-        ):
+        if self.config.token is None and self.config.loopback_only and not is_loopback(_host_name(scope)):
             response = error_response(421, "this server answers requests to localhost only")
             await response(scope, receive, send)
             return

@@ -24,10 +24,13 @@ class ServerConfig:
 
 
 def is_loopback(host: str) -> bool:
-    """Is `host` (what the server binds to) reachable from this machine only?"""
-    if host in LOOPBACK_NAMES:
+    """Is `host` (what the server binds to, or a request's Host name) this machine only? `localhost`
+    in any case, the whole of 127.0.0.0/8 and ::1: the same test decides where the server may bind
+    without a token and which Host names it then answers."""
+    name = host.strip().lower().strip("[]")
+    if name in LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False

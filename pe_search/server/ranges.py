@@ -5,6 +5,16 @@ from __future__ import annotations
 import re
 
 RANGE = re.compile(r"^bytes=(?P<first>\d*)-(?P<last>\d*)$")
+# More digits than this is past any file; such numbers are not parsed (int() refuses past 4300
+# digits, and there is no use in trying): they stand for "beyond the end".
+MAX_DIGITS = 19
+BEYOND = 10**MAX_DIGITS
+
+
+def _number(digits: str) -> int:
+    """The value of a run of digits, or BEYOND when it is longer than any file could need."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= MAX_DIGITS else BEYOND
 
 
 class RangeNotSatisfiable(Exception):
@@ -22,12 +32,14 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first and not last:
         raise RangeNotSatisfiable("bytes=- names no bytes")
     if not first:  # a suffix: the last N bytes
-        count = int(last)
+        count = _number(last)
         if count == 0 or size == 0:
             raise RangeNotSatisfiable("a suffix range of 0 bytes")
         return max(size - count, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
-        raise RangeNotSatisfiable(f"bytes {header[6:]} are outside the file ({size} bytes)")
+    start = _number(first)
+    end = min(_number(last), size - 1) if last else size - 1
+    if start >= size:
+        raise RangeNotSatisfiable(f"the range starts past the end of the file ({size} bytes)")
+    if last and _number(last) < start:
+        raise RangeNotSatisfiable("the range ends before it starts")
     return start, end

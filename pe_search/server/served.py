@@ -20,6 +20,10 @@ from pe_search.api import Library
 from pe_search.server.config import ServerConfig
 from pe_search.store import MediaInfo
 
+# The store's ids are SQLite integers: an id past them names no file (and must not reach the store,
+# whose driver cannot even bind it).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 class ServedLibrary:
     def __init__(self, config: ServerConfig, library: Library | None = None) -> None:
@@ -39,7 +43,7 @@ class ServedLibrary:
 
     def file(self, file_id: int) -> MediaInfo:
         """The library's file with this id, or 404: ids are the only way a client names a file."""
-        media = self.library.file(file_id)
+        media = self.library.file(file_id) if INT64_MIN <= file_id <= INT64_MAX else None
         if media is None:
             raise HTTPException(404, f"no file with id {file_id} in the library")
         return media

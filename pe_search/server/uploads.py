@@ -24,6 +24,7 @@ FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small form fields besi
 COPY_CHUNK = 1 << 20
 SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
 UPLOAD_PREFIX = "pe-search-upload-"
+TEMP_NAME = re.compile(rf"[^\s'\"]*{UPLOAD_PREFIX}[^\s'\"]*")  # the temp file, however a reason quotes it
 
 
 @dataclass(frozen=True)
@@ -77,19 +78,38 @@ def saved_upload(upload: UploadFile, max_bytes: int, max_seconds: float) -> Iter
                 out.write(chunk)
         if copied == 0:
             raise HTTPException(422, "file: the upload is empty")
-        yield _probe(path, upload.filename or "upload", max_seconds)
+        shown = upload.filename or "upload"
+        try:
+            yield _probe(path, shown, max_seconds)
+        except MediaError as error:  # the query decoding the upload: say it as the upload's
+            raise _as_upload(error, path, shown) from None
     finally:
         path.unlink(missing_ok=True)
+
+
+def _as_upload(error: MediaError, path: Path, shown: str) -> MediaError:
+    """The media layer's error about the temp file, named as the client named its upload: the
+    server's temp path is no business of the client's, in the error's file or in its reason."""
+    if error.path != str(path) and not TEMP_NAME.search(str(error)):
+        return error
+    return MediaError(shown, TEMP_NAME.sub(shown, error.reason.replace(str(path), shown)))
 
 
 def _probe(path: Path, shown: str, max_seconds: float) -> UploadedClip:
     try:
         info = probe(path)
     except MediaError as error:
-        raise MediaError(shown, f"not a sound or clip this server can read ({error.reason})") from None
+        reason = _as_upload(error, path, shown).reason
+        raise MediaError(shown, f"not a sound or clip this server can read ({reason})") from None
     if not (info.has_audio or info.has_video):
         raise MediaError(shown, "has no sound or picture to search with")
-    if info.duration is not None and info.duration > max_seconds:
+    if info.duration is None:
+        raise HTTPException(
+            422,
+            f"{shown}: cannot tell its duration, so it cannot be checked against the server's limit of "
+            f"{max_seconds:.0f} s: send a file whose container states its length (wav, flac, mp3, m4a, mp4)",
+        )
+    if info.duration > max_seconds:
         raise HTTPException(
             413, f"{shown}: {info.duration:.0f} s is longer than the server's limit of {max_seconds:.0f} s"
         )

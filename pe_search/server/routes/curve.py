@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from pe_search.query.parameters import THRESHOLD
+from pe_search.query.routes import QueryError
 from pe_search.server.schemas import ERRORS, CurveResponse, SpanOut
 from pe_search.server.served import ServedLibrary, served
 
@@ -25,7 +26,14 @@ def curve(
 ) -> CurveResponse:
     media = library.file(file_id)
     with library.querying() as opened:
-        found = opened.curve(q, file_id)
+        try:
+            found = opened.curve(q, file_id)
+        except QueryError:
+            # Another process may have removed the file since `library.file` found it: then the id
+            # is unknown, as every other route says it (404), not a bad query (400).
+            if opened.file(file_id) is None:
+                raise HTTPException(404, f"no file with id {file_id} in the library") from None
+            raise
     spans = [
         SpanOut(path=media.path, start=s.start, end=s.end, probability=s.probability, file_id=file_id)
         for s in found.spans(threshold)
