@@ -1,7 +1,7 @@
-"""The HTTP server's edges (issue 27, item 20): loopback Host names in any case and any
+"""The HTTP server's edges (issue 27, items 17 and 20): loopback Host names in any case and any
 127/8 address, ids and ranges too large for the store or for int(), the curve's unknown ids,
-uploads whose length cannot be told, 415s that name the upload (never the temp path), and HEAD on the
-page."""
+uploads whose length cannot be told, 415s that name the upload (never the temp path), HEAD on the
+page, and cross-site requests refused before they reach an expensive or state-changing route."""
 
 from __future__ import annotations
 
@@ -172,3 +172,54 @@ def test_head_on_the_page_and_media(client, a_file):
     file_id, data = a_file
     media_head = client.head(f"/media/{file_id}")
     assert media_head.status_code == 200 and int(media_head.headers["content-length"]) == len(data)
+
+
+# ------------------------------------------------------------------------------------------ cross-site
+EXPENSIVE = [
+    ("post", "/api/search", {"json": {"q": "a hiss"}}),
+    ("post", "/api/locate", {"json": {"q": "a hiss"}}),
+    ("post", "/api/search/upload", {"files": {"file": ("a.wav", b"RIFF")}}),
+    ("post", "/api/session", {}),
+    ("get", "/api/files/1/curve?q=a+hiss", {}),
+    ("get", "/api/files/1/poster", {}),
+]
+
+
+@pytest.mark.parametrize("method, path, kwargs", EXPENSIVE)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},  # another port on localhost is the same site, not the same origin
+        {"Origin": "https://attacker.example"},
+        {"Origin": "http://127.0.0.1:3000"},
+        {"Origin": "null"},
+        {"Origin": "http://127.0.0.1", "Sec-Fetch-Site": "cross-site"},
+    ],
+)
+def test_cross_site_requests_are_403(client, method, path, kwargs, headers):
+    answer = getattr(client, method)(path, headers=headers, **kwargs)
+    assert answer.status_code == 403, (path, headers, answer.status_code, answer.text)
+    assert "cross-site" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # curl, scripts: no browser headers
+        {"Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.1"},  # the page's own fetch
+        {"Origin": "http://127.0.0.1"},
+        {"Origin": "HTTP://127.0.0.1"},
+        {"Sec-Fetch-Site": "none"},  # typed in the address bar
+    ],
+)
+def test_the_pages_own_requests_and_plain_clients_pass(client, headers):
+    answer = client.post("/api/search", json={"q": "a hiss", "k": 1}, headers=headers)
+    assert answer.status_code == 200, (headers, answer.text)
+
+
+def test_a_link_from_another_site_still_opens_the_page_and_plays_media(client, a_file):
+    file_id, _ = a_file
+    cross = {"Sec-Fetch-Site": "cross-site"}
+    assert client.get("/", headers=cross).status_code == 200
+    assert client.get(f"/media/{file_id}", headers=cross).status_code == 200

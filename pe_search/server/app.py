@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from pe_search.api import Library
 from pe_search.server.auth import AccessMiddleware
 from pe_search.server.config import ServerConfig
+from pe_search.server.cross_site import CrossSiteMiddleware
 from pe_search.server.errors import install_error_handlers
 from pe_search.server.routes import curve, files, locate, media, search, session, status
 from pe_search.server.served import ServedLibrary
@@ -52,7 +53,9 @@ def create_app(config: ServerConfig, library: Library | None = None, warm_up: bo
     def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
-    # Outermost first: access is checked before an upload's size, and both before any route runs.
+    # The last added runs first: access (Host, token), then cross-site requests, then an upload's
+    # size, all before any route runs.
     app.add_middleware(UploadSizeMiddleware, limit=config.max_upload_bytes)
+    app.add_middleware(CrossSiteMiddleware)
     app.add_middleware(AccessMiddleware, config=config)
     return app
