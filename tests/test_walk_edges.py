@@ -1,0 +1,60 @@
+"""Folders and names a hostile user's disk holds: a name that is not UTF-8, folders 1,000 deep,
+sidecar text files, UTF-16 text (issue 27, defects 6, 9, 13, 16). Each is indexed with the toy
+model through the CLI, and what the library holds is read back from the store."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from click.testing import CliRunner
+
+from indexer.file_text import read_file_text
+from indexer.walk import walk
+from pe_search.cli.main import cli
+from pe_search.store import LibraryStore
+
+
+def _wav(path: Path, seconds: float = 0.5) -> Path:
+    tone = 0.1 * np.sin(np.linspace(0, 440 * 2 * np.pi * seconds, int(48_000 * seconds)))
+    data = io.BytesIO()  # written by Python: libsndfile cannot open a 2,000-character path
+    soundfile.write(data, tone.astype(np.float32), 48_000, format="WAV")
+    path.write_bytes(data.getvalue())
+    return path
+
+
+def _index(folder: Path, library: Path):
+    args = ["index", str(folder), "--library", str(library), "--model", "toy", "--no-frames"]
+    result = CliRunner().invoke(cli, [*args, "--workers", "0", "--json"])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def _rows(library: Path) -> dict[str, tuple[str, str | None]]:
+    with LibraryStore.open(library, readonly=True) as store:
+        return {m.path: (m.status, m.error) for m in store.iter_media()}
+
+
+# 16: UTF-16 text files
+
+
+def test_utf16_text_files_are_text_and_their_subtitles_are_read(tmp_path):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    _wav(folder / "talk.wav")
+    srt = "1\n00:00:00,000 --> 00:00:00,400\nbonjour éléphant\n"
+    (folder / "talk.srt").write_bytes(srt.encode("utf-16"))  # FF FE then little-endian
+    (folder / "talk.txt").write_bytes("\ufeffgrüße".encode("utf-16-be"))  # FE FF
+    (folder / "table.csv").write_bytes("a,b\n1,2\n".encode("utf-16"))
+    found = walk([folder])
+    assert [c.path.name for c in found.media] == ["talk.wav"]
+    texts = {e.field: e.text for e in read_file_text(folder / "talk.wav").entries}
+    assert texts.get("subtitle") == "bonjour éléphant" and texts.get("text_file") == "grüße"
+    result = _index(folder, tmp_path / "library")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["failed"], summary["files_indexed"]) == ([], 1)
