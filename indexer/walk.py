@@ -7,6 +7,9 @@ if FFmpeg finds audio or footage in it (`.au`, `.flv`, `.ac3`, ... under any nam
 else (images, documents, text) is ignored, and `walk` says so: runs count and record ignored files.
 A link named like media that leads to no file (dangling, or a loop) is a candidate with a
 `problem`, so the library records why it was not indexed.
+
+Folders are walked with an explicit stack, not recursion, so any depth the file system allows is
+walked.
 """
 
 from __future__ import annotations
@@ -101,6 +104,32 @@ class WalkResult:
     ignored: list[IgnoredFile] = field(default_factory=list)
 
 
+def _files_under(root: Path) -> Iterator[Path]:
+    """Files under `root` in os.walk's top-down sorted order (a folder's files, then its
+    subfolders), hidden names and links to folders skipped; iterative, so no depth is too deep."""
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = sorted(entries, key=lambda e: e.name)
+        except OSError:
+            continue  # unreadable folder: skipped, as os.walk does
+        subfolders = []
+        for entry in listed:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                yield Path(entry.path)
+            elif not entry.is_symlink():
+                subfolders.append(Path(entry.path))
+        stack.extend(reversed(subfolders))
+
+
 def _matches(relative: str, patterns: Sequence[str]) -> bool:
     name = relative.rsplit("/", 1)[-1]
     return any(fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
@@ -157,13 +186,7 @@ def walk(
         if root.is_symlink() and not root.exists() or (root := root.resolve()).is_file():
             files = [(root, root.name)]
         else:
-            files = []
-            for folder, dirs, names in os.walk(root):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
-                    if not name.startswith("."):
-                        file = Path(folder) / name
-                        files.append((file, file.relative_to(root).as_posix()))
+            files = [(file, file.relative_to(root).as_posix()) for file in _files_under(root)]
         for file, relative in files:
             linked_to_nothing = file.is_symlink() and not file.exists()
             if not linked_to_nothing and not file.is_file():

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 from click.testing import CliRunner
 
@@ -37,6 +39,54 @@ def _index(folder: Path, library: Path):
 def _rows(library: Path) -> dict[str, tuple[str, str | None]]:
     with LibraryStore.open(library, readonly=True) as store:
         return {m.path: (m.status, m.error) for m in store.iter_media()}
+
+
+# 13: folders 1,000 deep
+
+
+@pytest.fixture()
+def deep_folder(tmp_path):
+    """A folder to nest 1,000 deep, removed bottom-up afterwards (pytest's recursive cleanup and
+    `shutil.rmtree` themselves fail at this depth)."""
+    folder = tmp_path / "media"
+    yield folder
+    levels = sorted((p for p in [folder, *_chain(folder)] if p.is_dir()), key=lambda p: -len(p.parts))
+    for level in levels:
+        for file in level.iterdir():
+            if not file.is_dir():
+                file.unlink()
+        level.rmdir()
+
+
+def _chain(folder: Path) -> list[Path]:
+    """The folders of a single chain of nested folders under `folder`."""
+    chain, current = [], folder
+    while True:
+        nested = [p for p in current.iterdir() if p.is_dir()] if current.is_dir() else []
+        if not nested:
+            return chain
+        current = nested[0]
+        chain.append(current)
+
+
+def test_folders_a_thousand_deep_are_walked_and_indexed(tmp_path, deep_folder):
+    folder = deep_folder
+    deepest = folder
+    for _ in range(1000):  # one level at a time: ~2,000 characters, under PATH_MAX
+        deepest = deepest / "d"
+        deepest.mkdir(parents=True)
+    assert len(str(deepest)) < os.pathconf("/", "PC_PATH_MAX")
+    _wav(folder / "top.wav")
+    _wav(deepest / "bottom.wav")
+    found = walk([folder])
+    assert [c.path for c in found.media] == [folder / "top.wav", deepest / "bottom.wav"]
+    result = _index(folder, tmp_path / "library")
+    assert result.exit_code == 0, result.output
+    rows = _rows(tmp_path / "library")
+    assert rows == {
+        str(folder / "top.wav"): ("indexed", None),
+        str(deepest / "bottom.wav"): ("indexed", None),
+    }
 
 
 # 16: UTF-16 text files
