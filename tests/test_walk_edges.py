@@ -41,6 +41,23 @@ def _rows(library: Path) -> dict[str, tuple[str, str | None]]:
         return {m.path: (m.status, m.error) for m in store.iter_media()}
 
 
+# 9: a file name that is not valid UTF-8
+
+
+def test_a_name_that_is_not_utf8_is_reported_and_the_others_indexed(tmp_path):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    _wav(folder / "ok.wav")
+    os.rename(_wav(folder / "cafe.wav"), os.fsencode(str(folder)) + b"/caf\xe9.wav")  # Latin-1 é
+    for _ in range(2):  # the second run must not crash on the name either
+        result = _index(folder, tmp_path / "library")
+        assert result.exit_code == 1, result.output  # the bad name is a failure the exit code shows
+        summary = json.loads(result.stdout)
+        assert [f["path"] for f in summary["failed"]] == [str(folder / "caf\\xe9.wav")]
+        assert "not valid UTF-8" in summary["failed"][0]["reason"]
+    assert _rows(tmp_path / "library") == {str(folder / "ok.wav"): ("indexed", None)}
+
+
 # 13: folders 1,000 deep
 
 
@@ -87,6 +104,27 @@ def test_folders_a_thousand_deep_are_walked_and_indexed(tmp_path, deep_folder):
         str(folder / "top.wav"): ("indexed", None),
         str(deepest / "bottom.wav"): ("indexed", None),
     }
+
+
+# 6: sidecars are sidecars, not ignored media
+
+
+def test_sidecars_are_counted_as_sidecars_not_ignored(tmp_path):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    _wav(folder / "talk.wav")
+    (folder / "talk.srt").write_text("1\n00:00:00,000 --> 00:00:00,400\nhello there\n")
+    (folder / "talk.en.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:00.400\nhello\n")
+    (folder / "talk.txt").write_text("a transcript")
+    (folder / "shopping.txt").write_text("milk")  # no media of its stem: plain text, ignored
+    for _ in range(2):
+        result = _index(folder, tmp_path / "library")
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert (summary["sidecars"], summary["ignored"]) == (3, 1)
+    status = CliRunner().invoke(cli, ["status", "--library", str(tmp_path / "library"), "--json"])
+    media = json.loads(status.stdout)["media"]
+    assert (media["sidecar"], media["ignored"], media["indexed"]) == (3, 1, 1)
 
 
 # 16: UTF-16 text files
