@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pe_search.media.check import UTF16_BOMS
 from pe_search.media.tags import read_tags
 from pe_search.store import TextEntryRecord, path_entries
 
@@ -73,6 +74,8 @@ def sidecars(path: str | Path, listing: dict[Path, list[str]] | None = None) -> 
     stem = media.stem.lower()
     found = []
     for name in names:
+        if not name.isprintable() and not _utf8(name):
+            continue  # a name that is not UTF-8 (lone surrogates): not storable, see indexer.walk
         candidate = Path(name)
         suffix = candidate.suffix.lower()
         if suffix not in SUBTITLE_SUFFIXES and suffix != TEXT_SUFFIX:
@@ -86,6 +89,14 @@ def sidecars(path: str | Path, listing: dict[Path, list[str]] | None = None) -> 
         ):
             found.append(media.parent / name)
     return found
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def signature(path: str | Path, listing: dict[Path, list[str]] | None = None) -> str:
@@ -107,7 +118,7 @@ def read_file_text(path: str | Path, tags: list[tuple[str, str]] | None = None) 
     entries += container_tags(path, tags)
     for sidecar in sidecars(path):
         try:
-            content = sidecar.read_text(encoding="utf-8-sig", errors="replace")
+            content = decode_text(sidecar.read_bytes())
         except OSError as error:
             log.warning("%s: cannot read %s", sidecar, error)
             continue
@@ -119,6 +130,14 @@ def read_file_text(path: str | Path, tags: list[tuple[str, str]] | None = None) 
         else:
             entries.append(TextEntryRecord("text_file", content[:MAX_TEXT_CHARS], key=sidecar.name))
     return FileText(entries, signature(path))
+
+
+def decode_text(data: bytes) -> str:
+    """A sidecar's text: UTF-16 when it starts with a UTF-16 byte-order mark (Windows tools write
+    subtitles so), else UTF-8 (a UTF-8 byte-order mark dropped); undecodable bytes replaced."""
+    if data[:2] in UTF16_BOMS:
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
 
 
 def container_tags(path: str | Path, tags: list[tuple[str, str]] | None = None) -> list[TextEntryRecord]:

@@ -24,7 +24,7 @@ from indexer.settings import IndexSettings
 from indexer.side_data import refresh as refresh_side_data
 from indexer.stage import EncodeStage, FileFailure
 from indexer.state import plan_changes
-from indexer.walk import walk
+from indexer.walk import BAD_NAME, MediaCandidate, shown_name, walk
 from indexer.write import SingleWriter, Written, nonfinite_spaces, record_failure
 from pe_search.media.rate import FRAME_SECONDS
 from pe_search.models.model_set import ModelSet
@@ -44,6 +44,7 @@ class IndexSummary:
         default_factory=list
     )  # indexed for what decodes: {"path", "reason"}
     ignored: int = 0  # files under the paths that are not audio or video
+    sidecars: int = 0  # subtitles and text beside media (read for full-text search, not ignored)
     segments: int = 0
     vectors: dict[str, int] = field(default_factory=dict)  # per space, written in this run
     media_seconds: float = 0.0
@@ -112,12 +113,14 @@ def run_index(
         summary.skipped = len(plan.unchanged)
         # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
         summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
-        summary.ignored = plan.still_ignored + len(plan.ignored)
+        summary.ignored = plan.count("ignored")
+        summary.sidecars = plan.count("sidecar")
         for job, reason in plan.broken:  # links that lead to no file
             record_failure(store, job, reason)
             summary.failed.append({"path": job.path, "reason": reason})
-        for job, what in plan.ignored:
-            record_failure(store, job, what, status="ignored")
+        for job, what, status in plan.ignored:
+            record_failure(store, job, what, status=status)
+        _report_bad_names(found.bad_names, summary)
         _apply_bookkeeping(store, plan, summary)
         refresh_side_data(
             store, [*plan.unchanged, *(job.path for job in plan.touched), *(j.path for _, j in plan.moves)]
@@ -138,6 +141,16 @@ def run_index(
     store.checkpoint()
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def _report_bad_names(bad_names, summary: IndexSummary) -> None:
+    """Files whose names are not UTF-8 cannot be stored: media among them are failures (shown
+    with \\xNN escapes, reversible to the bytes), the others are counted as ignored."""
+    for found in bad_names:
+        if isinstance(found, MediaCandidate):
+            summary.failed.append({"path": shown_name(found.path), "reason": BAD_NAME})
+        else:
+            summary.ignored += 1
 
 
 def _ignore(event: IndexEvent) -> None:

@@ -17,7 +17,7 @@ from indexer.reader import FileJob
 from indexer.walk import IgnoredFile, MediaCandidate
 from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
 
-_SETTLED = (*SEARCHABLE_STATUSES, "failed", "ignored")  # statuses an unchanged file keeps
+_SETTLED = (*SEARCHABLE_STATUSES, "failed", "ignored", "sidecar")  # statuses an unchanged file keeps
 
 FULL_HASH_LIMIT = 16 << 20  # files up to 16 MiB are hashed whole
 SAMPLES = 16
@@ -65,8 +65,15 @@ class Plan:
     moves: list[tuple[str, FileJob]] = field(default_factory=list)  # (old path, the file now)
     removals: list[str] = field(default_factory=list)  # in the library, gone from disk
     broken: list[tuple[FileJob, str]] = field(default_factory=list)  # links to no file: (job, reason)
-    ignored: list[tuple[FileJob, str]] = field(default_factory=list)  # new or changed non-media: (job, what)
+    # New or changed non-media: (job, what, status "ignored" or "sidecar").
+    ignored: list[tuple[FileJob, str, str]] = field(default_factory=list)
     still_ignored: int = 0  # unchanged non-media files
+    still_sidecars: int = 0  # unchanged subtitles and text beside media
+
+    def count(self, status: str) -> int:
+        """Non-media files of this status ("ignored" or "sidecar"), unchanged or not."""
+        still = self.still_sidecars if status == "sidecar" else self.still_ignored
+        return still + sum(1 for _, _, s in self.ignored if s == status)
 
 
 def _unchanged(row, size: int, mtime: float) -> bool:
@@ -87,10 +94,13 @@ def plan_changes(
         path = str(other.path)
         size, mtime = file_signature(path, follow=other.path.exists())
         row = store.find_media(path)
-        if _unchanged(row, size, mtime) and row.status == "ignored":
-            plan.still_ignored += 1
+        if _unchanged(row, size, mtime) and row.status == other.status:
+            if other.status == "sidecar":
+                plan.still_sidecars += 1
+            else:
+                plan.still_ignored += 1
         else:
-            plan.ignored.append((FileJob(path, size, mtime, ""), other.what))
+            plan.ignored.append((FileJob(path, size, mtime, ""), other.what, other.status))
     for candidate in candidates:
         path = str(candidate.path)
         size, mtime = file_signature(path, follow=candidate.problem is None)

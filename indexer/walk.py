@@ -7,6 +7,12 @@ if FFmpeg finds audio or footage in it (`.au`, `.flv`, `.ac3`, ... under any nam
 else (images, documents, text) is ignored, and `walk` says so: runs count and record ignored files.
 A link named like media that leads to no file (dangling, or a loop) is a candidate with a
 `problem`, so the library records why it was not indexed.
+
+Subtitles and text beside a media file of the same stem (`indexer.file_text.sidecars`) are not
+media but not ignored either: full-text search reads them, so they are counted as sidecars.
+A file whose name is not valid UTF-8 cannot be stored (the library keeps paths as SQLite TEXT):
+it is set apart in `bad_names`, so the run reports it and indexes everything else. Folders are
+walked with an explicit stack, not recursion, so any depth the file system allows is walked.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 
 import av
 
+from indexer.file_text import sidecars
 from pe_search.media.check import (
     SNIFF_BYTES,
     looks_like_text,
@@ -93,12 +100,60 @@ class MediaCandidate:
 class IgnoredFile:
     path: Path
     what: str  # what the file is instead of audio or video ("text", "a PNG image")
+    status: str = "ignored"  # or "sidecar": subtitles or text of a media file beside it
 
 
 @dataclass
 class WalkResult:
     media: list[MediaCandidate] = field(default_factory=list)
     ignored: list[IgnoredFile] = field(default_factory=list)
+    bad_names: list[MediaCandidate | IgnoredFile] = field(default_factory=list)  # names not UTF-8
+
+
+BAD_NAME = (
+    "the file name is not valid UTF-8, so the library cannot record it; rename it to UTF-8 "
+    "(for example with convmv) and index again"
+)
+
+
+def shown_name(path: str | Path) -> str:
+    """A path as text whatever its bytes: bytes that are not UTF-8 shown as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _storable(path: Path) -> bool:
+    """Whether the path is valid UTF-8 (os.fsdecode leaves other bytes as lone surrogates)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _files_under(root: Path) -> Iterator[Path]:
+    """Files under `root` in os.walk's top-down sorted order (a folder's files, then its
+    subfolders), hidden names and links to folders skipped; iterative, so no depth is too deep."""
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = sorted(entries, key=lambda e: e.name)
+        except OSError:
+            continue  # unreadable folder: skipped, as os.walk does
+        subfolders = []
+        for entry in listed:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                yield Path(entry.path)
+            elif not entry.is_symlink():
+                subfolders.append(Path(entry.path))
+        stack.extend(reversed(subfolders))
 
 
 def _matches(relative: str, patterns: Sequence[str]) -> bool:
@@ -157,13 +212,7 @@ def walk(
         if root.is_symlink() and not root.exists() or (root := root.resolve()).is_file():
             files = [(root, root.name)]
         else:
-            files = []
-            for folder, dirs, names in os.walk(root):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
-                    if not name.startswith("."):
-                        file = Path(folder) / name
-                        files.append((file, file.relative_to(root).as_posix()))
+            files = [(file, file.relative_to(root).as_posix()) for file in _files_under(root)]
         for file, relative in files:
             linked_to_nothing = file.is_symlink() and not file.exists()
             if not linked_to_nothing and not file.is_file():
@@ -175,6 +224,11 @@ def walk(
             if exclude and _matches(relative, exclude):
                 continue
             seen.add(file)
+            if not _storable(file):
+                result.bad_names.append(
+                    IgnoredFile(file, symlink_problem(file)) if linked_to_nothing else classify(file)
+                )
+                continue
             if linked_to_nothing:
                 if file.suffix.lower() in MEDIA_EXTENSIONS:
                     result.media.append(MediaCandidate(file, None, symlink_problem(file)))
@@ -183,7 +237,20 @@ def walk(
                 continue
             found = classify(file)
             (result.media if isinstance(found, MediaCandidate) else result.ignored).append(found)
+    _mark_sidecars(result)
     return result
+
+
+def _mark_sidecars(result: WalkResult) -> None:
+    """Ignored files that are the subtitles or text of a media file found: sidecars."""
+    listing: dict[Path, list[str]] = {}
+    belonging = {side for media in result.media for side in sidecars(media.path, listing)}
+    result.ignored = [
+        IgnoredFile(other.path, "subtitles or text of a media file", "sidecar")
+        if other.path in belonging
+        else other
+        for other in result.ignored
+    ]
 
 
 def iter_media(

@@ -214,7 +214,8 @@ def _print_summary(summary, library_dir) -> None:
         f"indexed {summary.files_indexed} files ({summary.media_seconds:.0f} media s at "
         f"{summary.media_seconds_per_second:.2f} media s/s), skipped {summary.skipped} unchanged, "
         f"moved {summary.moved}, removed {summary.removed}, failed {len(summary.failed)}, "
-        f"partial {len(summary.partial)}, ignored {summary.ignored} (not audio or video) "
+        f"partial {len(summary.partial)}, ignored {summary.ignored} (not audio or video), "
+        f"sidecars {summary.sidecars} (subtitles and text read with their media) "
         f"in {summary.seconds:.1f} s -> {library_dir}"
     )
     click.echo(f"  {summary.segments} segments; vectors: {vectors}")

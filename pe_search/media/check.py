@@ -20,8 +20,16 @@ EBML_SEGMENT = b"\x18\x53\x80\x67"
 FTYP = b"ftyp"  # ISO BMFF (mp4, m4a, mov), at bytes 4..8
 
 
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
+
+
 def sniff_container(head: bytes) -> str | None:
-    """The container family the first bytes of a file announce, or None."""
+    """The container family the first bytes of a file announce, or None.
+
+    A UTF-16 byte-order mark is not taken for an MPEG frame sync (FF FE would read as one):
+    `looks_like_text` decides whether such a file is text."""
+    if head[:2] in UTF16_BOMS:
+        return None
     if head[:4] == RIFF and head[8:12] == WAVE:
         return "wav"
     if head[:4] == RIFF and head[8:12] == AVI:
@@ -230,8 +238,12 @@ def _ebml_vint(data: bytes, position: int) -> tuple[int, int, bool]:
 
 
 def looks_like_text(path: Path) -> bool:
+    """Whether the first 4 KiB read as UTF-8 text, or as UTF-16 text after its byte-order mark."""
     with path.open("rb") as f:
         head = f.read(4096)
+    if head[:2] in UTF16_BOMS:
+        text = head[: len(head) // 2 * 2].decode("utf-16", errors="replace")
+        return "\ufffd" not in text[:-1] and all(c.isprintable() or c in "\t\n\r\f" for c in text[:-1])
     if b"\0" in head:
         return False
     try:

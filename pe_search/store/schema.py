@@ -22,8 +22,9 @@ NAMING_CONVENTION = {
 }
 
 # partial: indexed for what decodes (`error` says why the rest did not); ignored: not audio or
-# video (`error` says what it is), kept so later runs skip it without opening it again.
-MEDIA_STATUSES = ("pending", "indexed", "partial", "failed", "ignored")
+# video (`error` says what it is), kept so later runs skip it without opening it again; sidecar:
+# subtitles or text beside a media file of its stem (read into full-text search with it).
+MEDIA_STATUSES = ("pending", "indexed", "partial", "failed", "ignored", "sidecar")
 SEARCHABLE_STATUSES = ("indexed", "partial")
 SEGMENT_LEVELS = ("clip", "frame")
 
