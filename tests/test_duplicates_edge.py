@@ -112,3 +112,35 @@ def test_cli_json_with_shared_keys_but_no_candidate(small_library):
     assert report["groups"] == []
     text = CliRunner().invoke(cli, ["duplicates", "--library", str(library)])
     assert text.exit_code == 0 and "no duplicates" in text.output
+
+
+def test_cli_skips_and_names_a_damaged_fingerprint(small_library, checkpoint_dirs):
+    library, db = small_library
+    rng = np.random.default_rng(3)
+    copy = _codes(rng, 400, key=False)
+    copy[::8] = _codes(rng, 50, key=True)  # 50 keys, the same in both files: one pair, bit error 0
+    unrelated = _codes(rng, 400, key=False)
+    damaged = _blob(copy)[:-3]  # a cut row: 1,597 bytes, not whole 32-bit codes
+    blobs = {"tone-0.flac": _blob(copy), "tone-1.flac": _blob(copy), "tone-2.flac": damaged}
+    blobs["tone-3.flac"] = _blob(unrelated)
+    _set_prints(db, blobs)
+    report = _duplicates_json(library)
+    (group,) = report["groups"]  # the rest is still grouped
+    assert sorted(f["path"].rsplit("/", 1)[-1] for f in group["files"]) == ["tone-0.flac", "tone-1.flac"]
+    assert group["files"][1]["how"] == "same recording" and group["files"][1]["bit_error"] == 0
+    (named,) = report["damaged_fingerprints"]
+    assert named.endswith("tone-2.flac") and "tone-2.flac" in report["note"]
+    text = CliRunner().invoke(cli, ["duplicates", "--library", str(library)])
+    assert text.exit_code == 0 and "group 1" in text.output
+    assert "tone-2.flac" in text.stderr and "pe-search index" in text.stderr
+
+    # what the note prescribes works: the next index recomputes the damaged row
+    from pe_search import Library
+
+    with Library.open(library, model=checkpoint_dirs["audio_video"]) as opened:
+        opened.index([str(library.parent / "media")], workers=0, progress=False, window=4.0, hop=4.0)
+    with sqlite3.connect(db) as connection:
+        lengths = [n for (n,) in connection.execute("SELECT length(codes) FROM audio_fingerprints")]
+    connection.close()
+    assert len(lengths) == 4 and all(n % 4 == 0 for n in lengths)
+    assert _duplicates_json(library)["damaged_fingerprints"] == []
