@@ -144,3 +144,10 @@ def test_cli_skips_and_names_a_damaged_fingerprint(small_library, checkpoint_dir
     connection.close()
     assert len(lengths) == 4 and all(n % 4 == 0 for n in lengths)
     assert _duplicates_json(library)["damaged_fingerprints"] == []
+
+
+def test_cli_json_on_the_demo_library(demo):
+    """A new user's first try: the demo library's files share lookup keys but make no candidate
+    (this crashed with the IndexError above, exit 1 and empty stdout)."""
+    report = _duplicates_json(demo.library)
+    assert isinstance(report["groups"], list) and report["damaged_fingerprints"] == []
