@@ -19,6 +19,23 @@ def _rate(bits: int | None) -> str:
     return "?" if not bits else f"{bits / 1000:.0f} kb/s"
 
 
+def _note(missing: int, damaged: list[str]) -> str | None:
+    """What the report leaves out and how to include it, or None when it leaves out nothing."""
+    notes = []
+    if missing:
+        notes.append(
+            f"{missing} files with sound have no fingerprint yet (indexed before pe-search kept them): "
+            "run pe-search index on their folders to include them"
+        )
+    if damaged:
+        shown = ", ".join(damaged[:3]) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else "")
+        notes.append(
+            f"{len(damaged)} stored fingerprints are damaged and were left out ({shown}): "
+            "run pe-search index on their folders to recompute them"
+        )
+    return "; ".join(notes) or None
+
+
 @click.command("duplicates")
 @click.option("--kind", type=click.Choice(["audio", "video"]), help="Only audio files, or only video files.")
 @library_option
@@ -33,18 +50,23 @@ def duplicates_command(kind, library, as_json) -> None:
     from pe_search.store import LibraryStore, resolve_library_dir
 
     library_dir = resolve_library_dir(library)
+    damaged: list[str] = []
     with LibraryStore.open(library_dir, readonly=True) as store:
         missing = store.missing_audio_fingerprints(audio_fingerprint.VERSION)
         with tqdm(unit=" fingerprints", disable=None, leave=False) as bar:
-            groups = find_duplicates(store, kind, progress=lambda n: bar.update(n - bar.n))
-    note = (
-        f"{missing} files with sound have no fingerprint yet (indexed before pe-search kept them): "
-        "run pe-search index on their folders to include them"
-        if missing
-        else None
-    )
+            groups = find_duplicates(
+                store, kind, progress=lambda n: bar.update(n - bar.n), damaged=damaged.append
+            )
+    note = _note(missing, damaged)
     if as_json:
-        emit_json({"groups": groups, "files_without_fingerprint": missing, "note": note})
+        emit_json(
+            {
+                "groups": groups,
+                "files_without_fingerprint": missing,
+                "damaged_fingerprints": damaged,
+                "note": note,
+            }
+        )
         return
     if note:
         click.echo(f"note: {note}", err=True)

@@ -141,12 +141,20 @@ def find_duplicates(
     kind: str | None = None,
     settings: MatchSettings | None = None,
     progress: Callable[[int], None] | None = None,
+    damaged: Callable[[str], None] | None = None,
 ) -> list[DuplicateGroup]:
-    """Every duplicate group of the library (of one kind if given), largest groups first."""
+    """Every duplicate group of the library (of one kind if given), largest groups first.
+
+    A file whose stored fingerprint is damaged is left out of fingerprint matching (it can still
+    be an exact copy by content hash) and its path given to `damaged`, so one bad row costs one
+    file, not the whole report."""
     kinds = (kind,) if kind else KINDS
     codes = {}
     for count, stored in enumerate(store.audio_fingerprints(kinds), start=1):
-        if stored.version == audio_fingerprint.VERSION:
+        if stored.codes is None:
+            if damaged is not None:
+                damaged(stored.path)
+        elif stored.version == audio_fingerprint.VERSION:
             codes[stored.media_id] = stored.codes
         if progress is not None and count % 1000 == 0:
             progress(count)

@@ -96,6 +96,8 @@ def candidate_pairs(prints: list[np.ndarray], settings: MatchSettings) -> np.nda
     packed, counts = np.unique(np.concatenate(votes), return_counts=True)
     strong = counts >= settings.min_votes
     packed, counts = packed[strong], counts[strong]
+    if not packed.size:  # keys shared, but no pair reached the vote count
+        return np.zeros((0, 3), dtype=np.int64)
     pair = packed >> 20
     best = np.lexsort((counts, pair))  # by pair, then votes: the last of each pair is its best offset
     last = np.r_[pair[best][1:] != pair[best][:-1], True]

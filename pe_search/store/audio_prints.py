@@ -17,6 +17,10 @@ from sqlalchemy.orm import Session
 from pe_search.store.schema import AudioFingerprint, MediaFile
 
 FETCH_ROWS = 2_000  # fingerprints read per round trip when listing them all
+CODE_BYTES = 4
+# A row whose blob is not whole codes (cut or overwritten) counts as no fingerprint, so the next
+# index run recomputes it.
+_WHOLE = func.length(AudioFingerprint.codes) % CODE_BYTES == 0
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class StoredFingerprint:
     duration: float | None
     content_hash: str | None
     version: int
-    codes: np.ndarray  # uint32
+    codes: np.ndarray | None  # uint32; None: the stored blob is damaged (not whole 32-bit codes)
 
 
 def put(session: Session, media_id: int, codes: np.ndarray, content_hash: str | None, version: int) -> None:
@@ -44,18 +48,20 @@ def drop(session: Session, media_id: int) -> None:
 
 def versions(connection: Connection) -> dict[int, int]:
     """The fingerprint version of every file that has one, by media id."""
-    return dict(connection.execute(select(AudioFingerprint.media_file_id, AudioFingerprint.version)).all())
+    query = select(AudioFingerprint.media_file_id, AudioFingerprint.version).where(_WHOLE)
+    return dict(connection.execute(query).all())
 
 
 def has(connection: Connection, media_id: int, version: int) -> bool:
     found = connection.scalar(
-        select(AudioFingerprint.version).where(AudioFingerprint.media_file_id == media_id)
+        select(AudioFingerprint.version).where(AudioFingerprint.media_file_id == media_id, _WHOLE)
     )
     return found == version
 
 
 def iterate(connection: Connection, kinds: tuple[str, ...] | None = None) -> Iterator[StoredFingerprint]:
-    """Every indexed file's fingerprint (optionally of these kinds), by media id."""
+    """Every indexed file's fingerprint (optionally of these kinds), by media id; a damaged blob
+    comes with codes None, so one bad row does not stop the listing."""
     query = (
         select(
             MediaFile.id,
@@ -81,7 +87,7 @@ def iterate(connection: Connection, kinds: tuple[str, ...] | None = None) -> Ite
             duration=row[3],
             content_hash=row[4],
             version=row[5],
-            codes=np.frombuffer(row[6], dtype="<u4"),
+            codes=np.frombuffer(row[6], dtype="<u4") if len(row[6]) % CODE_BYTES == 0 else None,
         )
 
 
