@@ -9,13 +9,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from alembic import command
 from click.testing import CliRunner
 
 from pe_search import Library
 from pe_search.cli.main import cli
 from pe_search.errors import PeSearchError
 from pe_search.models.model_set import ModelSet
-from pe_search.store import LibraryDamagedError, LibraryLayout, LibraryStore
+from pe_search.store import LibraryDamagedError, LibraryLayout, LibraryStore, LibraryVersionError
+from pe_search.store.database import alembic_config, open_engine
 from testkit import media
 
 HUB_DEFAULT = "facebook/pe-av-small"  # what a front door passes as default_model
@@ -35,22 +37,35 @@ def built(tmp_path, checkpoint_dirs) -> tuple[Path, Path, tuple[str, ...]]:
     return folder, library_dir, recorded
 
 
-def _damage_vectors(library_dir: Path) -> None:
-    path = LibraryLayout(library_dir).vector_file("audio")
-    os.truncate(path, path.stat().st_size // 2)
-    with pytest.raises(LibraryDamagedError):  # the read-only open the choice used to rely on fails
+def _damage(library_dir: Path, how: str) -> None:
+    """Make the read-only open (what the model choice used to rely on) fail, the record intact."""
+    if how == "cut-vector-file":
+        path = LibraryLayout(library_dir).vector_file("audio")
+        os.truncate(path, path.stat().st_size // 2)
+        error = LibraryDamagedError
+    else:  # a library of an older schema revision (a writer upgrades it)
+        engine = open_engine(LibraryLayout(library_dir).database, writer=True)
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "-1")
+        engine.dispose()
+        error = LibraryVersionError
+    with pytest.raises(error):
         LibraryStore.open(library_dir, readonly=True)
 
 
+@pytest.mark.parametrize("how", ["cut-vector-file", "older-schema"])
 @pytest.mark.parametrize("default_model", [HUB_DEFAULT, None], ids=["front-door-default", "api-no-default"])
-def test_a_damaged_library_is_indexed_with_its_recorded_model(built, default_model):
+def test_a_damaged_library_is_indexed_with_its_recorded_model(built, default_model, how):
     folder, library_dir, recorded = built
-    _damage_vectors(library_dir)
+    _damage(library_dir, how)
     with Library.open(library_dir, default_model=default_model) as library:
         assert library.model_choice().model == recorded[0]
         summary = library.index([folder], workers=0, progress=False)
         assert library.models.identity().model_ids == recorded  # the model that was loaded
-        assert summary.files_indexed == 2  # the files whose vectors were lost are encoded again
+        # the files whose vectors were lost are encoded again; after an upgrade none need it
+        assert (summary.files_indexed, summary.skipped) == ((2, 0) if how == "cut-vector-file" else (0, 2))
     with LibraryStore.open(library_dir, readonly=True) as store:
         assert store.identity.model_ids == recorded
 
