@@ -2,6 +2,12 @@
 (read with PyAV), subtitles beside it (`.srt`, `.vtt`; each cue a timed entry) and a `.txt` of
 the same stem.
 
+Cues are kept inside the media: one that starts at or after the file's end is dropped (it would be
+a hit nobody can play), one that runs past it ends at the end. Sidecars are read up to a cap
+(`MAX_TEXT_CHARS` for a `.txt`, `MAX_SUBTITLE_CHARS` for a subtitle file), with a logged note,
+so a huge or runaway file costs a bounded read and a bounded number of FTS rows; a subtitle file
+is cut at its last whole cue before the cap.
+
 Sidecars are found by stem: `walk.mp4` takes `walk.srt`, `walk.en.vtt` and `walk.txt`. The
 signature (names, sizes and mtimes of the sidecars found) tells a later run whether to read them
 again when the media file itself did not change.
@@ -26,6 +32,7 @@ SIGNATURE_VERSION = "1"
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
 TEXT_SUFFIX = ".txt"
 MAX_TEXT_CHARS = 200_000  # a .txt beyond this is cut (FTS entries stay a sane size)
+MAX_SUBTITLE_CHARS = 1_000_000  # a subtitle file beyond this is cut: ~15k cues, a day of dialogue
 # Container tags that describe how a file was made, not what it holds.
 TECHNICAL_TAGS = frozenset(
     {
@@ -48,6 +55,7 @@ TECHNICAL_TAGS = frozenset(
 _CUE_TIME = re.compile(
     r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})\s*-->\s*(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
 )
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _MARKUP = re.compile(r"<[^>]+>|\{\\[^}]*\}")
 
 
@@ -111,33 +119,58 @@ def signature(path: str | Path, listing: dict[Path, list[str]] | None = None) ->
     return digest.hexdigest()
 
 
-def read_file_text(path: str | Path, tags: list[tuple[str, str]] | None = None) -> FileText:
+def read_file_text(
+    path: str | Path, tags: list[tuple[str, str]] | None = None, duration: float | None = None
+) -> FileText:
     """Every text entry of the media file at `path` (never raises for an unreadable tag or sidecar).
-    `tags`: the container's, when the caller has read them already (the decode stage has)."""
+    `tags`: the container's, when the caller has read them already (the decode stage has);
+    `duration`: the media's, in seconds, which keeps subtitle cues inside it (None: unknown)."""
     entries = path_entries(str(path))
     entries += container_tags(path, tags)
     for sidecar in sidecars(path):
-        try:
-            content = decode_text(sidecar.read_bytes())
-        except OSError as error:
-            log.warning("%s: cannot read %s", sidecar, error)
+        subtitle = sidecar.suffix.lower() in SUBTITLE_SUFFIXES
+        content = read_sidecar(
+            sidecar, MAX_SUBTITLE_CHARS if subtitle else MAX_TEXT_CHARS, whole_cues=subtitle
+        )
+        if content is None:
             continue
-        if sidecar.suffix.lower() in SUBTITLE_SUFFIXES:
+        if subtitle:
             entries += [
                 TextEntryRecord("subtitle", text, key=sidecar.name, start=start, end=end)
-                for start, end, text in subtitle_cues(content)
+                for start, end, text in subtitle_cues(content, duration)
             ]
         else:
-            entries.append(TextEntryRecord("text_file", content[:MAX_TEXT_CHARS], key=sidecar.name))
+            entries.append(TextEntryRecord("text_file", content, key=sidecar.name))
     return FileText(entries, signature(path))
 
 
-def decode_text(data: bytes) -> str:
-    """A sidecar's text: UTF-16 when it starts with a UTF-16 byte-order mark (Windows tools write
-    subtitles so), else UTF-8 (a UTF-8 byte-order mark dropped); undecodable bytes replaced."""
-    if data[:2] in UTF16_BOMS:
-        return data.decode("utf-16", errors="replace")
-    return data.decode("utf-8-sig", errors="replace")
+def text_encoding(head: bytes) -> str:
+    """How to read a sidecar: UTF-16 when it starts with a UTF-16 byte-order mark (Windows tools
+    write subtitles so), else UTF-8 (a UTF-8 byte-order mark dropped)."""
+    return "utf-16" if head[:2] in UTF16_BOMS else "utf-8-sig"
+
+
+def read_sidecar(sidecar: Path, limit: int, whole_cues: bool = False) -> str | None:
+    """The first `limit` characters of a sidecar (None: unreadable, logged). Only that much is read,
+    so a runaway file costs a bounded read; a cut is logged. `whole_cues`: cut back to the last
+    blank line, so a subtitle file's last cue is not a fragment. Undecodable bytes are replaced."""
+    try:
+        with sidecar.open("rb") as raw:
+            encoding = text_encoding(raw.read(2))
+        with sidecar.open(encoding=encoding, errors="replace") as handle:
+            content = handle.read(limit + 1)
+    except OSError as error:
+        log.warning("%s: cannot read %s", sidecar, error)
+        return None
+    if len(content) <= limit:
+        return content
+    log.warning(
+        "%s: larger than %s characters; only its first %s are indexed", sidecar, f"{limit:,}", f"{limit:,}"
+    )
+    content = content[:limit]
+    if whole_cues:
+        content = content[: max((blank.start() for blank in _BLANK_LINE.finditer(content)), default=0)]
+    return content
 
 
 def container_tags(path: str | Path, tags: list[tuple[str, str]] | None = None) -> list[TextEntryRecord]:
@@ -154,8 +187,10 @@ def container_tags(path: str | Path, tags: list[tuple[str, str]] | None = None) 
     return entries
 
 
-def subtitle_cues(content: str) -> list[tuple[float, float, str]]:
-    """(start, end, text) of each cue of an SRT or WebVTT file; markup and cue numbers dropped."""
+def subtitle_cues(content: str, duration: float | None = None) -> list[tuple[float, float, str]]:
+    """(start, end, text) of each cue of an SRT or WebVTT file; markup and cue numbers dropped.
+    With the media's `duration`, a cue starting at or after it is dropped and one running past it
+    ends there (a sidecar of another cut, or a typo'd hour, must not give hits beyond the end)."""
     cues = []
     for block in re.split(r"\n\s*\n", content.replace("\r\n", "\n").replace("\r", "\n")):
         lines = block.strip().split("\n")
@@ -167,6 +202,10 @@ def subtitle_cues(content: str) -> list[tuple[float, float, str]]:
             start = _seconds(*numbers[:4])
             end = _seconds(*numbers[4:])
             text = " ".join(_MARKUP.sub("", rest).strip() for rest in lines[index + 1 :]).strip()
+            if duration is not None:
+                if start >= duration:
+                    break
+                end = min(end, duration)
             if text and end >= start:
                 cues.append((start, end, text))
             break

@@ -154,7 +154,7 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
     yield from ready_windows(final=True)
     if sent_windows == 0:
         raise MediaError(job.path, damage.reason or "no decodable media in the file")
-    side = side_data(job.path, tags, codes, info.has_audio)
+    side = side_data(job.path, tags, codes, info.has_audio, duration)
     yield FileDecoded(job.path, sent_windows, sent_chunks, duration, damage.reason, side)
 
 

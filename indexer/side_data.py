@@ -38,13 +38,20 @@ def name_only(path: str) -> SideData:
 NO_CODES = np.zeros(0, dtype=np.uint32)  # stored, so a file that gives none is not tried on every run
 
 
-def side_data(path: str, tags: list[tuple[str, str]], codes: np.ndarray | None, has_audio: bool) -> SideData:
+def side_data(
+    path: str,
+    tags: list[tuple[str, str]],
+    codes: np.ndarray | None,
+    has_audio: bool,
+    duration: float | None = None,
+) -> SideData:
     """The file's text and audio fingerprint, from what the decode stage read in its one open of the
-    file (`tags`; `codes`: the fingerprint of its sound, None when that gave none)."""
+    file (`tags`; `codes`: the fingerprint of its sound, None when that gave none; `duration`: the
+    file's, which keeps its subtitle cues inside it)."""
     codes = codes if has_audio else None
     if has_audio and codes is None:
         codes = NO_CODES
-    return SideData(read_file_text(path, tags), codes)
+    return SideData(read_file_text(path, tags, duration), codes)
 
 
 def refresh(store: LibraryStore, paths: Iterable[str]) -> int:
@@ -63,7 +70,7 @@ def refresh(store: LibraryStore, paths: Iterable[str]) -> int:
             continue
         text = None
         if text_signatures.get(media.id) != signature(media.path, listing):
-            text = read_file_text(media.path)
+            text = read_file_text(media.path, duration=media.duration)
         codes = None
         if media.has_audio and print_versions.get(media.id) != audio_fingerprint.VERSION:
             codes = fingerprint_file(media.path)

@@ -33,6 +33,7 @@ from pe_search.store import (
     LibraryStore,
     MediaInfo,
     SearchFilter,
+    recorded_model_ids,
     resolve_library_dir,
 )
 
@@ -142,14 +143,23 @@ class Library:
         )
 
     def _recorded_models(self) -> tuple[str, ...]:
+        """The model ids the library records. When the read-only open fails (a damaged vector
+        file, another schema revision), the record is read on its own: the next index run then
+        repairs the library with the model that built it, not a default. A record that cannot be
+        read raises `ModelRecordError` (pass the model) unless a model was given."""
         if not LibraryLayout(self.path).exists():
             return ()
-        if self._model_args[0] is None and self._defaults[0] is None:  # it must say which
-            return self.store.require_identity().model_ids
         try:
             identity = self.store.identity
-        except PeSearchError:  # unreadable: opening it for writing reports why
-            return ()
+        except PeSearchError as error:
+            if self._model_args[0] is not None:  # told which: opening it for writing reports why
+                return ()
+            recorded = recorded_model_ids(self.path)  # raises ModelRecordError when unreadable
+            if recorded or self._defaults[0] is not None:
+                return recorded
+            raise error
+        if self._model_args[0] is None and self._defaults[0] is None:  # it must say which
+            return self.store.require_identity().model_ids
         return identity.model_ids if identity else ()
 
     @property

@@ -185,11 +185,14 @@ def _found(library, query):
         return sorted((h.path.rsplit("/", 1)[-1], h.field, h.start) for h in store.search_text(query))
 
 
+INSIDE_SRT = SRT.replace("00:01:03,250 --> 00:01:05,000", "00:00:01,250 --> 00:00:01,400")
+
+
 def test_indexing_keeps_text_up_to_date(tmp_path, models):
     folder, library = tmp_path / "media", tmp_path / "lib"
     folder.mkdir()
     write_tagged(folder / "harbour.flac", {"title": "Lighthouse at dawn", "genre": "Field recording"})
-    (folder / "harbour.srt").write_text(SRT)
+    (folder / "harbour.srt").write_text(INSIDE_SRT)  # cues inside the 1.5 s file (others are dropped)
     write_tagged(folder / "market.flac", {"comment": "busy stalls"}, freq=660.0)
     _index(folder, library, models)
     assert _found(library, "lighthouse") == [("harbour.flac", "subtitle", 1.0), ("harbour.flac", "tag", None)]
@@ -198,12 +201,12 @@ def test_indexing_keeps_text_up_to_date(tmp_path, models):
         assert all(store.has_audio_fingerprint(m.id, 1) for m in store.iter_media() if m.status == "indexed")
 
     # A sidecar changes while the media does not: the cues are read again.
-    (folder / "harbour.srt").write_text(SRT.replace("foghorn", "bell buoy"))
+    (folder / "harbour.srt").write_text(INSIDE_SRT.replace("foghorn", "bell buoy"))
     os.utime(folder / "harbour.srt", ns=(time.time_ns() + 10**9,) * 2)
     summary = _index(folder, library, models)
     assert summary.files_indexed == 0  # nothing re-encoded
     assert _found(library, "foghorn") == [] and _found(library, "buoy") == [
-        ("harbour.flac", "subtitle", 63.25)
+        ("harbour.flac", "subtitle", 1.25)
     ]
 
     # The media changes: its tags are read again.

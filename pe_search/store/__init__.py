@@ -17,6 +17,7 @@ from pe_search.store.errors import (
     LibraryNotFoundError,
     LibraryVersionError,
     ModelMismatchError,
+    ModelRecordError,
 )
 from pe_search.store.filters import SearchFilter
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
@@ -24,6 +25,7 @@ from pe_search.store.frame_records import FramePolicy
 from pe_search.store.frame_slice import FrameScan, FrameSlice
 from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
 from pe_search.store.library import LibraryStore
+from pe_search.store.model_record import recorded_model_ids
 from pe_search.store.policy import IndexPolicy
 from pe_search.store.records import (
     LibraryStatus,
@@ -61,6 +63,7 @@ __all__ = [
     "MediaInfo",
     "MediaRecord",
     "ModelMismatchError",
+    "ModelRecordError",
     "SearchFilter",
     "SearchHit",
     "SegmentRecord",
@@ -71,5 +74,6 @@ __all__ = [
     "WriteTransaction",
     "media_kind",
     "path_entries",
+    "recorded_model_ids",
     "resolve_library_dir",
 ]

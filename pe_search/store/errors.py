@@ -55,3 +55,18 @@ class ModelMismatchError(PeSearchError):
 
 class LibraryDamagedError(PeSearchError):
     """Stored vectors the database refers to are gone (a vectors file was truncated or removed)."""
+
+
+class ModelRecordError(PeSearchError):
+    """The library's record of the model that built it cannot be read, so no model can be chosen
+    for it without being told (loading a default instead would re-encode it with another model)."""
+
+    def __init__(self, library_dir: str | Path, reason: str) -> None:
+        self.library_dir = str(library_dir)
+        self.reason = reason
+        super().__init__(
+            f"cannot read which model built library {self.library_dir} ({reason})",
+            "pass the model it was built with: {0}",
+            options=(Option("model", "MODEL"),),
+            value=self.library_dir,
+        )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from pe_search.models.identity import ModelIdentity
 from pe_search.store.core import live_ids, space_state
 from pe_search.store.database import check_revision, current_revision, open_engine, upgrade
-from pe_search.store.errors import LibraryNotFoundError, ModelMismatchError
+from pe_search.store.errors import LibraryNotFoundError, ModelMismatchError, ModelRecordError
 from pe_search.store.frame_migration import convert_frame_rows
 from pe_search.store.frame_store import FramePolicy
 from pe_search.store.layout import LibraryLayout
@@ -119,9 +119,14 @@ class Opening(Repair):
         self.identity = stored or identity
 
     def _stored_identity(self) -> ModelIdentity | None:
-        with self._read_engine.connect() as connection:
-            row = connection.execute(select(ModelIdentityRow).where(ModelIdentityRow.id == 1)).first()
-        return ModelIdentity.from_json(row._asdict()) if row is not None else None
+        try:
+            with self._read_engine.connect() as connection:
+                row = connection.execute(select(ModelIdentityRow).where(ModelIdentityRow.id == 1)).first()
+            return ModelIdentity.from_json(row._asdict()) if row is not None else None
+        except (ValueError, TypeError, KeyError) as error:  # a damaged row: one line, not a traceback
+            raise ModelRecordError(
+                self.layout.root, f"{type(error).__name__}: {error}".splitlines()[0]
+            ) from error
 
     def _reset_for_model(self, identity: ModelIdentity, difference: str) -> None:
         """Drop every vector and segment, keep the files' rows as pending, record the new model."""

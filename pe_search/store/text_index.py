@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -87,14 +88,19 @@ class TextMatch:
 
 
 def words(text_: str) -> list[str]:
-    """The words of a name: separators, camelCase and letter/digit changes split it."""
-    return [w for w in _WORD.findall(_CAMEL.sub(" ", text_).replace("_", " ")) if w]
+    """The words of a name: separators, camelCase and letter/digit changes split it.
+
+    NFC first: a name written in NFD (macOS) carries its accents as combining marks, which `\\w`
+    does not match, so `crème` would split into `cre` and `me`; both sides (names and queries) go
+    through here, so either form finds the other."""
+    composed = unicodedata.normalize("NFC", text_)
+    return [w for w in _WORD.findall(_CAMEL.sub(" ", composed).replace("_", " ")) if w]
 
 
 def path_entries(path: str) -> list[TextEntryRecord]:
     """The name (stem, split into words) and the last folders of a path."""
     pure = PurePath(path)
-    entries = [TextEntryRecord("name", " ".join(words(pure.stem)) or pure.name)]
+    entries = [TextEntryRecord("name", " ".join(words(pure.stem)) or unicodedata.normalize("NFC", pure.name))]
     folders = [part for part in pure.parent.parts[-FOLDER_DEPTH:] if part not in ("/", "\\")]
     if folders:
         entries.append(TextEntryRecord("folder", " / ".join(" ".join(words(f)) for f in folders)))
