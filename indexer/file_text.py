@@ -65,38 +65,43 @@ class FileText:
     signature: str | None  # None: the sidecars were not read (a later run's refresh reads them)
 
 
-def sidecars(path: str | Path, listing: dict[Path, list[str]] | None = None) -> list[Path]:
+def sidecars(path: str | Path, listing: dict[Path, dict[str, list[str]]] | None = None) -> list[Path]:
     """Subtitle and text files beside `path` that belong to it (same stem, optional .LANG).
 
-    `listing` caches directory listings across the files of one run (a folder of 10,000 files is
-    listed once, not 10,000 times)."""
+    `listing` caches each folder's sidecar names by stem across the files of one run (a folder of
+    10,000 files is listed and indexed once, and each file's lookup is one dict access)."""
     media = Path(path)
-    names = listing.get(media.parent) if listing is not None else None
-    if names is None:
-        try:
-            names = sorted(os.listdir(media.parent))
-        except OSError:
-            names = []
+    by_stem = listing.get(media.parent) if listing is not None else None
+    if by_stem is None:
+        by_stem = _sidecars_by_stem(media.parent)
         if listing is not None:
-            listing[media.parent] = names
-    stem = media.stem.lower()
-    found = []
+            listing[media.parent] = by_stem
+    return [media.parent / name for name in by_stem.get(media.stem.lower(), ())]
+
+
+def _sidecars_by_stem(folder: Path) -> dict[str, list[str]]:
+    """The folder's subtitle and text names under each media stem they may belong to: `x.srt`
+    and `x.txt` under `x`; `x.en.vtt` under `x` (a language) and `x.en` (a stem with a dot)."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        names = []
+    by_stem: dict[str, list[str]] = {}
     for name in names:
         if not name.isprintable() and not _utf8(name):
             continue  # a name that is not UTF-8 (lone surrogates): not storable, see indexer.walk
         candidate = Path(name)
         suffix = candidate.suffix.lower()
-        if suffix not in SUBTITLE_SUFFIXES and suffix != TEXT_SUFFIX:
-            continue
         base = candidate.stem.lower()
-        if (
-            suffix in SUBTITLE_SUFFIXES
-            and (base == stem or base.rsplit(".", 1)[0] == stem)
-            or suffix == TEXT_SUFFIX
-            and base == stem
-        ):
-            found.append(media.parent / name)
-    return found
+        if suffix == TEXT_SUFFIX:
+            stems = {base}
+        elif suffix in SUBTITLE_SUFFIXES:
+            stems = {base, base.rsplit(".", 1)[0]}
+        else:
+            continue
+        for stem in stems:
+            by_stem.setdefault(stem, []).append(name)
+    return by_stem
 
 
 def _utf8(name: str) -> bool:
@@ -107,7 +112,7 @@ def _utf8(name: str) -> bool:
     return True
 
 
-def signature(path: str | Path, listing: dict[Path, list[str]] | None = None) -> str:
+def signature(path: str | Path, listing: dict[Path, dict[str, list[str]]] | None = None) -> str:
     """Changes when a sidecar appears, goes or changes (the media's own changes re-index it anyway)."""
     digest = hashlib.sha1(SIGNATURE_VERSION.encode())
     for sidecar in sidecars(path, listing):

@@ -3,11 +3,12 @@
 Runs in a decode worker (or in process). For a file it yields, in order: `FileStarted`, then
 `WindowPayload`s (clip-level windows with their audio and preprocessed frames) and
 `FrameChunkPayload`s (non-overlapping audio chunks for PE-A-Frame), then `FileDecoded` with the
-counts and the file's side data (text entries, audio fingerprint: `side_data.describe_file`), or
+counts and the file's side data (text entries, audio fingerprint: `side_data.side_data`), or
 `FileFailed` with the reason at any point.
 
 A file is opened once for its headers, its tags and the first minutes of its sound (the audio
-fingerprint's own decode, `_open_once`), then once per stream for decoding: the writer opens nothing. A file that decodes only in part (cut short,
+fingerprint's own decode, `_open_once`), then once per stream for decoding: the writer opens
+nothing. A file that decodes only in part (cut short,
 corrupt packets, NaN samples) is sent for what decodes, and `FileDecoded.partial` says why. Audio is decoded once, front to back,
 through a rolling buffer that holds at most about one window.
 """

@@ -243,7 +243,7 @@ def walk(
 
 def _mark_sidecars(result: WalkResult) -> None:
     """Ignored files that are the subtitles or text of a media file found: sidecars."""
-    listing: dict[Path, list[str]] = {}
+    listing: dict[Path, dict[str, list[str]]] = {}
     belonging = {side for media in result.media for side in sidecars(media.path, listing)}
     result.ignored = [
         IgnoredFile(other.path, "subtitles or text of a media file", "sidecar")
