@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pe_search.errors import Option, PeSearchError, cli_spelling
+from pe_search.media.rate import PE_FRAMES_PER_WINDOW, PE_WINDOW_SECONDS
 from pe_search.models.video_preprocessing import FramePreprocessing
 from pe_search.store import DEFAULT_FRAME_CODES, FRAME_CODES
 
-DEFAULT_WINDOW = 30.0  # seconds: the length the PE models were trained on
-DEFAULT_FRAMES_PER_WINDOW = 16
+DEFAULT_WINDOW = PE_WINDOW_SECONDS
+DEFAULT_FRAMES_PER_WINDOW = PE_FRAMES_PER_WINDOW
 RECORDED = ("window", "hop", "fps", "frames_per_window", "frame_chunk", "frame_codes")
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from pe_search.errors import MediaError
 from pe_search.media.frame_pick import pe_frame_indices, window_frame_times
-from pe_search.media.rate import SAMPLE_RATE
+from pe_search.media.rate import PE_FRAMES_PER_WINDOW, PE_WINDOW_SECONDS, SAMPLE_RATE
 from pe_search.models.video_preprocessing import FramePreprocessing
 
 
@@ -24,8 +24,10 @@ class QuerySampling:
     """How a query clip is cut and sampled: as the library's windows are. The defaults are the
     indexer's, for a library that has recorded no settings yet (nothing indexed to search)."""
 
-    window: float = 30.0  # seconds of the query clip used (the first window)
-    frames_per_window: int | None = 16  # frames spread over the clip as PE's sampler spreads them ...
+    window: float = PE_WINDOW_SECONDS  # seconds of the query clip used (the first window)
+    frames_per_window: int | None = (
+        PE_FRAMES_PER_WINDOW  # frames spread over the clip as PE's sampler spreads them ...
+    )
     fps: float | None = None  # ... or one frame every 1/fps seconds
 
     @classmethod
