@@ -310,12 +310,16 @@ class Library:
         )  # fmt: skip
         return self.queries.search(request)
 
-    def duplicates(self, kind: str | None = None) -> list[DuplicateGroup]:
+    def duplicates(
+        self, kind: str | None = None, damaged: Callable[[str], None] | None = None
+    ) -> list[DuplicateGroup]:
         """Groups of files holding the same recording (exact copies and copies in other forms),
-        each with the file to keep first; `kind` "audio" or "video" for one kind only."""
+        each with the file to keep first; `kind` "audio" or "video" for one kind only. A file
+        whose stored fingerprint is damaged is left out of the matching and passed to `damaged`
+        (the next `index` recomputes it), as `pe-search duplicates` names it."""
         if kind not in (None, "audio", "video"):
             raise ValueError(f"kind must be audio or video, got {kind!r}")
-        return find_duplicates(self.store, kind)
+        return find_duplicates(self.store, kind, damaged=damaged)
 
     def locate(
         self,

@@ -134,8 +134,16 @@ def test_cli_skips_and_names_a_damaged_fingerprint(small_library, checkpoint_dir
     assert text.exit_code == 0 and "group 1" in text.output
     assert "tone-2.flac" in text.stderr and "pe-search index" in text.stderr
 
-    # what the note prescribes works: the next index recomputes the damaged row
     from pe_search import Library
+
+    # the library API names it too
+    passed: list[str] = []
+    with Library.open(library) as opened:
+        (api_group,) = opened.duplicates(damaged=passed.append)
+    assert len(api_group.files) == 2
+    assert [p.rsplit("/", 1)[-1] for p in passed] == ["tone-2.flac"]
+
+    # what the note prescribes works: the next index recomputes the damaged row
 
     with Library.open(library, model=checkpoint_dirs["audio_video"]) as opened:
         opened.index([str(library.parent / "media")], workers=0, progress=False, window=4.0, hop=4.0)
