@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,11 @@ class CheckpointIdentity:
     config_sha256: str
     weights_sha256: str
     dim: int
+    directory: Path | None = field(default=None, compare=False)  # where the files were read
+
+    def former_weights_sha256(self) -> tuple[str, ...]:
+        """The older forms of `weights_sha256` (`loading.former_weights_digests`)."""
+        return () if self.directory is None else loading.former_weights_digests(self.directory)
 
 
 def _heads(model: nn.Module, kind: str) -> dict[str, nn.Module]:
@@ -121,6 +126,7 @@ class PeEncoder(PeTowers):
             config_sha256=loading.config_digest(directory),
             weights_sha256=loading.weights_digest(directory),
             dim=dim,
+            directory=directory,
         )
         encoder = cls(
             model,

@@ -145,18 +145,49 @@ def detect_kind(config: dict) -> str:
     )
 
 
-def weights_digest(directory: Path) -> str:
-    """A content hash of the weights. In the hub cache the blob's name already is its sha256."""
+SHA256_NAME = re.compile(r"[0-9a-f]{64}")
+
+
+def file_sha256(file: Path) -> str:
+    """The sha256 of a file's bytes. In the hub cache an LFS file's blob is named by exactly that,
+    so the name is taken instead of reading gigabytes; a blob named otherwise (git's sha1 of a
+    header and the bytes, for small files) is read."""
+    resolved = file.resolve()
+    if resolved.parent.name == "blobs" and SHA256_NAME.fullmatch(resolved.name):
+        return resolved.name
     digest = hashlib.sha256()
-    for file in sorted(directory.glob("*.safetensors")):
-        resolved = file.resolve()
-        if resolved.parent.name == "blobs" and re.fullmatch(r"[0-9a-f]{64}", resolved.name):
-            digest.update(resolved.name.encode())
-            continue
-        with open(resolved, "rb") as handle:
+    with open(resolved, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.safetensors"))
+
+
+def weights_digest(directory: Path) -> str:
+    """The weights' identity: the sha256 of each weights file's sha256 (hex, in name order).
+
+    The same bytes give the same identity wherever they sit: in the hub cache (where the blob's
+    name is its sha256) and in a plain directory (`hf download --local-dir`, a copy, a save)."""
+    return hashlib.sha256("".join(file_sha256(f) for f in weights_files(directory)).encode()).hexdigest()
+
+
+def former_weights_digests(directory: Path) -> tuple[str, ...]:
+    """The identities releases before this one recorded for these weights, so their libraries
+    open after an upgrade. From a directory they hashed the files' bytes one after another (for
+    one file: its sha256, known without reading when it sits in the hub cache); from the hub cache
+    the blob names, which is today's form."""
+    files = weights_files(directory)
+    if len(files) == 1:
+        return (file_sha256(files[0]),)
+    digest = hashlib.sha256()
+    for file in files:
+        with open(file, "rb") as handle:
             while block := handle.read(1 << 22):
                 digest.update(block)
-    return digest.hexdigest()
+    return (digest.hexdigest(),)
 
 
 def config_digest(directory: Path) -> str:

@@ -6,7 +6,9 @@ for the indexer, the query layer and the store's model check alike.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 
 from pe_search.errors import ModelLoadError, Option
-from pe_search.models.encoder import PeEncoder
+from pe_search.models.encoder import CheckpointIdentity, PeEncoder
 from pe_search.models.identity import ModelIdentity
 from pe_search.models.loading import paired_frame_model
 from pe_search.models.spaces import QUERY_INPUTS, Calibration, Space
@@ -125,6 +127,7 @@ class ModelSet:
             model_ids=tuple(i.source for i in identities),
             config_hash=_combined(i.config_sha256 for i in identities),
             weights_hash=_combined(i.weights_sha256 for i in identities),
+            former_weights=functools.partial(_former_combined, tuple(identities)),
             dim=self.dim,
             calibration={
                 name: (self.calibration(name).scale, self.calibration(name).bias) for name in self.spaces
@@ -144,3 +147,12 @@ _EMBED_BY_INPUTS: dict[tuple[str, ...], Callable[..., np.ndarray]] = {
 
 def _combined(hashes) -> str:
     return hashlib.sha256("+".join(hashes).encode()).hexdigest()
+
+
+def _former_combined(identities: tuple[CheckpointIdentity, ...]) -> tuple[str, ...]:
+    """Every combined hash an older release could have recorded for these checkpoints: each
+    checkpoint's hash in today's form or an older one (each may have been loaded from a
+    directory or from the hub cache when the library was built)."""
+    choices = [(i.weights_sha256, *i.former_weights_sha256()) for i in identities]
+    current = _combined(i.weights_sha256 for i in identities)
+    return tuple(h for h in dict.fromkeys(_combined(c) for c in itertools.product(*choices)) if h != current)

@@ -6,10 +6,11 @@ with SQLite (the repairs are in store/repair.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Self
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from pe_search.models.identity import ModelIdentity
@@ -111,6 +112,9 @@ class Opening(Repair):
                     raise ModelMismatchError(self.layout.root, difference)
                 self._reset_for_model(identity, difference)
                 stored = identity
+            elif stored.weights_hash != identity.weights_hash and not self.readonly:
+                self._record_weights_hash(identity.weights_hash)
+                stored = replace(stored, weights_hash=identity.weights_hash)
         elif stored is None and identity is not None and not self.readonly:
             with self._session() as session:
                 session.add(_identity_row(identity))
@@ -127,6 +131,16 @@ class Opening(Repair):
             raise ModelRecordError(
                 self.layout.root, f"{type(error).__name__}: {error}".splitlines()[0]
             ) from error
+
+    def _record_weights_hash(self, weights_hash: str) -> None:
+        """The same weights recorded under an older release's hash: record today's form, so the
+        library opens under any copy of them without working out the older forms again."""
+        with self._session() as session:
+            session.execute(
+                update(ModelIdentityRow).where(ModelIdentityRow.id == 1).values(weights_hash=weights_hash)
+            )
+            session.commit()
+        self._say("recorded the model's weights hash in this release's form (same weights)")
 
     def _reset_for_model(self, identity: ModelIdentity, difference: str) -> None:
         """Drop every vector and segment, keep the files' rows as pending, record the new model."""
