@@ -108,7 +108,7 @@ def run_index(
         settings = replace(settings, audio_frames=False)
     with StopOnCtrlC(stop) as interrupt:  # from the start: a Ctrl-C while planning stops before encoding
         stop_event = interrupt.requested
-        found = walk(paths, include, exclude)
+        found = walk(paths, include, exclude, skip=(store.layout.root,))  # not the library's own files
         plan = plan_changes(found.media, store, paths, prune=prune, ignored=found.ignored)
         summary.skipped = len(plan.unchanged)
         # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.

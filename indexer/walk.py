@@ -130,9 +130,10 @@ def _storable(path: Path) -> bool:
     return True
 
 
-def _files_under(root: Path) -> Iterator[Path]:
+def _files_under(root: Path, skip: frozenset[Path] = frozenset()) -> Iterator[Path]:
     """Files under `root` in os.walk's top-down sorted order (a folder's files, then its
-    subfolders), hidden names and links to folders skipped; iterative, so no depth is too deep."""
+    subfolders), hidden names, links to folders and the folders in `skip` left out; iterative,
+    so no depth is too deep."""
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -151,7 +152,7 @@ def _files_under(root: Path) -> Iterator[Path]:
                 is_dir = False
             if not is_dir:
                 yield Path(entry.path)
-            elif not entry.is_symlink():
+            elif not entry.is_symlink() and Path(entry.path) not in skip:
                 subfolders.append(Path(entry.path))
         stack.extend(reversed(subfolders))
 
@@ -198,21 +199,24 @@ def walk(
     roots: Iterable[str | Path],
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    skip: Iterable[str | Path] = (),
 ) -> WalkResult:
     """Media candidates and ignored files under `roots` (files or folders), recursively, in a
     stable order.
 
     `include`/`exclude` are shell globs matched against the path relative to its root and
-    against the file name; hidden files and folders are skipped (neither media nor ignored).
+    against the file name; hidden files and folders are skipped (neither media nor ignored), and
+    so are the folders in `skip` (the library's own folder, when it is kept among its media).
     """
     result = WalkResult()
     seen: set[Path] = set()
+    skipped = frozenset(Path(folder).expanduser().absolute().resolve() for folder in skip)
     for root in roots:
         root = Path(root).expanduser().absolute()
         if root.is_symlink() and not root.exists() or (root := root.resolve()).is_file():
             files = [(root, root.name)]
         else:
-            files = [(file, file.relative_to(root).as_posix()) for file in _files_under(root)]
+            files = [(file, file.relative_to(root).as_posix()) for file in _files_under(root, skipped)]
         for file, relative in files:
             linked_to_nothing = file.is_symlink() and not file.exists()
             if not linked_to_nothing and not file.is_file():

@@ -146,3 +146,24 @@ def test_utf16_text_files_are_text_and_their_subtitles_are_read(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (summary["failed"], summary["files_indexed"]) == ([], 1)
+
+
+# 20 (a): a library kept inside the folder it indexes
+
+
+def test_a_library_inside_its_media_folder_is_not_walked(tmp_path):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    _wav(folder / "tone.wav")
+    (folder / "notes.txt").write_text("milk")  # one really ignored file, so the count is checked
+    library = folder / "pe-library"
+    for _ in range(2):  # the second run finds the library's own files in the folder
+        result = _index(folder, library)
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert (summary["files_indexed"] + summary["skipped"], summary["ignored"]) == (1, 1)
+        assert summary["failed"] == []
+    assert _rows(library) == {
+        str(folder / "tone.wav"): ("indexed", None),
+        str(folder / "notes.txt"): ("ignored", "text"),
+    }
