@@ -286,8 +286,12 @@ class QueryEngine:
         scored, exactly; without a clip query or clip vectors every file's block is scanned.
         `exact` gives the float32 vectors of frames a compact code cannot decide (see `frames`)."""
         calibration = self.calibration(LOCATE_REACH.calibration)
-        if calibration is None or not self.spaces.get(LOCATE_SPACE):
+        if calibration is None:
             raise QueryError("the library has no 40 ms audio frame vectors: index it with a frame model")
+        if not self.spaces.get(LOCATE_SPACE):  # built with a frame model, but no frames stored
+            if not any(self.spaces.values()):
+                raise QueryError("the library is empty", "index media into it first")
+            raise QueryError("no file in the library has 40 ms audio frames (none has audio to locate in)")
         if media_id is not None:
             candidates = [Proposal(media_id, path or "", ())]
         else:

@@ -67,7 +67,7 @@ class QueryRequest:
             _probability(p.MIN_PROB, self.min_prob)
         if self.target is not None:
             check_target(self.target)
-        _media("audio", self.audio, "(samples, rate)")
+        _media("audio", self.audio, "(samples, rate)", AUDIO_RATES)
         _media("video", self.video, "(frames, fps)")
         if self.like is not None:
             _like(self.like)
@@ -141,8 +141,14 @@ def _whole(name: str, value: object, least: int, option: Option | None = None) -
         raise QueryError(f"{{0}} must be at least {least}", options=(option,), value=value)
 
 
-def _media(name: str, value: object, pair: str) -> None:
-    """A file path, or a pair (array, rate) with a positive rate."""
+AUDIO_RATES = (1_000, 768_000)
+"""The sample rates (Hz) an audio query array may have: from below telephone audio to the highest
+rate audio interfaces record at. Outside them the resampler would overflow (10**12 Hz) or make
+a query of millions of seconds."""
+
+
+def _media(name: str, value: object, pair: str, bounds: tuple[float, float] | None = None) -> None:
+    """A file path, or a pair (array, rate) with a positive rate (within `bounds` if given)."""
     if value is None or isinstance(value, (str, Path)):
         return
     if not isinstance(value, tuple) or len(value) != 2:
@@ -157,6 +163,13 @@ def _media(name: str, value: object, pair: str) -> None:
         or not math.isfinite(rate)
     ):
         raise QueryError(f"{{0}} takes {pair} with a positive rate", options=(Option(name),), value=rate)
+    if bounds is not None and not bounds[0] <= rate <= bounds[1]:
+        raise QueryError(
+            f"{{0}} takes {pair} with a sample rate from {bounds[0]:,} to {bounds[1]:,} Hz, not {rate:g}",
+            "resample the array first",
+            options=(Option(name),),
+            value=rate,
+        )
 
 
 def _like(like: object) -> None:
