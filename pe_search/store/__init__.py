@@ -18,6 +18,7 @@ from pe_search.store.errors import (
     LibraryVersionError,
     ModelMismatchError,
     ModelRecordError,
+    TextIndexDamagedError,
 )
 from pe_search.store.filters import SearchFilter
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
@@ -55,6 +56,7 @@ __all__ = [
     "IndexSpec",
     "LibraryBusyError",
     "LibraryDamagedError",
+    "TextIndexDamagedError",
     "LibraryLayout",
     "LibraryNotFoundError",
     "LibraryStatus",

@@ -19,7 +19,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
-from pe_search.store.errors import LibraryDamagedError, LibraryVersionError
+from pe_search.store.errors import LibraryDamagedError, LibraryVersionError, TextIndexDamagedError
+from pe_search.store.schema import FTS_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ def open_engine(database: Path, *, writer: bool) -> Engine:
 
     @event.listens_for(engine, "handle_error")
     def _on_error(context) -> None:
+        if _text_index_damage(context.original_exception):
+            raise TextIndexDamagedError(database) from None
         damage = _damage(context.original_exception)
         if damage is not None:
             raise LibraryDamagedError(
@@ -83,6 +86,14 @@ def _read_mode(database: Path) -> str:
     if wal.exists() and wal.stat().st_size > 0:
         return "ro"  # SQLite reads the WAL read-only through the existing -shm
     return "ro&immutable=1"
+
+
+def _text_index_damage(error: BaseException) -> bool:
+    """Whether SQLite says the full-text index is damaged (FTS5 is the library's only virtual
+    table, and SQLITE_CORRUPT_VTAB is a virtual table's damage)."""
+    return type(error) is sqlite3.DatabaseError and (
+        getattr(error, "sqlite_errorname", None) == "SQLITE_CORRUPT_VTAB" or FTS_TABLE in str(error)
+    )
 
 
 def _damage(error: BaseException) -> str | None:

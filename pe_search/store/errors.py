@@ -57,6 +57,20 @@ class LibraryDamagedError(PeSearchError):
     """Stored vectors the database refers to are gone (a vectors file was truncated or removed)."""
 
 
+class TextIndexDamagedError(LibraryDamagedError):
+    """The full-text index's own rows are damaged. It is worked out from the text entries, so the
+    next index run rebuilds it in place; the model's side of search is unaffected meanwhile."""
+
+    def __init__(self, database: str | Path) -> None:
+        self.database = str(database)
+        super().__init__(
+            f"the full-text index (names, tags, subtitles) in {self.database} is damaged",
+            "run {0} to rebuild it in place (nothing is re-encoded); meanwhile search with {1}",
+            options=(Option("Library.index", flag="`pe-search index`"), Option("mode", "vector")),
+            value=self.database,
+        )
+
+
 class ModelRecordError(PeSearchError):
     """The library's record of the model that built it cannot be read, so no model can be chosen
     for it without being told (loading a default instead would re-encode it with another model)."""

@@ -81,6 +81,7 @@ class Opening(Repair):
             check_revision(self._read_engine)
         self._check_model(identity, rebuild)
         if not self.readonly:
+            self._repair_text_index()
             self._remove_leftovers()
             for message in convert_frame_rows(self, progress):
                 self._say(message)

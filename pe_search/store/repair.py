@@ -16,6 +16,7 @@ from pe_search.errors import Option
 from pe_search.store.core import JOIN_CHUNK
 from pe_search.store.errors import LibraryDamagedError
 from pe_search.store.schema import IndexState, MediaFile, Segment, Vector
+from pe_search.store.text_repair import rebuild_text_index, text_index_damaged
 from pe_search.store.vector_file import VectorFile
 from pe_search.store.writing import Writing
 
@@ -56,6 +57,28 @@ class Repair(Writing):
         with self._session() as session:
             self.frames.remove_leftovers(session)
         self._say(f"{reason}: dropped {vectors} vectors; {files} files are pending, to be encoded again")
+
+    def _repair_text_index(self) -> None:
+        """Rebuild the full-text index in place when FTS5 finds its rows damaged: it is worked
+        out again from the text entries, so nothing is lost and nothing is re-encoded."""
+        connection = self._write_engine.raw_connection()
+        try:
+            raw = connection.driver_connection
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                damaged = text_index_damaged(raw)
+                if damaged:
+                    rebuild_text_index(raw)
+                raw.execute("COMMIT")
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+        finally:
+            connection.close()
+        if damaged:
+            self._say(
+                "the full-text index (names, tags, subtitles) was damaged: rebuilt it from the text entries"
+            )
 
     def _remove_leftovers(self) -> None:
         """Temporary files of interrupted saves, and files of spaces the database no longer has."""
