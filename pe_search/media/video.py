@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,10 @@ from pe_search.media.damage import DamageLog
 VIDEO_SEEK_GAP_SECONDS = 4.0  # decode through gaps shorter than this rather than seek
 _TIME_EPSILON = 1e-6  # float slack when comparing a frame time with a requested time
 
+# (height, width) to scale frames to, or a function of a frame's shown (height, width) giving
+# the size to scale it to (None: keep it as it is).
+FrameSize = tuple[int, int] | Callable[[int, int], tuple[int, int] | None]
+
 
 @dataclass(frozen=True, eq=False)
 class VideoFrame:
@@ -42,15 +46,17 @@ class VideoFrame:
 def iter_video_frames(
     path: str | os.PathLike[str],
     times: Sequence[float],
-    size: tuple[int, int] | None = None,
+    size: FrameSize | None = None,
     damage: DamageLog | None = None,
     seek_gap: float = VIDEO_SEEK_GAP_SECONDS,
 ) -> Iterator[VideoFrame]:
     """For each requested time (non-decreasing), the frame on screen then: the last frame whose
     presentation time is <= t (the first frame for t before it, the last frame for t past the end).
 
-    `size` is (height, width) to scale frames to; leave it None when the frames go to
-    `FramePreprocessing`, which resizes exactly as the checkpoint's processor does.
+    `size` is (height, width) to scale frames to, or a function of a frame's shown size giving
+    it (as `FramePreprocessing.decode_size`: scaled by FFmpeg while converting, so a huge frame
+    is never held full size as RGB); leave it None for frames exactly as the checkpoint's
+    processor resizes them.
     Frames are turned as the file's display matrix says (as players show them).
     Seeks over gaps between requested times longer than `seek_gap` seconds (`math.inf`: never
     seeks, decodes straight through). Raises MediaError for unusable files; with
@@ -76,7 +82,7 @@ def _pick_frames(
     stream: av.video.stream.VideoStream,
     times: list[float],
     origin: float,
-    size: tuple[int, int] | None,
+    size: FrameSize | None,
     damage: DamageLog | None = None,
     seek_gap: float = VIDEO_SEEK_GAP_SECONDS,
 ) -> Iterator[VideoFrame]:
@@ -185,8 +191,11 @@ def _prepend(first: av.VideoFrame, rest: Iterator[av.VideoFrame]) -> Iterator[av
     yield from rest
 
 
-def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
+def _to_rgb(frame: av.VideoFrame, size: FrameSize | None) -> np.ndarray:
     turns = _quarter_turns(frame)
+    if callable(size):
+        shown = (frame.height, frame.width) if turns % 2 == 0 else (frame.width, frame.height)
+        size = size(*shown)
     if size is None:
         rgb = frame.to_ndarray(format="rgb24")
     else:

@@ -135,6 +135,17 @@ class FramePreprocessing:
             height, width = self.crop_height, self.crop_width
         return height, width
 
+    def decode_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """The (height, width) to decode a frame of this size at, so that a huge frame is never
+        held full size: what resizing makes of it, when that shrinks both sides. None: decode it
+        as it is (no resizing, or resizing up, which `__call__` does as the processor does)."""
+        if not self.do_resize:
+            return None
+        target = self._resized(height, width)
+        if target == (height, width) or target[0] > height or target[1] > width:
+            return None
+        return target
+
     def _resized(self, height: int, width: int) -> tuple[int, int]:
         # The branch order and integer truncations of transformers' TorchvisionBackend.resize.
         if self.shortest_edge and self.longest_edge:

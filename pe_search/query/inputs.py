@@ -18,6 +18,37 @@ from pe_search.media.frame_pick import pe_frame_indices, window_frame_times
 from pe_search.media.rate import PE_FRAMES_PER_WINDOW, PE_WINDOW_SECONDS, SAMPLE_RATE
 from pe_search.models.video_preprocessing import FramePreprocessing
 
+MAX_QUERY_FRAME_PIXELS = 7680 * 4320
+"""The largest video frame a query decodes (8K UHD, 33 megapixels). Query frames are scaled to
+the model's input size while FFmpeg converts them, but FFmpeg's decoder still holds each frame
+full size: a 100 KB file of 16384x16384 frames would cost gigabytes."""
+
+
+FULL_DECODE_PIXELS = 1920 * 1080
+"""Query frames up to Full HD are decoded full size and resized by the checkpoint's own processor
+(exactly as before); larger ones are scaled to the model's input size by FFmpeg while it converts
+them (an area average, close to the processor's antialiased resize but not bit-equal), so a 4K
+or 8K clip never holds its frames full size as RGB."""
+
+
+def _decode_size(preprocess: FramePreprocessing):
+    """`iter_video_frames`' size for query frames: FFmpeg scales frames above Full HD."""
+
+    def size(height: int, width: int) -> tuple[int, int] | None:
+        return preprocess.decode_size(height, width) if height * width > FULL_DECODE_PIXELS else None
+
+    return size
+
+
+def check_frame_size(width: int | None, height: int | None, name: str) -> None:
+    """Refuse a query video whose frames are larger than MAX_QUERY_FRAME_PIXELS."""
+    if width and height and width * height > MAX_QUERY_FRAME_PIXELS:
+        raise MediaError(
+            name,
+            f"its {width}x{height} frames are larger than a query video may be "
+            f"({MAX_QUERY_FRAME_PIXELS / 1e6:.0f} megapixels): scale it down first",
+        )
+
 
 @dataclass(frozen=True)
 class QuerySampling:
@@ -84,6 +115,7 @@ def query_video(
         info = probe(video)
         if not info.has_video:
             raise MediaError(video, "has no video stream to query with")
+        check_frame_size(info.width, info.height, str(video))
         end = min(info.duration or max_seconds, max_seconds)
         times = window_frame_times(
             0.0,
@@ -92,7 +124,8 @@ def query_video(
             frames_per_window=sampling.frames_per_window,
             frame_rate=info.frame_rate,
         )
-        rgb = np.stack([frame.rgb for frame in iter_video_frames(video, times)])
+        frames = iter_video_frames(video, times, size=_decode_size(preprocess))
+        rgb = np.stack([frame.rgb for frame in frames])
     else:
         frames, fps = video
         frames = np.asarray(frames)

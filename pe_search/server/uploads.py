@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pe_search.errors import MediaError
 from pe_search.media.probe import probe
+from pe_search.query.inputs import check_frame_size
 from pe_search.server.errors import error_response
 
 UPLOAD_PATH = "/api/search/upload"
@@ -109,6 +110,10 @@ def _probe(path: Path, shown: str, max_seconds: float) -> UploadedClip:
             f"{shown}: cannot tell its duration, so it cannot be checked against the server's limit of "
             f"{max_seconds:.0f} s: send a file whose container states its length (wav, flac, mp3, m4a, mp4)",
         )
+    try:
+        check_frame_size(info.width, info.height, shown)
+    except MediaError as error:
+        raise HTTPException(413, str(error)) from None
     if info.duration > max_seconds:
         raise HTTPException(
             413, f"{shown}: {info.duration:.0f} s is longer than the server's limit of {max_seconds:.0f} s"
