@@ -61,20 +61,10 @@ class Repair(Writing):
     def _repair_text_index(self) -> None:
         """Rebuild the full-text index in place when FTS5 finds its rows damaged: it is worked
         out again from the text entries, so nothing is lost and nothing is re-encoded."""
-        connection = self._write_engine.raw_connection()
-        try:
-            raw = connection.driver_connection
-            raw.execute("BEGIN IMMEDIATE")
-            try:
-                damaged = text_index_damaged(raw)
-                if damaged:
-                    rebuild_text_index(raw)
-                raw.execute("COMMIT")
-            except BaseException:
-                raw.execute("ROLLBACK")
-                raise
-        finally:
-            connection.close()
+        with self._write_engine.begin() as connection:  # BEGIN IMMEDIATE: the writer's lock
+            damaged = text_index_damaged(connection)
+            if damaged:
+                rebuild_text_index(connection)
         if damaged:
             self._say(
                 "the full-text index (names, tags, subtitles) was damaged: rebuilt it from the text entries"
