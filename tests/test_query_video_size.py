@@ -5,7 +5,6 @@ by FFmpeg while converting, and decoding it stays small in memory; a frame size 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tracemalloc
 from pathlib import Path
@@ -21,8 +20,6 @@ from pe_search.media.video import iter_video_frames
 from pe_search.models.video_preprocessing import FramePreprocessing
 from pe_search.query import inputs
 from pe_search.query.inputs import QuerySampling, query_video
-
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg command (CI has it)")
 
 
 def _h264(path: Path, width: int, height: int, seconds: float, fps: int) -> Path:
