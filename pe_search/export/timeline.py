@@ -83,13 +83,20 @@ def _marker(spot: Spot) -> otio.schema.Marker:
     )
 
 
-def build_timeline(spots: SpotList, layout: Layout, name: str = MARKER_NAME) -> otio.schema.Timeline:
-    """The timeline of `spots` in `layout` (the spots have been checked: see `spots.spot_list`)."""
+def build_timeline(
+    spots: SpotList, layout: Layout, name: str = MARKER_NAME, single_track: bool = False
+) -> otio.schema.Timeline:
+    """The timeline of `spots` in `layout` (the spots have been checked: see `spots.spot_list`).
+    `single_track`: every clip on one track (video when any file is video), for an EDL."""
     clips = (
         _marker_clips(spots.spots) if layout.markers_only else _sequence_clips(spots.spots, layout.handles)
     )
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    if single_track:
+        one = video if any(kind == "video" for kind, _ in clips) else audio
+        one.extend(clip for _, clip in clips)
+        clips = []
     for kind, clip in clips:
         own, other = (video, audio) if kind == "video" else (audio, video)
         own.append(clip)
