@@ -292,3 +292,14 @@ def test_a_zero_length_range_is_left_out_and_alone_exports_nothing(clips, tmp_pa
     with pytest.raises(ExportError, match="nothing to export"):
         export_results([empty], tmp_path / "none.otio", _facts(clips))
     assert not (tmp_path / "none.otio").exists()
+
+
+def test_a_file_at_a_rate_timecode_does_not_count_still_gets_a_timecode(tmp_path):
+    """15 fps (and 8, 12.5...) is no SMPTE timecode rate: OTIO refuses to count timecode at it.
+    Such a file gets the nearest rate timecode counts at, rather than failing to index."""
+    for rate in ("15", "8"):
+        path = tmp_path / f"odd-{rate}.mp4"
+        _ffmpeg("-f", "lavfi", "-i", f"testsrc=size=64x48:rate={rate}", "-t", "1", "-c:v", "mpeg4", str(path))
+        timecode = read_timecode(path)
+        assert otio.opentime.RationalTime.is_valid_timecode_rate(timecode.rate), rate
+        assert timecode_at(timecode, 0.0) == "00:00:00:00"

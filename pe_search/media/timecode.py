@@ -45,11 +45,13 @@ class SourceTimecode:
 
 
 def snap_rate(rate: float) -> float:
-    """The editors' rate a measured one stands for (29.97 -> 30000/1001); others unchanged."""
+    """The timecode rate a measured one stands for (29.97 -> 30000/1001). SMPTE timecode counts
+    only the editors' rates: a file at another (15 fps, 8 fps) gets the next one up, so each of
+    its frames still has a timecode of its own (60 for anything faster than 60)."""
     for known in _KNOWN_RATES:
         if abs(rate - known) < _SNAP:
             return known
-    return float(rate)
+    return next((known for known in sorted(_KNOWN_RATES) if known > rate), 60.0)
 
 
 def is_drop_frame_rate(rate: float) -> bool:
