@@ -113,7 +113,15 @@ def bext_timecode(samples: str, sample_rate: int, rate: float | None) -> SourceT
 
 
 def timecode_of(container: av.container.InputContainer) -> SourceTimecode:
-    """The source timecode of a container already open (the indexer's one open of a file)."""
+    """The source timecode of a container already open (the indexer's one open of a file). Never
+    fails a file's indexing: what cannot be counted is midnight with a note."""
+    try:
+        return _timecode_of(container)
+    except (ValueError, ZeroDivisionError) as error:
+        return zero_timecode(None, f"timecode not readable ({error}); 00:00:00:00 used")
+
+
+def _timecode_of(container: av.container.InputContainer) -> SourceTimecode:
     video = next(iter(container.streams.video), None)
     audio = next(iter(container.streams.audio), None)
     video_rate = None
