@@ -94,3 +94,20 @@ def test_the_export_menu_is_hidden_without_results(browser, site):
         lambda d: d.execute_script("return document.body.dataset.state") == "empty"
     )
     assert not browser.find_element(By.ID, "export").is_displayed()
+
+
+def test_the_export_endpoint_answers_mistakes_in_json(site):
+    nothing = httpx.post(f"{site}/api/export", json={"format": "otio"}, timeout=WAIT)
+    assert nothing.status_code == 422 and "search or locate" in nothing.json()["error"]
+    mixed = httpx.post(
+        f"{site}/api/export", json={"search": {"q": "a rising chirp"}, "format": "vtt"}, timeout=WAIT
+    )
+    assert mixed.status_code == 400 and "one file" in mixed.json()["error"]
+    located = httpx.post(
+        f"{site}/api/export",
+        json={"locate": {"q": "a high beep", "threshold": 0.05}, "format": "csv"},
+        timeout=WAIT,
+    )
+    assert located.status_code == 200 and located.headers["content-disposition"].endswith('"pe-search.csv"')
+    header, *rows = located.text.splitlines()
+    assert header == "path,timecode_in,timecode_out,start,end,probability,space,query" and rows
