@@ -33,6 +33,7 @@ from pe_search.media.frame_pick import window_frame_times
 from pe_search.media.probe import ProbedMedia, media_info
 from pe_search.media.rate import SAMPLE_RATE
 from pe_search.media.tags import tags_of
+from pe_search.media.timecode import SourceTimecode, timecode_of
 from pe_search.media.video import iter_video_frames
 
 
@@ -109,7 +110,7 @@ def read_file(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
 
 def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
     damage = DamageLog()
-    info, tags, codes = _open_once(job.path, damage)
+    info, tags, codes, timecode = _open_once(job.path, damage)
     if not info.has_audio and not info.has_video:
         raise MediaError(job.path, "no audio or video stream")
     duration = info.duration if info.duration else _measure_duration(job.path, info, DamageLog())
@@ -155,18 +156,21 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
     yield from ready_windows(final=True)
     if sent_windows == 0:
         raise MediaError(job.path, damage.reason or "no decodable media in the file")
-    side = side_data(job.path, tags, codes, info.has_audio, duration)
+    side = side_data(job.path, tags, codes, info.has_audio, duration, timecode)
     yield FileDecoded(job.path, sent_windows, sent_chunks, duration, damage.reason, side)
 
 
-def _open_once(path: str, damage: DamageLog) -> tuple[ProbedMedia, list[tuple[str, str]], np.ndarray | None]:
-    """One open of the file: its headers, its tags and its audio fingerprint's codes (None: no
-    sound, or none that decodes). A file cut short gets neither tags nor codes, as the media
+def _open_once(
+    path: str, damage: DamageLog
+) -> tuple[ProbedMedia, list[tuple[str, str]], np.ndarray | None, SourceTimecode | None]:
+    """One open of the file: its headers, its tags, its source timecode and its audio
+    fingerprint's codes (None: no sound, or none that decodes). A file cut short gets neither tags nor codes, as the media
     layer's own `read_tags` and `fingerprint_file` refuse it."""
     with open_media(path, damage) as container:
         info = media_info(path, container)
         complete = not damage.notes  # what the check before opening found
         tags = tags_of(container) if complete else []
+        timecode = timecode_of(container) if complete else None
         codes = None
         if info.has_audio and complete:
             try:
@@ -174,7 +178,7 @@ def _open_once(path: str, damage: DamageLog) -> tuple[ProbedMedia, list[tuple[st
             except MediaError:
                 sound = None
             codes = audio_fingerprint.fingerprint_sound(sound)
-    return info, tags, codes
+    return info, tags, codes, timecode
 
 
 def _measure_duration(path: str, info: ProbedMedia, damage: DamageLog) -> float:

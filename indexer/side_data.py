@@ -18,6 +18,7 @@ import numpy as np
 from indexer.file_text import FileText, read_file_text, signature
 from pe_search.duplicates import audio_fingerprint
 from pe_search.duplicates.audio_fingerprint import fingerprint_file
+from pe_search.media.timecode import SourceTimecode, read_timecode
 from pe_search.store import LibraryStore, path_entries
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 class SideData:
     text: FileText
     fingerprint: np.ndarray | None  # None: no sound; empty: sound that gave no codes (too short, undecodable)
+    timecode: SourceTimecode | None = None  # None: not read (the next run's `refresh` reads it)
 
 
 def name_only(path: str) -> SideData:
@@ -44,6 +46,7 @@ def side_data(
     codes: np.ndarray | None,
     has_audio: bool,
     duration: float | None = None,
+    timecode: SourceTimecode | None = None,
 ) -> SideData:
     """The file's text and audio fingerprint, from what the decode stage read in its one open of the
     file (`tags`; `codes`: the fingerprint of its sound, None when that gave none; `duration`: the
@@ -51,18 +54,20 @@ def side_data(
     codes = codes if has_audio else None
     if has_audio and codes is None:
         codes = NO_CODES
-    return SideData(read_file_text(path, tags, duration), codes)
+    return SideData(read_file_text(path, tags, duration), codes, timecode)
 
 
 def refresh(store: LibraryStore, paths: Iterable[str]) -> int:
-    """Re-read the text of indexed files whose sidecars changed, and fingerprint indexed files that
-    have none of the current version; returns how many files were updated. One read of the
+    """Re-read the text of indexed files whose sidecars changed, fingerprint indexed files that
+    have none of the current version, and read the source timecode of files that have none (a
+    library made before timecodes were kept); returns how many files were updated. One read of the
     library's state and one listing per folder, so an unchanged 100k-file library costs a stat
     per sidecar, not a query per file."""
     wanted = set(paths)
     if not wanted:
         return 0
     text_signatures, print_versions = store.side_data_state()
+    timecodes_read = store.timecode_read_ids()
     listing: dict = {}
     updated = 0
     for media in store.iter_media():
@@ -75,14 +80,17 @@ def refresh(store: LibraryStore, paths: Iterable[str]) -> int:
         if media.has_audio and print_versions.get(media.id) != audio_fingerprint.VERSION:
             codes = fingerprint_file(media.path)
             codes = NO_CODES if codes is None else codes
-        if text is None and codes is None:
+        timecode = read_timecode(media.path) if media.id not in timecodes_read else None
+        if text is None and codes is None and timecode is None:
             continue
         with store.write() as tx:
+            if timecode is not None:
+                tx.set_timecode(media.id, timecode)
             if text is not None:
                 tx.set_text(media.id, text.entries, text.signature)
             if codes is not None:
                 tx.set_audio_fingerprint(media.id, codes, media.content_hash, audio_fingerprint.VERSION)
         updated += 1
     if updated:
-        log.info("refreshed text or fingerprints of %d files that were not re-encoded", updated)
+        log.info("refreshed text, fingerprints or timecodes of %d files that were not re-encoded", updated)
     return updated

@@ -79,6 +79,8 @@ def write_file(
         tx.delete_segments(media_id)
         tx.set_text(media_id, side.text.entries, side.text.signature)
         tx.set_audio_fingerprint(media_id, side.fingerprint, job.content_hash, audio_fingerprint.VERSION)
+        if side.timecode is not None:
+            tx.set_timecode(media_id, side.timecode)
         ids = tx.add_segments(media_id, segments)
         counts = {}
         for space, positions in owners.items():

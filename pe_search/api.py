@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pe_search.duplicates.groups import DuplicateGroup, find_duplicates
 from pe_search.errors import Option, PeSearchError
+from pe_search.export import ExportReport, FileFacts, Layout, export_results
+from pe_search.media.probe import probe
 from pe_search.models.choice import ModelChoice, choose_models
 from pe_search.models.model_set import ModelSet
 from pe_search.progress_bar import IndexProgressBar
@@ -333,6 +335,40 @@ class Library:
         fly if it is not in the library)."""
         request = QueryRequest(text, k=k, locate=Locate(path, threshold, min_duration))
         return self.queries.locate(request)
+
+    def export(
+        self,
+        results: list[Hit] | list[LocatedSpan],
+        path: str | Path,
+        format: str | None = None,
+        *,
+        handles: float = 0.0,
+        markers_only: bool = False,
+        force: bool = False,
+        query: str | None = None,
+    ) -> ExportReport:
+        """Write `results` (of `search` or `locate`) for an editor: .otio, .fcpxml, .xml (FCP7:
+        Premiere Pro, Resolve), .edl, .csv, .json, or .vtt/.srt for one file's spans; `format`
+        overrides the extension. Clips sit at each file's source timecode; `handles` seconds of
+        media each side; `markers_only`: one clip per file with a marker at each result. `query`
+        is written with each result. Files gone or changed since indexing are left out and
+        listed in the report, spans past a file's end clamped and noted; raises `ExportError`
+        (nothing written) for an unknown format, an existing output without `force`, an output
+        that cannot be written, or nothing left to export."""
+        facts = {path_: self._file_facts(path_) for path_ in {result.path for result in results}}
+        layout = Layout(handles=handles, markers_only=markers_only)
+        return export_results(results, path, facts, format=format, layout=layout, force=force, query=query)
+
+    def _file_facts(self, path: str) -> FileFacts | None:
+        """What the library recorded of a file (a file it has not indexed: what its headers say)."""
+        media = self.store.find_media(path)
+        if media is not None:
+            return FileFacts(media.duration, media.kind, media.size, media.mtime)
+        try:
+            probed = probe(path)
+        except PeSearchError:
+            return None
+        return FileFacts(probed.duration, "video" if probed.has_video else "audio")
 
     def curve(self, text: str, media_id: int) -> FrameCurve:
         """The frame-level probability of `text` across one indexed file (its 40 ms audio frames,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from pe_search.cli.export import export_options, write_export
 from pe_search.cli.library_option import library_option
 from pe_search.cli.output import clock, emit_json, hit_path, json_option
 from pe_search.query import parameters as p
@@ -45,6 +46,7 @@ def _probability(value) -> str:
 @click.option("--modified-before", type=click.DateTime(), help="Only files modified before.")
 @query_option("--mode", parameter=p.MODE)
 @click.option("--device", default=None, help="cpu or cuda.")
+@export_options
 @library_option
 @json_option
 def search_command(
@@ -68,6 +70,7 @@ def search_command(
     device,
     library,
     as_json,
+    **export,
 ) -> None:
     """Search by TEXT, a sound, footage, sound + TEXT, footage + TEXT, or an indexed segment."""
     from pe_search.api import Library
@@ -80,6 +83,8 @@ def search_command(
             modified_after=modified_after.timestamp() if modified_after else None,
             modified_before=modified_before.timestamp() if modified_before else None, mode=mode,
         )  # fmt: skip
+        if write_export(opened, hits, text, export, as_json):
+            return
     if as_json:
         emit_json([hit.to_dict() for hit in hits])
         return
@@ -114,14 +119,17 @@ def _why(why) -> str:
 @query_option("--min-duration", parameter=p.SPAN_MIN_DURATION)
 @query_option("-k", parameter=p.LOCATE_K)
 @click.option("--device", default=None, help="cpu or cuda.")
+@export_options
 @library_option
 @json_option
-def locate_command(text, path, threshold, min_duration, k, device, library, as_json) -> None:
+def locate_command(text, path, threshold, min_duration, k, device, library, as_json, **export) -> None:
     """Where does TEXT happen? 40 ms resolution spans from the frame model."""
     from pe_search.api import Library
 
     with Library.open(library, device=device) as opened:
         spans = opened.locate(text, path=path, threshold=threshold, min_duration=min_duration, k=k)
+        if write_export(opened, spans, text, export, as_json):
+            return
     if as_json:
         emit_json([span.to_dict() for span in spans])
         return

@@ -8,6 +8,8 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
+from pe_search.media.timecode import SourceTimecode, timecode_at
+
 
 @dataclass(frozen=True)
 class Moment:
@@ -58,12 +60,14 @@ class Hit:
     # True when the file is gone from disk since it was indexed (checked as the hit is made): its
     # vectors still answer until the next index run prunes it.
     missing: bool = field(default=False, compare=False)
+    # The file's source timecode (its first frame on the recorder's clock), None when unknown.
+    timecode: SourceTimecode | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "missing", not os.path.exists(self.path))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return _with_timecode_in_out(self)
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,20 @@ class LocatedSpan:
     probability: float  # the highest frame probability inside the span
     note: str | None = None
     missing: bool = field(default=False, compare=False)  # the file is gone from disk since indexing
+    timecode: SourceTimecode | None = field(default=None, compare=False)  # as `Hit.timecode`
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "missing", not os.path.exists(self.path))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return _with_timecode_in_out(self)
+
+
+def _with_timecode_in_out(result: Hit | LocatedSpan) -> dict:
+    """The result as a dict, with `timecode_in`/`timecode_out`: its start and end at the file's
+    source timecode (None without one), computed here at the edge from the seconds."""
+    found = dataclasses.asdict(result)
+    timecode = result.timecode
+    found["timecode_in"] = timecode_at(timecode, result.start) if timecode else None
+    found["timecode_out"] = timecode_at(timecode, result.end) if timecode else None
+    return found

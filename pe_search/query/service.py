@@ -23,6 +23,7 @@ from pe_search.query.reencode import ChunkReencoder
 from pe_search.query.request import QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import AUDIO, LIKE, TEXT, VIDEO, QueryError, query_kind
+from pe_search.query.timecodes import with_timecodes
 from pe_search.query.unindexed import locate_in_unindexed_file
 from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
 
@@ -50,6 +51,10 @@ class QueryService:
 
     # ------------------------------------------------------------------------------ search
     def search(self, request: QueryRequest) -> list[Hit]:
+        """Hits, each with its file's source timecode."""
+        return with_timecodes(self.store, self._search(request))
+
+    def _search(self, request: QueryRequest) -> list[Hit]:
         targets = (request.target,) if request.target else None
         if request.like is not None:
             if request.text or request.audio is not None or request.video is not None:
@@ -98,6 +103,10 @@ class QueryService:
 
     # ------------------------------------------------------------------------------ locate
     def locate(self, request: QueryRequest) -> list[LocatedSpan]:
+        """Spans, each with its file's source timecode."""
+        return with_timecodes(self.store, self._locate(request))
+
+    def _locate(self, request: QueryRequest) -> list[LocatedSpan]:
         options = request.locate
         if options is None:
             raise ValueError("a locate request needs `locate` options")

@@ -102,6 +102,11 @@ class HitOut(BaseModel):
     why: dict[str, Any] | None = Field(
         None, description="Why it matched: ranks, probability, text field, words."
     )
+    timecode: dict[str, Any] | None = Field(
+        None, description="The file's source timecode (start, rate, drop_frame)."
+    )
+    timecode_in: str | None = Field(None, description="The hit's start at the file's source timecode.")
+    timecode_out: str | None = Field(None, description="The hit's end at the file's source timecode.")
     file_id: int = Field(..., description="The file's opaque id (= media_id) for /media and /api/files.")
     name: str = Field(..., description="The file's name, for display.")
     media_url: str
@@ -127,6 +132,11 @@ class SpanOut(BaseModel):
     end: float
     probability: float
     note: str | None = None
+    timecode: dict[str, Any] | None = Field(
+        None, description="The file's source timecode (start, rate, drop_frame)."
+    )
+    timecode_in: str | None = Field(None, description="The span's start at the file's source timecode.")
+    timecode_out: str | None = Field(None, description="The span's end at the file's source timecode.")
     file_id: int | None = None
 
 

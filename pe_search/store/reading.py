@@ -4,12 +4,13 @@ read is one committed snapshot; none of them waits for the writer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pe_search.store import audio_prints, text_index
+from pe_search.media.timecode import SourceTimecode
+from pe_search.store import audio_prints, text_index, timecodes
 from pe_search.store.audio_prints import StoredFingerprint
 from pe_search.store.core import StoreCore
 from pe_search.store.filters import SearchFilter
@@ -100,6 +101,21 @@ class Reading(StoreCore):
         """({media id: text signature}, {media id: fingerprint version}) of every file, in one read."""
         with self._read_engine.connect() as connection:
             return text_index.signatures(connection), audio_prints.versions(connection)
+
+    def timecodes(self, media_ids: Iterable[int]) -> dict[int, SourceTimecode]:
+        """The source timecode of each of these files that has been read, by media id."""
+        with self._read_engine.connect() as connection:
+            return timecodes.by_media(connection, media_ids)
+
+    def timecodes_by_path(self, paths: Iterable[str]) -> dict[str, SourceTimecode]:
+        """The source timecode of each of these indexed files that has been read, by path."""
+        with self._read_engine.connect() as connection:
+            return timecodes.by_path(connection, paths)
+
+    def timecode_read_ids(self) -> set[int]:
+        """The media ids whose source timecode has been read (one query, for the index run)."""
+        with self._read_engine.connect() as connection:
+            return timecodes.read_ids(connection)
 
     def has_audio_fingerprint(self, media_id: int, version: int) -> bool:
         with self._read_engine.connect() as connection:

@@ -207,3 +207,22 @@ FTS_TABLE = "text_fts"
 def is_managed_table(name: str) -> bool:
     """False for FTS5's virtual and shadow tables, which the migrations own outright."""
     return not (name == FTS_TABLE or name.startswith(FTS_TABLE + "_"))
+
+
+class SourceTimecodeRow(Base):
+    """A file's source timecode as read at index time (`pe_search.media.timecode`): the clock time
+    of its first frame in seconds, the frame rate timecode counts at, whether it is drop frame, the
+    timecode as shown, where it came from (tag, bext, none) and a note when it did not parse. A
+    file without a row has not been read yet (the next index run reads it without re-encoding)."""
+
+    __tablename__ = "source_timecodes"
+
+    media_file_id: Mapped[int] = mapped_column(
+        ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    start: Mapped[str] = mapped_column(String(16))
+    rate: Mapped[float] = mapped_column(Float)
+    drop_frame: Mapped[bool] = mapped_column(Boolean)
+    start_seconds: Mapped[float] = mapped_column(Float)
+    origin: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -20,7 +20,8 @@ import numpy as np
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from pe_search.store import audio_prints, text_index
+from pe_search.media.timecode import SourceTimecode
+from pe_search.store import audio_prints, text_index, timecodes
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
 from pe_search.store.frame_store import FrameStore
 from pe_search.store.layout import check_space_name
@@ -102,6 +103,10 @@ class WriteTransaction:
         if moved.rowcount != 1:
             raise KeyError(f"no media file with id {media_id}")
         text_index.rename_entries(self.session, media_id, new_path)
+
+    def set_timecode(self, media_id: int, timecode: SourceTimecode) -> None:
+        """Keep the file's source timecode as the media layer read it (replacing any before)."""
+        timecodes.put(self.session, media_id, timecode)
 
     def set_text(self, media_id: int, entries: Sequence[TextEntryRecord], signature: str | None) -> None:
         """Replace the file's text entries (full-text search); `signature`: what they were read from."""

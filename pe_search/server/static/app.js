@@ -9,6 +9,7 @@ const SEEK_SLACK = 0.05; // s: how far before the hit's start a player may sit a
 
 const $ = (selector, root = document) => root.querySelector(selector);
 let inFlight = null; // AbortController of the request whose answer is awaited
+let exportable = null; // the search request whose hits are shown (the Export menu exports it again)
 
 // ---------------------------------------------------------------- talking to the API
 class ApiError extends Error {
@@ -91,6 +92,7 @@ function showState(kind, message) {
 }
 
 function clearResults() {
+  $("#export").hidden = true;
   for (const player of document.querySelectorAll("#results audio, #results video")) player.pause();
   $("#results").replaceChildren();
 }
@@ -116,10 +118,12 @@ async function runSearch(state, push) {
   }
   if (!state.q) return showWelcome();
   const body = { q: state.q, target: state.target || null, ...filterBody(state) };
+  exportable = body;
   await answer(state.q, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
 }
 
 async function runUpload(file) {
+  exportable = null; // an uploaded example is not kept: its hits cannot be exported again
   const state = formState();
   const form = new FormData();
   form.append("file", file, file.name || "clip");
@@ -163,6 +167,30 @@ function render(hits, text, example) {
   const list = $("#results");
   hits.forEach((hit, index) => list.append(hitItem(hit, index + 1, text)));
   for (const item of list.children) item.drawTimeline?.();
+  $("#export").hidden = !exportable;
+}
+
+// ---------------------------------------------------------------- export
+async function downloadExport() {
+  const format = $("#export-format").value;
+  const body = { search: exportable, format, markers_only: $("#export-markers").checked };
+  const answer = await fetch("/api/export", {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { ...authHeaders(), "Content-Type": "application/json" },
+  });
+  if (!answer.ok) {
+    const problem = await answer.json().catch(() => ({ error: `${answer.status} ${answer.statusText}` }));
+    showState("error", `export failed: ${problem.error}`);
+    return;
+  }
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await answer.blob());
+  link.download = `pe-search.${format}`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
 }
 
 // ---------------------------------------------------------------- one hit
@@ -280,6 +308,10 @@ function hitItem(hit, rank, text) {
 
 // ---------------------------------------------------------------- wiring
 function wire() {
+  $("#export").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (exportable) downloadExport();
+  });
   $("#search").addEventListener("submit", (event) => {
     event.preventDefault();
     runSearch(formState(), true);
