@@ -164,8 +164,12 @@ def write_clip(
         else:
             method = _cut_av(source_path, Path(temporary), low, high, audio_only, meta)
         os.replace(temporary, out_path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, av.error.FFmpegError):
+            raise MediaError(source_path, f"cannot be cut: {error}") from None
+        if isinstance(error, OSError):
+            raise ClipError(f"cannot write {out_path}: {error.strerror or error}", value=str(out_path)) from None
         raise
     return TrimmedClip(str(source_path), str(out_path), low, high, method, note)
 
@@ -181,6 +185,8 @@ def _check_output(source: Path, out: Path, force: bool) -> None:
         raise ClipError(f"{out.parent} is not a folder", "create it first", value=str(out))
     if not os.access(out.parent, os.W_OK):
         raise ClipError(f"{out.parent} is not writable", "choose another folder", value=str(out))
+    if out.is_dir():
+        raise ClipError(f"{out} is a folder", "name the clip's file", value=str(out))
     if out.exists() and not force:
         raise ClipError(f"{out} exists", "pass {0} to replace it", options=(Option("force"),), value=str(out))
 
