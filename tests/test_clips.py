@@ -135,7 +135,11 @@ def test_mistakes_refuse_and_leave_everything_as_it_was(sources, tmp_path):
     with pytest.raises(PeSearchError, match="is a folder"):
         write_clip(source, 1.0, 2.0, tmp_path / "folder.wav", force=True)
     assert _digest(source) == before and _digest(copy) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.wav", "copy.wav", "folder.wav"]  # no leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "clip.wav",
+        "copy.wav",
+        "folder.wav",
+    ]  # no leftovers
 
 
 def test_cli_clip_writes_and_says_it_in_json(sources, tmp_path):

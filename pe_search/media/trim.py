@@ -169,7 +169,9 @@ def write_clip(
         if isinstance(error, av.error.FFmpegError):
             raise MediaError(source_path, f"cannot be cut: {error}") from None
         if isinstance(error, OSError):
-            raise ClipError(f"cannot write {out_path}: {error.strerror or error}", value=str(out_path)) from None
+            raise ClipError(
+                f"cannot write {out_path}: {error.strerror or error}", value=str(out_path)
+            ) from None
         raise
     return TrimmedClip(str(source_path), str(out_path), low, high, method, note)
 
