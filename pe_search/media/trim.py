@@ -242,17 +242,12 @@ def _cut_av(source: Path, out: Path, start: float, end: float, audio_only: bool,
         if not streams:
             raise MediaError(source, "has no audio or video stream to cut")
         origin = _origin(reader)
+        on_keyframe = _copyable(reader, streams, start, end, origin)
         with av.open(str(out), "w", options=_muxer_options(out)) as writer:
             writer.metadata.update(meta.tags())
-            if _copyable(reader, streams, start, end, origin) and _copy_fits(
-                writer, streams, out.suffix.lower()
-            ):
+            if on_keyframe and _copy_fits(writer, streams, out.suffix.lower()):
                 _copy(reader, writer, streams, start, end, origin)
                 return STREAM_COPY
-        with av.open(
-            str(out), "w", options=_muxer_options(out)
-        ) as writer:  # a fresh file: nothing of the copy attempt stays
-            writer.metadata.update(meta.tags())
             _reencode(reader, writer, streams, start, end, origin, out.suffix.lower())
             return REENCODE
 
