@@ -77,6 +77,21 @@ def test_a_range_inside_a_long_take_finds_the_matching_event(demo, long_take, so
     assert sound in _sounds_of(media, hits[0].path), [(h.path, _sounds_of(media, h.path)) for h in hits]
 
 
+@pytest.mark.parametrize("sound", ["chirp_up", "low_tone"])
+def test_a_range_inside_an_indexed_long_take_finds_its_event_not_the_whole_window(demo, sound):
+    """The demo's long take holds a rising chirp and a low tone in one 30 s window: each event's
+    range finds its own sound elsewhere (the take itself aside), where the window's vectors cannot
+    tell the two apart."""
+    media = DemoMedia.load(Path(demo.root))
+    take = next(f for f in media.files if f.path == "events/long-take-2.wav")
+    event = next(e for e in take.events if e.sound == sound)
+    path = str(media.media_dir / take.path)
+    with Library.open(demo.library) as library:
+        hits = library.search(like=(path, event.start + 0.2, event.end - 0.2), target="audio", k=4)
+    others = [h for h in hits if Path(h.path).resolve() != Path(path).resolve()]
+    assert others and sound in _sounds_of(media, others[0].path), [h.path for h in hits]
+
+
 def test_a_stored_segment_still_uses_its_vectors_and_leaves_its_file_out(demo):
     with Library.open(demo.library) as library:
         hit = library.search("a rising chirp", target="audio", k=1)[0]
