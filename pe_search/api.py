@@ -19,6 +19,8 @@ from pe_search.duplicates.groups import DuplicateGroup, find_duplicates
 from pe_search.errors import Option, PeSearchError
 from pe_search.export import ExportReport, FileFacts, Layout, export_results
 from pe_search.media.probe import probe
+from pe_search.media.timecode import SourceTimecode
+from pe_search.media.trim import TrimmedClip, write_clip
 from pe_search.models.choice import ModelChoice, choose_models
 from pe_search.models.model_set import ModelSet
 from pe_search.progress_bar import IndexProgressBar
@@ -400,6 +402,67 @@ class Library:
             kinds, path_prefix, path_glob, min_duration, max_duration, modified_after, modified_before
         )
         return self.store.list_media(filters, tuple(statuses) if statuses else None, offset, limit)
+
+    # ------------------------------------------------------------------ trimmed clips
+    def clip(
+        self,
+        path: str | Path,
+        start: float,
+        end: float,
+        out: str | Path,
+        *,
+        handles: float = params.HANDLES.default,
+        force: bool = False,
+    ) -> TrimmedClip:
+        """Write [start - handles, end + handles) of `path` (indexed or not) to `out`, its format
+        from its extension: WAV/FLAC cut sample-accurately, other media stream-copied when the cut
+        falls on a keyframe, else re-encoded (`pe_search.media.trim`). The source is never written;
+        an existing `out` is refused unless `force`; a span past the file's end is clamped and
+        `TrimmedClip.note` says so. The source path and offsets go into the clip's metadata."""
+        return write_clip(
+            path, start, end, out, handles=handles, force=force, source_timecode=self._source_timecode(path)
+        )
+
+    def clips(
+        self,
+        results: list[Hit] | list[LocatedSpan],
+        folder: str | Path,
+        *,
+        handles: float = params.HANDLES.default,
+        force: bool = False,
+    ) -> list[TrimmedClip | PeSearchError]:
+        """One clip per search hit or located span in `folder` (named by rank, file and span), in
+        the source's own format; a result whose file cannot be cut (gone, changed) gets its error
+        in its place and the others are still written."""
+        folder = Path(folder).expanduser()
+        if not folder.is_dir():
+            raise PeSearchError(f"{folder} is not a folder", "create it first", value=str(folder))
+        written: list[TrimmedClip | PeSearchError] = []
+        for rank, result in enumerate(results, start=1):
+            try:
+                written.append(
+                    self.clip(result.path, result.start, result.end,
+                              folder / clip_name(result.path, result.start, result.end, rank),
+                              handles=handles, force=force)
+                )  # fmt: skip
+            except PeSearchError as error:
+                written.append(error)
+        return written
+
+    def _source_timecode(self, path: str | Path) -> SourceTimecode | None:
+        """The file's start timecode as the library read it at index time (None for a file it has
+        not indexed or read no timecode of), for the clip's metadata."""
+        given = Path(path).expanduser()
+        names = [str(given.absolute()), str(given.resolve())]  # a link is stored under its own name
+        found = self.store.timecodes_by_path(names)
+        return next((found[name] for name in names if name in found), None)
+
+
+def clip_name(path: str | Path, start: float, end: float, rank: int | None = None) -> str:
+    """`03-door-slam-12.480-13.120.wav`: rank, the source's name, the span, the source's format."""
+    source = Path(path)
+    name = f"{source.stem}-{start:.3f}-{end:.3f}{source.suffix.lower()}"
+    return name if rank is None else f"{rank:02d}-{name}"
 
 
 def _search_filter(

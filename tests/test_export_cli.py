@@ -109,3 +109,21 @@ def test_a_library_from_before_timecodes_learns_them_without_re_encoding(library
     with sqlite3.connect(lib / "library.db") as db:
         rows = dict(db.execute("SELECT origin, start FROM source_timecodes").fetchall())
     assert rows == {"bext": "01:00:00:00", "none": "00:00:00:00"}
+
+
+def test_a_clip_of_an_indexed_file_records_its_source_timecode(library, tmp_path):
+    """The clip's metadata names the source timecode of its first frame: the BWF starts at
+    3600 s (172800000 samples at 48 kHz), so a clip from 1.2 s starts at 01:00:01:05 at 25 fps."""
+    import soundfile as sf
+
+    _, folder, lib = library
+    out = tmp_path / "bwf-clip.wav"
+    _run("clip", folder / "bwf.wav", "1.2", "2", "-o", out, "--library", lib, "--json")
+    assert "(source timecode 01:00:01:05)" in sf.SoundFile(out).comment
+    plain = tmp_path / "plain-clip.wav"  # no timecode of its own: the clock starts at midnight
+    _run("clip", folder / "plain.wav", "1.2", "2", "-o", plain, "--library", lib, "--json")
+    assert "(source timecode 00:00:01:05)" in sf.SoundFile(plain).comment
+    unindexed = tmp_path / "elsewhere.wav"
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440", "-t", "3", str(unindexed))
+    _run("clip", unindexed, "1.2", "2", "-o", tmp_path / "free.wav", "--library", lib, "--json")
+    assert "source timecode" not in sf.SoundFile(tmp_path / "free.wav").comment

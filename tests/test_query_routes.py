@@ -230,7 +230,9 @@ def test_like_an_indexed_segment_uses_its_stored_vectors(built):
         for p in with_video
     }
     # the segment's audio vector against video segments: the audio -> video route, itself excluded
-    _check(library.search(like=f"{source}@0-1", target="video", k=len(with_video)), reference)
+    # the file's one stored segment (a single window: the whole file); another range is decoded
+    segment = f"{source}@0-{probe(source).duration}"
+    _check(library.search(like=segment, target="video", k=len(with_video)), reference)
     with pytest.raises(QueryError, match="not indexed"):
         library.search(like=f"{folder}/nothing.wav@0-1")
 

@@ -15,21 +15,21 @@ _OPTIONS = (
     click.option("--export", "export_path", type=click.Path(dir_okay=False), metavar="FILE",
                  help="Write the results for an editor: .otio .fcpxml .xml .edl .csv .json .vtt .srt."),
     click.option("--export-format", type=click.Choice(sorted(FORMATS)), help="The format, whatever FILE's extension."),
-    click.option("--handles", type=click.FloatRange(min=0), default=0.0, show_default=True,
-                 help="Seconds of extra media on each side of each exported clip."),
     click.option("--markers-only", is_flag=True, help="Export one clip per file with a marker at each result."),
-    click.option("--force", is_flag=True, help="Replace FILE if it exists."),
 )  # fmt: skip
 
 
 def export_options(function):
-    """The export options, added to a command (its function takes them as keyword arguments)."""
+    """The export options, added to a command (its function takes them as keyword arguments).
+    `--handles` and `--force` are shared with `--clips` (cli/clip.py `clips_options`)."""
     for option in reversed(_OPTIONS):
         function = option(function)
     return function
 
 
-def write_export(opened, results, query: str | None, options: dict, as_json: bool) -> bool:
+def write_export(
+    opened, results, query: str | None, options: dict, as_json: bool, *, handles: float, force: bool
+) -> bool:
     """Export `results` when `--export` was given; True when it did (the command prints nothing
     else under --json). What was clamped or left out is one line each on stderr, and the exit
     status is 1 so a script notices; the file holds everything else."""
@@ -39,9 +39,9 @@ def write_export(opened, results, query: str | None, options: dict, as_json: boo
         results,
         options["export_path"],
         format=options.get("export_format"),
-        handles=options.get("handles") or 0.0,
+        handles=handles,
         markers_only=options.get("markers_only", False),
-        force=options.get("force", False),
+        force=force,
         query=query,
     )
     if as_json:

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from pe_search.cli.clip import clip_command
 from pe_search.cli.demo import demo_command
 from pe_search.cli.duplicates import duplicates_command
 from pe_search.cli.index import index_command
@@ -74,5 +75,6 @@ cli.add_command(status_command)
 cli.add_command(compact_command)
 cli.add_command(search_command)
 cli.add_command(locate_command)
+cli.add_command(clip_command)
 cli.add_command(duplicates_command)
 cli.add_command(serve_command)

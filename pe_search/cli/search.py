@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from pe_search.cli.clip import clips_options, report_clips, write_result_clips
 from pe_search.cli.export import export_options, write_export
 from pe_search.cli.library_option import library_option
 from pe_search.cli.output import clock, emit_json, hit_path, json_option
@@ -29,7 +30,9 @@ def _probability(value) -> str:
 @click.argument("text", required=False)
 @click.option("--audio", type=click.Path(dir_okay=False), help="Query with a sound (a file).")
 @click.option("--video", type=click.Path(dir_okay=False), help="Query with footage (a file).")
-@click.option("--like", metavar="PATH@START-END", help="Query with an indexed segment's own vectors.")
+@click.option(
+    "--like", metavar="PATH@START-END", help="Query with a range of a file (a stored segment's own vectors)."
+)
 @query_option("--target", parameter=p.TARGET)
 @query_option("-k", parameter=p.K)
 @query_option("--offset", parameter=p.OFFSET)
@@ -47,6 +50,7 @@ def _probability(value) -> str:
 @query_option("--mode", parameter=p.MODE)
 @click.option("--device", default=None, help="cpu or cuda.")
 @export_options
+@clips_options
 @library_option
 @json_option
 def search_command(
@@ -68,6 +72,9 @@ def search_command(
     modified_before,
     mode,
     device,
+    clips_dir,
+    handles,
+    force,
     library,
     as_json,
     **export,
@@ -83,11 +90,14 @@ def search_command(
             modified_after=modified_after.timestamp() if modified_after else None,
             modified_before=modified_before.timestamp() if modified_before else None, mode=mode,
         )  # fmt: skip
-        if write_export(opened, hits, text, export, as_json):
+        clips = write_result_clips(opened, hits, clips_dir, handles, force) if clips_dir else None
+        if write_export(opened, hits, text, export, as_json, handles=handles, force=force):
             return
     if as_json:
-        emit_json([hit.to_dict() for hit in hits])
+        emit_json([hit.to_dict() | (clip or {}) for hit, clip in zip(hits, clips or [None] * len(hits))])
         return
+    if clips:
+        report_clips(clips)
     if not hits:
         click.echo("no results")
         return
@@ -120,19 +130,25 @@ def _why(why) -> str:
 @query_option("-k", parameter=p.LOCATE_K)
 @click.option("--device", default=None, help="cpu or cuda.")
 @export_options
+@clips_options
 @library_option
 @json_option
-def locate_command(text, path, threshold, min_duration, k, device, library, as_json, **export) -> None:
+def locate_command(
+    text, path, threshold, min_duration, k, device, clips_dir, handles, force, library, as_json, **export
+) -> None:
     """Where does TEXT happen? 40 ms resolution spans from the frame model."""
     from pe_search.api import Library
 
     with Library.open(library, device=device) as opened:
         spans = opened.locate(text, path=path, threshold=threshold, min_duration=min_duration, k=k)
-        if write_export(opened, spans, text, export, as_json):
+        clips = write_result_clips(opened, spans, clips_dir, handles, force) if clips_dir else None
+        if write_export(opened, spans, text, export, as_json, handles=handles, force=force):
             return
     if as_json:
-        emit_json([span.to_dict() for span in spans])
+        emit_json([span.to_dict() | (clip or {}) for span, clip in zip(spans, clips or [None] * len(spans))])
         return
+    if clips:
+        report_clips(clips)
     if not spans:
         click.echo("no spans above the threshold")
         return

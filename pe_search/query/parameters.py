@@ -61,3 +61,5 @@ THRESHOLD = Parameter(
 )
 SPAN_MIN_DURATION = Parameter("min_duration", 0.0, "Drop spans shorter than this (s).", least=0)
 LOCATE_K = Parameter("k", 20, "How many spans across the library.", least=1)
+# Shared by trimmed clips and exports (issue 22): extra media on each side of a result's span.
+HANDLES = Parameter("handles", 0.0, "Extra seconds of media on each side of each span.", least=0)

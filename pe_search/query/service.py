@@ -61,12 +61,12 @@ class QueryService:
                 raise QueryError(
                     "{0} stands alone", "drop {1}, {2} and {3}", options=(LIKE, TEXT, AUDIO, VIDEO)
                 )
-            vectors, fixed, media_id = like_query(self.store, request.like, request.target)
+            vectors, fixed, media_id = like_query(self.store, request.like, request.target, self._models)
             hits = self.engine.search(
                 "like", vectors, k=request.k + 1, offset=request.offset, min_prob=request.min_prob,
                 all_segments=request.all_segments, filters=request.filters, fixed_routes=[fixed],
             )  # fmt: skip
-            return [h for h in hits if h.media_id != media_id][: request.k]  # not the file asked about
+            return [h for h in hits if h.media_id != media_id][: request.k]  # not a stored segment's file
         kind = query_kind(request.text, request.audio, request.video)
         vectors = self._media_vectors(request)
         return hybrid.search(

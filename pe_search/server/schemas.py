@@ -71,7 +71,10 @@ class LikeSegment(BaseModel):
 
 class SearchRequest(Filters, Paging):
     q: str | None = Field(None, max_length=1000, description="What to look for, in words.")
-    like: LikeSegment | None = Field(None, description="Search with a stored segment instead of text.")
+    like: LikeSegment | None = Field(
+        None,
+        description="Search with a range of a file instead of text (any range: a stored segment uses its own vectors, another range is decoded and embedded).",
+    )
     target: Target | None = query_field(p.TARGET)
     min_prob: float | None = query_field(p.MIN_PROB)
     all_segments: bool = query_field(p.ALL_SEGMENTS)

@@ -42,7 +42,7 @@ def hit_out(hit: Hit) -> HitOut:
 
 @router.post("/api/search", response_model=SearchResponse, responses=ERRORS)
 def search(request: SearchRequest, library: Annotated[ServedLibrary, Depends(served)]) -> SearchResponse:
-    """Search by text (`q`) or by a stored segment (`like`), with the CLI's filters."""
+    """Search by text (`q`) or by a range of a file (`like`), with the CLI's filters."""
     like = None
     if request.like is not None:
         media = library.file(request.like.file_id)

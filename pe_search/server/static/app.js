@@ -5,6 +5,8 @@
 const FIELDS = ["q", "target", "kind", "folder", "min_duration", "max_duration", "modified_after", "modified_before"];
 const NUMBERS = new Set(["min_duration", "max_duration"]);
 const TOKEN_KEY = "pe-search-token";
+const RANGE_MIN_PIXELS = 6; // a press that moves less than this on a strip is a click (seek), more a range
+const CLIP_TYPES = { wav: "audio/wav", flac: "audio/flac", mp3: "audio/mpeg", m4a: "audio/mp4", mp4: "video/mp4", mov: "video/quicktime", webm: "video/webm", mkv: "video/x-matroska", ogg: "audio/ogg" };
 const SEEK_SLACK = 0.05; // s: how far before the hit's start a player may sit and still count as "at the start"
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -138,6 +140,25 @@ async function runUpload(file) {
   $("#drop-text").textContent = "Drop a sound or a clip here (or click) to search with it";
 }
 
+// "More like this": a range of a hit's file as the query (a stored segment, or any range: decoded)
+async function runLike(hit, start, end) {
+  const state = formState();
+  const body = { like: { file_id: hit.file_id, start, end }, target: state.target || null, ...filterBody(state) };
+  const example = `${hit.name} ${clock(start)}–${clock(end)}`;
+  await answer(null, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }, example);
+}
+
+function clipUrl(hit, start = hit.start, end = hit.end) {
+  return `/api/files/${hit.file_id}/clip?${new URLSearchParams({ start: start.toFixed(3), end: end.toFixed(3) })}`;
+}
+
+function clipName(hit, start = hit.start, end = hit.end) {
+  const dot = hit.name.lastIndexOf(".");
+  const stem = dot > 0 ? hit.name.slice(0, dot) : hit.name;
+  const suffix = dot > 0 ? hit.name.slice(dot).toLowerCase() : "";
+  return `${stem}-${start.toFixed(3)}-${end.toFixed(3)}${suffix}`;
+}
+
 async function answer(text, method, path, options, example = null) {
   if (inFlight) inFlight.abort();
   const controller = new AbortController();
@@ -242,6 +263,21 @@ function hitItem(hit, rank, text) {
   });
   $(".player", item).append(player);
 
+  // the moment as a file: a link, and a drag out of the page (Chromium's DownloadURL)
+  const link = $(".clip-link", item);
+  link.href = clipUrl(hit);
+  link.download = clipName(hit);
+  link.addEventListener("dragstart", (event) => {
+    const suffix = hit.name.split(".").pop().toLowerCase();
+    const type = CLIP_TYPES[suffix] || "application/octet-stream";
+    const url = new URL(link.href, location.href).href;
+    event.dataTransfer.setData("DownloadURL", `${type}:${link.download}:${url}`);
+    event.dataTransfer.setData("text/uri-list", url);
+    event.dataTransfer.effectAllowed = "copy";
+    item.dataset.dragged = url;
+  });
+  $(".more-like", item).addEventListener("click", () => runLike(hit, hit.start, hit.end));
+
   const strip = $(".timeline", item);
   const timeline = { duration: null, curve: null };
   const movePlayhead = () => {
@@ -278,12 +314,39 @@ function hitItem(hit, rank, text) {
     if (hit.moment) mark("moment", hit.moment.start, hit.moment.end, "best moment");
     movePlayhead();
   };
-  strip.addEventListener("click", (event) => {
+  // a press on the strip: a click seeks there; a drag across it searches with that range
+  const timeAt = (clientX) => {
     const box = strip.getBoundingClientRect();
     const duration = timeline.duration || hit.end;
-    const at = Math.min(Math.max((event.clientX - box.left) / box.width, 0), 1) * duration;
+    return Math.min(Math.max((clientX - box.left) / box.width, 0), 1) * duration;
+  };
+  let pressed = null;
+  strip.addEventListener("pointerdown", (event) => {
+    pressed = { x: event.clientX, at: timeAt(event.clientX) };
+    strip.setPointerCapture?.(event.pointerId);
+  });
+  strip.addEventListener("pointermove", (event) => {
+    if (!pressed || Math.abs(event.clientX - pressed.x) < RANGE_MIN_PIXELS) return;
+    const box = strip.getBoundingClientRect();
+    const [a, b] = [pressed.x, event.clientX].sort((x, y) => x - y);
+    const band = $(".range", item);
+    band.hidden = false;
+    band.style.left = `${a - box.left}px`;
+    band.style.width = `${b - a}px`;
+  });
+  strip.addEventListener("pointerup", (event) => {
+    if (!pressed) return;
+    const moved = Math.abs(event.clientX - pressed.x) >= RANGE_MIN_PIXELS;
+    const [start, end] = [pressed.at, timeAt(event.clientX)].sort((x, y) => x - y);
+    pressed = null;
+    if (moved && end > start) {
+      item.dataset.range = `${start.toFixed(3)}-${end.toFixed(3)}`;
+      runLike(hit, start, end);
+      return;
+    }
+    $(".range", item).hidden = true;
     free = true;
-    player.currentTime = at;
+    player.currentTime = start;
     movePlayhead();
     player.play().catch(() => {});
   });
