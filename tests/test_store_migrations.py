@@ -114,6 +114,7 @@ def test_reader_refuses_old_schema_and_writer_upgrades(library):
         "0003_text_search",
         "0004_audio_fingerprints",
         "0005",
+        "0006_frame_block_checksums",
     ]
     assert upgrade(engine) == []
     engine.dispose()

@@ -22,7 +22,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pe_search.errors import Option
-from pe_search.store import frame_compaction
+from pe_search.store import checksums, frame_compaction
+from pe_search.store.errors import LibraryDamagedError
 from pe_search.store.frame_blocks import BlockFile, FrameTimes, pack_block
 from pe_search.store.frame_codes import (
     DEFAULT_FRAME_CODES,
@@ -30,10 +31,16 @@ from pe_search.store.frame_codes import (
     Codebook,
     encode,
 )
-from pe_search.store.frame_records import FrameBlockInfo, FrameCodesError, FramePolicy, FrameSpaceStatus
+from pe_search.store.frame_records import (
+    FrameBlockInfo,
+    FrameCodesError,
+    FrameDamage,
+    FramePolicy,
+    FrameSpaceStatus,
+)
 from pe_search.store.frame_slice import FrameSlice
 from pe_search.store.layout import LibraryLayout, check_space_name
-from pe_search.store.schema import FrameBlock, FrameFile
+from pe_search.store.schema import FrameBlock, FrameFile, MediaFile
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,8 @@ class FrameStore:
         self._files: dict[tuple[str, int], BlockFile] = {}
         self._codebooks: dict[tuple[str, str], Codebook] = {}
         self._lock = threading.Lock()
+        # blocks found damaged by this process (on open or when read): left out of every read
+        self._damage: dict[tuple[str, int], FrameDamage] = {}
 
     # -- files ------------------------------------------------------------------------------------
 
@@ -146,6 +155,7 @@ class FrameStore:
                 start_s=info.start,
                 end_s=info.end,
                 encoding=encoding,
+                crcs=checksums.piece_crcs(data),
             )
         )
         return info
@@ -203,18 +213,151 @@ class FrameStore:
         query = select(FrameBlock).where(FrameBlock.space == space).order_by(FrameBlock.media_file_id)
         if media_ids is not None:
             query = query.where(FrameBlock.media_file_id.in_(media_ids))
-        blocks = session.execute(query).scalars().all()
+        blocks = [
+            b for b in session.execute(query).scalars().all() if not self.is_damaged(space, b.media_file_id)
+        ]
 
         def reader(block):
             return lambda start=None, end=None: self._slice(block, row, start, end)
 
         return [(_info(block), reader(block)) for block in blocks]
 
-    def _slice(self, block: FrameBlock, row: FrameFile, start, end) -> FrameSlice:
+    def _slice(self, block: FrameBlock, row: FrameFile, start, end) -> FrameSlice | None:
+        """A slice of the block, its bytes checked on the way; None (and the block remembered as
+        damaged, for status and for the next writer) when they are not what was written."""
+        if self.is_damaged(block.space, block.media_file_id):
+            return None
         handle = self.block_file(block.space, row.generation)
-        return handle.read_slice(
-            block.offset, block.nbytes, block.media_file_id, block.space, start, end, self.codebook(row)
-        )
+        try:
+            return handle.read_slice(
+                block.offset,
+                block.nbytes,
+                block.media_file_id,
+                block.space,
+                start,
+                end,
+                self.codebook(row),
+                checksums.unpack(block.crcs),
+            )
+        except (LibraryDamagedError, OSError, ValueError) as error:
+            self.mark_damaged(FrameDamage(block.media_file_id, block.space, _reason(error)))
+            return None
+
+    # -- damage -----------------------------------------------------------------------------------
+
+    def mark_damaged(self, damage: FrameDamage) -> None:
+        with self._lock:
+            if (damage.space, damage.media_id) not in self._damage:
+                log.warning(
+                    "frames of media %d (%s) left out: %s", damage.media_id, damage.space, damage.reason
+                )
+                self._damage[(damage.space, damage.media_id)] = damage
+
+    def is_damaged(self, space: str, media_id: int) -> bool:
+        return (space, media_id) in self._damage
+
+    def damaged(self) -> list[FrameDamage]:
+        """The blocks this process found damaged (on open, or when reading them), by space and file."""
+        with self._lock:
+            return sorted(self._damage.values(), key=lambda d: (d.space, d.media_id))
+
+    def find_damage(self, session: Session, verify: Callable[[str, int], bool]) -> list[FrameDamage]:
+        """What is wrong with the blocks without reading them (a block file missing or cut short,
+        blocks whose space has no `frame_files` row), and with those `verify(space, media_id)`
+        picks, read whole and checked against their checksums (and their header)."""
+        rows = {row.space: row for row in session.scalars(select(FrameFile))}
+        found = []
+        sizes: dict[str, int | None] = {}
+        for block in session.scalars(select(FrameBlock).order_by(FrameBlock.space, FrameBlock.offset)):
+            row = rows.get(block.space)
+            if row is None:
+                found.append(
+                    FrameDamage(block.media_file_id, block.space, "its frame space's record is missing")
+                )
+                continue
+            path = self.layout.block_file(row.space, row.generation)
+            if block.space not in sizes:
+                sizes[block.space] = path.stat().st_size if path.exists() else None
+            size = sizes[block.space]
+            if size is None:
+                found.append(FrameDamage(block.media_file_id, block.space, f"{path} is missing"))
+            elif block.offset + block.nbytes > size:
+                found.append(
+                    FrameDamage(
+                        block.media_file_id,
+                        block.space,
+                        f"{path} was cut short ({size} bytes; the block ends at byte {block.offset + block.nbytes})",
+                    )
+                )
+            elif verify(block.space, block.media_file_id):
+                handle = self.block_file(block.space, row.generation)
+                try:
+                    handle.layout(block.offset, block.nbytes)
+                    handle.verify(block.offset, block.nbytes, checksums.unpack(block.crcs))
+                except (LibraryDamagedError, OSError, ValueError) as error:
+                    found.append(FrameDamage(block.media_file_id, block.space, _reason(error)))
+        for damage in found:
+            self.mark_damaged(damage)
+        return found
+
+    def drop_damaged(self, session: Session, damages: list[FrameDamage]) -> list[int]:
+        """Forget damaged blocks (a writer): their rows go, their files become pending (to be
+        encoded again), a missing or cut file's tail goes back to what is there. Returns the
+        media ids; the caller commits."""
+        media_ids = sorted({d.media_id for d in damages})
+        for damage in damages:
+            block = session.get(FrameBlock, (damage.media_id, damage.space))
+            if block is None:
+                continue
+            row = session.get(FrameFile, damage.space)
+            if row is not None:
+                row.live_bytes -= block.nbytes
+                row.frames -= block.count
+            session.delete(block)
+        for row in session.scalars(select(FrameFile)):
+            path = self.layout.block_file(row.space, row.generation)
+            size = path.stat().st_size if path.exists() else 0
+            if size < row.tail:
+                row.tail = size
+        for media_id in media_ids:
+            media = session.get(MediaFile, media_id)
+            if media is not None:
+                media.status, media.error = "pending", None
+        session.flush()
+        with self._lock:
+            for damage in damages:
+                self._damage.pop((damage.space, damage.media_id), None)
+        return media_ids
+
+    def add_missing_checksums(self, session: Session) -> int:
+        """Checksums for blocks written before they were kept (read once, header checked);
+        returns how many blocks got them. The caller commits."""
+        rows = {row.space: row for row in session.scalars(select(FrameFile))}
+        done = 0
+        for block in session.scalars(select(FrameBlock).where(FrameBlock.crcs.is_(None))):
+            row = rows.get(block.space)
+            if row is None or self.is_damaged(block.space, block.media_file_id):
+                continue
+            handle = self.block_file(block.space, row.generation)
+            try:
+                handle.layout(block.offset, block.nbytes)
+                block.crcs = checksums.piece_crcs(handle.raw(block.offset, block.nbytes))
+                done += 1
+            except (LibraryDamagedError, OSError, ValueError) as error:
+                self.mark_damaged(FrameDamage(block.media_file_id, block.space, _reason(error)))
+        return done
+
+    def checksummed(self, session: Session) -> list[tuple[tuple[str, str, int], int]]:
+        """Every block as a unit of checksummed data: (("frames", space, media id), bytes), in
+        the order the scrub walks them."""
+        return [
+            (("frames", space, media_id), nbytes)
+            for space, media_id, nbytes in session.execute(
+                select(FrameBlock.space, FrameBlock.media_file_id, FrameBlock.nbytes).order_by(
+                    FrameBlock.space, FrameBlock.offset
+                )
+            )
+        ]
 
     def blocks(self, session: Session, space: str | None = None) -> list[FrameBlockInfo]:
         query = select(FrameBlock).order_by(FrameBlock.space, FrameBlock.media_file_id)
@@ -281,6 +424,12 @@ class FrameStore:
             for handle in self._files.values():
                 handle.close()
             self._files.clear()
+
+
+def _reason(error: Exception) -> str:
+    """One line on what is wrong (the error's own wording, without its advice)."""
+    what = getattr(error, "what", None) or str(error) or type(error).__name__
+    return what.splitlines()[0]
 
 
 def _info(block: FrameBlock) -> FrameBlockInfo:

@@ -78,7 +78,9 @@ class Opening(Repair):
         self._read_engine = open_engine(database, writer=False)
         if self.readonly:
             check_revision(self._read_engine)
-        self._check_model(identity, rebuild)
+        if not self._check_model(identity, rebuild) and rebuild and not self.readonly:
+            # asked for, with the same model: every file is encoded again all the same (a repair)
+            self._drop_encodings("rebuild asked for")
         if not self.readonly:
             self._remove_leftovers()
             for message in convert_frame_rows(self, progress):
@@ -86,7 +88,7 @@ class Opening(Repair):
         self._load_spaces()
 
     def _load_spaces(self) -> None:
-        self._check_vector_files()
+        self._check_stored_vectors()
         with self._read_engine.connect() as connection:
             states = [space_state(row) for row in connection.execute(select(IndexState))]
         for state in states:
@@ -102,7 +104,10 @@ class Opening(Repair):
 
     # -- the model that built the library -------------------------------------------------------------
 
-    def _check_model(self, identity: ModelIdentity | None, rebuild: bool) -> None:
+    def _check_model(self, identity: ModelIdentity | None, rebuild: bool) -> bool:
+        """Record or check the model; True when another model (with `rebuild`) dropped every
+        encoding."""
+        dropped = False
         stored = self._stored_identity()
         if stored is not None and identity is not None:
             difference = stored.difference(identity)
@@ -111,12 +116,14 @@ class Opening(Repair):
                     raise ModelMismatchError(self.layout.root, difference)
                 self._reset_for_model(identity, difference)
                 stored = identity
+                dropped = True
         elif stored is None and identity is not None and not self.readonly:
             with self._session() as session:
                 session.add(_identity_row(identity))
                 session.commit()
             stored = identity
         self.identity = stored or identity
+        return dropped
 
     def _stored_identity(self) -> ModelIdentity | None:
         try:

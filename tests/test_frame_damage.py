@@ -1,0 +1,204 @@
+"""Damaged frame blocks (issue 27, defect 8): garbage inside a block, a cut or deleted block file,
+a damaged block header, a deleted `frame_files` row. Each is named in one line, shown by status,
+left out of library-wide scans (the other files still answer), and the next writer marks exactly
+the files whose frames were lost as pending, so the next index encodes them again.
+
+The media are generated here: each file's frames are noise with an event planted on known frames
+(a strong component along the query's direction), so the right spans are known without the code
+under test: file N's event covers frames EVENTS[N], i.e. [first * STEP, stop * STEP).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from test_store_support import DIM, make_identity
+
+from pe_search.cli.main import cli
+from pe_search.models.spaces import Calibration
+from pe_search.query.frames import block_readers, file_spans
+from pe_search.store import LibraryLayout, LibraryStore, MediaRecord
+
+SPACE = "audio_frame"
+STEP = 0.04
+COUNT = 200
+EVENTS = {0: (50, 100), 1: (20, 60), 2: (120, 170)}  # frames [first, stop) of each file's event
+QUERY = np.eye(DIM, dtype=np.float32)[0]
+# probability 0.5 at a score of 2: event frames score about 4 (probability ~1), the rest about 0
+CALIBRATION = Calibration(10.0, -20.0)
+TRUTH = {f"/m/{n}.wav": [(first * STEP, stop * STEP)] for n, (first, stop) in EVENTS.items()}
+
+
+def path_of(number: int) -> str:
+    return f"/m/{number}.wav"
+
+
+def event_frames(number: int) -> np.ndarray:
+    rng = np.random.default_rng([number, 27])
+    vectors = (rng.standard_normal((COUNT, DIM)) * 0.2).astype(np.float32)
+    first, stop = EVENTS[number]
+    vectors[first:stop, 0] += 4.0
+    return vectors
+
+
+def put(store: LibraryStore, number: int) -> None:
+    """What an index run writes for file `number` (its row, then its block)."""
+    starts = np.arange(COUNT) * STEP
+    with store.write() as tx:
+        media_id = tx.upsert_media(
+            MediaRecord(path=path_of(number), size=1, mtime=1.0, content_hash=str(number), status="indexed")
+        )
+        tx.delete_segments(media_id)
+        tx.put_frames(media_id, SPACE, starts, starts + STEP, event_frames(number))
+
+
+def located(store: LibraryStore) -> dict[str, list[tuple[float, float]]]:
+    """Library-wide spans as locate finds them when every block is scanned (the query layer's
+    own readers and span finder)."""
+    paths = {media.id: media.path for media in store.iter_media()}
+    found = {}
+    for media_id, read in block_readers(store, SPACE, None).items():
+        spans, _ = file_spans(read, QUERY, CALIBRATION, 0.5)
+        if spans:
+            found[paths[media_id]] = [(round(s.start, 6), round(s.end, 6)) for s in spans]
+    return found
+
+
+@pytest.fixture
+def library(tmp_path):
+    path = tmp_path / "lib"
+    with LibraryStore.open(path, make_identity()) as store:
+        for number in EVENTS:
+            put(store, number)
+        assert located(store) == TRUTH  # the planted events, nothing else
+    return path
+
+
+def block_at(library, number: int) -> tuple[int, int]:
+    """(offset, nbytes) of file `number`'s block, from SQLite itself."""
+    with sqlite3.connect(LibraryLayout(library).database) as db:
+        return db.execute(
+            "SELECT b.offset, b.nbytes FROM frame_blocks b JOIN media_files m ON m.id = b.media_file_id "
+            "WHERE m.path = ?",
+            (path_of(number),),
+        ).fetchone()
+
+
+def block_file(library):
+    return next(LibraryLayout(library).frames_dir.glob(f"{SPACE}.*.blocks"))
+
+
+def frame_position(library, number: int, frame: int) -> int:
+    """Byte position of frame `frame`'s code in file `number`'s block (header read by hand:
+    "PEFB" u16 u8 u8, then count, dim, code size, params as u32)."""
+    offset, _ = block_at(library, number)
+    with open(block_file(library), "rb") as handle:
+        handle.seek(offset)
+        header = handle.read(24)
+    _count, _dim, code_size, params = struct.unpack("<IIII", header[8:24])
+    return offset + 64 + 4 * params + frame * code_size
+
+
+def overwrite(path, position: int, data: bytes) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(position)
+        handle.write(data)
+
+
+def statuses(store: LibraryStore) -> dict[str, str]:
+    return {media.path: media.status for media in store.iter_media()}
+
+
+def damaged_paths(store: LibraryStore) -> set[str]:
+    return {d.path for d in store.status().damaged}
+
+
+def status_cli(library) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["status", "--library", str(library)])
+    return result.exit_code, result.output
+
+
+def assert_repaired_by_next_writer(library, lost: set[int]) -> None:
+    """The next writer names the lost files, marks exactly them pending; encoding them again
+    (what the next index run does) brings every planted span back."""
+    with LibraryStore.open(library, make_identity()) as store:
+        said = " ".join(store.messages)
+        for number in lost:
+            assert path_of(number) in said, store.messages
+        assert statuses(store) == {path_of(n): ("pending" if n in lost else "indexed") for n in EVENTS}, (
+            store.messages
+        )
+        assert located(store) == {p: s for p, s in TRUTH.items() if int(p[3]) not in lost}
+        for number in sorted(lost):
+            put(store, number)
+        assert located(store) == TRUTH
+        assert not store.status().damaged
+    with LibraryStore.open(library, readonly=True) as reader:
+        assert located(reader) == TRUTH and not reader.status().damaged
+
+
+def test_garbage_inside_a_block_is_caught_not_scored(library):
+    # frames 150-153 of file 0 (outside its event) become all-255 codes: a spurious span if scored
+    overwrite(block_file(library), frame_position(library, 0, 150), b"\xff" * 64)
+    with LibraryStore.open(library, readonly=True) as reader:
+        assert located(reader) == {p: s for p, s in TRUTH.items() if p != path_of(0)}
+        assert damaged_paths(reader) == {path_of(0)}
+        (damage,) = reader.status().damaged
+        assert damage.space == SPACE and "checksum" in damage.reason
+    code, output = status_cli(library)
+    assert code == 0 and "damaged" in output and path_of(0) in output, output
+    assert_repaired_by_next_writer(library, {0})
+
+
+def test_damaged_block_header_leaves_the_other_files_searchable(library):
+    offset, _ = block_at(library, 1)
+    overwrite(block_file(library), offset, b"JUNK")
+    with LibraryStore.open(library, readonly=True) as reader:
+        assert located(reader) == {p: s for p, s in TRUTH.items() if p != path_of(1)}
+        assert damaged_paths(reader) == {path_of(1)}
+    assert_repaired_by_next_writer(library, {1})
+
+
+def test_cut_block_file_loses_only_the_blocks_past_the_cut(library):
+    offset, _ = block_at(library, 2)
+    path = block_file(library)
+    assert offset > max(block_at(library, n)[0] for n in (0, 1))  # file 2's block is the last
+    with open(path, "r+b") as handle:
+        handle.truncate(offset + 100)
+    with LibraryStore.open(library, readonly=True) as reader:
+        assert located(reader) == {p: s for p, s in TRUTH.items() if p != path_of(2)}
+        assert damaged_paths(reader) == {path_of(2)}
+    code, output = status_cli(library)
+    assert code == 0 and path_of(2) in output, output
+    assert_repaired_by_next_writer(library, {2})
+
+
+def test_deleted_block_file_is_named_and_encoded_again(library):
+    block_file(library).unlink()
+    with LibraryStore.open(library, readonly=True) as reader:
+        assert located(reader) == {}  # no FileNotFoundError: nothing to scan, and said so
+        assert damaged_paths(reader) == set(TRUTH)
+        assert all("missing" in d.reason for d in reader.status().damaged)
+    assert_repaired_by_next_writer(library, set(EVENTS))
+
+
+def test_deleted_frame_files_row_is_noticed_and_its_files_encoded_again(library):
+    with sqlite3.connect(LibraryLayout(library).database) as db:
+        db.execute("DELETE FROM frame_files")
+    with LibraryStore.open(library, readonly=True) as reader:
+        assert damaged_paths(reader) == set(TRUTH)
+    assert_repaired_by_next_writer(library, set(EVENTS))
+
+
+def test_rebuild_with_the_same_model_encodes_everything_again(library):
+    with LibraryStore.open(library, make_identity(), rebuild=True) as store:
+        assert set(statuses(store).values()) == {"pending"}, store.messages
+        assert located(store) == {} and store.frame_counts().get(SPACE, 0) == 0
+        assert any("rebuild" in m for m in store.messages), store.messages
+        for number in EVENTS:
+            put(store, number)
+        assert located(store) == TRUTH
