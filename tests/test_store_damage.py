@@ -231,3 +231,19 @@ def test_damage_past_the_verify_budget_is_found_in_turn_reading_little_per_open(
                 break
     else:
         raise AssertionError("five writer opens never checked the damaged chunk")
+
+
+def test_each_open_verifies_the_next_units_within_the_budget():
+    from pe_search.store.scrub import plan
+
+    units = [("a", 10), ("b", 10), ("c", 10), ("d", 10)]  # ends at 10, 20, 30, 40
+    assert plan(units, 0, 40) == plan(units, 17, 40)  # all fit: all, every time
+    assert plan(units, 17, 40).keys == {"a", "b", "c", "d"} and plan(units, 17, 40).next_position == 0
+    first = plan(units, 0, 25)  # a + b = 20; c would make 30
+    assert first.keys == {"a", "b"} and first.next_position == 20
+    second = plan(units, first.next_position, 25)
+    assert second.keys == {"c", "d"} and second.next_position == 0  # wrapped: the next open starts again
+    assert plan(units, 35, 25).keys == {"d", "a"} and plan(units, 35, 25).next_position == 10
+    assert plan(units, 75, 25).keys == {"d", "a"}  # a position past the end wraps (the library shrank)
+    assert plan(units, 12, 5).keys == {"b"}  # a unit larger than the budget is still verified
+    assert plan([], 3, 5).keys == frozenset()

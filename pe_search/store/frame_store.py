@@ -265,37 +265,42 @@ class FrameStore:
         """What is wrong with the blocks without reading them (a block file missing or cut short,
         blocks whose space has no `frame_files` row), and with those `verify(space, media_id)`
         picks, read whole and checked against their checksums (and their header)."""
-        rows = {row.space: row for row in session.scalars(select(FrameFile))}
+        generations = dict(session.execute(select(FrameFile.space, FrameFile.generation)).all())
         found = []
         sizes: dict[str, int | None] = {}
-        for block in session.scalars(select(FrameBlock).order_by(FrameBlock.space, FrameBlock.offset)):
-            row = rows.get(block.space)
-            if row is None:
-                found.append(
-                    FrameDamage(block.media_file_id, block.space, "its frame space's record is missing")
-                )
+        columns = (FrameBlock.media_file_id, FrameBlock.space, FrameBlock.offset, FrameBlock.nbytes)
+        for media_id, space, offset, nbytes in session.execute(
+            select(*columns).order_by(FrameBlock.space, FrameBlock.offset)
+        ):  # plain rows, not objects: this runs on every open
+            if space not in generations:
+                found.append(FrameDamage(media_id, space, "its frame space's record is missing"))
                 continue
-            path = self.layout.block_file(row.space, row.generation)
-            if block.space not in sizes:
-                sizes[block.space] = path.stat().st_size if path.exists() else None
-            size = sizes[block.space]
+            path = self.layout.block_file(space, generations[space])
+            if space not in sizes:
+                sizes[space] = path.stat().st_size if path.exists() else None
+            size = sizes[space]
             if size is None:
-                found.append(FrameDamage(block.media_file_id, block.space, f"{path} is missing"))
-            elif block.offset + block.nbytes > size:
+                found.append(FrameDamage(media_id, space, f"{path} is missing"))
+            elif offset + nbytes > size:
                 found.append(
                     FrameDamage(
-                        block.media_file_id,
-                        block.space,
-                        f"{path} was cut short ({size} bytes; the block ends at byte {block.offset + block.nbytes})",
+                        media_id,
+                        space,
+                        f"{path} was cut short ({size} bytes; the block ends at byte {offset + nbytes})",
                     )
                 )
-            elif verify(block.space, block.media_file_id):
-                handle = self.block_file(block.space, row.generation)
+            elif verify(space, media_id):
+                crcs = session.scalar(
+                    select(FrameBlock.crcs).where(
+                        FrameBlock.media_file_id == media_id, FrameBlock.space == space
+                    )
+                )
+                handle = self.block_file(space, generations[space])
                 try:
-                    handle.layout(block.offset, block.nbytes)
-                    handle.verify(block.offset, block.nbytes, checksums.unpack(block.crcs))
+                    handle.layout(offset, nbytes)
+                    handle.verify(offset, nbytes, checksums.unpack(crcs))
                 except (LibraryDamagedError, OSError, ValueError) as error:
-                    found.append(FrameDamage(block.media_file_id, block.space, _reason(error)))
+                    found.append(FrameDamage(media_id, space, _reason(error)))
         for damage in found:
             self.mark_damaged(damage)
         return found
