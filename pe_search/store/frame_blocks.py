@@ -204,17 +204,25 @@ class BlockFile:
             ),
         )
 
-    def verify(self, offset: int, nbytes: int, crcs: np.ndarray | None, pieces: range | None = None) -> None:
+    def verify(
+        self,
+        offset: int,
+        nbytes: int,
+        crcs: np.ndarray | None,
+        pieces: range | None = None,
+        *,
+        again: bool = False,
+    ) -> None:
         """Check `pieces` (default: all) of the block at `offset` against their recorded CRCs
-        (None: written before checksums, nothing to check); each piece once per handle. Raises
-        LibraryDamagedError naming what does not match."""
+        (None: written before checksums, nothing to check); each piece once per handle unless
+        `again`. Raises LibraryDamagedError naming what does not match."""
         if crcs is None:
             return
         data = self.view(offset + nbytes)
         piece = checksums.PIECE_BYTES
         for index in pieces if pieces is not None else range(len(crcs)):
             key = (offset, index, int(crcs[index]))
-            if key in self._verified:
+            if key in self._verified and not again:
                 continue
             start = offset + index * piece
             if checksums.crc_of(data, start, min(start + piece, offset + nbytes)) != crcs[index]:

@@ -66,7 +66,7 @@ def compact(
         offset = 0
         for block in blocks:
             try:  # a damaged block is not copied: its file is encoded again instead
-                old.verify(block.offset, block.nbytes, checksums.unpack(block.crcs))
+                old.verify(block.offset, block.nbytes, checksums.unpack(block.crcs), again=True)
             except LibraryDamagedError as error:
                 lost.append(f"{block.space} frames of media {block.media_file_id} are lost ({error.what})")
                 _forget_block(session, row, block)
