@@ -202,3 +202,69 @@ def test_rebuild_with_the_same_model_encodes_everything_again(library):
         for number in EVENTS:
             put(store, number)
         assert located(store) == TRUTH
+
+
+# -- through the indexer and the front doors, with the toy models and generated media -------------
+
+
+def test_index_encodes_again_exactly_the_file_whose_frames_were_lost(tmp_path):
+    from pe_search.api import Library
+    from pe_search.toy import synth
+    from pe_search.toy.media_writer import write_audio
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    clips = {
+        "beep.wav": synth.event_clip("high_beep", 6.0, 2.0, 4.0, seed=1),
+        "tone.wav": synth.event_clip("low_tone", 6.0, 1.0, 3.0, seed=2),
+    }
+    for name, clip in clips.items():
+        write_audio(folder / name, clip.samples, synth.SAMPLE_RATE)
+    beep = str((folder / "beep.wav").resolve())
+    library_dir = tmp_path / "lib"
+    with Library.open(library_dir, model="toy") as library:
+        assert library.index([folder], workers=0, progress=False).files_indexed == 2
+
+    def beep_spans() -> list[tuple[float, float, float]]:
+        with Library.open(library_dir) as library:
+            return [(s.start, s.end, s.probability) for s in library.locate("a high beep", path=beep)]
+
+    truth = clips["beep.wav"]
+    ((start, end, probability),) = beep_spans()
+    assert abs(start - truth.start) <= 0.04 and abs(end - truth.end) <= 0.04 and probability > 0.99
+
+    # garbage over the beep's own frames, inside its block
+    with sqlite3.connect(LibraryLayout(library_dir).database) as db:
+        offset, nbytes = db.execute(
+            "SELECT b.offset, b.nbytes FROM frame_blocks b JOIN media_files m ON m.id = b.media_file_id "
+            "WHERE m.path = ?",
+            (beep,),
+        ).fetchone()
+    overwrite(block_file(library_dir), offset + nbytes // 2, bytes(range(256)) * 8)
+    result = CliRunner().invoke(cli, ["locate", "a high beep", "--library", str(library_dir)])
+    assert result.exit_code == 0, result.output
+    assert "beep.wav" in result.stderr and "damaged" in result.stderr, result.output
+    assert "beep.wav" not in result.stdout  # left out, not scored on garbage
+    code, output = status_cli(library_dir)
+    assert code == 0 and "damaged" in output and "beep.wav" in output, output
+
+    with Library.open(library_dir) as library:  # the library's own model: no --model needed
+        summary = library.index([folder], workers=0, progress=False)
+    assert summary.files_indexed == 1 and summary.skipped == 1, summary  # the beep alone
+    ((start, end, probability),) = beep_spans()
+    assert abs(start - truth.start) <= 0.04 and abs(end - truth.end) <= 0.04 and probability > 0.99
+
+    with Library.open(library_dir) as library:  # same model, same settings: encodes all the same
+        assert library.index([folder], workers=0, progress=False, rebuild=True).files_indexed == 2
+
+
+def test_compaction_does_not_copy_a_block_damaged_while_the_library_is_open(library):
+    with LibraryStore.open(library, make_identity()) as store:
+        put(store, 1)  # file 1 again: its old block is dead, so there is something to reclaim
+        overwrite(block_file(library), frame_position(library, 0, 150), b"\xff" * 64)
+        said = store.compact()
+        assert any(path_of(0) in m or "lost" in m for m in said), said
+        assert statuses(store)[path_of(0)] == "pending"
+        assert located(store) == {p: s for p, s in TRUTH.items() if p != path_of(0)}
+        put(store, 0)
+        assert located(store) == TRUTH
