@@ -22,8 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pe_search.errors import Option
-from pe_search.store import checksums, frame_compaction
-from pe_search.store.errors import LibraryDamagedError
+from pe_search.store import checksums, frame_compaction, frame_damage
 from pe_search.store.frame_blocks import BlockFile, FrameTimes, pack_block
 from pe_search.store.frame_codes import (
     DEFAULT_FRAME_CODES,
@@ -40,7 +39,7 @@ from pe_search.store.frame_records import (
 )
 from pe_search.store.frame_slice import FrameSlice
 from pe_search.store.layout import LibraryLayout, check_space_name
-from pe_search.store.schema import FrameBlock, FrameFile, MediaFile
+from pe_search.store.schema import FrameBlock, FrameFile
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +52,7 @@ class FrameStore:
         self._files: dict[tuple[str, int], BlockFile] = {}
         self._codebooks: dict[tuple[str, str], Codebook] = {}
         self._lock = threading.Lock()
-        # blocks found damaged by this process (on open or when read): left out of every read
-        self._damage: dict[tuple[str, int], FrameDamage] = {}
+        self._damage = frame_damage.DamageRegistry()  # found by this process: left out of every read
 
     # -- files ------------------------------------------------------------------------------------
 
@@ -239,130 +237,42 @@ class FrameStore:
                 self.codebook(row),
                 checksums.unpack(block.crcs),
             )
-        except (LibraryDamagedError, OSError, ValueError) as error:
-            self.mark_damaged(FrameDamage(block.media_file_id, block.space, _reason(error)))
+        except frame_damage.DAMAGE as error:
+            self._damage.mark(FrameDamage(block.media_file_id, block.space, frame_damage.reason(error)))
             return None
 
-    # -- damage -----------------------------------------------------------------------------------
+    # -- damage (store/frame_damage.py) ----------------------------------------------------------
 
     def mark_damaged(self, damage: FrameDamage) -> None:
-        with self._lock:
-            if (damage.space, damage.media_id) not in self._damage:
-                log.warning(
-                    "frames of media %d (%s) left out: %s", damage.media_id, damage.space, damage.reason
-                )
-                self._damage[(damage.space, damage.media_id)] = damage
+        self._damage.mark(damage)
 
     def is_damaged(self, space: str, media_id: int) -> bool:
-        return (space, media_id) in self._damage
+        return self._damage.has(space, media_id)
 
     def damaged(self) -> list[FrameDamage]:
         """The blocks this process found damaged (on open, or when reading them), by space and file."""
-        with self._lock:
-            return sorted(self._damage.values(), key=lambda d: (d.space, d.media_id))
+        return self._damage.all()
 
     def find_damage(self, session: Session, verify: Callable[[str, int], bool]) -> list[FrameDamage]:
-        """What is wrong with the blocks without reading them (a block file missing or cut short,
-        blocks whose space has no `frame_files` row), and with those `verify(space, media_id)`
-        picks, read whole and checked against their checksums (and their header)."""
-        generations = dict(session.execute(select(FrameFile.space, FrameFile.generation)).all())
-        found = []
-        sizes: dict[str, int | None] = {}
-        columns = (FrameBlock.media_file_id, FrameBlock.space, FrameBlock.offset, FrameBlock.nbytes)
-        for media_id, space, offset, nbytes in session.execute(
-            select(*columns).order_by(FrameBlock.space, FrameBlock.offset)
-        ):  # plain rows, not objects: this runs on every open
-            if space not in generations:
-                found.append(FrameDamage(media_id, space, "its frame space's record is missing"))
-                continue
-            path = self.layout.block_file(space, generations[space])
-            if space not in sizes:
-                sizes[space] = path.stat().st_size if path.exists() else None
-            size = sizes[space]
-            if size is None:
-                found.append(FrameDamage(media_id, space, f"{path} is missing"))
-            elif offset + nbytes > size:
-                found.append(
-                    FrameDamage(
-                        media_id,
-                        space,
-                        f"{path} was cut short ({size} bytes; the block ends at byte {offset + nbytes})",
-                    )
-                )
-            elif verify(space, media_id):
-                crcs = session.scalar(
-                    select(FrameBlock.crcs).where(
-                        FrameBlock.media_file_id == media_id, FrameBlock.space == space
-                    )
-                )
-                handle = self.block_file(space, generations[space])
-                try:
-                    handle.layout(offset, nbytes)
-                    handle.verify(offset, nbytes, checksums.unpack(crcs))
-                except (LibraryDamagedError, OSError, ValueError) as error:
-                    found.append(FrameDamage(media_id, space, _reason(error)))
+        """Damaged blocks (see `frame_damage.find`), remembered: every read leaves them out."""
+        found = frame_damage.find(session, self.layout, self.block_file, verify)
         for damage in found:
-            self.mark_damaged(damage)
+            self._damage.mark(damage)
         return found
 
     def drop_damaged(self, session: Session, damages: list[FrameDamage]) -> list[int]:
-        """Forget damaged blocks (a writer): their rows go, their files become pending (to be
-        encoded again), a missing or cut file's tail goes back to what is there. Returns the
-        media ids; the caller commits."""
-        media_ids = sorted({d.media_id for d in damages})
-        for damage in damages:
-            block = session.get(FrameBlock, (damage.media_id, damage.space))
-            if block is None:
-                continue
-            row = session.get(FrameFile, damage.space)
-            if row is not None:
-                row.live_bytes -= block.nbytes
-                row.frames -= block.count
-            session.delete(block)
-        for row in session.scalars(select(FrameFile)):
-            path = self.layout.block_file(row.space, row.generation)
-            size = path.stat().st_size if path.exists() else 0
-            if size < row.tail:
-                row.tail = size
-        for media_id in media_ids:
-            media = session.get(MediaFile, media_id)
-            if media is not None:
-                media.status, media.error = "pending", None
-        session.flush()
-        with self._lock:
-            for damage in damages:
-                self._damage.pop((damage.space, damage.media_id), None)
+        """Forget damaged blocks, their files pending (a writer; the caller commits)."""
+        media_ids = frame_damage.forget(session, self.layout, damages)
+        self._damage.clear(damages)
         return media_ids
 
     def add_missing_checksums(self, session: Session) -> int:
-        """Checksums for blocks written before they were kept (read once, header checked);
-        returns how many blocks got them. The caller commits."""
-        rows = {row.space: row for row in session.scalars(select(FrameFile))}
-        done = 0
-        for block in session.scalars(select(FrameBlock).where(FrameBlock.crcs.is_(None))):
-            row = rows.get(block.space)
-            if row is None or self.is_damaged(block.space, block.media_file_id):
-                continue
-            handle = self.block_file(block.space, row.generation)
-            try:
-                handle.layout(block.offset, block.nbytes)
-                block.crcs = checksums.piece_crcs(handle.raw(block.offset, block.nbytes))
-                done += 1
-            except (LibraryDamagedError, OSError, ValueError) as error:
-                self.mark_damaged(FrameDamage(block.media_file_id, block.space, _reason(error)))
-        return done
+        """Checksums for blocks written before they were kept (the caller commits)."""
+        return frame_damage.add_missing_checksums(session, self.block_file, self._damage)
 
     def checksummed(self, session: Session) -> list[tuple[tuple[str, str, int], int]]:
-        """Every block as a unit of checksummed data: (("frames", space, media id), bytes), in
-        the order the scrub walks them."""
-        return [
-            (("frames", space, media_id), nbytes)
-            for space, media_id, nbytes in session.execute(
-                select(FrameBlock.space, FrameBlock.media_file_id, FrameBlock.nbytes).order_by(
-                    FrameBlock.space, FrameBlock.offset
-                )
-            )
-        ]
+        """Every block as a unit the open's checksum scrub walks."""
+        return frame_damage.units(session)
 
     def blocks(self, session: Session, space: str | None = None) -> list[FrameBlockInfo]:
         query = select(FrameBlock).order_by(FrameBlock.space, FrameBlock.media_file_id)
@@ -429,12 +339,6 @@ class FrameStore:
             for handle in self._files.values():
                 handle.close()
             self._files.clear()
-
-
-def _reason(error: Exception) -> str:
-    """One line on what is wrong (the error's own wording, without its advice)."""
-    what = getattr(error, "what", None) or str(error) or type(error).__name__
-    return what.splitlines()[0]
 
 
 def _info(block: FrameBlock) -> FrameBlockInfo:
