@@ -254,6 +254,28 @@ def test_index_encodes_again_exactly_the_file_whose_frames_were_lost(tmp_path):
     ((start, end, probability),) = beep_spans()
     assert abs(start - truth.start) <= 0.04 and abs(end - truth.end) <= 0.04 and probability > 0.99
 
+    # a deleted block file: the server goes on answering (200, not 500) and names both files
+    from fastapi.testclient import TestClient
+
+    from pe_search.server import ServerConfig, create_app
+
+    block_file(library_dir).unlink()
+    with TestClient(create_app(ServerConfig(library=library_dir)), base_url="http://127.0.0.1") as client:
+        damaged = client.get("/api/status").json()["damaged"]
+        assert sorted(d["path"].rsplit("/", 1)[-1] for d in damaged) == ["beep.wav", "tone.wav"], damaged
+        for body in ({"q": "a high beep", "target": "audio"}, {"q": "a high beep"}):  # hits read moments
+            answer = client.post("/api/search", json=body)
+            assert answer.status_code == 200, answer.text
+        answer = client.post("/api/locate", json={"q": "a high beep"})
+        assert answer.status_code == 200 and answer.json()["spans"] == [], answer.text
+        file_id = client.get("/api/files").json()["files"][0]["id"]
+        answer = client.get(f"/api/files/{file_id}/curve", params={"q": "a high beep"})
+        assert answer.status_code == 200, answer.text
+    with Library.open(library_dir) as library:
+        assert library.index([folder], workers=0, progress=False).files_indexed == 2
+    ((start, end, probability),) = beep_spans()
+    assert abs(start - truth.start) <= 0.04 and abs(end - truth.end) <= 0.04 and probability > 0.99
+
     with Library.open(library_dir) as library:  # same model, same settings: encodes all the same
         assert library.index([folder], workers=0, progress=False, rebuild=True).files_indexed == 2
 
@@ -268,3 +290,17 @@ def test_compaction_does_not_copy_a_block_damaged_while_the_library_is_open(libr
         assert located(store) == {p: s for p, s in TRUTH.items() if p != path_of(0)}
         put(store, 0)
         assert located(store) == TRUTH
+
+
+def test_a_read_that_loses_the_race_with_a_compaction_marks_nothing_for_good(library):
+    with LibraryStore.open(library, readonly=True) as reader:
+        stale = block_readers(reader, SPACE, None)  # a snapshot of generation 0's rows
+        with LibraryStore.open(library, make_identity()) as writer:
+            put(writer, 1)  # dead bytes, then a compaction to generation 1; generation 0's file goes
+            assert writer.compact()
+        assert not LibraryLayout(library).block_file(SPACE, 0).exists()
+        reader.frames.close()  # as a reader that had not mapped generation 0's file yet
+        for read in stale.values():  # read after the file went: nothing to read (no traceback)
+            assert read() is None
+        assert located(reader) == TRUTH  # a fresh snapshot reads generation 1, every file
+        assert not reader.status().damaged

@@ -220,6 +220,10 @@ class BlockFile:
             return
         data = self.view(offset + nbytes)
         piece = checksums.PIECE_BYTES
+        if len(crcs) != -(-nbytes // piece):
+            raise _damaged(
+                f"{self.path}@{offset}: the block's checksum record does not fit its size", self.path
+            )
         for index in pieces if pieces is not None else range(len(crcs)):
             key = (offset, index, int(crcs[index]))
             if key in self._verified and not again:

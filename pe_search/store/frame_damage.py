@@ -47,12 +47,17 @@ class DamageRegistry:
                 )
                 self._found[(damage.space, damage.media_id)] = damage
 
-    def has(self, space: str, media_id: int) -> bool:
-        return (space, media_id) in self._found
+    def has(self, space: str, media_id: int, generation: int | None) -> bool:
+        """Whether the block was found damaged in this generation's file (damage found in a file
+        a compaction has since replaced says nothing about the new one)."""
+        found = self._found.get((space, media_id))
+        return found is not None and found.generation == generation
 
-    def all(self) -> list[FrameDamage]:
+    def all(self, generations: dict[str, int]) -> list[FrameDamage]:
+        """The damage that still holds, given each space's live generation now."""
         with self._lock:
-            return sorted(self._found.values(), key=lambda d: (d.space, d.media_id))
+            found = [d for d in self._found.values() if d.generation == generations.get(d.space)]
+        return sorted(found, key=lambda d: (d.space, d.media_id))
 
     def clear(self, damages: list[FrameDamage]) -> None:
         with self._lock:
@@ -80,32 +85,34 @@ def find(
         select(*columns).order_by(FrameBlock.space, FrameBlock.offset)
     ):  # plain rows, not objects: this runs on every open
         if space not in generations:
-            found.append(FrameDamage(media_id, space, "its frame space's record is missing"))
+            found.append(FrameDamage(media_id, space, "its frame space's record is missing", None))
             continue
-        path = layout.block_file(space, generations[space])
+        generation = generations[space]
+        path = layout.block_file(space, generation)
         if space not in sizes:
             sizes[space] = path.stat().st_size if path.exists() else None
         size = sizes[space]
         if size is None:
-            found.append(FrameDamage(media_id, space, f"{path} is missing"))
+            found.append(FrameDamage(media_id, space, f"{path} is missing", generation))
         elif offset + nbytes > size:
             found.append(
                 FrameDamage(
                     media_id,
                     space,
                     f"{path} was cut short ({size} bytes; the block ends at byte {offset + nbytes})",
+                    generation,
                 )
             )
         elif verify(space, media_id):
             crcs = session.scalar(
                 select(FrameBlock.crcs).where(FrameBlock.media_file_id == media_id, FrameBlock.space == space)
             )
-            handle = open_file(space, generations[space])
+            handle = open_file(space, generation)
             try:
                 handle.layout(offset, nbytes)
                 handle.verify(offset, nbytes, checksums.unpack(crcs))
             except DAMAGE as error:
-                found.append(FrameDamage(media_id, space, reason(error)))
+                found.append(FrameDamage(media_id, space, reason(error), generation))
     return found
 
 
@@ -142,15 +149,16 @@ def add_missing_checksums(session: Session, open_file: OpenFile, registry: Damag
     generations = dict(session.execute(select(FrameFile.space, FrameFile.generation)).all())
     done = 0
     for block in session.scalars(select(FrameBlock).where(FrameBlock.crcs.is_(None))):
-        if block.space not in generations or registry.has(block.space, block.media_file_id):
+        generation = generations.get(block.space)
+        if generation is None or registry.has(block.space, block.media_file_id, generation):
             continue
-        handle = open_file(block.space, generations[block.space])
+        handle = open_file(block.space, generation)
         try:
             handle.layout(block.offset, block.nbytes)
             block.crcs = checksums.piece_crcs(handle.raw(block.offset, block.nbytes))
             done += 1
         except DAMAGE as error:
-            registry.mark(FrameDamage(block.media_file_id, block.space, reason(error)))
+            registry.mark(FrameDamage(block.media_file_id, block.space, reason(error), generation))
     return done
 
 

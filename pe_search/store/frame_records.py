@@ -42,6 +42,7 @@ class FrameDamage:
     media_id: int
     space: str
     reason: str
+    generation: int | None  # of the block file it was found in (None: no frame_files row)
 
 
 @dataclass(frozen=True)

@@ -212,7 +212,9 @@ class FrameStore:
         if media_ids is not None:
             query = query.where(FrameBlock.media_file_id.in_(media_ids))
         blocks = [
-            b for b in session.execute(query).scalars().all() if not self.is_damaged(space, b.media_file_id)
+            b
+            for b in session.execute(query).scalars().all()
+            if not self.is_damaged(space, b.media_file_id, row.generation)
         ]
 
         def reader(block):
@@ -223,7 +225,7 @@ class FrameStore:
     def _slice(self, block: FrameBlock, row: FrameFile, start, end) -> FrameSlice | None:
         """A slice of the block, its bytes checked on the way; None (and the block remembered as
         damaged, for status and for the next writer) when they are not what was written."""
-        if self.is_damaged(block.space, block.media_file_id):
+        if self.is_damaged(block.space, block.media_file_id, row.generation):
             return None
         handle = self.block_file(block.space, row.generation)
         try:
@@ -238,7 +240,8 @@ class FrameStore:
                 checksums.unpack(block.crcs),
             )
         except frame_damage.DAMAGE as error:
-            self._damage.mark(FrameDamage(block.media_file_id, block.space, frame_damage.reason(error)))
+            damage = FrameDamage(block.media_file_id, block.space, frame_damage.reason(error), row.generation)
+            self._damage.mark(damage)
             return None
 
     # -- damage (store/frame_damage.py) ----------------------------------------------------------
@@ -246,12 +249,13 @@ class FrameStore:
     def mark_damaged(self, damage: FrameDamage) -> None:
         self._damage.mark(damage)
 
-    def is_damaged(self, space: str, media_id: int) -> bool:
-        return self._damage.has(space, media_id)
+    def is_damaged(self, space: str, media_id: int, generation: int | None) -> bool:
+        return self._damage.has(space, media_id, generation)
 
-    def damaged(self) -> list[FrameDamage]:
-        """The blocks this process found damaged (on open, or when reading them), by space and file."""
-        return self._damage.all()
+    def damaged(self, session: Session) -> list[FrameDamage]:
+        """The blocks this process found damaged (on open, or when reading them) that are still
+        in the live block files, by space and file."""
+        return self._damage.all(dict(session.execute(select(FrameFile.space, FrameFile.generation)).all()))
 
     def find_damage(self, session: Session, verify: Callable[[str, int], bool]) -> list[FrameDamage]:
         """Damaged blocks (see `frame_damage.find`), remembered: every read leaves them out."""

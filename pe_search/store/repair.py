@@ -95,7 +95,7 @@ class Repair(Writing):
         plan = scrub.plan(units, position, VERIFY_VECTORS_BYTES)
         self._check_vector_files(states, chunks, plan.keys)
         self._check_frames(plan.keys)
-        if not self.readonly:
+        if not self.readonly and plan.next_position != position:
             with self._session() as session:
                 session.merge(ScrubState(id=1, position=plan.next_position))
                 session.commit()

@@ -57,12 +57,12 @@ class Reporting(StoreCore):
     def damaged_frames(self) -> tuple[DamagedFrames, ...]:
         """Files whose frame blocks this process found damaged (when opening, or reading them):
         their frames are left out of every read until an index run encodes them again."""
-        damage = self.frames.damaged()
-        if not damage:
-            return ()
-        with self._read_engine.connect() as connection:
+        with Session(self._read_engine) as session:
+            damage = self.frames.damaged(session)
+            if not damage:
+                return ()
             paths = dict(
-                connection.execute(
+                session.execute(
                     select(MediaFile.id, MediaFile.path).where(MediaFile.id.in_({d.media_id for d in damage}))
                 ).all()
             )
