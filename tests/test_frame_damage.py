@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -304,3 +305,39 @@ def test_a_read_that_loses_the_race_with_a_compaction_marks_nothing_for_good(lib
             assert read() is None
         assert located(reader) == TRUTH  # a fresh snapshot reads generation 1, every file
         assert not reader.status().damaged
+
+
+def test_a_library_from_before_checksums_gets_them_on_its_next_writer_open(library):
+    with LibraryStore.open(library, make_identity()) as store:
+        add_clip_vectors(store)
+    with sqlite3.connect(LibraryLayout(library).database) as db:  # as migration 0006 leaves an older library
+        db.execute("UPDATE frame_blocks SET crcs = NULL")
+        db.execute("DELETE FROM vector_chunks")
+    LibraryStore.open(library, make_identity()).close()
+    blocks = block_file(library).read_bytes()
+    vectors = LibraryLayout(library).vector_file("audio").read_bytes()
+    with sqlite3.connect(LibraryLayout(library).database) as db:
+        for offset, nbytes, crcs in db.execute("SELECT offset, nbytes, crcs FROM frame_blocks"):
+            assert nbytes < 1 << 20 and crcs == struct.pack(
+                "<I", zlib.crc32(blocks[offset : offset + nbytes])
+            )
+        assert dict(db.execute("SELECT chunk, crc32 FROM vector_chunks")) == {
+            0: zlib.crc32(vectors[: 3 * 4 * DIM])
+        }
+    overwrite(block_file(library), frame_position(library, 0, 150), b"\xff" * 64)
+    with LibraryStore.open(library, readonly=True) as reader:  # and they are checked from then on
+        assert damaged_paths(reader) == {path_of(0)}
+
+
+def add_clip_vectors(store: LibraryStore) -> None:
+    """Three clip vectors beside the frames, so the library has a vector file too."""
+    from pe_search.store import SegmentRecord
+
+    with store.write() as tx:
+        media_id = tx.media_id(path_of(0))
+        segments = tx.add_segments(
+            media_id, [SegmentRecord(0.0, 2.0), SegmentRecord(2.0, 4.0), SegmentRecord(4.0, 6.0)]
+        )
+        tx.add_vectors(
+            "audio", segments, np.random.default_rng(3).standard_normal((3, DIM)).astype(np.float32)
+        )
