@@ -31,6 +31,7 @@ from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError
 from pe_search.query.service import QueryService
 from pe_search.store import (
+    DamagedFrames,
     LibraryLayout,
     LibraryNotFoundError,
     LibraryStatus,
@@ -277,6 +278,12 @@ class Library:
 
     def status(self) -> LibraryStatus:
         return self.store.status()
+
+    def damaged_frames(self) -> list[DamagedFrames]:
+        """Files whose stored frames were found damaged (on opening, or by a query that read
+        them): their frames are left out of `locate` and frame search until `index` encodes
+        them again. Each names the file, the frame space and what is wrong."""
+        return list(self.store.damaged_frames())
 
     # ------------------------------------------------------------------ queries
     def search(

@@ -25,6 +25,15 @@ class FileProblem:
 
 
 @dataclass(frozen=True)
+class DamagedFile:
+    """A file whose stored frames are damaged: left out of searches until `index` encodes it again."""
+
+    path: str
+    space: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class StatusReport:
     """What a library holds, how its indexes are built, and which files failed or are partial."""
 
@@ -38,6 +47,7 @@ class StatusReport:
     frames: dict[str, dict[str, Any]]
     failed: list[FileProblem]
     partial: list[FileProblem]
+    damaged: list[DamagedFile]
     messages: list[str]
 
     def as_dict(self) -> dict[str, Any]:
@@ -89,5 +99,6 @@ def status_report(store: LibraryStore, library_dir: str | Path) -> StatusReport:
         },
         failed=_files_with(store, "failed"),
         partial=_files_with(store, "partial"),
+        damaged=[DamagedFile(d.path, d.space, d.reason) for d in status.damaged],
         messages=list(status.messages),
     )

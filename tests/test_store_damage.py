@@ -5,7 +5,9 @@ are encoded again); a library on a read-only disk is searched without writing an
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +180,70 @@ def test_sqlite_proof_of_untouched_files(library, tmp_path):
         store.status()
     after = {p.name: p.read_bytes() for p in library.rglob("*") if p.is_file() and p.name in before}
     assert after == before
+
+
+# -- checksums of files of any size (issue 27, defect 5) -------------------------------------------
+
+
+def test_chunk_checksums_are_kept_as_vectors_are_written(tmp_path, monkeypatch):
+    from pe_search.store import checksums
+
+    monkeypatch.setattr(checksums, "CHUNK_BYTES", 1000)  # rows of 64 bytes straddle the chunks
+    library = tmp_path / "lib"
+    with LibraryStore.open(library, make_identity()) as store:
+        for number in range(30):  # 30 commits of 3 rows each: most continue a partial chunk
+            add_file(store, number, segments=3)
+    committed = LibraryLayout(library).vector_file("audio").read_bytes()[: 90 * 64]
+    expected = {
+        i: zlib.crc32(committed[at : at + 1000]) for i, at in enumerate(range(0, len(committed), 1000))
+    }
+    with sqlite3.connect(LibraryLayout(library).database) as db:
+        recorded = dict(db.execute("SELECT chunk, crc32 FROM vector_chunks WHERE space = 'audio'"))
+    assert recorded == expected
+
+
+def test_damage_past_the_verify_budget_is_found_in_turn_reading_little_per_open(tmp_path, monkeypatch):
+    from pe_search.store import checksums, repair
+    from pe_search.store.vector_file import VectorFile
+
+    monkeypatch.setattr(checksums, "CHUNK_BYTES", 1024)
+    monkeypatch.setattr(repair, "VERIFY_VECTORS_BYTES", 2048)  # the file holds 10 chunks: 5 opens' worth
+    library = tmp_path / "lib"
+    with LibraryStore.open(library, make_identity()) as store:
+        for number in range(40):
+            add_file(store, number)  # 160 rows of 64 bytes
+    path = LibraryLayout(library).vector_file("audio")
+    assert path.stat().st_size == 10 * 1024
+    with open(path, "r+b") as handle:  # garbage early in the file, far from the last write
+        handle.seek(300)
+        handle.write(b"\x7f" * 8)
+    read = []
+    real_crc = getattr(VectorFile, "crc", None)
+    monkeypatch.setattr(
+        VectorFile, "crc", lambda self, a, b: read.append(b - a) or real_crc(self, a, b), raising=False
+    )
+    for _open in range(5):
+        read.clear()
+        with LibraryStore.open(library, make_identity()) as store:
+            assert sum(read) <= 2048  # an open checks at most the budget
+            if any("checksum mismatch" in m for m in store.messages):
+                assert {m.status for m in store.iter_media()} == {"pending"}
+                break
+    else:
+        raise AssertionError("five writer opens never checked the damaged chunk")
+
+
+def test_each_open_verifies_the_next_units_within_the_budget():
+    from pe_search.store.scrub import plan
+
+    units = [("a", 10), ("b", 10), ("c", 10), ("d", 10)]  # ends at 10, 20, 30, 40
+    assert plan(units, 0, 40) == plan(units, 17, 40)  # all fit: all, every time
+    assert plan(units, 17, 40).keys == {"a", "b", "c", "d"} and plan(units, 17, 40).next_position == 0
+    first = plan(units, 0, 25)  # a + b = 20; c would make 30
+    assert first.keys == {"a", "b"} and first.next_position == 20
+    second = plan(units, first.next_position, 25)
+    assert second.keys == {"c", "d"} and second.next_position == 0  # wrapped: the next open starts again
+    assert plan(units, 35, 25).keys == {"d", "a"} and plan(units, 35, 25).next_position == 10
+    assert plan(units, 75, 25).keys == {"d", "a"}  # a position past the end wraps (the library shrank)
+    assert plan(units, 12, 5).keys == {"b"}  # a unit larger than the budget is still verified
+    assert plan([], 3, 5).keys == frozenset()

@@ -115,6 +115,7 @@ def test_reader_refuses_old_schema_and_writer_upgrades(library):
         "0004_audio_fingerprints",
         "0005",
         "0006_source_timecodes",
+        "0007_frame_block_checksums",
     ]
     assert upgrade(engine) == []
     engine.dispose()

@@ -25,7 +25,9 @@ def handles_option(function):
 
 def clips_options(function):
     """`--clips DIR`, `--handles S` and `--force` for a command whose results become clips."""
-    function = click.option("--force", is_flag=True, help="Replace files that exist (clips, the export file).")(function)
+    function = click.option(
+        "--force", is_flag=True, help="Replace files that exist (clips, the export file)."
+    )(function)
     function = handles_option(function)
     return click.option(
         "--clips",

@@ -107,7 +107,9 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching (repeatable).")
 @click.option("--no-prune", is_flag=True, help="Keep files that are gone from disk in the library.")
 @click.option(
-    "--rebuild", is_flag=True, help="Library made with another model: drop its vectors and re-encode."
+    "--rebuild",
+    is_flag=True,
+    help="Drop every stored vector and encode every file again (another model or settings, or a repair).",
 )
 @json_option
 def index_command(

@@ -90,6 +90,7 @@ def search_command(
             modified_after=modified_after.timestamp() if modified_after else None,
             modified_before=modified_before.timestamp() if modified_before else None, mode=mode,
         )  # fmt: skip
+        warn_damaged(opened)
         clips = write_result_clips(opened, hits, clips_dir, handles, force) if clips_dir else None
         if write_export(opened, hits, text, export, as_json, handles=handles, force=force):
             return
@@ -110,6 +111,16 @@ def search_command(
         )
         if hit.why is not None and hit.why.text_field:
             click.echo(f"{'':>5}why: {_why(hit.why)}")
+
+
+def warn_damaged(opened) -> None:
+    """One line on stderr per file whose stored frames were found damaged (left out)."""
+    for damage in opened.damaged_frames():
+        click.echo(
+            f"warning: {damage.space} frames of {damage.path} are damaged and were left out "
+            f"({damage.reason}); run `pe-search index` on its folder to encode it again",
+            err=True,
+        )
 
 
 def _why(why) -> str:
@@ -141,6 +152,7 @@ def locate_command(
 
     with Library.open(library, device=device) as opened:
         spans = opened.locate(text, path=path, threshold=threshold, min_duration=min_duration, k=k)
+        warn_damaged(opened)
         clips = write_result_clips(opened, spans, clips_dir, handles, force) if clips_dir else None
         if write_export(opened, spans, text, export, as_json, handles=handles, force=force):
             return

@@ -43,6 +43,11 @@ def status_command(library, as_json) -> None:
         click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
     for part in report["partial"]:
         click.echo(f"  partial: {shown_path(part['path'])}: {part['reason']}")
+    for damage in report["damaged"]:
+        click.echo(
+            f"  damaged: {shown_path(damage['path'])}: {damage['space']} frames left out ({damage['reason']}); "
+            "`pe-search index` encodes it again"
+        )
 
 
 def _megabytes(nbytes: int) -> str:

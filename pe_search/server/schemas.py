@@ -215,6 +215,11 @@ class StatusResponse(BaseModel):
     partial: list[dict[str, str | None]] = Field(
         default_factory=list, description="Files indexed in part (a stream failed), and why."
     )
+    damaged: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="Files whose stored frames are damaged (path, space, reason): left out of searches "
+        "until the next index run encodes them again.",
+    )
     messages: list[str]
     uploads: UploadLimits
     token_required: bool

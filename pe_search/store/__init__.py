@@ -29,6 +29,7 @@ from pe_search.store.library import LibraryStore
 from pe_search.store.model_record import recorded_model_ids
 from pe_search.store.policy import IndexPolicy
 from pe_search.store.records import (
+    DamagedFrames,
     LibraryStatus,
     MediaInfo,
     MediaRecord,
@@ -49,6 +50,7 @@ __all__ = [
     "FRAME_CODES",
     "LIBRARY_ENV",
     "SEARCHABLE_STATUSES",
+    "DamagedFrames",
     "FramePolicy",
     "FrameScan",
     "FrameSlice",

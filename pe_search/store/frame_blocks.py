@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from pe_search.errors import Option
+from pe_search.store import checksums
 from pe_search.store.append_file import AppendFile
 from pe_search.store.errors import LibraryDamagedError
 from pe_search.store.frame_codes import ENCODING_IDS, ENCODINGS, Codebook, CodedFrames
@@ -186,6 +187,7 @@ class BlockFile:
         self.path = path
         self.writable = writable
         self._file = AppendFile(path, writable=writable)
+        self._verified: set[tuple[int, int, int]] = set()  # (block offset, piece, its CRC) checked
 
     def write(self, offset: int, data: bytes) -> None:
         self._file.write(offset, data)
@@ -202,8 +204,43 @@ class BlockFile:
             ),
         )
 
-    def layout(self, offset: int, nbytes: int) -> BlockLayout:
+    def verify(
+        self,
+        offset: int,
+        nbytes: int,
+        crcs: np.ndarray | None,
+        pieces: range | None = None,
+        *,
+        again: bool = False,
+    ) -> None:
+        """Check `pieces` (default: all) of the block at `offset` against their recorded CRCs
+        (None: written before checksums, nothing to check); each piece once per handle unless
+        `again`. Raises LibraryDamagedError naming what does not match."""
+        if crcs is None:
+            return
         data = self.view(offset + nbytes)
+        piece = checksums.PIECE_BYTES
+        if len(crcs) != -(-nbytes // piece):
+            raise _damaged(
+                f"{self.path}@{offset}: the block's checksum record does not fit its size", self.path
+            )
+        for index in pieces if pieces is not None else range(len(crcs)):
+            key = (offset, index, int(crcs[index]))
+            if key in self._verified and not again:
+                continue
+            start = offset + index * piece
+            if checksums.crc_of(data, start, min(start + piece, offset + nbytes)) != crcs[index]:
+                raise _damaged(
+                    f"{self.path}@{offset}: the block does not hold what was written (checksum "
+                    f"mismatch in bytes {index * piece}-{min((index + 1) * piece, nbytes)} of it)",
+                    self.path,
+                )
+            self._verified.add(key)
+
+    def layout(self, offset: int, nbytes: int, crcs: np.ndarray | None = None) -> BlockLayout:
+        data = self.view(offset + nbytes)
+        if crcs is not None and len(crcs):
+            self.verify(offset, nbytes, crcs, range(1))  # the piece holding the header
         head = memoryview(np.ascontiguousarray(data[offset : offset + HEADER_SIZE]))
         where = f"{self.path}@{offset}"
         try:
@@ -225,11 +262,18 @@ class BlockFile:
         start: float | None = None,
         end: float | None = None,
         codebook: Codebook | None = None,
+        crcs: np.ndarray | None = None,
     ) -> FrameSlice:
-        """The frames of the block at `offset` that overlap [start, end]: only those codes are read."""
-        layout = self.layout(offset, nbytes)
+        """The frames of the block at `offset` that overlap [start, end]: only those codes are read
+        (and checked against the block's `crcs`, with its header, times and parameters)."""
+        layout = self.layout(offset, nbytes, crcs)
         first, stop = layout.times.overlapping(start, end)
         data = self.view(offset + nbytes)
+        codes_from = layout.codes_offset + first * layout.code_size
+        self.verify(offset, nbytes, crcs, checksums.pieces_between(0, layout.codes_offset, nbytes))
+        if stop > first:
+            codes_to = layout.codes_offset + stop * layout.code_size
+            self.verify(offset, nbytes, crcs, checksums.pieces_between(codes_from, codes_to, nbytes))
         base = offset + layout.params_offset
         params = np.frombuffer(data, dtype="<f4", count=layout.params, offset=base) if layout.params else None
         codes_at = offset + layout.codes_offset + first * layout.code_size
@@ -262,7 +306,8 @@ def _damaged(what: str, where: str | Path) -> LibraryDamagedError:
     """The block file does not hold what SQLite says it does."""
     return LibraryDamagedError(
         what,
-        "restore the block file from a backup, or index the library again with {0}",
-        options=(Option("rebuild", switch=True),),
+        "run {0} on your folders: the files whose frames are lost are encoded again "
+        "(or restore the library from a backup)",
+        options=(Option("Library.index", flag="`pe-search index`"),),
         value=str(where),
     )

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pe_search.store import checksums
 from pe_search.store.atomic import fsync_dir
+from pe_search.store.errors import LibraryDamagedError
 from pe_search.store.frame_blocks import BlockFile
 from pe_search.store.layout import LibraryLayout
-from pe_search.store.schema import FrameBlock, FrameFile
+from pe_search.store.schema import FrameBlock, FrameFile, MediaFile
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +61,16 @@ def compact(
     path = layout.block_file(space, old_generation + 1)
     path.unlink(missing_ok=True)  # a leftover of an interrupted compaction
     new = BlockFile(path, writable=True)
+    lost = []
     try:
         offset = 0
         for block in blocks:
+            try:  # a damaged block is not copied: its file is encoded again instead
+                old.verify(block.offset, block.nbytes, checksums.unpack(block.crcs), again=True)
+            except LibraryDamagedError as error:
+                lost.append(f"{block.space} frames of media {block.media_file_id} are lost ({error.what})")
+                _forget_block(session, row, block)
+                continue
             new.write(offset, old.raw(block.offset, block.nbytes))
             block.offset, offset = offset, offset + block.nbytes
         _step(on_step, "copied")
@@ -77,7 +86,16 @@ def compact(
     forget(space, old_generation)
     layout.block_file(space, old_generation).unlink(missing_ok=True)
     fsync_dir(path.parent)
-    return f"{space}: compacted frame blocks from {_mb(before)} to {_mb(offset)} ({len(blocks)} blocks)"
+    done = f"{space}: compacted frame blocks from {_mb(before)} to {_mb(offset)} ({len(blocks) - len(lost)} blocks)"
+    return "; ".join([done, *(f"{what}; the file is pending, to be encoded again" for what in lost)])
+
+
+def _forget_block(session: Session, row: FrameFile, block: FrameBlock) -> None:
+    row.frames -= block.count
+    media = session.get(MediaFile, block.media_file_id)
+    if media is not None:
+        media.status, media.error = "pending", None
+    session.delete(block)
 
 
 def remove_leftovers(session: Session, layout: LibraryLayout) -> None:

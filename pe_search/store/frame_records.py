@@ -36,6 +36,16 @@ class FrameBlockInfo:
 
 
 @dataclass(frozen=True)
+class FrameDamage:
+    """A block whose frames are lost: which file and space, and what is wrong (one line)."""
+
+    media_id: int
+    space: str
+    reason: str
+    generation: int | None  # of the block file it was found in (None: no frame_files row)
+
+
+@dataclass(frozen=True)
 class FrameSpaceStatus:
     """A frame space on disk: live frames and bytes, and the dead bytes compaction would reclaim."""
 

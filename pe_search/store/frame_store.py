@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pe_search.errors import Option
-from pe_search.store import frame_compaction
+from pe_search.store import checksums, frame_compaction, frame_damage
 from pe_search.store.frame_blocks import BlockFile, FrameTimes, pack_block
 from pe_search.store.frame_codes import (
     DEFAULT_FRAME_CODES,
@@ -30,7 +30,13 @@ from pe_search.store.frame_codes import (
     Codebook,
     encode,
 )
-from pe_search.store.frame_records import FrameBlockInfo, FrameCodesError, FramePolicy, FrameSpaceStatus
+from pe_search.store.frame_records import (
+    FrameBlockInfo,
+    FrameCodesError,
+    FrameDamage,
+    FramePolicy,
+    FrameSpaceStatus,
+)
 from pe_search.store.frame_slice import FrameSlice
 from pe_search.store.layout import LibraryLayout, check_space_name
 from pe_search.store.schema import FrameBlock, FrameFile
@@ -46,6 +52,7 @@ class FrameStore:
         self._files: dict[tuple[str, int], BlockFile] = {}
         self._codebooks: dict[tuple[str, str], Codebook] = {}
         self._lock = threading.Lock()
+        self._damage = frame_damage.DamageRegistry()  # found by this process: left out of every read
 
     # -- files ------------------------------------------------------------------------------------
 
@@ -146,6 +153,7 @@ class FrameStore:
                 start_s=info.start,
                 end_s=info.end,
                 encoding=encoding,
+                crcs=checksums.piece_crcs(data),
             )
         )
         return info
@@ -203,18 +211,72 @@ class FrameStore:
         query = select(FrameBlock).where(FrameBlock.space == space).order_by(FrameBlock.media_file_id)
         if media_ids is not None:
             query = query.where(FrameBlock.media_file_id.in_(media_ids))
-        blocks = session.execute(query).scalars().all()
+        blocks = [
+            b
+            for b in session.execute(query).scalars().all()
+            if not self.is_damaged(space, b.media_file_id, row.generation)
+        ]
 
         def reader(block):
             return lambda start=None, end=None: self._slice(block, row, start, end)
 
         return [(_info(block), reader(block)) for block in blocks]
 
-    def _slice(self, block: FrameBlock, row: FrameFile, start, end) -> FrameSlice:
+    def _slice(self, block: FrameBlock, row: FrameFile, start, end) -> FrameSlice | None:
+        """A slice of the block, its bytes checked on the way; None (and the block remembered as
+        damaged, for status and for the next writer) when they are not what was written."""
+        if self.is_damaged(block.space, block.media_file_id, row.generation):
+            return None
         handle = self.block_file(block.space, row.generation)
-        return handle.read_slice(
-            block.offset, block.nbytes, block.media_file_id, block.space, start, end, self.codebook(row)
-        )
+        try:
+            return handle.read_slice(
+                block.offset,
+                block.nbytes,
+                block.media_file_id,
+                block.space,
+                start,
+                end,
+                self.codebook(row),
+                checksums.unpack(block.crcs),
+            )
+        except frame_damage.DAMAGE as error:
+            damage = FrameDamage(block.media_file_id, block.space, frame_damage.reason(error), row.generation)
+            self._damage.mark(damage)
+            return None
+
+    # -- damage (store/frame_damage.py) ----------------------------------------------------------
+
+    def mark_damaged(self, damage: FrameDamage) -> None:
+        self._damage.mark(damage)
+
+    def is_damaged(self, space: str, media_id: int, generation: int | None) -> bool:
+        return self._damage.has(space, media_id, generation)
+
+    def damaged(self, session: Session) -> list[FrameDamage]:
+        """The blocks this process found damaged (on open, or when reading them) that are still
+        in the live block files, by space and file."""
+        return self._damage.all(dict(session.execute(select(FrameFile.space, FrameFile.generation)).all()))
+
+    def find_damage(self, session: Session, verify: Callable[[str, int], bool]) -> list[FrameDamage]:
+        """Damaged blocks (see `frame_damage.find`), remembered: every read leaves them out."""
+        found = frame_damage.find(session, self.layout, self.block_file, verify)
+        for damage in found:
+            self._damage.mark(damage)
+        return found
+
+    def drop_damaged(self, session: Session, damages: list[FrameDamage]) -> list[int]:
+        """Forget damaged blocks, their files pending (a writer; the caller commits)."""
+        media_ids = frame_damage.forget(session, self.layout, damages)
+        self._damage.clear(damages)
+        return media_ids
+
+    def add_missing_checksums(self, session: Session) -> int:
+        """Checksums for blocks written before they were kept (the caller commits)."""
+        return frame_damage.add_missing_checksums(session, self.block_file, self._damage)
+
+    def checksummed(self, session: Session) -> list[tuple[tuple[str, str, int], int]]:
+        """Every block as a unit the open's checksum scrub walks."""
+        return frame_damage.units(session)
 
     def blocks(self, session: Session, space: str | None = None) -> list[FrameBlockInfo]:
         query = select(FrameBlock).order_by(FrameBlock.space, FrameBlock.media_file_id)

@@ -79,7 +79,9 @@ class Opening(Repair):
         self._read_engine = open_engine(database, writer=False)
         if self.readonly:
             check_revision(self._read_engine)
-        self._check_model(identity, rebuild)
+        if not self._check_model(identity, rebuild) and rebuild and not self.readonly:
+            # asked for, with the same model: every file is encoded again all the same (a repair)
+            self._drop_encodings("rebuild asked for")
         if not self.readonly:
             self._repair_text_index()
             self._remove_leftovers()
@@ -88,7 +90,7 @@ class Opening(Repair):
         self._load_spaces()
 
     def _load_spaces(self) -> None:
-        self._check_vector_files()
+        self._check_stored_vectors()
         with self._read_engine.connect() as connection:
             states = [space_state(row) for row in connection.execute(select(IndexState))]
         for state in states:
@@ -104,7 +106,10 @@ class Opening(Repair):
 
     # -- the model that built the library -------------------------------------------------------------
 
-    def _check_model(self, identity: ModelIdentity | None, rebuild: bool) -> None:
+    def _check_model(self, identity: ModelIdentity | None, rebuild: bool) -> bool:
+        """Record or check the model; True when another model (with `rebuild`) dropped every
+        encoding."""
+        dropped = False
         stored = self._stored_identity()
         if stored is not None and identity is not None:
             difference = stored.difference(identity)
@@ -113,6 +118,7 @@ class Opening(Repair):
                     raise ModelMismatchError(self.layout.root, difference)
                 self._reset_for_model(identity, difference)
                 stored = identity
+                dropped = True
             elif stored.weights_hash != identity.weights_hash and not self.readonly:
                 self._record_weights_hash(identity.weights_hash)
                 stored = replace(stored, weights_hash=identity.weights_hash)
@@ -122,6 +128,7 @@ class Opening(Repair):
                 session.commit()
             stored = identity
         self.identity = stored or identity
+        return dropped
 
     def _stored_identity(self) -> ModelIdentity | None:
         try:

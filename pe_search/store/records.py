@@ -83,6 +83,17 @@ class SpaceStatus:
 
 
 @dataclass(frozen=True)
+class DamagedFrames:
+    """A file whose frame block is damaged: its frames are left out of every read until an index
+    run encodes it again (the next writer marks it pending)."""
+
+    media_id: int
+    path: str
+    space: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class LibraryStatus:
     library_dir: str
     schema_revision: str | None
@@ -92,6 +103,7 @@ class LibraryStatus:
     spaces: dict[str, SpaceStatus] = field(default_factory=dict)
     frames: dict[str, Any] = field(default_factory=dict)  # frame space -> FrameSpaceStatus
     messages: tuple[str, ...] = ()
+    damaged: tuple[DamagedFrames, ...] = ()  # frame blocks found damaged by this process
 
 
 @dataclass

@@ -13,18 +13,19 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from pe_search.errors import Option
+from pe_search.store import checksums, scrub
 from pe_search.store.core import JOIN_CHUNK
 from pe_search.store.errors import LibraryDamagedError
-from pe_search.store.schema import IndexState, MediaFile, Segment, Vector
+from pe_search.store.schema import IndexState, MediaFile, ScrubState, Segment, Vector, VectorChunk
 from pe_search.store.text_repair import rebuild_text_index, text_index_damaged
 from pe_search.store.vector_file import VectorFile
 from pe_search.store.writing import Writing
 
 log = logging.getLogger(__name__)
 
-# Vector files up to this size are checksummed whenever a library is opened (about 0.1 s per
-# 256 MB from the page cache); longer ones are checked by length.
-VERIFY_VECTORS_BYTES = 256 << 20
+# Checksummed bytes (vector chunks and frame blocks) one open verifies at most, in turn (see
+# store/checksums.py): about 0.25 s from the page cache. A library under it is verified whole.
+VERIFY_VECTORS_BYTES = checksums.VERIFY_BYTES
 # What re-encodes lost vectors: `pe-search index` on the command line, `Library.index` in the API.
 INDEX = Option("Library.index", flag="`pe-search index`")
 
@@ -41,6 +42,7 @@ class Repair(Writing):
             session.execute(delete(Vector))
             session.execute(delete(Segment))
             session.execute(delete(IndexState))
+            session.execute(delete(VectorChunk))
             self.frames.drop_all(session)
             session.execute(update(MediaFile).values(status="pending", error=None))
             if also is not None:
@@ -82,21 +84,56 @@ class Repair(Writing):
         with self._session() as session:
             self.frames.remove_leftovers(session)
 
-    def _check_vector_files(self) -> None:
-        """Compare each space's vector file with what SQLite says it holds (its length and, for
-        files up to VERIFY_VECTORS_BYTES, its checksum). A reader refuses a damaged file
-        in one line; a writer drops the space and marks its files pending, so this run (or the
-        next) encodes them again, and says so."""
-        with self._read_engine.connect() as connection:
-            rows = connection.execute(
+    def _check_stored_vectors(self) -> None:
+        """Check the vector files and frame blocks against what SQLite says they hold: lengths
+        and sizes always, checksums of at most VERIFY_VECTORS_BYTES of them (all of a small
+        library; a large one in turn, from where the last writer's open stopped)."""
+        with Session(self._read_engine) as session:
+            states = session.execute(
                 select(IndexState.space, IndexState.dim, IndexState.next_vector_id, IndexState.vectors_crc32)
             ).all()
-        for row in rows:
+            chunks: dict[str, dict[int, int]] = {}
+            for space, chunk, crc in session.execute(
+                select(VectorChunk.space, VectorChunk.chunk, VectorChunk.crc32)
+            ):
+                chunks.setdefault(space, {})[chunk] = crc
+            units = [
+                (("vectors", row.space, chunk), _chunk_bytes(row, chunk))
+                for row in states
+                for chunk in sorted(chunks.get(row.space, {}))
+                if chunk * checksums.CHUNK_BYTES < row.next_vector_id * 4 * row.dim
+            ]
+            units += self.frames.checksummed(session)
+            position = session.scalar(select(ScrubState.position).where(ScrubState.id == 1)) or 0
+        plan = scrub.plan(units, position, VERIFY_VECTORS_BYTES)
+        self._check_vector_files(states, chunks, plan.keys)
+        self._check_frames(plan.keys)
+        if not self.readonly and plan.next_position != position:
+            with self._session() as session:
+                session.merge(ScrubState(id=1, position=plan.next_position))
+                session.commit()
+
+    def _check_vector_files(self, states, chunks: dict[str, dict[int, int]], chosen: frozenset) -> None:
+        """Compare each space's vector file with what SQLite says it holds (its length, and the
+        checksums of the `chosen` chunks). A reader refuses a damaged file in one line; a writer
+        drops the space and marks its files pending, so this run (or the next) encodes them
+        again, and says so. A writer records the chunk checksums of a file that has none yet."""
+        for row in states:
             path = self.layout.vector_file(row.space)
-            problem = VectorFile(path, row.dim, writable=False).problem(
-                row.next_vector_id, row.vectors_crc32, VERIFY_VECTORS_BYTES
+            file = VectorFile(path, row.dim, writable=False)
+            recorded = chunks.get(row.space, {})
+            # a library from before chunk checksums: its whole-file checksum, while small enough
+            problem = file.problem(
+                row.next_vector_id, None if recorded else row.vectors_crc32, VERIFY_VECTORS_BYTES
             )
             if problem is None:
+                problem = file.chunk_problem(
+                    row.next_vector_id,
+                    {c: crc for c, crc in recorded.items() if ("vectors", row.space, c) in chosen},
+                )
+            if problem is None:
+                if not recorded and row.next_vector_id and not self.readonly:
+                    self._record_chunks(row.space, file, row.next_vector_id)
                 continue
             where = f"{path} {problem}"
             if self.readonly:
@@ -112,6 +149,44 @@ class Repair(Writing):
                 f"{where}: dropped the {row.space} vectors; {files} files are pending, to be encoded again"
             )
 
+    def _record_chunks(self, space: str, file: VectorFile, rows: int) -> None:
+        """Chunk checksums of a vector file written before they were kept (one read of it)."""
+        with self._session() as session:
+            for chunk, crc in file.chunk_crcs(rows).items():
+                session.merge(VectorChunk(space=space, chunk=chunk, crc32=crc))
+            session.commit()
+        log.info("%s: recorded the checksums of %d vectors", space, rows)
+
+    def _check_frames(self, chosen: frozenset) -> None:
+        """Find damaged frame blocks (missing or cut block file, no record of their space, the
+        `chosen` ones read and checked). A reader leaves them out of every read and status names
+        them; a writer forgets them and marks their files pending, so the run encodes them again."""
+        with Session(self._read_engine) as session:
+            found = self.frames.find_damage(
+                session, lambda space, media_id: ("frames", space, media_id) in chosen
+            )
+        if self.readonly:
+            return
+        if found:
+            with self._session() as session:
+                paths = dict(
+                    session.execute(
+                        select(MediaFile.id, MediaFile.path).where(
+                            MediaFile.id.in_({d.media_id for d in found})
+                        )
+                    ).all()
+                )
+                self.frames.drop_damaged(session, found)
+                session.commit()
+            for damage in found:
+                self._say(
+                    f"{damage.space} frames of {paths.get(damage.media_id, damage.media_id)} are lost "
+                    f"({damage.reason}); the file is pending, to be encoded again"
+                )
+        with self._session() as session:
+            if self.frames.add_missing_checksums(session):
+                session.commit()
+
     def _drop_space(self, space: str) -> int:
         """Forget a space whose vectors are lost: its files' segments go (with their vectors in
         every space) and the files become pending; returns how many files."""
@@ -126,6 +201,7 @@ class Repair(Writing):
             )
             session.execute(delete(Vector).where(Vector.space == space))
             session.execute(delete(IndexState).where(IndexState.space == space))
+            session.execute(delete(VectorChunk).where(VectorChunk.space == space))
             for start in range(0, len(media_ids), JOIN_CHUNK):
                 chunk = media_ids[start : start + JOIN_CHUNK]
                 session.execute(delete(Segment).where(Segment.media_file_id.in_(chunk)))
@@ -141,3 +217,9 @@ class Repair(Writing):
         for path in (self.layout.vector_file(space), self.layout.index_file(space)):
             path.unlink(missing_ok=True)
         return len(media_ids)
+
+
+def _chunk_bytes(row, chunk: int) -> int:
+    """Bytes of chunk `chunk` of a space's vector file that hold committed rows."""
+    total = row.next_vector_id * 4 * row.dim
+    return min(checksums.CHUNK_BYTES, total - chunk * checksums.CHUNK_BYTES)

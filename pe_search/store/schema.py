@@ -152,6 +152,30 @@ class FrameBlock(Base):
     start_s: Mapped[float] = mapped_column(Float)
     end_s: Mapped[float] = mapped_column(Float)
     encoding: Mapped[str] = mapped_column(String(8))
+    # CRC-32 of each 1 MiB piece of the block (store/checksums.py), uint32 little endian; NULL in
+    # blocks written before migration 0006 until a writer opens the library
+    crcs: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class VectorChunk(Base):
+    """CRC-32 of one chunk (`checksums.CHUNK_BYTES`) of a space's vector file, over the rows the
+    library holds; the last chunk's is continued by each commit that appends to it."""
+
+    __tablename__ = "vector_chunks"
+
+    space: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    crc32: Mapped[int] = mapped_column(Integer)
+
+
+class ScrubState(Base):
+    """Where the last writer's open stopped verifying checksums (a byte position in the order
+    `store/scrub.py` walks them), so the next open goes on from there."""
+
+    __tablename__ = "scrub_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # Filtered search narrows by media kind and date together.

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from pe_search.store.core import StoreCore
 from pe_search.store.database import current_revision
-from pe_search.store.records import LibraryStatus, SpaceStatus
+from pe_search.store.records import DamagedFrames, LibraryStatus, SpaceStatus
 from pe_search.store.schema import IndexState, MediaFile, Segment
 
 
@@ -27,6 +27,7 @@ class Reporting(StoreCore):
             states = connection.execute(select(IndexState).order_by(IndexState.space)).all()
         with Session(self._read_engine) as session:
             frames = self.frames.status(session)
+        damaged = self.damaged_frames()
         spaces = {}
         for row in states:
             held = self._spaces.get(row.space)
@@ -50,4 +51,22 @@ class Reporting(StoreCore):
             spaces=spaces,
             frames=frames,
             messages=tuple(self.messages),
+            damaged=damaged,
+        )
+
+    def damaged_frames(self) -> tuple[DamagedFrames, ...]:
+        """Files whose frame blocks this process found damaged (when opening, or reading them):
+        their frames are left out of every read until an index run encodes them again."""
+        with Session(self._read_engine) as session:
+            damage = self.frames.damaged(session)
+            if not damage:
+                return ()
+            paths = dict(
+                session.execute(
+                    select(MediaFile.id, MediaFile.path).where(MediaFile.id.in_({d.media_id for d in damage}))
+                ).all()
+            )
+        return tuple(
+            DamagedFrames(d.media_id, paths.get(d.media_id, f"media {d.media_id}"), d.space, d.reason)
+            for d in damage
         )

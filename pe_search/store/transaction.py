@@ -21,13 +21,21 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from pe_search.media.timecode import SourceTimecode
-from pe_search.store import audio_prints, text_index, timecodes
+from pe_search.store import audio_prints, checksums, text_index, timecodes
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
 from pe_search.store.frame_store import FrameStore
 from pe_search.store.layout import check_space_name
 from pe_search.store.policy import IndexPolicy
 from pe_search.store.records import MediaRecord, SegmentRecord
-from pe_search.store.schema import MEDIA_STATUSES, SEGMENT_LEVELS, IndexState, MediaFile, Segment, Vector
+from pe_search.store.schema import (
+    MEDIA_STATUSES,
+    SEGMENT_LEVELS,
+    IndexState,
+    MediaFile,
+    Segment,
+    Vector,
+    VectorChunk,
+)
 from pe_search.store.text_index import TextEntryRecord
 from pe_search.store.vector_file import VectorFile
 
@@ -61,6 +69,7 @@ class WriteTransaction:
         self.session = session
         self._next_id: dict[str, int] = {}
         self._crc: dict[str, int | None] = {}  # running CRC-32 of each space's committed rows
+        self._chunks: dict[str, dict[int, int]] = {}  # CRC-32 of each chunk this transaction extends
         self._count_delta: dict[str, int] = defaultdict(int)
         self.added: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
         self.removed: dict[str, list[np.ndarray]] = defaultdict(list)
@@ -188,6 +197,8 @@ class WriteTransaction:
         self._sink.vector_file(space).write(start, vectors)
         if self._crc[space] is not None:
             self._crc[space] = zlib.crc32(memoryview(vectors).cast("B"), self._crc[space])
+        row_bytes = 4 * dim
+        checksums.extend_chunks(self._chunk_crcs(space, start, row_bytes), start * row_bytes, vectors)
         self.session.execute(
             insert(Vector),
             [
@@ -243,6 +254,24 @@ class WriteTransaction:
             self._crc[space] = state.vectors_crc32
         return self._next_id[space]
 
+    def _chunk_crcs(self, space: str, start: int, row_bytes: int) -> dict[int, int]:
+        """The chunk CRCs of `space` this transaction continues, starting with the CRC of the
+        chunk holding row `start` as recorded (or, when not recorded, as its committed rows are
+        on disk: at most one chunk read, once)."""
+        chunks = self._chunks.get(space)
+        if chunks is None:
+            chunks = self._chunks[space] = {}
+            index, into = divmod(start * row_bytes, checksums.CHUNK_BYTES)
+            if into:
+                crc = self.session.get(VectorChunk, (space, index))
+                if crc is not None:
+                    chunks[index] = crc.crc32
+                else:
+                    first = index * checksums.CHUNK_BYTES // row_bytes
+                    rows = self._sink.vector_file(space).view(start)[first:start]
+                    chunks[index] = zlib.crc32(memoryview(rows).cast("B"))
+        return chunks
+
     @property
     def touched(self) -> list[str]:
         return list(self._next_id)
@@ -265,6 +294,9 @@ class WriteTransaction:
                 select(IndexState.generation, IndexState.count).where(IndexState.space == space)
             ).one()
             self.generations[space], self.counts[space] = generation, count
+        for space, chunks in self._chunks.items():
+            for index, crc in chunks.items():
+                self.session.merge(VectorChunk(space=space, chunk=index, crc32=crc))
         for space in self.added:
             self._sink.vector_file(space).sync()
         self._sink.frames.sync(self.frame_spaces)

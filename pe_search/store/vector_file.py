@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pe_search.store import checksums
 from pe_search.store.append_file import AppendFile
 from pe_search.store.errors import LibraryDamagedError
 
@@ -55,10 +56,34 @@ class VectorFile:
             return "does not hold what was written (checksum mismatch: overwritten or corrupt)"
         return None
 
+    def chunk_problem(self, rows: int, crcs: dict[int, int]) -> str | None:
+        """What is wrong with the chunks in `crcs` ({chunk: its recorded CRC-32}) of the file's
+        rows [0, rows), or None when each holds what was written."""
+        total = rows * self._row_bytes
+        for chunk in sorted(crcs):
+            start = chunk * checksums.CHUNK_BYTES
+            stop = min(start + checksums.CHUNK_BYTES, total)
+            if start < stop and self.crc(start, stop) != crcs[chunk]:
+                return f"does not hold what was written (checksum mismatch in bytes {start}-{stop}: overwritten or corrupt)"
+        return None
+
+    def chunk_crcs(self, rows: int) -> dict[int, int]:
+        """{chunk: CRC-32} of the file's rows [0, rows) as they are on disk."""
+        total = rows * self._row_bytes
+        return {
+            chunk: self.crc(start, min(start + checksums.CHUNK_BYTES, total))
+            for chunk, start in enumerate(range(0, total, checksums.CHUNK_BYTES))
+        }
+
     def checksum(self, rows: int) -> int:
         """CRC-32 of rows [0, rows) as they are on disk."""
-        crc, left = 0, rows * self._row_bytes
+        return self.crc(0, rows * self._row_bytes)
+
+    def crc(self, start: int, stop: int) -> int:
+        """CRC-32 of bytes [start, stop) as they are on disk."""
+        crc, left = 0, stop - start
         with open(self.path, "rb") as handle:
+            handle.seek(start)
             while left:
                 block = handle.read(min(left, CHECKSUM_READ))
                 if not block:
