@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from indexer.reader import FileJob, Payload, read_file
 from indexer.settings import IndexSettings
+from indexer.spawning import start_without_script
 
 
 @dataclass
@@ -42,8 +43,7 @@ def decoded_payloads(
         context.Process(target=_work, args=(index, todo, out, settings), daemon=True)
         for index in range(count)
     ]
-    for process in processes:
-        process.start()
+    start_without_script(processes)  # no `if __name__ == "__main__":` guard needed in the caller
     running = count
     helping = True  # until a worker delivers, this process decodes too: starting one takes seconds
     try:

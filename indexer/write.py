@@ -15,6 +15,7 @@ import numpy as np
 from indexer.encode import EncodedChunk, EncodedWindow
 from indexer.reader import FileJob
 from indexer.side_data import SideData, name_only
+from pe_search import crash_points
 from pe_search.duplicates import audio_fingerprint
 from pe_search.models.catalogue import CHUNK_FRAME_SPACE, WINDOW_FRAME_SPACE
 from pe_search.store import DEFAULT_FRAME_CODES, LibraryStore, MediaRecord, SegmentRecord
@@ -88,6 +89,8 @@ def write_file(
             counts[space] = len(positions)
         for space, (starts, ends, space_frames) in frames.items():
             counts[space] = tx.put_frames(media_id, space, starts, ends, space_frames, frame_codes)
+        crash_points.reached("file-written")
+    crash_points.reached("file-committed")
     return Written(len(segments), counts)
 
 

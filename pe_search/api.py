@@ -86,6 +86,9 @@ class Library:
         # them once, under this lock, and the others wait for it.
         self._opening = threading.RLock()
         self._closed = False
+        # Read stores an `index` run replaced while other threads may still be searching them:
+        # closed with the Library, never under a reader (issue 27, defect 11).
+        self._retired: list[LibraryStore] = []
 
     @classmethod
     def open(
@@ -202,9 +205,19 @@ class Library:
 
     def _release(self) -> None:
         self._queries = None
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        for store in [*self._retired, self._store]:
+            if store is not None:
+                store.close()
+        self._retired, self._store = [], None
+
+    def _retire_store(self) -> None:
+        """Let the next use open the store afresh (an index run may have rebuilt or upgraded it),
+        keeping the old one open for the threads that may be searching it right now: a read
+        store follows the writer's commits like any other reader, so their answers stay whole."""
+        with self._opening:
+            if self._store is not None:
+                self._retired.append(self._store)
+            self._store, self._queries = None, None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -246,7 +259,6 @@ class Library:
         progress = options.pop("progress", None)
         bar = None if callable(progress) or progress is False else IndexProgressBar(progress)
         models = self.models  # first: choosing them may read the library's record
-        self._release()
         ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
         with (
             ctrl_c,
@@ -263,7 +275,7 @@ class Library:
                 for message in store.messages:  # what opening repaired, upgraded or dropped
                     on_message(message)
             try:
-                return run_index(
+                summary = run_index(
                     [str(p) for p in paths],
                     store,
                     models,
@@ -273,8 +285,10 @@ class Library:
                     **options,
                 )
             finally:
+                self._retire_store()
                 if bar is not None:
                     bar.close()
+        return summary
 
     def status(self) -> LibraryStatus:
         return self.store.status()

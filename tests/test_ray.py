@@ -13,8 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import av
@@ -25,6 +23,7 @@ import soundfile
 import torch
 from indexing import FAST, assert_same_library, make_folder, snapshot
 
+from indexer import write
 from indexer.distributors.ray import (
     ActorPlan,
     MediaNotShared,
@@ -35,7 +34,7 @@ from indexer.distributors.ray import (
     plan_actors,
 )
 from indexer.reader import FileJob
-from pe_search import Library
+from pe_search import Library, crash_points
 from pe_search.duplicates.audio_fingerprint import fingerprint_file
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
@@ -118,14 +117,6 @@ def _actor_pids() -> set[int]:
     return pids
 
 
-def _wait(condition, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_a_ray_run_equals_a_local_run_and_stays_incremental(cluster, folder, models, reference, tmp_path):
     expected, local = reference
     with _open(tmp_path, models) as library:
@@ -174,27 +165,30 @@ def test_the_driver_decodes_nothing_and_the_side_data_comes_from_the_actors(
 
 
 def test_an_actor_killed_mid_run_is_replaced_and_nothing_is_lost_or_doubled(
-    cluster, folder, models, reference, tmp_path
+    cluster, folder, models, reference, tmp_path, monkeypatch
 ):
     expected, _ = reference
     killed: dict[str, int] = {}
+    real_write_file = write.write_file
 
-    def kill_once_files_are_committed() -> None:
-        _wait(lambda: _actor_pids() and _indexed(tmp_path / "library") >= 2, "the first commits")
-        pid = min(_actor_pids())
-        killed["committed"] = _indexed(tmp_path / "library")
-        os.kill(pid, signal.SIGKILL)
-        killed["pid"] = pid
+    def write_then_kill(store, *args, **kwargs):
+        """The run's writer, which kills the actor right after the second commit: the kill
+        lands mid-run, with eight files to go, however fast or slow the machine."""
+        written = real_write_file(store, *args, **kwargs)
+        if "pid" not in killed and _indexed(tmp_path / "library") >= 2:
+            pid = min(_actor_pids())
+            killed["committed"] = _indexed(tmp_path / "library")
+            os.kill(pid, signal.SIGKILL)
+            killed["pid"] = pid
+        return written
 
-    killer = threading.Thread(target=kill_once_files_are_committed, daemon=True)
-    killer.start()
+    monkeypatch.setattr(write, "write_file", write_then_kill)
     with _open(tmp_path, models) as library:
         summary = library.index(
             [folder],
             ray=RayOptions(address=cluster, actors=1, files_per_batch=1),
             **OPTIONS,
         )
-    killer.join(timeout=5)
     assert "pid" in killed, "the actor should have been killed during the run"
     assert killed["committed"] < FILES - 1, "the kill should land before the last file"
     assert summary.files_indexed == FILES - 1 and len(summary.failed) == 1
@@ -211,12 +205,11 @@ def test_a_killed_driver_resumes_without_encoding_committed_files_again(
         "--model", models[0], "--frame-model", models[1], "--ray", cluster, "--ray-batch-files", "1",
         "--batch-size", "2", *FAST, "--json",
     ]  # fmt: skip
-    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait(lambda: _indexed(library_dir) >= 1 or driver.poll() is not None, "the driver's first commit")
-        driver.send_signal(signal.SIGKILL)
-    finally:
-        driver.wait(timeout=TIMEOUT)
+    # The driver kills itself (-9) just after its first commit (pe_search/crash_points.py): the
+    # kill lands mid-run however fast the actors are.
+    environment = {**os.environ, crash_points.ENV: "file-committed:1"}
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
+    driver.wait(timeout=2 * TIMEOUT)  # a hang guard over start-up and the first commit, as before
     assert driver.returncode == -signal.SIGKILL, "the driver should be killed mid-run"
     committed = _indexed(library_dir)
     recorded = _indexed(library_dir, ("indexed", "failed"))  # the broken file may be recorded too

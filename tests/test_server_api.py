@@ -483,19 +483,48 @@ def test_serve_refuses_a_public_address_without_a_token(demo, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------ threads
-def test_two_first_requests_load_the_models_once(demo, monkeypatch):
+class _WatchedLock:
+    """A lock that sets `queued` when a thread has to wait for it, so a test can hold the first
+    thread until another is certainly queued behind it, with no timer."""
+
+    def __init__(self, queued: threading.Event) -> None:
+        self.real, self.queued = threading.RLock(), queued
+
+    def __enter__(self) -> None:
+        if not self.real.acquire(blocking=False):
+            self.queued.set()
+            self.real.acquire()
+
+    def __exit__(self, *_) -> None:
+        self.real.release()
+
+
+def _held_load(monkeypatch, other: threading.Event) -> list:
+    """ModelSet.load counted, the first call held until another thread queued on a lock or got
+    into a load of its own (the defect); returns the list of loads."""
     from pe_search.models.model_set import ModelSet
 
     real_load = ModelSet.load.__func__
     loads = []
 
-    def slow_load(cls, *args, **kwargs):
+    def held_load(cls, *args, **kwargs):
         loads.append(threading.get_ident())
-        time.sleep(0.3)  # wide enough for the second request to arrive mid-load
+        if len(loads) > 1:
+            other.set()
+        other.wait()
         return real_load(cls, *args, **kwargs)
 
-    monkeypatch.setattr(ModelSet, "load", classmethod(slow_load))
-    with TestClient(create_app(ServerConfig(library=Path(demo.library))), base_url=LOCAL) as fresh:
+    monkeypatch.setattr(ModelSet, "load", classmethod(held_load))
+    return loads
+
+
+def test_two_first_requests_load_the_models_once(demo, monkeypatch):
+    other = threading.Event()
+    loads = _held_load(monkeypatch, other)
+    app = create_app(ServerConfig(library=Path(demo.library)))
+    app.state.served.query_lock = _WatchedLock(other)
+    app.state.served.library._opening = _WatchedLock(other)
+    with TestClient(app, base_url=LOCAL) as fresh:
         answers = []
         threads = [
             threading.Thread(target=lambda: answers.append(fresh.post("/api/search", json={"q": "a hiss"})))
@@ -510,18 +539,11 @@ def test_two_first_requests_load_the_models_once(demo, monkeypatch):
 
 
 def test_library_loads_its_models_once_across_threads(demo, monkeypatch):
-    from pe_search.models.model_set import ModelSet
-
-    real_load = ModelSet.load.__func__
-    loads = []
-
-    def slow_load(cls, *args, **kwargs):
-        loads.append(1)
-        time.sleep(0.3)
-        return real_load(cls, *args, **kwargs)
-
-    monkeypatch.setattr(ModelSet, "load", classmethod(slow_load))
+    """Forced: the first load is held until another thread is queued on the Library's lock."""
+    other = threading.Event()
+    loads = _held_load(monkeypatch, other)
     library = Library.open(demo.library)
+    library._opening = _WatchedLock(other)
     got = []
     threads = [threading.Thread(target=lambda: got.append(library.models)) for _ in range(3)]
     for thread in threads:

@@ -11,7 +11,6 @@ import base64
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -235,9 +234,14 @@ def test_timeline_shows_the_heat_and_a_click_seeks_there(browser, site, media, t
     width = strip.size["width"]
     duration = browser.execute_script("return arguments[0].querySelector('audio, video').duration", item)
     ActionChains(browser).move_to_element_with_offset(strip, int(width * 0.25), 0).click().perform()
-    time.sleep(0.3)
-    now = browser.execute_script("return arguments[0].querySelector('audio, video').currentTime", item)
-    assert now == pytest.approx(0.75 * duration, abs=0.03 * duration + 0.5)
+
+    def current_time(driver) -> float:
+        return driver.execute_script("return arguments[0].querySelector('audio, video').currentTime", item)
+
+    # The seek is asynchronous: wait for it to land rather than for a guessed 0.3 s (a seek that
+    # never lands there times out and fails).
+    target = pytest.approx(0.75 * duration, abs=0.03 * duration + 0.5)
+    WebDriverWait(browser, WAIT).until(lambda d: current_time(d) == target)
     marks = item.find_elements(By.CSS_SELECTOR, ".mark.span")
     assert marks, "located spans are marked on the strip"
     browser.execute_script(

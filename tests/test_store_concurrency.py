@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,15 +26,14 @@ SEGMENTS = 4
 
 READER = textwrap.dedent(
     """
-    import json, sys, time
+    import json, sys
     from collections import Counter
     import numpy as np
     from pe_search.store import LibraryStore
     store = LibraryStore.open({library!r}, readonly=True)
     query = np.ones((1, {dim}), np.float32)
     seen, problems, rounds = set(), [], 0
-    end = time.monotonic() + {seconds}
-    while time.monotonic() < end:
+    while rounds < 10 or len(seen) < 3:  # no clock: until it has watched the library grow
         status = store.status()
         indexed = status.media_by_status.get("indexed", 0)
         count = status.spaces["audio"].count if "audio" in status.spaces else 0
@@ -59,24 +59,31 @@ def identity():
     return make_identity()
 
 
-def _write_files(store: LibraryStore, count: int, stop: threading.Event | None = None) -> None:
+def _write_files(
+    store: LibraryStore,
+    count: int,
+    stop: threading.Event | None = None,
+    after: Callable[[], None] | None = None,
+) -> None:
     for number in range(count):
         if stop is not None and stop.is_set():
             return
         add_file(store, number, segments=SEGMENTS)
         if number % 4 == 3:
             store.delete_media(f"/media/audio/{number - 1:04d}.wav")
+        if after is not None:
+            after()
 
 
 def test_reader_process_never_sees_partial_state(library, identity):
     with LibraryStore.open(library, identity, policy=POLICY) as store:
         add_file(store, 10_000, segments=SEGMENTS)  # the reader needs a library to open
-        script = READER.format(library=str(library), dim=DIM, segments=SEGMENTS, seconds=4.0)
+        script = READER.format(library=str(library), dim=DIM, segments=SEGMENTS)
         reader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         stop = threading.Event()
         writer = threading.Thread(target=_write_files, args=(store, 100_000, stop))
         writer.start()
-        out, _ = reader.communicate(timeout=60)
+        out, _ = reader.communicate(timeout=300)  # a hang fails instead of stalling CI
         stop.set()
         writer.join()
     report = json.loads(out)
@@ -86,23 +93,41 @@ def test_reader_process_never_sees_partial_state(library, identity):
 
 
 def test_reader_thread_in_the_writer_process(library, identity):
+    """Two reader threads search between and during the writer's commits; after each commit the
+    writer waits until both have finished a search begun after it, so they see the library grow
+    however the threads are scheduled."""
     with LibraryStore.open(library, identity, policy=POLICY) as store:
         stop = threading.Event()
         problems: list = []
         sizes: set[int] = set()
+        rounds = [0, 0]
+        progress = threading.Condition()
 
-        def read() -> None:
+        def read(reader: int) -> None:
             query = np.ones((1, DIM), np.float32)
-            while not stop.is_set():
-                per_file = Counter(hit.media_id for hit in store.search("audio", query, k=100_000)[0])
-                if any(n != SEGMENTS for n in per_file.values()):
-                    problems.append(dict(per_file))
-                sizes.add(len(per_file))
+            try:
+                while not stop.is_set():
+                    per_file = Counter(hit.media_id for hit in store.search("audio", query, k=100_000)[0])
+                    if any(n != SEGMENTS for n in per_file.values()):
+                        problems.append(dict(per_file))
+                    sizes.add(len(per_file))
+                    with progress:
+                        rounds[reader] += 1
+                        progress.notify_all()
+            finally:
+                with progress:
+                    rounds[reader] = 1 << 60  # a reader that died never holds the writer up
+                    progress.notify_all()
 
-        readers = [threading.Thread(target=read) for _ in range(2)]
+        def after_commit() -> None:
+            with progress:
+                wanted = [n + 2 for n in rounds]  # the next round may have begun before the commit
+                progress.wait_for(lambda: all(n >= w for n, w in zip(rounds, wanted)))
+
+        readers = [threading.Thread(target=read, args=(n,)) for n in range(2)]
         for thread in readers:
             thread.start()
-        _write_files(store, 60)
+        _write_files(store, 60, after=after_commit)
         stop.set()
         for thread in readers:
             thread.join()
@@ -126,3 +151,77 @@ def test_reader_follows_a_type_switch(library, identity):
         assert status.index_type == "hnsw" and status.index_count == status.count == 80
         reader.close()
     assert Path(library).exists()
+
+
+class _WatchedLock:
+    """A space's lock that says when a thread had to queue for it (sets `queued`)."""
+
+    def __init__(self, queued: threading.Event) -> None:
+        self.real, self.queued = threading.RLock(), queued
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self.real.acquire(blocking=False):
+            return True
+        self.queued.set()
+        return self.real.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self.real.release()
+
+    __enter__ = acquire
+
+    def __exit__(self, *_) -> None:
+        self.release()
+
+
+def test_a_search_inside_the_commit_window_waits_for_the_index(library, identity, monkeypatch):
+    """Forced, not hoped for: the writer is held between SQLite's commit and the in-memory index
+    following it (the window the space's lock covers) until a reader thread in the same process
+    has searched there or queued on the lock. Without the lock the reader catches the index up
+    from the stored vectors and the writer then adds them again: every file counted twice."""
+    from pe_search.store import space_index, transaction
+
+    go, window = threading.Event(), threading.Event()
+    held = {"armed": False}
+    real_init, real_finish = space_index.SpaceIndex.__init__, transaction.WriteTransaction.finish
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.lock = _WatchedLock(go)
+
+    def finish(self):
+        committed = real_finish(self)  # SQLite has the file; the index has not followed yet
+        if held["armed"]:
+            held["armed"] = False
+            go.clear()
+            window.set()
+            go.wait()  # until the reader searched in the window or queued on the lock
+        return committed
+
+    monkeypatch.setattr(space_index.SpaceIndex, "__init__", init)
+    monkeypatch.setattr(transaction.WriteTransaction, "finish", finish)
+    seen: list[Counter] = []
+    query = np.ones((1, DIM), np.float32)
+
+    def count() -> Counter:
+        return Counter(hit.media_id for hit in store.search("audio", query, k=100_000)[0])
+
+    def read() -> None:
+        window.wait()
+        try:
+            seen.append(count())
+        finally:
+            go.set()
+
+    with LibraryStore.open(library, identity, policy=POLICY) as store:
+        for number in range(3):
+            add_file(store, number, segments=SEGMENTS)
+        count()  # the index is in memory, at the last commit
+        reader = threading.Thread(target=read)
+        reader.start()
+        held["armed"] = True
+        add_file(store, 3, segments=SEGMENTS)
+        reader.join()
+        seen.append(count())
+    assert seen and all(set(per_file.values()) == {SEGMENTS} for per_file in seen), seen
+    assert len(seen[-1]) == 4

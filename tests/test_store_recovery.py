@@ -196,8 +196,7 @@ def test_kill_9_at_random_moments_leaves_a_consistent_library(library, identity)
         script = WRITER.format(tests=str(Path(__file__).parent), library=str(library), start=start)
         writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         last = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while True:  # no deadline: under load the writer is slower, never less far along
             line = writer.stdout.readline()
             if not line:
                 break

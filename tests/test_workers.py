@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections import Counter
 
@@ -49,15 +50,28 @@ def test_worker_decoding_gives_every_payload_once_in_file_order(tmp_path, monkey
     )
     jobs = [FileJob(str(c.path), *file_signature(c.path), content_hash(c.path)) for c in iter_media([folder])]
     alone = list(decoded_payloads(jobs, settings, workers=0))
-    here = []  # files this process decoded while the workers were starting (slowed down, so
-    # that the workers are up before it has done them all; the workers are not slowed)
+    here = []  # files this process decoded while the workers were starting
+    spawn = multiprocessing.get_context("spawn")
+    queues = []
 
-    def slow_read_file(job, settings):
+    class Context:  # the spawn context, with the queues it makes kept (the second one is `out`)
+        def __getattr__(self, name):
+            return getattr(spawn, name)
+
+        def Queue(self, *args, **kwargs):  # noqa: N802  (multiprocessing's name)
+            queues.append(spawn.Queue(*args, **kwargs))
+            return queues[-1]
+
+    def held_read_file(job, settings):
         here.append(job.path)
-        time.sleep(0.2)
+        # This process's second file waits until a worker has delivered something: both decode,
+        # however long the workers take to start on a loaded machine.
+        while len(here) == 2 and queues[1].empty() and multiprocessing.active_children():
+            time.sleep(0.01)
         return read_file(job, settings)
 
-    monkeypatch.setattr(workers, "read_file", slow_read_file)
+    monkeypatch.setattr(workers.multiprocessing, "get_context", lambda method: Context())
+    monkeypatch.setattr(workers, "read_file", held_read_file)
     pooled = list(decoded_payloads(jobs, settings, workers=2))
     assert 0 < len(here) < len(jobs)  # both this process and the workers decoded files
     assert Counter(map(_key, pooled)) == Counter(map(_key, alone))

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from pe_search.models import loading
+from pe_search.models.serial import serialised
 from pe_search.models.spaces import EMBEDDINGS, Calibration, Space, logit_parameter_path, spaces_for
 from pe_search.models.towers import PeTowers, by_length, cls_text_states, encoder_body, fuse_input
 
@@ -167,6 +168,7 @@ class PeEncoder(PeTowers):
             )
 
     # ------------------------------------------------------------------ text
+    @serialised
     def text_states(self, texts: Sequence[str]) -> torch.Tensor:
         """The last text layer's CLS state per text, as `forward()` takes it (hidden_states[-1][:, 0])."""
         if isinstance(texts, str):
@@ -193,6 +195,7 @@ class PeEncoder(PeTowers):
                     states[index] = cls_states[row]
         return torch.stack(states) if states else torch.empty(0, self.text_model.config.hidden_size)
 
+    @serialised
     def embed_text(
         self, texts: Sequence[str], embeddings: Sequence[str] | None = None
     ) -> dict[str, np.ndarray]:
@@ -207,6 +210,7 @@ class PeEncoder(PeTowers):
             return {name: self._to_numpy(self.heads[name](states)) for name in names}
 
     # ------------------------------------------------------------------ media embeddings
+    @serialised
     def embed_audio(self, clips: Sequence[np.ndarray]) -> np.ndarray:
         """One clip-level vector per clip in the audio space (text-audio, audio-video)."""
         self._need("audio")
@@ -214,6 +218,7 @@ class PeEncoder(PeTowers):
         with torch.inference_mode():
             return self._stack(self.heads["audio"], [o.pooled for o in outputs])
 
+    @serialised
     def embed_audio_frames(self, clips: Sequence[np.ndarray]) -> list[np.ndarray]:
         """PE-A-Frame: one vector every `frame_seconds` per clip, (frames, dim) each."""
         self._need("audio_frame")
@@ -221,6 +226,7 @@ class PeEncoder(PeTowers):
         with torch.inference_mode():
             return [self._to_numpy(self.heads["audio_frame"](o.frames)) for o in outputs]
 
+    @serialised
     def embed_video(self, clips: Sequence[torch.Tensor]) -> np.ndarray:
         """One clip-level vector per clip in the video space."""
         self._need("video")
@@ -228,6 +234,7 @@ class PeEncoder(PeTowers):
         with torch.inference_mode():
             return self._stack(self.heads["video"], [o.pooled for o in outputs])
 
+    @serialised
     def embed_video_and_frames(self, clips: Sequence[torch.Tensor]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Clip vectors and per-frame vectors together; the vision model runs once per frame."""
         self._need("video")
@@ -241,6 +248,7 @@ class PeEncoder(PeTowers):
             frames = [self._to_numpy(self.heads["video"](r[1])) for r in results]
         return clip_vectors, frames
 
+    @serialised
     def embed_audio_video(
         self,
         audio_clips: Sequence[np.ndarray],
@@ -291,6 +299,7 @@ class PeEncoder(PeTowers):
                 out["video_frame"] = [self._to_numpy(self.heads["video"](r[3])) for r in results]
         return out
 
+    @serialised
     def embed_audio_plus_text(self, audio_clips: Sequence[np.ndarray], texts: Sequence[str]) -> np.ndarray:
         """Audio + text query vectors, searched against video (concat order: audio CLS, text CLS)."""
         self._need("audio_plus_text")
@@ -302,6 +311,7 @@ class PeEncoder(PeTowers):
                 self.heads["audio_plus_text"](torch.cat([pooled, self.text_states(texts)], -1))
             )
 
+    @serialised
     def embed_video_plus_text(self, video_clips: Sequence[torch.Tensor], texts: Sequence[str]) -> np.ndarray:
         """Video + text query vectors, searched against audio (concat order: video CLS, text CLS)."""
         self._need("video_plus_text")

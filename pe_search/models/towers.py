@@ -26,6 +26,7 @@ from torch import nn
 
 from pe_search.models import fast_paths, loading
 from pe_search.models.frame_cache import FrameFeatureCache
+from pe_search.models.serial import EncoderLock, serialised
 from pe_search.models.torch_compat import ensure_torchvision_importable
 
 ensure_torchvision_importable()
@@ -115,6 +116,7 @@ class PeTowers:
         self.audio = audio
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
+        self.calls = EncoderLock()  # one caller at a time: see models/serial.py
         self.dtype = next(model.parameters()).dtype
         self._set_towers()
 
@@ -157,6 +159,7 @@ class PeTowers:
             towers.append(getattr(self.fused.embedder, f"{modality}_encoder"))
         return towers
 
+    @serialised
     def forget_frames(self) -> None:
         """Empty the per-frame vision cache (so a benchmark's second run pays the full cost again)."""
         for cache in self._frame_caches.values():
@@ -259,6 +262,7 @@ class PeTowers:
                     results[index] = value
         return results
 
+    @serialised
     def audio_tower_outputs(self, clips: Sequence[np.ndarray]) -> list[TowerOutput]:
         tensors = self._audio_clips(clips)
         return self._batched(
@@ -266,6 +270,7 @@ class PeTowers:
             lambda b: self._audio_tower(self.audio_tower, [tensors[i] for i in b]),
         )
 
+    @serialised
     def video_tower_outputs(self, clips: Sequence[torch.Tensor]) -> list[TowerOutput]:
         tensors = self._video_clips(clips)
         return self._batched(

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from pe_search import crash_points
+
 STEPS = ("written", "synced")
 
 
@@ -41,6 +43,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], crash_at: str | 
         handle.flush()
         if crash_at == "written":
             raise SimulatedCrash(f"crash after writing {tmp}")
+        crash_points.reached("index-save")
         os.fsync(handle.fileno())
     if crash_at == "synced":
         raise SimulatedCrash(f"crash before renaming {tmp}")
