@@ -33,6 +33,7 @@ from pe_search.store import (
     LibraryStore,
     MediaInfo,
     SearchFilter,
+    disk_errors,
     recorded_model_ids,
     resolve_library_dir,
 )
@@ -244,6 +245,7 @@ class Library:
         self._release()
         ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
         with (
+            disk_errors(self.path),  # a full or read-only disk: one line, not an OS error
             ctrl_c,
             LibraryStore.open(self.path, models.identity(), create=True, rebuild=rebuild) as store,
         ):
