@@ -229,25 +229,76 @@ def test_link_to_nothing_is_broken_unless_recorded_failed_as_it_is(store, tmp_pa
 def test_ignored_and_sidecar_files(store, tmp_path):
     folder = tmp_path / "media"
     notes = _file(folder, "notes.pdf", b"p" * 7)
+    cover = _file(folder, "cover.jpg", b"j" * 7)
     subs = _file(folder, "a.srt", b"s" * 7)
+    lyrics = _file(folder, "a.txt", b"l" * 7)
     new = _file(folder, "new.png", b"n" * 7)
+    new_subs = _file(folder, "b.vtt", b"v" * 7)
     _record(store, notes, b"p" * 7, status="ignored")
+    _record(store, cover, b"j" * 7, status="ignored")
     _record(store, subs, b"s" * 7, status="sidecar")
+    _record(store, lyrics, b"l" * 7, status="sidecar")
     plan = _plan(
         store,
         folder,
         ignored=[
             IgnoredFile(notes, "a PDF"),
+            IgnoredFile(cover, "a JPEG image"),
             IgnoredFile(subs, "subtitles", "sidecar"),
+            IgnoredFile(lyrics, "text", "sidecar"),
             IgnoredFile(new, "a PNG image"),
+            IgnoredFile(new_subs, "subtitles", "sidecar"),
         ],
     )
-    assert (plan.still_ignored, plan.still_sidecars) == (1, 1)
-    assert plan.ignored == [(FileJob(str(new), 7, 1_000.0, ""), "a PNG image", "ignored")]
-    assert (plan.count("ignored"), plan.count("sidecar")) == (2, 1)
+    assert (plan.still_ignored, plan.still_sidecars) == (2, 2)
+    assert plan.ignored == [
+        (FileJob(str(new), 7, 1_000.0, ""), "a PNG image", "ignored"),
+        (FileJob(str(new_subs), 7, 1_000.0, ""), "subtitles", "sidecar"),
+    ]
+    assert (plan.count("ignored"), plan.count("sidecar")) == (3, 3)
     turned = _plan(store, folder, ignored=[IgnoredFile(notes, "text", "sidecar")])  # now beside media
     assert turned.ignored == [(FileJob(str(notes), 7, 1_000.0, ""), "text", "sidecar")]
     assert (turned.count("ignored"), turned.count("sidecar")) == (0, 1)
+
+
+def test_links_are_planned_by_their_target_and_dangling_ones_by_themselves(store, tmp_path):
+    folder = tmp_path / "media"
+    target = _file(tmp_path / "elsewhere", "real.wav", b"r" * 9)
+    link = folder / "link.wav"
+    folder.mkdir()
+    link.symlink_to(target)
+    _record(store, link, b"r" * 9)  # recorded with the target's size and mtime, as indexed
+    text = _file(tmp_path / "elsewhere", "notes.txt", b"t" * 9)
+    text_link = folder / "notes.txt"
+    text_link.symlink_to(text)
+    _record(store, text_link, b"t" * 9, status="ignored")
+    dangling = folder / "gone.txt"
+    dangling.symlink_to(folder / "nowhere.txt")
+    plan = _plan(store, folder, link, ignored=[IgnoredFile(text_link, "text"), IgnoredFile(dangling, "text")])
+    assert plan.unchanged == [str(link)] and plan.still_ignored == 1
+    size, mtime = file_signature(dangling, follow=False)
+    assert plan.ignored == [(FileJob(str(dangling), size, mtime, ""), "text", "ignored")]
+
+
+def test_files_after_a_broken_link_are_still_planned(store, tmp_path):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    link = folder / "a-dangling.wav"
+    link.symlink_to(folder / "nowhere.wav")
+    new = _file(folder, "b-new.wav", b"n")
+    candidates = [MediaCandidate(link, None, "link to no file"), MediaCandidate(new, "wav")]
+    plan = plan_changes(candidates, store, [folder])
+    assert [job.path for job, _ in plan.broken] == [str(link)]
+    assert [job.path for job in plan.encode] == [str(new)]
+
+
+def test_pruning_is_the_default_and_a_folder_name_may_end_in_a_space(store, tmp_path):
+    folder = tmp_path / "media "
+    _record(store, folder / "gone.wav", b"g")
+    kept = _file(folder, "kept.wav", b"k")
+    _record(store, kept, b"k")
+    plan = plan_changes([MediaCandidate(kept, "wav")], store, [folder])
+    assert plan.removals == [str(folder / "gone.wav")]
 
 
 def test_gone_files_under_the_roots_are_removed_unless_no_prune(store, tmp_path):
