@@ -173,11 +173,12 @@ def _apply_bookkeeping(store: LibraryStore, plan, summary: IndexSummary) -> None
 
 
 def _retouch(store: LibraryStore, job: FileJob) -> None:
-    """Record a file's new size and mtime; its segments and vectors stay."""
+    """Record a file's new size, mtime and content hash (a move found by an earlier version's
+    sampled hash gets the whole-file one); its segments and vectors stay."""
     current = store.find_media(job.path)
     if current is not None:
         with store.write() as tx:
-            tx.upsert_media(replace(current, size=job.size, mtime=job.mtime))
+            tx.upsert_media(replace(current, size=job.size, mtime=job.mtime, content_hash=job.content_hash))
 
 
 def _encode_and_write(

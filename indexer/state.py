@@ -1,8 +1,9 @@
 """What changed on disk since the last run: unchanged, modified, moved, new, gone.
 
 A file is unchanged when its size and mtime match what the library recorded; when they do not,
-its content hash decides (a touched but identical file is not re-encoded). A new path whose
-hash matches a recorded file that is no longer on disk is a move: its vectors are kept.
+its content hash, which covers every byte, decides (a touched but identical file is not
+re-encoded; an edit anywhere in it is). A new path whose hash matches a recorded file that is no
+longer on disk is a move: its vectors are kept.
 """
 
 from __future__ import annotations
@@ -19,26 +20,33 @@ from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
 
 _SETTLED = (*SEARCHABLE_STATUSES, "failed", "ignored", "sidecar")  # statuses an unchanged file keeps
 
-FULL_HASH_LIMIT = 16 << 20  # files up to 16 MiB are hashed whole
+# Libraries indexed before every byte was hashed recorded files over 16 MiB by 16 evenly spaced
+# 1 MiB samples ("sha256s:"); such a record is still matched to recognise a moved file.
+SAMPLED_HASH_LIMIT = 16 << 20
 SAMPLES = 16
 SAMPLE_SIZE = 1 << 20
 
 
 def content_hash(path: str | Path) -> str:
-    """A content identity for change and move detection.
+    """A content identity for change and move detection: sha256 of the size and every byte.
 
-    Small files are hashed whole. Large media files are hashed on their size plus 16 evenly
-    spaced 1 MiB samples (first and last included): a changed recording changes its size or
-    its sampled bytes, and a 4 GB video is identified in milliseconds rather than seconds.
-    """
-    path = Path(path)
-    size = path.stat().st_size
-    digest = hashlib.sha256(f"{size}:".encode())
+    Hashing the whole file is what lets a same-size edit anywhere be seen (samples miss an edit
+    between them, and the new mtime recorded would then hide it for good). It runs only for new
+    files and files whose size or mtime changed (docs/benchmarks.md gives its cost)."""
     with open(path, "rb") as handle:
-        if size <= FULL_HASH_LIMIT:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-            return f"sha256:{digest.hexdigest()}"
+        size = os.fstat(handle.fileno()).st_size
+        digest = hashlib.file_digest(handle, lambda: hashlib.sha256(f"{size}:".encode()))
+    return f"sha256:{digest.hexdigest()}"
+
+
+def sampled_hash(path: str | Path) -> str | None:
+    """The identity earlier versions recorded for a file over 16 MiB (None for a smaller one,
+    whose identity was already `content_hash`); used only to recognise a move in such a library."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size <= SAMPLED_HASH_LIMIT:
+            return None
+        digest = hashlib.sha256(f"{size}:".encode())
         step = (size - SAMPLE_SIZE) / (SAMPLES - 1)
         for index in range(SAMPLES):
             handle.seek(int(index * step))
@@ -121,14 +129,7 @@ def plan_changes(
             else:
                 plan.encode.append(job)
             continue
-        origin = next(
-            (
-                m
-                for m in store.find_media_by_hash(digest)
-                if m.status in SEARCHABLE_STATUSES and m.path not in claimed and not Path(m.path).exists()
-            ),
-            None,
-        )
+        origin = _moved_from(store, digest, claimed) or _moved_from_sampled(store, path, size, claimed)
         if origin is not None:
             claimed.add(origin.path)
             plan.moves.append((origin.path, job))
@@ -142,3 +143,24 @@ def plan_changes(
                 if media.path not in claimed and not os.path.lexists(media.path):
                     plan.removals.append(media.path)
     return plan
+
+
+def _moved_from(store: LibraryStore, digest: str | None, claimed: set[str]):
+    """A searchable recorded file of this content whose path is gone (and not yet claimed)."""
+    if digest is None:
+        return None
+    return next(
+        (
+            m
+            for m in store.find_media_by_hash(digest)
+            if m.status in SEARCHABLE_STATUSES and m.path not in claimed and not Path(m.path).exists()
+        ),
+        None,
+    )
+
+
+def _moved_from_sampled(store: LibraryStore, path: str, size: int, claimed: set[str]):
+    """A move recorded under the sampled identity of earlier versions (files over 16 MiB)."""
+    if size <= SAMPLED_HASH_LIMIT:
+        return None
+    return _moved_from(store, sampled_hash(path), claimed)

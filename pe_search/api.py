@@ -38,6 +38,7 @@ from pe_search.store import (
     LibraryStore,
     MediaInfo,
     SearchFilter,
+    disk_errors,
     recorded_model_ids,
     resolve_library_dir,
 )
@@ -261,6 +262,7 @@ class Library:
         models = self.models  # first: choosing them may read the library's record
         ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
         with (
+            disk_errors(self.path),  # a full or read-only disk: one line, not an OS error
             ctrl_c,
             LibraryStore.open(self.path, models.identity(), create=True, rebuild=rebuild) as store,
         ):

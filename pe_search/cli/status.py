@@ -59,10 +59,10 @@ def _megabytes(nbytes: int) -> str:
 @json_option
 def compact_command(library, as_json) -> None:
     """Reclaim the bytes of frame blocks freed by changed and deleted files (safe to interrupt)."""
-    from pe_search.store import LibraryStore, resolve_library_dir
+    from pe_search.store import LibraryStore, disk_errors, resolve_library_dir
 
     library_dir = resolve_library_dir(library)
-    with LibraryStore.open(library_dir, create=False) as store:
+    with disk_errors(library_dir), LibraryStore.open(library_dir, create=False) as store:
         before = {name: f.dead_bytes for name, f in store.status().frames.items()}
         messages = store.compact()
     if as_json:

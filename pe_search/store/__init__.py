@@ -11,10 +11,13 @@ records and filters, errors, and the constants and helpers other layers need.
 See docs/store.md for the layout, the consistency rules and the benchmark.
 """
 
+from pe_search.store.disk import disk_errors
 from pe_search.store.errors import (
     LibraryBusyError,
     LibraryDamagedError,
+    LibraryDiskFullError,
     LibraryNotFoundError,
+    LibraryReadOnlyError,
     LibraryVersionError,
     ModelMismatchError,
     ModelRecordError,
@@ -58,9 +61,11 @@ __all__ = [
     "IndexSpec",
     "LibraryBusyError",
     "LibraryDamagedError",
+    "LibraryDiskFullError",
     "TextIndexDamagedError",
     "LibraryLayout",
     "LibraryNotFoundError",
+    "LibraryReadOnlyError",
     "LibraryStatus",
     "LibraryStore",
     "LibraryVersionError",
@@ -76,6 +81,7 @@ __all__ = [
     "TextEntryRecord",
     "TextMatch",
     "WriteTransaction",
+    "disk_errors",
     "media_kind",
     "path_entries",
     "recorded_model_ids",

@@ -19,6 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
+from pe_search.store.disk import disk_full
 from pe_search.store.errors import LibraryDamagedError, LibraryVersionError, TextIndexDamagedError
 from pe_search.store.schema import FTS_TABLE
 
@@ -78,9 +79,10 @@ def open_engine(database: Path, *, writer: bool) -> Engine:
 
 
 def _read_mode(database: Path) -> str:
-    """`ro`, or `ro&immutable=1` where the folder cannot be written and the WAL is empty (SQLite
-    could not make the shared-memory file it needs; `immutable` would ignore a non-empty WAL)."""
-    if os.access(database.parent, os.W_OK):
+    """`ro`, or `ro&immutable=1` where the folder cannot be written or its disk is full and the
+    WAL is empty (SQLite could not make or grow the shared-memory file it needs; `immutable` would
+    ignore a non-empty WAL; no writer can commit much to a full disk meanwhile)."""
+    if os.access(database.parent, os.W_OK) and not disk_full(database.parent):
         return "ro"
     wal = database.with_name(database.name + "-wal")
     if wal.exists() and wal.stat().st_size > 0:

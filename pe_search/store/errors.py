@@ -84,3 +84,29 @@ class ModelRecordError(PeSearchError):
             options=(Option("model", "MODEL"),),
             value=self.library_dir,
         )
+
+
+class LibraryReadOnlyError(PeSearchError):
+    """The library sits on a read-only disk or mount: it can be searched, not written."""
+
+    def __init__(self, library_dir: str | Path) -> None:
+        self.library_dir = str(library_dir)
+        super().__init__(
+            f"library {self.library_dir} is read-only (its disk or mount cannot be written)",
+            "search and status work as it is; to index or compact it, remount it read-write "
+            "or copy the library folder to a writable disk",
+            value=self.library_dir,
+        )
+
+
+class LibraryDiskFullError(PeSearchError):
+    """The disk holding the library ran out of space while the library was written."""
+
+    def __init__(self, library_dir: str | Path) -> None:
+        self.library_dir = str(library_dir)
+        super().__init__(
+            f"the disk holding library {self.library_dir} is full",
+            "free some space on it, then run the command again (index resumes where it stopped; "
+            "nothing already indexed is lost)",
+            value=self.library_dir,
+        )

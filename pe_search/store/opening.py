@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from pe_search.models.identity import ModelIdentity
 from pe_search.store.core import live_ids, space_state
 from pe_search.store.database import check_revision, current_revision, open_engine, upgrade
+from pe_search.store.disk import disk_errors
 from pe_search.store.errors import LibraryNotFoundError, ModelMismatchError, ModelRecordError
 from pe_search.store.frame_migration import convert_frame_rows
 from pe_search.store.frame_store import FramePolicy
@@ -58,7 +59,8 @@ class Opening(Repair):
             layout.vectors_dir.mkdir(parents=True, exist_ok=True)
         store = cls(layout, policy or IndexPolicy(), readonly=readonly, frame_policy=frame_policy)
         try:
-            store._open(identity, rebuild, progress)
+            with disk_errors(layout.root):  # a writer on a full or read-only disk: one line
+                store._open(identity, rebuild, progress)
         except BaseException:
             store.close(save=False)
             raise
