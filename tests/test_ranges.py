@@ -69,3 +69,21 @@ def test_numbers_of_any_length():
     assert BEYOND > 2**63  # past any file
     assert byte_range(f"bytes=0-{'9' * 30}", 10) == (0, 9)
     assert byte_range(f"bytes=-{'9' * 30}", 10) == (0, 9)
+
+
+@pytest.mark.parametrize(
+    "header, size, words",
+    [
+        ("bytes=1-2,4-5", 10, "cannot read the range 'bytes=1-2,4-5': send one range, bytes=FIRST-LAST"),
+        ("bytes=-", 10, "bytes=- names no bytes"),
+        ("bytes=-0", 10, "a suffix range of 0 bytes"),
+        ("bytes=-5", 0, "a suffix range of 0 bytes"),
+        ("bytes=10-", 10, "the range starts past the end of the file (10 bytes)"),
+        ("bytes=5-4", 10, "the range ends before it starts"),
+    ],
+)
+def test_an_unsatisfiable_range_says_what_is_wrong(header, size, words):
+    """The message is the 416's body: it tells the client what to send instead."""
+    with pytest.raises(RangeNotSatisfiable) as refused:
+        byte_range(header, size)
+    assert str(refused.value) == words

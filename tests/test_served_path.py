@@ -117,3 +117,63 @@ def test_over_http_a_suffix_range_as_long_as_the_file_or_longer_is_the_whole_fil
     assert answer.content == CONTENT
     assert answer.headers["content-range"] == f"bytes 0-{len(CONTENT) - 1}/{len(CONTENT)}"
     assert int(answer.headers["content-length"]) == len(CONTENT)
+
+
+def test_a_link_that_appears_after_the_path_check_is_not_followed(tree, monkeypatch):
+    """The path check and the open are two steps: a link swapped in between must still not be
+    followed (O_NOFOLLOW on the last component). The race is forced by letting the check pass."""
+    link = tree / "media" / "raced.wav"
+    link.symlink_to(tree / "outside" / "deep" / "a.wav")
+    monkeypatch.setattr(os.path, "realpath", os.path.normpath)  # the check saw no link
+    with pytest.raises(HTTPException) as refused:
+        _open_recorded(str(link))
+    assert refused.value.status_code == 404
+    assert refused.value.detail == "the file is no longer where the library recorded it"
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize(
+    "what, detail",
+    [
+        ("gone", "the file is no longer where the library recorded it"),
+        ("folder", "the recorded path is not a regular file"),
+        ("link", "the file's recorded path now goes through a symbolic link: not served"),
+    ],
+)
+def test_each_refusal_says_why_and_leaves_no_descriptor_open(tree, what, detail):
+    path = tree / "media" / "x.wav"
+    if what == "folder":
+        path.mkdir()
+    elif what == "link":
+        path.symlink_to(tree / "media" / "top.wav")
+    before = _open_descriptors()
+    for _ in range(3):
+        with pytest.raises(HTTPException) as refused:
+            _open_recorded(str(path))
+        assert refused.value.status_code == 404 and refused.value.detail == detail
+    assert _open_descriptors() == before
+
+
+@pytest.mark.parametrize("start, length", [(0, len(CONTENT)), (5, 100), (1000, 29), (1028, 1), (3, 0)])
+def test_chunks_stream_exactly_the_range_in_small_pieces(tree, monkeypatch, start, length):
+    from pe_search.server.routes import media as media_routes
+
+    monkeypatch.setattr(media_routes, "CHUNK", 7)
+    handle, _ = _open_recorded(str(tree / "media" / "top.wav"))
+    pieces = list(media_routes._chunks(handle, start, length))
+    assert b"".join(pieces) == CONTENT[start : start + length]
+    assert all(len(piece) <= 7 for piece in pieces) and all(pieces)
+    assert handle.closed
+
+
+def test_chunks_of_a_file_cut_short_since_stop_at_its_end(tree, monkeypatch):
+    from pe_search.server.routes import media as media_routes
+
+    monkeypatch.setattr(media_routes, "CHUNK", 64)
+    path = tree / "media" / "top.wav"
+    handle, size = _open_recorded(str(path))
+    os.truncate(path, 100)  # cut after it was opened and sized
+    assert b"".join(media_routes._chunks(handle, 50, size - 50)) == CONTENT[50:100]

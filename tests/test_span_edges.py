@@ -70,3 +70,14 @@ def test_frame_arrays_of_different_lengths_are_refused():
         frames_to_spans(starts, ends, probabilities[:2])
     with pytest.raises(ValueError):
         frames_to_spans(starts[:2], ends, probabilities)
+
+
+def test_float32_probabilities_are_compared_by_their_true_value():
+    """float32(0.3) is 0.300000011920929: above a threshold of 0.3, so its frame is in the event
+    (a comparison done in float32 would round the threshold up to the same value and drop it)."""
+    probability = np.float32(0.3)
+    assert float(probability) > 0.3
+    starts = np.array([0.0, 0.5], dtype=np.float32)
+    spans = frames_to_spans(starts, starts + np.float32(0.5), np.array([probability, 0.0], dtype=np.float32))
+    assert [(s.start, s.end) for s in spans] == [(0.0, 0.5)]
+    assert spans[0].probability == float(probability)
