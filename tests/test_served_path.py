@@ -177,3 +177,22 @@ def test_chunks_of_a_file_cut_short_since_stop_at_its_end(tree, monkeypatch):
     handle, size = _open_recorded(str(path))
     os.truncate(path, 100)  # cut after it was opened and sized
     assert b"".join(media_routes._chunks(handle, 50, size - 50)) == CONTENT[50:100]
+
+
+@pytest.mark.parametrize(
+    "name, wanted",
+    [
+        ("a.mp4", {"video/mp4"}),
+        ("a.m4a", {"audio/mp4", "audio/x-m4a", "audio/m4a"}),
+        ("A.FLAC", {"audio/flac", "audio/x-flac"}),  # by suffix, in any case
+        ("a.mkv", {"video/x-matroska"}),
+        ("a.WEBM", {"video/webm"}),
+        ("a.wav", {"audio/x-wav", "audio/wav", "audio/vnd.wave"}),
+        ("a.weird", {"application/octet-stream"}),  # unknown: bytes, never a guess
+        ("notes.txt.gz", {"text/plain"}),  # the type, not the encoding
+    ],
+)
+def test_the_content_type_follows_the_suffix(name, wanted):
+    from pe_search.server.routes.media import _content_type
+
+    assert _content_type(f"/m/{name}") in wanted
