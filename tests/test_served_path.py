@@ -157,7 +157,9 @@ def test_each_refusal_says_why_and_leaves_no_descriptor_open(tree, what, detail)
     assert _open_descriptors() == before
 
 
-@pytest.mark.parametrize("start, length", [(0, len(CONTENT)), (5, 100), (1000, 29), (1028, 1), (3, 0)])
+@pytest.mark.parametrize(
+    "start, length", [(0, len(CONTENT)), (5, 100), (1000, 28), (1027, 1), (10, 8), (3, 0)]
+)
 def test_chunks_stream_exactly_the_range_in_small_pieces(tree, monkeypatch, start, length):
     from pe_search.server.routes import media as media_routes
 
@@ -196,3 +198,23 @@ def test_the_content_type_follows_the_suffix(name, wanted):
     from pe_search.server.routes.media import _content_type
 
     assert _content_type(f"/m/{name}") in wanted
+
+
+@pytest.mark.parametrize(
+    "name, wanted",
+    [
+        ("a.m4a", "audio/mp4"),
+        ("A.FLAC", "audio/flac"),
+        ("a.mkv", "video/x-matroska"),
+        ("a.webm", "video/webm"),
+        ("a.weird", "application/octet-stream"),
+    ],
+)
+def test_the_content_type_without_a_system_mime_table(monkeypatch, name, wanted):
+    """Where the system's MIME table lacks a media suffix, the route's own table answers."""
+    import mimetypes
+
+    from pe_search.server.routes.media import _content_type
+
+    monkeypatch.setattr(mimetypes, "guess_type", lambda path: (None, None))
+    assert _content_type(f"/m/{name}") == wanted
