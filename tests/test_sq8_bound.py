@@ -103,3 +103,49 @@ def test_an_empty_block_scans_to_nothing():
     assert frame_codes.decode(
         "sq8", DIM, np.zeros(2 * DIM, np.float32), np.zeros((0, DIM), np.uint8)
     ).shape == (0, DIM)
+
+
+def test_the_float_rounding_allowance_covers_large_vectors_with_a_tiny_spread():
+    """Components near 1000 that differ by 1e-4: the quantisation term is tiny and float32's
+    rounding of the sum is what the bound must cover."""
+    rng = np.random.default_rng(30)
+    vectors = (1000.0 + rng.uniform(0, 1e-4, (200, DIM))).astype(np.float32)
+    coded = frame_codes.encode(vectors, "sq8")
+    query = rng.uniform(0.5, 1.0, DIM).astype(np.float32)
+    bound = frame_codes.score_error("sq8", DIM, coded.params, query)
+    quantisation = float(query.astype(np.float64) @ coded.params[DIM:].astype(np.float64)) / 510.0
+    errors = np.abs(_coded_scores(coded, query) - vectors.astype(np.float64) @ query.astype(np.float64))
+    assert errors.max() > 10 * quantisation  # rounding, not the codes, is the error here
+    assert errors.max() <= bound
+
+
+def test_an_empty_block_decodes_to_no_float32_frames():
+    empty = frame_codes.decode("sq8", DIM, np.zeros(2 * DIM, np.float32), np.zeros((0, DIM), np.uint8))
+    assert empty.shape == (0, DIM) and empty.dtype == np.float32
+
+
+def test_sq8_decodes_with_ranges_given_in_float64():
+    coded = frame_codes.encode(_block(), "sq8")
+    decoded = frame_codes.decode("sq8", DIM, coded.params.astype(np.float64), coded.codes)
+    np.testing.assert_allclose(decoded, _decoded_by_hand(coded), atol=1e-5)
+
+
+def test_pq_decodes_each_code_to_its_centroids():
+    vectors = np.random.default_rng(31).standard_normal((600, DIM)).astype(np.float32)
+    codebook = frame_codes.Codebook.train(vectors, m=4, nbits=8)
+    coded = frame_codes.encode(vectors[:50], "pq", codebook)
+    assert coded.encoding == "pq" and coded.codes.shape == (50, 4)
+    centroids = codebook.centroids().reshape(4, 256, DIM // 4)
+    by_hand = np.concatenate([centroids[j, coded.codes[:, j]] for j in range(4)], axis=1)
+    np.testing.assert_array_equal(frame_codes.decode("pq", DIM, coded.params, coded.codes, codebook), by_hand)
+    assert frame_codes.score_error("pq", DIM, coded.params, np.ones(DIM)) is None
+
+
+def test_f32_round_trips_and_unknown_codes_are_refused():
+    vectors = _block(count=20)
+    coded = frame_codes.encode(vectors, "f32")
+    np.testing.assert_array_equal(frame_codes.decode("f32", DIM, coded.params, coded.codes), vectors)
+    with pytest.raises(ValueError, match="unknown frame encoding 'zz'"):
+        frame_codes.decode("zz", DIM, coded.params, coded.codes)
+    with pytest.raises(ValueError, match="unknown frame encoding 'zz'"):
+        frame_codes.encode(vectors, "zz")
