@@ -69,3 +69,22 @@ def test_one_empty_side_leaves_the_other_sides_order_and_scores():
     assert [(f.key, f.vector_rank, f.text_rank) for f in fused] == [(7, None, 1), (8, None, 2), (9, None, 3)]
     assert [f.score for f in fused] == pytest.approx([1 / (RRF_K + r) for r in (1, 2, 3)], rel=1e-12)
     assert reciprocal_rank_fusion([], []) == []
+
+
+def test_the_better_single_rank_decides_far_down_the_lists():
+    """Ties between a file only one side found and one only the other side found, at ranks past
+    a hundred: the better rank wins whichever side it is on (with k = 0 and a text weight, the
+    scores are equal exactly: 1/100 = 2/200 and 0.5/100 = 1/200)."""
+    vector = [f"v{i}" for i in range(99)] + ["a"]  # a: vector rank 100
+    text = [f"t{i}" for i in range(199)] + ["b"]  # b: text rank 200
+    fused = reciprocal_rank_fusion(vector, text, rrf_k=0, text_weight=2.0)
+    place = {f.key: i for i, f in enumerate(fused)}
+    assert fused[place["a"]].score == fused[place["b"]].score == 0.01
+    assert place["a"] < place["b"]  # rank 100 beats rank 200
+
+    vector = [f"v{i}" for i in range(199)] + ["a"]  # a: vector rank 200
+    text = [f"t{i}" for i in range(99)] + ["b"]  # b: text rank 100
+    fused = reciprocal_rank_fusion(vector, text, rrf_k=0, text_weight=0.5)
+    place = {f.key: i for i, f in enumerate(fused)}
+    assert fused[place["a"]].score == fused[place["b"]].score == 0.005
+    assert place["b"] < place["a"]  # rank 100 beats rank 200, though a is on the vector side
