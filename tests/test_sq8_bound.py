@@ -149,3 +149,19 @@ def test_f32_round_trips_and_unknown_codes_are_refused():
         frame_codes.decode("zz", DIM, coded.params, coded.codes)
     with pytest.raises(ValueError, match="unknown frame encoding 'zz'"):
         frame_codes.encode(vectors, "zz")
+
+
+def test_in_few_dimensions_the_bound_is_the_half_step_itself():
+    """With 4 dimensions the float32 allowance is negligible next to the half step, so a bound
+    even 0.1 % short of vdiff / 510 per dimension fails on the frame at the block's minimum."""
+    dim = 4
+    vectors = np.random.default_rng(32).uniform(-1.0, 1.0, (100, dim)).astype(np.float32)
+    vectors[3] = vectors.min(axis=0)
+    coded = frame_codes.encode(vectors, "sq8")
+    query = np.array([0.9, 0.7, 0.8, 1.0], np.float32)
+    bound = frame_codes.score_error("sq8", dim, coded.params, query)
+    positions, scores = frame_codes.frames_above("sq8", dim, coded.params, coded.codes, query, -np.inf)
+    errors = np.abs(scores.astype(np.float64) - vectors.astype(np.float64) @ query.astype(np.float64))
+    half_steps = float(query.astype(np.float64) @ coded.params[dim:].astype(np.float64)) / 510.0
+    assert errors.max() == pytest.approx(half_steps, rel=1e-4)  # up to float32 rounding
+    assert errors.max() <= bound <= 1.002 * errors.max()
