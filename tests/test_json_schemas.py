@@ -2,8 +2,10 @@
 to it is deliberate). A shape is the JSON with every value replaced by its type: "str", "number",
 "bool", "null", or alternatives like "number|null"; a list by the shape of its items; an object by
 its keys (all required, no others); {"*": shape} is a map keyed by data (spaces, statuses), and
-"__or_null__": true lets an object be null. The files were written from real output, then edited
-for optional fields.
+"__or_null__": true lets an object be null. A list with an item shape must have items (a search
+that found nothing must not pass for one with the right shape); "__or_empty__" after the item shape
+lets it be empty, and a schema list with no item shape takes any items. The files were written from
+real output, then edited for optional fields.
 
     PE_SEARCH_WRITE_SCHEMAS=1 pytest tests/test_json_schemas.py   # rewrite them after a deliberate change
 """
@@ -21,6 +23,7 @@ from pe_search.cli.main import cli
 from testkit import media
 
 SCHEMAS = Path(__file__).parent / "json_schemas"
+OR_EMPTY = "__or_empty__"  # after a list's item shape: the list may be empty
 
 
 def shape(value):
@@ -57,6 +60,8 @@ def conforms(value, schema, where="$") -> list[str]:
         return [f"{where}: {type(value).__name__}, wanted a list"]
     if not schema:  # an empty list in the schema: any items (maps keyed by data, e.g. per space)
         return []
+    if not value and OR_EMPTY not in schema[1:]:
+        return [f"{where}: an empty list, wanted items"]
     return [p for i, item in enumerate(value) for p in conforms(item, schema[0], f"{where}[{i}]")]
 
 
@@ -116,3 +121,15 @@ def test_a_changed_shape_is_caught():
     assert not conforms([{"a": None}], [{"a": "number|null"}])
     assert conforms({"audio": "x"}, {"*": "number"})
     assert not conforms({"m": None}, {"m": {"__or_null__": True, "a": "str"}})
+
+
+def test_an_empty_result_where_results_are_expected_is_caught():
+    search = json.loads((SCHEMAS / "search.json").read_text())
+    locate = json.loads((SCHEMAS / "locate.json").read_text())
+    assert conforms([], search) == ["$: an empty list, wanted items"]
+    assert conforms([], locate)
+    assert conforms({"hits": []}, {"hits": [{"a": "number"}]})
+    assert not conforms({"hits": []}, {"hits": [{"a": "number"}, OR_EMPTY]})
+    assert not conforms({"hits": [{"a": 1}]}, {"hits": [{"a": "number"}, OR_EMPTY]})
+    assert conforms({"hits": [{"a": "x"}]}, {"hits": [{"a": "number"}, OR_EMPTY]})
+    assert not conforms({"any": []}, {"any": []})
