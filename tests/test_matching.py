@@ -12,11 +12,14 @@ from pe_search.duplicates.audio_fingerprint import QUIET
 from pe_search.duplicates.matching import (
     MatchSettings,
     aligned_error,
+    bit_error_limit,
+    candidate_pairs,
     find_matches,
     keys_of,
     near_codes,
     share_bits_of,
     unreliable_bits,
+    verify,
 )
 
 # ------------------------------------------------------------------------- the threshold, by construction
@@ -197,3 +200,211 @@ def test_cover_of_the_shorter_file():
         a = np.r_[shared, _random_codes(rng, other)]
         b = np.r_[_random_codes(rng, other), shared]
         assert len(find_matches([a, b])) == found, other
+
+
+def test_a_short_copy_of_a_long_files_stretch_either_way_round():
+    """Only the short file (100 codes) looks up near codes; the long one (300) samples 1 key in 8.
+    The copy holds the original's codes 50-149, each one bit off: b's code at p + offset is a's
+    at p, so the offset is -50 with the original first and +50 with the copy first."""
+    original, flipped = _drifting_pair(np.random.default_rng(11), 300)
+    copy = flipped[50:150]
+    (match,) = find_matches([original, copy])
+    assert (match.a, match.b, match.offset, match.frames, match.bit_error) == (0, 1, -50, 100, 1 / 32)
+    (match,) = find_matches([copy, original])
+    assert (match.a, match.b, match.offset, match.frames, match.bit_error) == (0, 1, 50, 100, 1 / 32)
+
+
+# ------------------------------------------------------------------ the lookup's parts, one at a time
+
+
+def _not_level(rng: np.random.Generator, count: int, bits: int) -> np.ndarray:
+    """`count` random codes that are not keys at 1 in 2**bits (and not quiet)."""
+    out = np.zeros(0, dtype=np.uint32)
+    while out.size < count:
+        batch = _random_codes(rng, 4 * count)
+        out = np.r_[out, np.delete(batch, keys_of(batch, bits))]
+    return out[:count]
+
+
+def _level(rng: np.random.Generator, count: int, bits: int) -> np.ndarray:
+    """`count` random codes that are keys at 1 in 2**bits."""
+    out = np.zeros(0, dtype=np.uint32)
+    while out.size < count:
+        batch = _random_codes(rng, 64 * count)
+        out = np.r_[out, batch[keys_of(batch, bits)]]
+    return out[:count]
+
+
+def test_nothing_to_pair_gives_an_empty_int64_table():
+    rng = np.random.default_rng(12)
+    quiet = np.zeros(50, dtype=np.uint32)
+    for prints in ([], [quiet, quiet.copy()], [_random_codes(rng, 50), _random_codes(rng, 50)]):
+        pairs = candidate_pairs(prints, MatchSettings())
+        assert pairs.shape == (0, 3) and pairs.dtype == np.int64
+
+
+def test_too_many_prints_are_refused(monkeypatch):
+    monkeypatch.setattr(matching, "MAX_FILES", 4)
+    rng = np.random.default_rng(13)
+    assert candidate_pairs([_random_codes(rng, 30) for _ in range(3)], MatchSettings()).shape == (0, 3)
+    with pytest.raises(ValueError, match="^at most 3 fingerprints at once$"):
+        candidate_pairs([_random_codes(rng, 30) for _ in range(4)], MatchSettings())
+
+
+def test_quiet_codes_are_not_counted_as_loud():
+    """100 loud codes and 300 quiet ones: a short file (it looks up near codes), not a long one."""
+    original, copy = _drifting_pair(np.random.default_rng(14), 100)
+    padded = np.r_[original, np.zeros(300, dtype=np.uint32)]
+    (match,) = find_matches([padded, copy])
+    assert (match.offset, match.frames) == (0, 100)
+
+
+def test_a_long_file_keys_one_code_in_eight():
+    """Two 600-code files share 100 codes at one offset: a candidate when those codes are keys at
+    1 in 8, none when they are keys only at denser levels."""
+    rng = np.random.default_rng(15)
+    for shared, found in ((_level(rng, 100, 3), 1), (_not_level(rng, 100, 3), 0)):
+        a = np.r_[shared, _random_codes(rng, 500)]
+        b = np.r_[_random_codes(rng, 500), shared]
+        assert len(candidate_pairs([a, b], MatchSettings())) == found
+
+
+@pytest.mark.parametrize(("files", "found"), [(64, 64 * 63 // 2), (65, 0)])
+def test_a_key_shared_by_more_than_max_postings_files_is_no_evidence(files, found):
+    rng = np.random.default_rng(files)
+    common = _random_codes(rng, 2)
+    prints = []
+    for _ in range(files):
+        codes = _random_codes(rng, 30)
+        codes[[5, 15]] = common
+        prints.append(codes)
+    assert len(candidate_pairs(prints, MatchSettings())) == found
+
+
+def test_stop_keys_can_leave_no_key_at_all():
+    """70 identical short files: every code is a stop-key, nothing is left to look near codes up in."""
+    original, _ = _drifting_pair(np.random.default_rng(16), 40)
+    assert candidate_pairs([original.copy() for _ in range(70)], MatchSettings()).shape == (0, 3)
+
+
+def test_each_pair_once_at_one_offset():
+    """Two pairs, each sharing codes at two offsets (the second file repeats the first's start):
+    one row per pair."""
+    rng = np.random.default_rng(17)
+    a, c = _random_codes(rng, 60), _random_codes(rng, 60)
+    prints = [a, np.r_[a[:30], a[:30]], c, np.r_[c[:30], c[:30]]]
+    pairs = candidate_pairs(prints, MatchSettings())
+    assert sorted((a, b) for a, b, _ in pairs.tolist()) == [(0, 1), (2, 3)]
+    assert {offset for _, _, offset in pairs.tolist()} <= {0, 30}
+
+
+def test_pairs_with_neighbouring_numbers_stay_apart():
+    rng = np.random.default_rng(18)
+    a = _random_codes(rng, 80)
+    prints = [a, _random_codes(rng, 80), a.copy(), a.copy()]
+    assert sorted((m.a, m.b) for m in find_matches(prints)) == [(0, 2), (0, 3), (2, 3)]
+
+
+def _is_key_at_1_in_2(code: int) -> bool:
+    return keys_of(np.array([code], dtype=np.uint32), 1).size == 1
+
+
+def _target(rng: np.random.Generator, low: int, high: int) -> int:
+    """A code in [low, high) with bits 0 and 1 clear whose value and value ^ 2 are keys at 1 in 2."""
+    while True:
+        code = int(rng.integers(low, high)) & ~3
+        if code and _is_key_at_1_in_2(code) and _is_key_at_1_in_2(code ^ 2):
+            return code
+
+
+def _near_only(rng: np.random.Generator, length: int, near: dict[int, tuple[int, int]]) -> np.ndarray:
+    """`length` random codes (each with more than 8 unreliable bits: no near codes) but at each
+    position p of `near`, (value, bit): a code whose unreliable bits are `bit` and three of bits
+    8-10 and 12, so that value is one of its near codes."""
+    codes = _random_codes(rng, length)
+    for position, (value, bit) in near.items():
+        middle = np.uint32(value ^ (1 << bit))
+        codes[position] = middle
+        codes[position - 1] = middle ^ np.uint32((1 << bit) | (1 << 8))
+        codes[position + 1] = middle ^ np.uint32((1 << 9) | (1 << 10) | (1 << 12))
+    return codes
+
+
+@pytest.mark.parametrize("where", ["smallest", "largest", "middle"])
+def test_one_near_code_is_one_vote_at_its_offset(where):
+    """A 40-code file (every code a key) and a 150-code file (keys and near codes 1 in 2) whose
+    code at 10 is one unreliable bit off the first's code at 20: one vote at offset -10, wherever
+    that key sorts among all keys (first, last, or shared by two files), and only while the near
+    code is a key at the probing file's 1 in 2. A near code above every key (largest) finds
+    nothing."""
+    rng = np.random.default_rng(19)
+    ranges = {
+        "smallest": ((1 << 20, 1 << 24), (1 << 28, 1 << 32)),
+        "largest": ((0xF0000000, 1 << 32), (1 << 20, 1 << 28)),
+    }
+    (low, high), (plow, phigh) = ranges.get(where, ((1 << 30, 1 << 31), (1 << 20, 1 << 32)))
+    target = _target(rng, low, high)
+    posting = rng.integers(plow, phigh, size=40, dtype=np.uint64).astype(np.uint32)
+    posting[20] = target
+    near = {10: (target, 0), 30: (target ^ 2, 5)}  # the second is no key: target ^ 2 is in no file
+    probing = _near_only(rng, 150, near)
+    prints = [_random_codes(rng, 30), posting, probing]
+    expected = {(1, 2, -10)}
+    if where == "middle":
+        prints.append(posting.copy())  # the key is in two files: a run of two postings
+        expected |= {(2, 3, 10), (1, 3, 0)}
+    found = {tuple(row) for row in candidate_pairs(prints, MatchSettings(min_votes=1)).tolist()}
+    assert found == expected
+    assert {tuple(row) for row in candidate_pairs(prints, MatchSettings()).tolist()} == expected - {
+        (1, 2, -10),
+        (2, 3, 10),
+    }
+    # the same near code that is no key at 1 in 2 (so not looked up by a file sampling 1 in 2)
+    while True:
+        other = int(rng.integers(low, high)) & ~3
+        if other and not _is_key_at_1_in_2(other):
+            break
+    posting[20] = other
+    prints[2] = _near_only(rng, 150, {10: (other, 0)})
+    found = {tuple(row) for row in candidate_pairs(prints[:3], MatchSettings(min_votes=1)).tolist()}
+    assert found == set()
+
+
+def test_bit_error_limit_by_hand():
+    settings = MatchSettings()
+    expected = {1_000: 0.30, 64: 0.30, 32: 0.5 - 0.2 * 2**0.5, 16: 0.1, 4: -0.3, 1: -1.1, 0: -1.1}
+    assert {f: round(bit_error_limit(f, settings), 9) for f in expected} == {
+        f: round(v, 9) for f, v in expected.items()
+    }
+
+
+def test_aligned_error_by_hand():
+    a = np.array([5, QUIET, 7, 8], dtype=np.uint32)
+    b = np.array([5, 9, 6], dtype=np.uint32)
+    # positions 0 and 2 are loud in both: 0 bits and 1 bit (7 ^ 6) differ, of 64
+    assert aligned_error(a, b, 0) == (1 / 64, 2)
+    assert aligned_error(a, b, 3) == (1.0, 0)  # no overlap
+    assert aligned_error(a, b, -4) == (1.0, 0)
+    assert aligned_error(a[1:2], b[1:2], 0) == (1.0, 0)  # overlap, all quiet
+    assert aligned_error(a, b, -1) == (6 / 64, 2)  # a[1] quiet; 7 ^ 9 and 8 ^ 6 are 3 bits each
+
+
+def test_verify_looks_one_hop_either_side():
+    rng = np.random.default_rng(20)
+    a = _random_codes(rng, 100)
+    b = a[3:]  # b's code at p - 3 is a's at p
+    settings = MatchSettings()
+    for offset in (-2, -3, -4):
+        assert verify(a, b, offset, settings) == (-3, 0.0, 97), offset
+    for offset in (-1, -5):
+        assert verify(a, b, offset, settings) is None, offset
+
+
+def test_cover_boundary_is_inclusive():
+    """30 shared codes of 50 non-quiet ones in the shorter file is exactly 60 %: accepted."""
+    rng = np.random.default_rng(21)
+    shared = _random_codes(rng, 30)
+    a = np.r_[shared, _random_codes(rng, 20)]
+    b = np.r_[_random_codes(rng, 20), shared]
+    (match,) = find_matches([a, b])
+    assert (match.offset, match.frames, match.bit_error) == (20, 30, 0.0)
