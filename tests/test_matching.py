@@ -87,14 +87,14 @@ def test_too_few_frames_never_match():
         assert len(find_matches([codes, codes.copy()])) == found, frames
 
 
-def _drifting_pair(rng: np.random.Generator, frames: int) -> tuple[np.ndarray, np.ndarray]:
+def _drifting_pair(rng: np.random.Generator, frames: int, changes: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Codes that drift as real ones do (three bits change per frame) and a copy of them with one
     bit flipped in every code, a bit that changes at that very frame (so an unreliable one, by
     construction): no code is shared, only the near-code lookup can find the pair. The copy is
     1 bit from the original at the same frame, 2 bits from its neighbours."""
     drift = np.zeros((frames, 32), dtype=bool)
     for row in drift[1:]:
-        row[rng.choice(32, size=3, replace=False)] = True
+        row[rng.choice(32, size=changes, replace=False)] = True
     steps = np.packbits(drift, axis=1, bitorder="little").view("<u4").reshape(-1)
     original = np.bitwise_xor.accumulate(
         steps ^ np.r_[_random_codes(rng, 1), np.zeros(frames - 1, np.uint32)]
@@ -339,8 +339,8 @@ def test_one_near_code_is_one_vote_at_its_offset(where):
     nothing."""
     rng = np.random.default_rng(19)
     ranges = {
-        "smallest": ((1 << 20, 1 << 24), (1 << 28, 1 << 32)),
-        "largest": ((0xF0000000, 1 << 32), (1 << 20, 1 << 28)),
+        "smallest": ((1 << 8, 1 << 16), (1 << 28, 1 << 32)),
+        "largest": ((0xFFFF0000, 1 << 32), (1 << 20, 1 << 28)),
     }
     (low, high), (plow, phigh) = ranges.get(where, ((1 << 30, 1 << 31), (1 << 20, 1 << 32)))
     target = _target(rng, low, high)
@@ -408,3 +408,24 @@ def test_cover_boundary_is_inclusive():
     b = np.r_[_random_codes(rng, 20), shared]
     (match,) = find_matches([a, b])
     assert (match.offset, match.frames, match.bit_error) == (20, 30, 0.0)
+
+
+def test_a_near_code_at_a_files_first_position_counts_for_that_file():
+    """The probing file's code 0 is one unreliable bit (bit 0, flipped by its next code) off the
+    other file's code 20: the vote is the probing file's, at offset -20."""
+    rng = np.random.default_rng(22)
+    posting = rng.integers(1 << 20, 1 << 32, size=40, dtype=np.uint64).astype(np.uint32)
+    posting[20] = _target(rng, 1 << 30, 1 << 31)
+    probing = _random_codes(rng, 150)
+    probing[0] = posting[20] ^ np.uint32(1)
+    probing[1] = probing[0] ^ np.uint32(1 | 1 << 8)
+    found = {tuple(row) for row in candidate_pairs([posting, probing], MatchSettings(min_votes=1)).tolist()}
+    assert found == {(0, 1, -20)}
+
+
+def test_verify_keeps_the_candidate_offset_on_a_tie():
+    """With two bits changing per frame, the copy is 1 bit off the original at its own frame and
+    at the next one: a tie (1/32 both), and the candidate's own offset is kept."""
+    original, copy = _drifting_pair(np.random.default_rng(7), 120, changes=2)
+    assert aligned_error(original, copy, 0)[0] == aligned_error(original, copy, 1)[0] == 1 / 32
+    assert verify(original, copy, 0, MatchSettings()) == (0, 1 / 32, 120)
