@@ -11,14 +11,13 @@ from pathlib import Path
 
 import av
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from test_server_browser import CHROMEDRIVER, CHROMIUM, FLAGS, WAIT, search_by_typing, wait_for_state
+from test_server_browser import search_by_typing, wait_for_state
 
 from pe_search.server import ServerConfig, create_app
+from testkit.chromium import WAIT, chromium
 from testkit.server_live import live_server
 
 
@@ -37,21 +36,8 @@ def downloads():
 
 @pytest.fixture(scope="module")
 def browser(site, downloads):
-    profile = tempfile.mkdtemp(prefix="pe-search-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.add_experimental_option(
-        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
-    )
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_script_timeout(WAIT)
-    try:
+    with chromium(downloads) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _first_hit(driver, site: str, text: str):

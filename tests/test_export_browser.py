@@ -12,20 +12,13 @@ from pathlib import Path
 import httpx
 import opentimelineio as otio
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from pe_search.server import ServerConfig, create_app
+from testkit.chromium import WAIT, chromium
 from testkit.server_live import live_server
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--mute-audio", "--window-size=1200,900")  # fmt: skip
-WAIT = 60
 
 
 @pytest.fixture(scope="module")
@@ -43,23 +36,8 @@ def downloads():
 
 @pytest.fixture(scope="module")
 def browser(site, downloads):
-    profile = tempfile.mkdtemp(prefix="pe-search-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.add_experimental_option(
-        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
-    )
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.execute_cdp_cmd(
-        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
-    )
-    try:
+    with chromium(downloads) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _finished(folder: Path, name: str) -> Path | None:

@@ -10,15 +10,12 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import av
 import httpx
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -27,24 +24,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from pe_search.server import ServerConfig, create_app
 from pe_search.toy import synth
 from pe_search.toy.demo_media import DemoMedia
+from testkit.chromium import WAIT, chromium
 from testkit.server_live import live_server
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-    "--mute-audio",
-    "--window-size=1200,900",
-)
-WAIT = 60
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +41,8 @@ def site(demo):
 
 @pytest.fixture(scope="module")
 def browser(site):
-    profile = tempfile.mkdtemp(prefix="pe-search-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_script_timeout(WAIT)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def api_hits(site: str, **body) -> list[dict]:
