@@ -17,6 +17,7 @@ searched by inner product on two threads.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -105,9 +106,23 @@ SCAN_TOP = 512  # top-k asked per piece; a piece whose k-th frame still passes i
 _scratch = threading.local()
 # The two scan threads are the parallelism: FAISS's own OpenMP threads inside them would only
 # oversubscribe the cores (the setting is per calling thread, so clip indexes keep theirs).
-_pool = ThreadPoolExecutor(
-    max_workers=2, thread_name_prefix="frame-scan", initializer=lambda: faiss.omp_set_num_threads(1)
-)
+
+
+def _new_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(
+        max_workers=2, thread_name_prefix="frame-scan", initializer=lambda: faiss.omp_set_num_threads(1)
+    )
+
+
+def _renew_pool_after_fork() -> None:
+    """A forked child has none of its parent's pool threads: work handed to the inherited pool
+    would wait for them for ever (a user's script forking workers after a search)."""
+    global _pool
+    _pool = _new_pool()
+
+
+_pool = _new_pool()
+os.register_at_fork(after_in_child=_renew_pool_after_fork)
 
 
 def _flat_codes_index(encoding: str, dim: int, params: np.ndarray, codebook: Codebook | None) -> faiss.Index:
