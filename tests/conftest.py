@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +52,21 @@ def demo(tmp_path_factory):
     from pe_search.toy.demo import run_demo
 
     return run_demo(tmp_path_factory.mktemp("demo-root") / "pe-search-demo", workers=0)
+
+
+@pytest.fixture(scope="module")
+def site(demo):
+    """A live server on the demo library, one per browser test module."""
+    from pe_search.server import ServerConfig, create_app
+    from testkit.server_live import live_server
+
+    with live_server(create_app(ServerConfig(library=Path(demo.library)), warm_up=True)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def downloads():
+    """The folder a test's browser saves its downloads into."""
+    folder = Path(tempfile.mkdtemp(prefix="pe-search-downloads-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

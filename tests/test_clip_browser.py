@@ -5,8 +5,6 @@ link saves a clip that PyAV decodes and that Chromium plays; the drag carries a 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import av
@@ -16,22 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from test_server_browser import search_by_typing, wait_for_state
 
-from pe_search.server import ServerConfig, create_app
 from testkit.chromium import WAIT, chromium
-from testkit.server_live import live_server
-
-
-@pytest.fixture(scope="module")
-def site(demo):
-    with live_server(create_app(ServerConfig(library=Path(demo.library)), warm_up=True)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def downloads():
-    folder = Path(tempfile.mkdtemp(prefix="pe-search-downloads-"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -21,22 +21,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from pe_search.server import ServerConfig, create_app
 from pe_search.toy import synth
 from pe_search.toy.demo_media import DemoMedia
 from testkit.chromium import WAIT, chromium
-from testkit.server_live import live_server
 
 
 @pytest.fixture(scope="module")
 def media(demo) -> DemoMedia:
     return DemoMedia.load(Path(demo.root))
-
-
-@pytest.fixture(scope="module")
-def site(demo):
-    with live_server(create_app(ServerConfig(library=Path(demo.library)), warm_up=True)) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
