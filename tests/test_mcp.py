@@ -6,9 +6,12 @@ off loopback, loopback names only without one) and a client with the token gets 
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -204,18 +207,50 @@ def test_http_off_loopback_without_a_token_is_refused_in_one_line(demo, monkeypa
 
 
 @pytest.fixture(scope="module")
-def http_server(library):
-    """The streamable HTTP app as `pe-search mcp --http --host 0.0.0.0 --token T` builds it, served
-    on loopback by the test (the access rules depend on the configuration, not the socket)."""
-    from pe_search.mcp import LibraryTools, MediaUrls, build_server
-    from pe_search.mcp.transports import http_app
-    from pe_search.server.config import ServerConfig
-    from testkit.server_live import live_server
+def http_server(demo):
+    """`pe-search mcp --http` bound off loopback with a token, as a user starts it: yields its URL
+    and what it printed under --json."""
+    from testkit.server_live import free_port
 
-    tools = LibraryTools(library, MediaUrls("http://media.example:8765/"), allow_paths=False)
-    config = ServerConfig(library=library.path, token="s3cret", loopback_only=False)
-    with live_server(http_app(build_server(tools), config, "0.0.0.0")) as url:
-        yield url + "/mcp"
+    port = free_port()
+    command = [sys.executable, "-m", "pe_search", "mcp", "--http", "--host", "0.0.0.0", "--port", str(port)]
+    command += [
+        "--token",
+        "s3cret",
+        "--media-url",
+        "http://media.example:8765/",
+        "--library",
+        demo.library,
+        "--json",
+    ]
+    env = {**os.environ, **stdio_parameters(demo.library).env}
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    try:
+        printed = json.loads(_json_object(server.stdout))
+        url = f"http://127.0.0.1:{port}/mcp"
+        deadline = time.monotonic() + 120
+        while True:  # until it listens (the answer itself is asserted by the tests)
+            assert server.poll() is None, "pe-search mcp --http exited"
+            try:
+                httpx.get(url, timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "pe-search mcp --http did not start"
+                time.sleep(0.5)
+        yield url, printed
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _json_object(stream) -> str:
+    """The one JSON object the command prints (indented over several lines) before it serves."""
+    lines = []
+    for line in iter(stream.readline, b""):
+        lines.append(line.decode())
+        if line.rstrip() == b"}":
+            return "".join(lines)
+    raise AssertionError(f"no JSON object printed: {lines}")
 
 
 def over_http(url: str, headers: dict[str, str], session_work):
@@ -232,9 +267,11 @@ def over_http(url: str, headers: dict[str, str], session_work):
 
 
 def test_http_needs_the_token_and_answers_with_it(http_server, library, media):
+    url, printed = http_server
+    assert printed["token_required"] is True and printed["url"].endswith("/mcp")
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
     for headers in ({}, {"Authorization": "Bearer wrong"}):
-        refused = httpx.post(http_server, json=initialize, headers=headers)
+        refused = httpx.post(url, json=initialize, headers=headers)
         assert refused.status_code == 401 and "token" in refused.json()["error"]
 
     a_sound = synth.caption(media.events[0].sound)
@@ -244,7 +281,7 @@ def test_http_needs_the_token_and_answers_with_it(http_server, library, media):
         by_path = await session.call_tool("search", {"file": str(media.media_dir / media.files[0].path)})
         return found, by_path
 
-    found, by_path = over_http(http_server, {"Authorization": "Bearer s3cret"}, work)
+    found, by_path = over_http(url, {"Authorization": "Bearer s3cret"}, work)
     hits = found.structured_content["hits"]
     same_hits(hits, library.search(a_sound, k=3))
     assert hits[0]["media_url"] == f"http://media.example:8765/media/{hits[0]['file_id']}"
