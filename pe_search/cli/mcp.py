@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import urlsplit
 
 import click
@@ -56,6 +57,7 @@ def mcp_command(library, over_http, host, port, token, media_url, device, as_jso
     _ = opened.store  # a missing or unreadable library fails here, as one line, not in the first call
     tools = LibraryTools(opened, MediaUrls(media_url), allow_paths=not over_http)
     server = build_server(tools)
+    threading.Thread(target=tools.warm_up, name="pe-search-warm-up", daemon=True).start()
     if not over_http:
         from pe_search.mcp.transports import run_stdio
 

@@ -4,6 +4,7 @@ time, as the HTTP server runs them (a tokenizer must not be shared across thread
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,12 @@ class LibraryTools:
         self.urls = urls
         self.allow_paths = allow_paths
         self._query_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the models now (a background thread at start), so the first query does not wait
+        for them as long; a model that cannot load is left for that query to word."""
+        with contextlib.suppress(PeSearchError):
+            _ = self.library.models
 
     def specs(self) -> list[ToolSpec]:
         return [
