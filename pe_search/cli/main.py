@@ -11,6 +11,7 @@ from pe_search.cli.clip import clip_command
 from pe_search.cli.demo import demo_command
 from pe_search.cli.duplicates import duplicates_command
 from pe_search.cli.index import index_command
+from pe_search.cli.mcp import mcp_command
 from pe_search.cli.model import model_command
 from pe_search.cli.output import fail
 from pe_search.cli.search import locate_command, search_command
@@ -78,3 +79,4 @@ cli.add_command(locate_command)
 cli.add_command(clip_command)
 cli.add_command(duplicates_command)
 cli.add_command(serve_command)
+cli.add_command(mcp_command)

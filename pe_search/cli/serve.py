@@ -20,6 +20,17 @@ from pe_search.server.config import (
 )
 
 
+def bind_token(host: str, token: str | None) -> str | None:
+    """The token to require (given, else $PE_SEARCH_TOKEN); refuses a bind off loopback without one
+    (`serve` and `mcp --http` share the rule)."""
+    token = token or os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and token is None:
+        raise PeSearchError(
+            f"binding {host} lets other machines in: give --token TOKEN (or set ${TOKEN_ENV}), or bind 127.0.0.1"
+        )
+    return token
+
+
 @click.command("serve")
 @library_option
 @click.option(
@@ -50,11 +61,7 @@ def serve_command(library, host, port, token, max_upload_mb, max_upload_seconds,
     from pe_search.api import Library
     from pe_search.server import create_app
 
-    token = token or os.environ.get(TOKEN_ENV) or None
-    if not is_loopback(host) and token is None:
-        raise PeSearchError(
-            f"binding {host} lets other machines in: give --token TOKEN (or set ${TOKEN_ENV}), or bind 127.0.0.1"
-        )
+    token = bind_token(host, token)
     opened = Library.open(library, device=device)
     _ = opened.store  # a missing or unreadable library fails here, as one line, not in the first request
     config = ServerConfig(
