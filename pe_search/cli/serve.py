@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
@@ -42,8 +43,15 @@ from pe_search.server.config import (
     help="Longest query upload.",
 )  # fmt: skip
 @click.option("--device", default=None, help="cpu or cuda.")
+@click.option(
+    "--allow-index", "allow_index", multiple=True, metavar="FOLDER",
+    type=click.Path(exists=True, file_okay=False, readable=True, resolve_path=True, path_type=Path),
+    help="A folder the page (POST /api/index) may index, with live progress (repeatable).",
+)  # fmt: skip
 @json_option
-def serve_command(library, host, port, token, max_upload_mb, max_upload_seconds, device, as_json) -> None:
+def serve_command(
+    library, host, port, token, max_upload_mb, max_upload_seconds, device, allow_index, as_json
+) -> None:
     """Serve a library over HTTP: the API (docs at /docs) and a page where every hit plays."""
     import uvicorn
 
@@ -63,12 +71,18 @@ def serve_command(library, host, port, token, max_upload_mb, max_upload_seconds,
         max_upload_bytes=max_upload_mb * 1024 * 1024,
         max_upload_seconds=max_upload_seconds,
         loopback_only=is_loopback(host),
+        index_folders=tuple(dict.fromkeys(allow_index)),
     )
     app = create_app(config, opened, warm_up=True)
     shown = f"[{host}]" if ":" in host else host
     if as_json:  # one line for whoever started it: where the server listens
         emit_json(
-            {"library": str(opened.path), "url": f"http://{shown}:{port}/", "token_required": bool(token)}
+            {
+                "library": str(opened.path),
+                "url": f"http://{shown}:{port}/",
+                "token_required": bool(token),
+                "index_folders": [str(folder) for folder in config.index_folders],
+            }
         )
     else:
         click.echo(

@@ -1,0 +1,257 @@
+"""Indexing from the server (issue 25, item 2): POST /api/index runs `Library.index` in the server
+process over the folders it was started with, GET /api/index/events streams the run as server-sent
+events (parsed here from the raw stream with httpx), searches answer while it runs, and every way
+of asking for something else is refused."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from indexer.events import FileDone
+from pe_search.api import Library
+from pe_search.server import ServerConfig, create_app
+from pe_search.toy import synth
+from pe_search.toy.media_writer import write_audio
+from testkit.server_live import live_server
+
+# The toy world's sound classes, written as WAV and FLAC of lengths chosen here: the media seconds a
+# run must report are their sum.
+FIRST = {"low-tone.wav": ("low_tone", 3.0), "mid-tone.flac": ("mid_tone", 3.0)}
+LATER = {
+    "chirp-up.wav": ("chirp_up", 4.0),
+    "white-noise.flac": ("white_noise", 2.5),
+    "beeps/high-beep.wav": ("high_beep", 3.5),
+}
+BROKEN = "broken.wav"  # not a sound: the run reports it failed and goes on
+WAIT = 120  # seconds: a hang guard, never what decides a test
+
+
+def write_sounds(files: dict[str, tuple[str, float]], folder: Path) -> Path:
+    for seed, (name, (sound, seconds)) in enumerate(files.items()):
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_audio(target, synth.sound(sound, seconds, seed).samples, synth.SAMPLE_RATE)
+    return folder
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_compile_step():
+    """The toy models' speed paths compile kernels first: minutes on a loaded machine, for nothing here."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PE_SEARCH_FAST", "0")
+        yield
+
+
+@pytest.fixture(scope="module")
+def base_library(tmp_path_factory) -> Path:
+    """A toy library holding FIRST only, built once; each test works on its own copy."""
+    root = tmp_path_factory.mktemp("base")
+    library = root / "library"
+    with Library.open(library, model="toy") as opened:
+        opened.index([str(write_sounds(FIRST, root / "first"))], workers=0, progress=False)
+    return library
+
+
+@pytest.fixture
+def library(base_library, tmp_path) -> Path:
+    return Path(shutil.copytree(base_library, tmp_path / "library"))
+
+
+@pytest.fixture
+def incoming(tmp_path) -> Path:
+    """The folder the server may index: LATER's files and one that is not media at all."""
+    folder = write_sounds(LATER, tmp_path / "incoming")
+    (folder / BROKEN).write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot a sound at all")
+    return folder
+
+
+def serving(library: Path, folders: tuple[Path, ...] = (), token: str | None = None):
+    config = ServerConfig(library=library, index_folders=folders, index_workers=0, token=token)
+    return live_server(create_app(config, warm_up=True))
+
+
+def read_events(response: httpx.Response, until: tuple[str, ...] = ("done", "failed")) -> list[dict]:
+    """Parse a text/event-stream (the WHATWG rules: `field: value` lines, a blank line ends an
+    event, `:` lines are comments) until an event of a kind in `until`."""
+    import json
+
+    events, fields = [], {}
+    for line in response.iter_lines():
+        if line == "":
+            if "data" in fields:
+                event = {"id": int(fields["id"]), "event": fields.get("event", "message")}
+                event["data"] = json.loads(fields["data"])
+                events.append(event)
+                if event["event"] in until:
+                    return events
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            fields[name] = f"{fields[name]}\n{value}" if name == "data" and name in fields else value
+    raise AssertionError(f"the stream ended before {until}: {events}")
+
+
+def indexed(client: httpx.Client) -> int:
+    return client.get("/api/files", params={"status": "indexed"}).json()["total"]
+
+
+def stream(client: httpx.Client, last_id: int | None = None):
+    headers = {} if last_id is None else {"Last-Event-ID": str(last_id)}
+    return client.stream("GET", "/api/index/events", headers=headers)
+
+
+def test_the_stream_delivers_a_run_in_order(library, incoming):
+    expected = sorted(str(incoming / name) for name in (*LATER, BROKEN))
+    with serving(library, (incoming,)) as site, httpx.Client(base_url=site, timeout=WAIT) as client:
+        assert client.get("/api/files").json()["total"] == len(FIRST)
+        before = client.get("/api/index").json()
+        assert before == {
+            "enabled": True, "folders": [str(incoming)], "running": False, "state": None, "last_event_id": 0
+        }  # fmt: skip
+        started = client.post("/api/index")
+        assert started.status_code == 202 and started.json()["state"]["folders"] == [str(incoming)]
+        with stream(client) as response:  # joined after the start: the run is replayed from its first event
+            assert response.headers["content-type"].startswith("text/event-stream")
+            events = read_events(response)
+
+        ids = [event["id"] for event in events]
+        assert ids == list(range(1, len(events) + 1))  # in order, none missing, none twice
+        kinds = [event["event"] for event in events]
+        assert kinds[0] == "started" and kinds[1] == "planned" and kinds[-1] == "done"
+        assert events[1]["data"]["planned"] == len(expected)  # the generated folder's files
+        files = [event["data"] for event in events if event["event"] == "file"]
+        assert sorted(file["path"] for file in files) == expected
+        assert [file["path"] for file in files if file["reason"]] == [str(incoming / BROKEN)]
+        assert [file["done"] + file["failed"] for file in files] == list(range(1, len(expected) + 1))
+        last = events[-1]["data"]
+        assert (last["status"], last["done"], last["failed"], last["eta"]) == ("done", len(LATER), 1, 0.0)
+        assert last["summary"]["files_indexed"] == len(LATER)
+        assert [failure["path"] for failure in last["summary"]["failed"]] == [str(incoming / BROKEN)]
+        # the media seconds the run reports are the new files' lengths, as they were written
+        assert last["media_seconds"] == pytest.approx(sum(seconds for _, seconds in LATER.values()), abs=0.01)
+        seconds = [event["data"]["media_seconds"] for event in events]
+        assert seconds == sorted(seconds) and last["rate"] > 0
+
+        assert indexed(client) == len(FIRST) + len(LATER)
+        hits = client.post("/api/search", json={"q": synth.caption("chirp_up"), "target": "audio", "k": 1})
+        assert Path(hits.json()["hits"][0]["path"]).name == "chirp-up.wav"
+        after = client.get("/api/index").json()
+        assert after["running"] is False and after["state"] == {k: v for k, v in last.items() if k != "kind"}
+        assert after["last_event_id"] == ids[-1] and after["state"]["status"] == "done"
+
+        # a reconnect that says where it was resumes there: exactly the rest, in order
+        with stream(client, last_id=3) as response:
+            resumed = read_events(response)
+        assert resumed == events[3:]
+
+
+def test_a_second_run_streams_on_from_the_first(library, incoming):
+    with serving(library, (incoming,)) as site, httpx.Client(base_url=site, timeout=WAIT) as client:
+        client.post("/api/index")
+        with stream(client) as response:
+            first = read_events(response)
+        assert client.post("/api/index", json={"folders": [f"{incoming}/"]}).status_code == 202
+        with stream(client, last_id=first[-1]["id"]) as response:
+            second = read_events(response)
+    assert [event["id"] for event in second] == list(range(first[-1]["id"] + 1, second[-1]["id"] + 1))
+    assert second[0]["data"]["run"] == 2 and second[-1]["data"]["status"] == "done"
+    planned = second[1]["data"]
+    # nothing changed: nothing to encode (a bad file stays failed until it changes)
+    assert (planned["planned"], planned["unchanged"]) == (0, len(LATER) + 1)
+    assert [event["event"] for event in second if event["event"] in ("started", "planned", "file", "done")] == [
+        "started", "planned", "done"
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """Holds a run inside the pipeline just after its first file left the encoder (the run's own
+    progress callback blocks there) until the test lets it go: what is checked meanwhile meets a
+    run certainly under way."""
+    reached, release = threading.Event(), threading.Event()
+    index = Library.index
+
+    def holding_index(self, paths, **options):
+        forward = options["progress"]
+
+        def progress(event):
+            forward(event)
+            if isinstance(event, FileDone) and not reached.is_set():
+                reached.set()
+                release.wait(WAIT)
+
+        return index(self, paths, **{**options, "progress": progress})
+
+    monkeypatch.setattr(Library, "index", holding_index)
+    yield reached, release
+    release.set()
+
+
+def test_searches_answer_while_a_run_is_held(library, incoming, held):
+    reached, release = held
+    chirp = synth.caption("chirp_up")
+    with serving(library, (incoming,)) as site, httpx.Client(base_url=site, timeout=WAIT) as client:
+        assert client.post("/api/index").status_code == 202
+        assert reached.wait(WAIT)
+        state = client.get("/api/index").json()
+        assert state["running"] is True and state["state"]["done"] + state["state"]["failed"] == 1
+        searched = client.post("/api/search", json={"q": chirp, "target": "audio", "k": 3})
+        assert searched.status_code == 200, searched.text
+        assert client.get("/api/files").status_code == 200
+        again = client.post("/api/index")  # one run at a time
+        assert again.status_code == 409 and "already going" in again.json()["error"]
+        assert "\n" not in again.json()["error"]
+        release.set()
+        with stream(client) as response:
+            events = read_events(response)
+        assert events[-1]["event"] == "done"
+        assert indexed(client) == len(FIRST) + len(LATER)
+
+
+def test_indexing_is_refused_when_not_configured(library):
+    with serving(library) as site, httpx.Client(base_url=site, timeout=WAIT) as client:
+        assert client.get("/api/index").json()["enabled"] is False
+        for answer in (client.post("/api/index"), client.get("/api/index/events")):
+            assert answer.status_code == 403
+            assert answer.json()["error"].startswith("indexing from this server is off")
+        assert client.get("/api/files").json()["total"] == len(FIRST)  # nothing happened
+
+
+def test_only_the_configured_folders_may_be_named(library, incoming, tmp_path):
+    first = library.parent / "first"
+    first.mkdir()
+    with serving(library, (incoming,)) as site, httpx.Client(base_url=site, timeout=WAIT) as client:
+        for name in (str(first), f"{incoming}/../first", "/", str(incoming / "sounds"), "incoming"):
+            answer = client.post("/api/index", json={"folders": [name]})
+            assert answer.status_code == 403, name
+            assert answer.json()["error"].startswith(f"{name} is not a folder this server may index")
+        mixed = client.post("/api/index", json={"folders": [str(incoming), "/etc"]})
+        assert mixed.status_code == 403  # one bad name refuses the request: nothing starts
+        for wrong in ([], [""], "x", [1]):
+            assert client.post("/api/index", json={"folders": wrong}).status_code == 422, wrong
+        assert client.get("/api/index").json()["state"] is None  # no run was started by any of them
+
+
+def test_cross_site_and_token_rules_hold(library, incoming):
+    with (
+        serving(library, (incoming,), token="s3cret") as site,
+        httpx.Client(base_url=site, timeout=WAIT) as client,
+    ):
+        assert client.post("/api/index").status_code == 401
+        assert client.get("/api/index").status_code == 401
+        assert client.get("/api/index/events").status_code == 401
+        signed = {"Authorization": "Bearer s3cret"}
+        foreign = client.post("/api/index", headers={**signed, "Origin": "http://evil.example"})
+        assert foreign.status_code == 403 and "cross-site" in foreign.json()["error"]
+        other_site = client.post("/api/index", headers={**signed, "Sec-Fetch-Site": "cross-site"})
+        assert other_site.status_code == 403
+        assert client.get("/api/index", headers=signed).json()["state"] is None
+        assert client.post("/api/index", headers=signed).status_code == 202
+        with client.stream("GET", "/api/index/events", headers=signed) as response:
+            assert read_events(response)[-1]["event"] == "done"
