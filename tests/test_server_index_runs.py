@@ -11,50 +11,33 @@ from pathlib import Path
 
 import httpx
 import pytest
+from served_indexing import (
+    BROKEN,
+    FIRST,
+    LATER,
+    WAIT,
+    build_library,
+    no_compile_step,
+    read_events,
+    serving,
+    write_sounds,
+)
 
 from indexer.events import FileDone
 from pe_search.api import Library
-from pe_search.server import ServerConfig, create_app
 from pe_search.toy import synth
-from pe_search.toy.media_writer import write_audio
-from testkit.server_live import live_server
-
-# The toy world's sound classes, written as WAV and FLAC of lengths chosen here: the media seconds a
-# run must report are their sum.
-FIRST = {"low-tone.wav": ("low_tone", 3.0), "mid-tone.flac": ("mid_tone", 3.0)}
-LATER = {
-    "chirp-up.wav": ("chirp_up", 4.0),
-    "white-noise.flac": ("white_noise", 2.5),
-    "beeps/high-beep.wav": ("high_beep", 3.5),
-}
-BROKEN = "broken.wav"  # not a sound: the run reports it failed and goes on
-WAIT = 120  # seconds: a hang guard, never what decides a test
-
-
-def write_sounds(files: dict[str, tuple[str, float]], folder: Path) -> Path:
-    for seed, (name, (sound, seconds)) in enumerate(files.items()):
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_audio(target, synth.sound(sound, seconds, seed).samples, synth.SAMPLE_RATE)
-    return folder
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _no_compile_step():
-    """The toy models' speed paths compile kernels first: minutes on a loaded machine, for nothing here."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PE_SEARCH_FAST", "0")
+    with no_compile_step():
         yield
 
 
 @pytest.fixture(scope="module")
 def base_library(tmp_path_factory) -> Path:
     """A toy library holding FIRST only, built once; each test works on its own copy."""
-    root = tmp_path_factory.mktemp("base")
-    library = root / "library"
-    with Library.open(library, model="toy") as opened:
-        opened.index([str(write_sounds(FIRST, root / "first"))], workers=0, progress=False)
-    return library
+    return build_library(tmp_path_factory.mktemp("base"))
 
 
 @pytest.fixture
@@ -68,33 +51,6 @@ def incoming(tmp_path) -> Path:
     folder = write_sounds(LATER, tmp_path / "incoming")
     (folder / BROKEN).write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot a sound at all")
     return folder
-
-
-def serving(library: Path, folders: tuple[Path, ...] = (), token: str | None = None):
-    config = ServerConfig(library=library, index_folders=folders, index_workers=0, token=token)
-    return live_server(create_app(config, warm_up=True))
-
-
-def read_events(response: httpx.Response, until: tuple[str, ...] = ("done", "failed")) -> list[dict]:
-    """Parse a text/event-stream (the WHATWG rules: `field: value` lines, a blank line ends an
-    event, `:` lines are comments) until an event of a kind in `until`."""
-    import json
-
-    events, fields = [], {}
-    for line in response.iter_lines():
-        if line == "":
-            if "data" in fields:
-                event = {"id": int(fields["id"]), "event": fields.get("event", "message")}
-                event["data"] = json.loads(fields["data"])
-                events.append(event)
-                if event["event"] in until:
-                    return events
-            fields = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            fields[name] = f"{fields[name]}\n{value}" if name == "data" and name in fields else value
-    raise AssertionError(f"the stream ended before {until}: {events}")
 
 
 def indexed(client: httpx.Client) -> int:

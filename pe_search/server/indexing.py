@@ -147,11 +147,14 @@ class IndexRunner:
             self._end(STOPPED if summary.interrupted else DONE, summary=asdict(summary))
 
     def _on_event(self, event: IndexEvent) -> None:
+        kind = EVENT_KINDS.get(type(event))
+        if kind is None:  # an event this server does not know yet: the next one carries the totals
+            return
         with self._lock:
             assert self._progress is not None
             self._progress.apply(event, time.monotonic())
             extra = {"path": event.path, "reason": event.reason} if isinstance(event, FileDone) else {}
-            self._publish(EVENT_KINDS[type(event)], **extra)
+            self._publish(kind, **extra)
 
     def _record(self, kind: str, **extra: Any) -> None:
         with self._lock:
