@@ -5,12 +5,18 @@ of asking for something else is refused."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from served_indexing import (
     BROKEN,
     FIRST,
@@ -25,7 +31,10 @@ from served_indexing import (
 
 from indexer.events import FileDone
 from pe_search.api import Library
+from pe_search.cli.main import cli
+from pe_search.server import ServerConfig, create_app
 from pe_search.toy import synth
+from testkit.server_live import free_port, live_server
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -68,7 +77,7 @@ def test_the_stream_delivers_a_run_in_order(library, incoming):
         assert client.get("/api/files").json()["total"] == len(FIRST)
         before = client.get("/api/index").json()
         assert before == {
-            "enabled": True, "folders": [str(incoming)], "running": False, "state": None, "last_event_id": 0
+            "enabled": True, "folders": [str(incoming)], "watching": False, "running": False, "state": None, "last_event_id": 0
         }  # fmt: skip
         started = client.post("/api/index")
         assert started.status_code == 202 and started.json()["state"]["folders"] == [str(incoming)]
@@ -211,3 +220,73 @@ def test_cross_site_and_token_rules_hold(library, incoming):
         assert client.post("/api/index", headers=signed).status_code == 202
         with client.stream("GET", "/api/index/events", headers=signed) as response:
             assert read_events(response)[-1]["event"] == "done"
+
+
+def test_a_watching_server_streams_each_run_of_its_watcher(library, incoming):
+    config = ServerConfig(library=library, index_folders=(incoming,), index_workers=0, watch=True)
+    with (
+        live_server(create_app(config, warm_up=True)) as site,
+        httpx.Client(base_url=site, timeout=WAIT) as client,
+    ):
+        with stream(client, last_id=0) as response:  # the catch-up run, from the first event
+            first = read_events(response, until=("watching",))
+        assert first[0]["event"] == "started" and first[0]["data"]["reason"] == "start"
+        done = next(event for event in first if event["event"] == "done")["data"]
+        assert (done["planned"], done["done"], done["failed"]) == (len(LATER) + 1, len(LATER), 1)
+        status = client.get("/api/index").json()
+        assert status["watching"] is True and status["folders"] == [str(incoming)]
+        refused = client.post("/api/index")  # the watcher holds the writer and runs by itself
+        assert refused.status_code == 409 and "watches its folders" in refused.json()["error"]
+
+        write_sounds({"late/chirp-down.wav": ("chirp_down", 3.0)}, incoming)
+        with stream(client, last_id=first[-1]["id"]) as response:
+            changes = read_events(response)
+        assert changes[0]["data"]["reason"] == "changes" and changes[0]["data"]["run"] == 2
+        files = [event["data"]["path"] for event in changes if event["event"] == "file"]
+        assert files == [str(incoming / "late" / "chirp-down.wav")]
+        assert changes[-1]["event"] == "done" and [e["id"] for e in changes] == sorted(
+            {e["id"] for e in changes}
+        )
+        assert indexed(client) == len(FIRST) + len(LATER) + 1
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--allow-index", "/no/such/folder"], "Directory '/no/such/folder' does not exist"),
+        (["--watch", "/no/such/folder"], "Directory '/no/such/folder' does not exist"),
+        (["--allow-index", "{incoming}", "--watch", "{incoming}"], "give --watch or --allow-index, not both"),
+    ],
+)
+def test_serve_refuses_index_folders_it_cannot_use_in_one_line(library, incoming, options, message):
+    options = [option.format(incoming=incoming) for option in options]
+    result = CliRunner().invoke(cli, ["serve", "--library", str(library), *options, "--json"])
+    assert result.exit_code == 1
+    assert message in json.loads(result.stdout)["error"]
+    assert "Traceback" not in result.output
+
+
+def test_serve_allow_index_from_the_command_line(library, incoming):
+    port = free_port()
+    command = [sys.executable, "-m", "pe_search", "serve", "--library", str(library), "--port", str(port),
+               "--allow-index", str(incoming), "--json"]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=WAIT) as client:
+            started = json.loads(
+                server.stdout.readline() + b"".join(iter(server.stdout.readline, b"}\n")) + b"}"
+            )
+            assert started["index_folders"] == [str(incoming)] and started["watching"] is False
+            for _ in range(WAIT * 10):  # until it listens (a hang guard)
+                try:
+                    assert client.post("/api/index").status_code == 202
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, server.stderr.read().decode()
+                    time.sleep(0.1)
+            with stream(client) as response:
+                assert read_events(response)[-1]["data"]["done"] == len(LATER)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=WAIT)
+    assert server.returncode == 0

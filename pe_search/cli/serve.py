@@ -48,9 +48,14 @@ from pe_search.server.config import (
     type=click.Path(exists=True, file_okay=False, readable=True, resolve_path=True, path_type=Path),
     help="A folder the page (POST /api/index) may index, with live progress (repeatable).",
 )  # fmt: skip
+@click.option(
+    "--watch", "watch", multiple=True, metavar="FOLDER",
+    type=click.Path(exists=True, file_okay=False, readable=True, resolve_path=True, path_type=Path),
+    help="Watch a folder and index its changes as they happen (Library.watch), shown live on the page (repeatable).",
+)  # fmt: skip
 @json_option
 def serve_command(
-    library, host, port, token, max_upload_mb, max_upload_seconds, device, allow_index, as_json
+    library, host, port, token, max_upload_mb, max_upload_seconds, device, allow_index, watch, as_json
 ) -> None:
     """Serve a library over HTTP: the API (docs at /docs) and a page where every hit plays."""
     import uvicorn
@@ -63,6 +68,10 @@ def serve_command(
         raise PeSearchError(
             f"binding {host} lets other machines in: give --token TOKEN (or set ${TOKEN_ENV}), or bind 127.0.0.1"
         )
+    if allow_index and watch:
+        raise PeSearchError(
+            "give --watch or --allow-index, not both", "a watching server indexes its folders' changes itself"
+        )
     opened = Library.open(library, device=device)
     _ = opened.store  # a missing or unreadable library fails here, as one line, not in the first request
     config = ServerConfig(
@@ -71,7 +80,8 @@ def serve_command(
         max_upload_bytes=max_upload_mb * 1024 * 1024,
         max_upload_seconds=max_upload_seconds,
         loopback_only=is_loopback(host),
-        index_folders=tuple(dict.fromkeys(allow_index)),
+        index_folders=tuple(dict.fromkeys(allow_index or watch)),
+        watch=bool(watch),
     )
     app = create_app(config, opened, warm_up=True)
     shown = f"[{host}]" if ":" in host else host
@@ -82,6 +92,7 @@ def serve_command(
                 "url": f"http://{shown}:{port}/",
                 "token_required": bool(token),
                 "index_folders": [str(folder) for folder in config.index_folders],
+                "watching": config.watch,
             }
         )
     else:

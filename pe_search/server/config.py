@@ -24,6 +24,7 @@ class ServerConfig:
     loopback_only: bool = True  # bound to loopback without a token: only loopback Host headers
     index_folders: tuple[Path, ...] = ()  # folders POST /api/index may index (none: indexing is off)
     index_workers: int = 1  # decode processes of those runs (`Library.index(workers=...)`)
+    watch: bool = False  # watch `index_folders` (`Library.watch`) rather than index them on request
 
 
 def is_loopback(host: str) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from indexer.events import FileDone, FilesPlanned, IndexEvent, MediaEncoded
+from indexer.events import FileDone, FilesPlanned, IndexEvent, MediaEncoded, RunFinished, RunStarted, Watching
 from pe_search.api import Library
 from pe_search.errors import PeSearchError
 from pe_search.server.errors import http_spelling
@@ -58,6 +58,16 @@ class IndexRunning(IndexRefused):
         )
 
 
+class Watched(IndexRefused):
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this server watches its folders and indexes their changes as they happen",
+            "follow its runs on /api/index/events",
+        )
+
+
 class IndexRunner:
     """The server's indexing runs: `start` one, `state` says where it stands, `log` streams it."""
 
@@ -73,6 +83,7 @@ class IndexRunner:
         self._thread: threading.Thread | None = None
         self._progress: IndexProgress | None = None
         self._first_id = 0  # the id of the latest run's first event
+        self.watcher = None  # an `indexer.watch.Watcher` when the server watches its folders
 
     @property
     def enabled(self) -> bool:
@@ -98,6 +109,8 @@ class IndexRunner:
     def start(self, names: Sequence[str] | None = None) -> dict[str, Any]:
         """Start a run over the named configured folders; its first state."""
         folders = self.chosen(names)
+        if self.watcher is not None:  # it holds the library's writer lock, and keeps them current
+            raise Watched()
         with self._lock:
             if self._progress is not None and self._progress.status == RUNNING:
                 raise IndexRunning(self._progress.run)
@@ -121,8 +134,31 @@ class IndexRunner:
         with self._lock:
             return self._first_id
 
+    def watch(self, **options: Any) -> None:
+        """Watch the folders (`Library.watch`): each of its runs streams as one started here would.
+        Opened in a thread of its own, so a Ctrl-C stays the server's; an error opening it (the
+        library busy, a folder gone) is raised here."""
+        opened: list[Any] = []
+
+        def open_watch() -> None:
+            try:
+                opened.append(self.library.watch(
+                    [str(folder) for folder in self.folders], progress=self._on_watch_event,
+                    **{**self.options, **options}))  # fmt: skip
+            except BaseException as error:  # handed to the caller below
+                opened.append(error)
+
+        thread = threading.Thread(target=open_watch, name="pe-search-watch-open", daemon=True)
+        thread.start()
+        thread.join()
+        if isinstance(opened[0], BaseException):
+            raise opened[0]
+        self.watcher = opened[0]
+
     def close(self) -> None:
         """Ask the run to stop after its current batch and wait for it (server shutdown)."""
+        if self.watcher is not None:
+            self.watcher.close()
         self._stop.set()
         thread = self._thread
         if thread is not None:
@@ -146,6 +182,21 @@ class IndexRunner:
         else:
             self._end(STOPPED if summary.interrupted else DONE, summary=asdict(summary))
 
+    def _on_watch_event(self, event) -> None:
+        """The watcher's events: each run it starts is a run here, its pipeline events as ours."""
+        if isinstance(event, RunStarted):
+            with self._lock:
+                run = 1 if self._progress is None else self._progress.run + 1
+                self._progress = IndexProgress(run, [str(folder) for folder in self.folders], time.time())
+                self._first_id = self._publish("started", reason=event.reason).id
+        elif isinstance(event, RunFinished):
+            summary = event.summary
+            self._end(STOPPED if getattr(summary, "interrupted", False) else DONE, summary=asdict(summary))
+        elif isinstance(event, Watching):
+            self._record("watching", settle=event.settle, rescan=event.rescan)
+        elif self._progress is not None:
+            self._on_event(event)
+
     def _on_event(self, event: IndexEvent) -> None:
         kind = EVENT_KINDS.get(type(event))
         if kind is None:  # an event this server does not know yet: the next one carries the totals
@@ -168,5 +219,5 @@ class IndexRunner:
 
     def _publish(self, kind: str, **extra: Any):
         """Append the state as it is now (under `_lock`), with what this event adds."""
-        assert self._progress is not None
-        return self.log.append(kind, {"kind": kind, **self._progress.as_dict(), **extra})
+        state = self._progress.as_dict() if self._progress is not None else {}
+        return self.log.append(kind, {"kind": kind, **state, **extra})

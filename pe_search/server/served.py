@@ -32,6 +32,8 @@ class ServedLibrary:
         self.library = library or Library.open(config.library)
         self.query_lock = threading.Lock()
         self.indexing = IndexRunner(self.library, config.index_folders, {"workers": config.index_workers})
+        if config.watch:
+            self.indexing.watch()
 
     @contextmanager
     def querying(self) -> Iterator[Library]:

@@ -50,6 +50,7 @@ class IndexProgressOut(BaseModel):
 class IndexStatus(BaseModel):
     enabled: bool = Field(..., description="Whether this server may index (started with folders to index).")
     folders: list[str]
+    watching: bool = Field(..., description="Whether the server watches them (runs start by themselves).")
     running: bool
     state: IndexProgressOut | None = Field(None, description="The latest run (null: none yet).")
     last_event_id: int
@@ -64,6 +65,7 @@ def _status(runner: IndexRunner) -> IndexStatus:
     return IndexStatus(
         enabled=runner.enabled,
         folders=[str(folder) for folder in runner.folders],
+        watching=runner.watcher is not None,
         running=state is not None and state["status"] == "running",
         state=state,
         last_event_id=runner.log.last_id,
@@ -85,7 +87,8 @@ def start_index(
     library: Annotated[ServedLibrary, Depends(served)], request: IndexStart | None = None
 ) -> IndexStatus:
     """Start indexing the server's folders (or the named ones among them) in the background:
-    403 when indexing is off or a folder is not one of them, 409 while a run is going."""
+    403 when indexing is off or a folder is not one of them, 409 while a run is going or when
+    the server watches its folders (it indexes their changes itself)."""
     runner = _runner(library)
     try:
         runner.start(request.folders if request is not None else None)
@@ -103,7 +106,8 @@ async def index_events(
     last_event_id: Annotated[int | None, Header(ge=0, description="Resume after this event.")] = None,
 ) -> EventSourceResponse:
     """Server-sent events of the runs: `started`, `planned`, `media`, `file` (with `path` and
-    `reason` when it failed), `message`, and a final `done` or `failed`. Each carries the run's
+    `reason` when it failed), `message`, and a final `done` or `failed`; a watching server adds
+    `watching` (listening for changes) and a `reason` on `started` (start, changes, rescan). Each carries the run's
     whole progress (as GET /api/index's `state`). Without Last-Event-ID, from the latest run's start."""
     runner = _runner(library)
     if not runner.enabled:

@@ -5,7 +5,7 @@
 // the results without a reload. Uses app.js's `$`, `api` and `clock`.
 "use strict";
 
-const INDEX_EVENTS = ["started", "planned", "media", "file", "message", "done", "failed"];
+const INDEX_EVENTS = ["started", "planned", "media", "file", "message", "done", "failed", "watching"];
 const REFRESH_DEBOUNCE_MS = 300; // a burst of files asks the search again once
 
 let refreshTimer = null;
@@ -57,6 +57,7 @@ function refreshSoon() {
 }
 
 function onIndexEvent(kind, state) {
+  if (kind === "watching") return; // listening for changes: the last run's state stays shown
   showRun(state);
   if ((kind === "file" && !state.reason) || kind === "done") refreshSoon();
 }
@@ -83,7 +84,8 @@ async function setUpIndexing() {
   if (!status.enabled) return;
   const panel = $("#indexing");
   panel.hidden = false;
-  $("#index-folders").textContent = status.folders.join(" · ");
+  $("#index-folders").textContent = `${status.watching ? "Watching " : ""}${status.folders.join(" · ")}`;
+  $("#index-go").hidden = status.watching; // a watching server starts its runs itself
   $("#index-go").addEventListener("click", startIndexing);
   showRun(status.state);
   const events = new EventSource("/api/index/events"); // same origin: the token cookie goes along
