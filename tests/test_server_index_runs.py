@@ -32,6 +32,7 @@ from served_indexing import (
 from indexer.events import FileDone
 from pe_search.api import Library
 from pe_search.cli.main import cli
+from pe_search.errors import PeSearchError
 from pe_search.server import ServerConfig, create_app
 from pe_search.toy import synth
 from testkit.server_live import free_port, live_server
@@ -290,3 +291,27 @@ def test_serve_allow_index_from_the_command_line(library, incoming):
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=WAIT)
     assert server.returncode == 0
+
+
+def test_a_watch_that_ends_on_its_own_says_why(library, incoming, monkeypatch):
+    """A watcher ends by itself on a full disk (w-watch's tests fill a real one); the server only
+    has to say so: a stand-in watcher ends that way here."""
+
+    class EndsOnItsOwn:
+        def wait(self, timeout=None):
+            raise PeSearchError("no space left on the library's disk", "free some and start again")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(Library, "watch", lambda self, paths, **options: EndsOnItsOwn())
+    config = ServerConfig(library=library, index_folders=(incoming,), index_workers=0, watch=True)
+    with (
+        live_server(create_app(config)) as site,
+        httpx.Client(base_url=site, timeout=WAIT) as client,
+        stream(client, last_id=0) as response,
+    ):
+        events = read_events(response)
+    assert [event["event"] for event in events] == ["failed"]
+    assert events[0]["data"]["error"] == "no space left on the library's disk: free some and start again"
+    assert events[0]["data"]["status"] == "failed"

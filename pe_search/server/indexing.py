@@ -154,6 +154,17 @@ class IndexRunner:
         if isinstance(opened[0], BaseException):
             raise opened[0]
         self.watcher = opened[0]
+        threading.Thread(target=self._follow_watch, name="pe-search-watch-end", daemon=True).start()
+
+    def _follow_watch(self) -> None:
+        """A watch that ends on its own (a full disk) says why, as a failed run does."""
+        try:
+            self.watcher.wait()
+        except PeSearchError as error:
+            self._end(FAILED, error=error.worded(http_spelling))
+        except Exception as error:
+            log.exception("watching %s failed", ", ".join(map(str, self.folders)))
+            self._end(FAILED, error=f"internal error ({type(error).__name__}); the server log has details")
 
     def close(self) -> None:
         """Ask the run to stop after its current batch and wait for it (server shutdown)."""
@@ -213,7 +224,8 @@ class IndexRunner:
 
     def _end(self, status: str, **outcome: Any) -> None:
         with self._lock:
-            assert self._progress is not None
+            if self._progress is None:  # a watch that failed before its first run
+                self._progress = IndexProgress(1, [str(folder) for folder in self.folders], time.time())
             self._progress.end(status, **outcome)
             self._publish(FAILED if status == FAILED else DONE)
 
