@@ -77,3 +77,28 @@ def test_the_control_is_hidden_when_the_server_may_not_index(browser, tmp_path):
             lambda d: d.execute_script("return document.body.dataset.indexing") == "off"
         )
         assert browser.execute_script("return document.querySelector('#indexing').hidden") is True
+
+
+def test_behind_a_token_the_control_appears_after_one_sign_in(browser, tmp_path):
+    library = build_library(tmp_path)
+    incoming = write_sounds(LATER, tmp_path / "incoming")
+    with serving(library, (incoming,), token="s3cret") as site:
+        browser.get(f"{site}/")  # the welcome's status and the Index control both meet a 401 at once
+        dialog = browser.find_element(By.ID, "token-dialog")
+        WebDriverWait(browser, WAIT).until(lambda d: dialog.is_displayed())
+        browser.find_element(By.ID, "token").send_keys("s3cret")
+        browser.find_element(By.ID, "token-ok").click()
+        WebDriverWait(browser, WAIT).until(
+            lambda d: d.execute_script("return document.body.dataset.indexing") == "on"
+        )
+        assert not dialog.is_displayed()
+        browser.find_element(By.ID, "index-go").click()  # its event stream goes with the cookie
+        panel = browser.find_element(By.ID, "indexing")
+        WebDriverWait(browser, WAIT).until(lambda d: panel.get_attribute("data-status") == "done")
+        assert panel.get_attribute("data-done") == str(len(LATER))
+        WebDriverWait(browser, WAIT).until(
+            lambda d: d.find_element(By.ID, "state").text.startswith(
+                f"{len(FIRST) + len(LATER)} files indexed"
+            )
+        )  # the welcome's count, asked again at the end of the run
+        browser.get("about:blank")
