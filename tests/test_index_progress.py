@@ -29,13 +29,23 @@ def test_progress_counts_files_and_works_out_rate_and_time_left():
     assert progress.eta == 4.0  # 4 s for 2 files, 2 left
     progress.apply(MediaEncoded(media_seconds=45.0, elapsed=0.0), now=14.0)
     assert progress.rate is None  # no time measured: no rate rather than a division by zero
-    for path in ("/media/c.wav", "/media/d.wav"):
-        progress.apply(FileDone(path), now=20.0)
-    assert progress.eta == 0.0
+    progress.apply(MediaEncoded(media_seconds=50.0, elapsed=0.5), now=16.0)
+    assert progress.rate == 100.0
+    progress.apply(FileDone("/media/c.wav", reason="truncated"), now=17.0)
+    assert (progress.done, progress.failed) == (1, 2)
+    assert progress.eta == pytest.approx(7 / 3)  # 7 s for 3 files, 1 left
+    progress.apply(FileDone("/media/d.wav"), now=20.0)
+    assert (progress.done, progress.failed, progress.eta) == (2, 2, 0.0)
     progress.end("done", summary={"files_indexed": 3})
     shown = progress.as_dict()
     assert shown["status"] == "done" and shown["summary"] == {"files_indexed": 3}
     assert not any(name.startswith("_") for name in shown)
+
+
+def test_nothing_to_encode_leaves_no_time():
+    progress = IndexProgress(run=1, folders=[], started=0.0)
+    progress.apply(FilesPlanned(0, 5, 0, 0), now=3.0)
+    assert progress.eta == 0.0
 
 
 @pytest.mark.parametrize("status, eta", [("failed", None), ("stopped", None), ("done", 0.0)])
@@ -57,18 +67,30 @@ def test_the_log_numbers_events_in_order_and_resumes_after_an_id():
     assert log.after(5) == []
 
 
-def test_a_follower_wakes_for_an_event_appended_from_another_thread():
+def test_a_caught_up_follower_waits_and_wakes_for_each_append_from_another_thread():
     log = EventLog()
     log.append("started", {})
+    appenders = [
+        threading.Thread(target=log.append, args=(kind, {"n": n})) for n, kind in ((2, "file"), (3, "done"))
+    ]
 
-    async def follow() -> list[int]:
+    async def follow() -> list:
+        # Each appender starts once the follower awaits: it has read everything there was and
+        # must wait for the next event, woken from the other thread.
+        loop = asyncio.get_running_loop()
+        loop.call_soon(appenders[0].start)
         seen = []
-        async for event in log.follow(0):
-            seen.append(event.id)
-            if event.id == 1:  # caught up: the next one comes from a thread, while this waits
-                threading.Thread(target=log.append, args=("done", {})).start()
+        async for event in log.follow(1):
+            seen.append((event.id, event.kind, event.data, log.followers))
             if event.kind == "done":
-                return seen
+                break
+            loop.call_soon(appenders[1].start)
         return seen
 
-    assert asyncio.run(asyncio.wait_for(follow(), timeout=60)) == [1, 2]
+    answer: list = []
+    follower = threading.Thread(target=lambda: answer.extend(asyncio.run(follow())), daemon=True)
+    follower.start()
+    follower.join(60)  # a hang guard: a follower that never wakes (or never waits) fails here
+    assert not follower.is_alive(), "the follower never woke"
+    assert answer == [(2, "file", {"n": 2}, 1), (3, "done", {"n": 3}, 1)]
+    assert log.followers == 0  # a reader that is done no longer follows

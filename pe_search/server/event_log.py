@@ -35,6 +35,12 @@ class EventLog:
         with self._lock:
             return self._last_id
 
+    @property
+    def followers(self) -> int:
+        """How many readers follow the log now."""
+        with self._lock:
+            return len(self._waiters)
+
     def append(self, kind: str, data: dict[str, Any]) -> LoggedEvent:
         with self._lock:
             self._last_id += 1
