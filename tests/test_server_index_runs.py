@@ -315,3 +315,16 @@ def test_a_watch_that_ends_on_its_own_says_why(library, incoming, monkeypatch):
     assert [event["event"] for event in events] == ["failed"]
     assert events[0]["data"]["error"] == "no space left on the library's disk: free some and start again"
     assert events[0]["data"]["status"] == "failed"
+
+
+def test_the_folders_an_app_is_given_are_resolved_once(library, incoming, monkeypatch):
+    monkeypatch.chdir(incoming.parent)  # an embedding program may give them relative, or twice
+    given = (Path("incoming"), incoming / ".." / "incoming")
+    with serving(library, given) as site, httpx.Client(base_url=site, timeout=WAIT) as client:
+        assert client.get("/api/index").json()["folders"] == [str(incoming.resolve())]
+        assert (
+            client.post("/api/index", json={"folders": ["incoming"]}).status_code == 403
+        )  # as text, not on disk
+        assert client.post("/api/index", json={"folders": [str(incoming.resolve())]}).status_code == 202
+        with stream(client) as response:
+            assert read_events(response)[-1]["data"]["done"] == len(LATER)

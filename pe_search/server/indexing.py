@@ -75,7 +75,7 @@ class IndexRunner:
         self, library: Library, folders: Sequence[Path], options: dict[str, Any] | None = None
     ) -> None:
         self.library = library
-        self.folders = tuple(folders)
+        self.folders = tuple(dict.fromkeys(Path(folder).expanduser().resolve() for folder in folders))
         self.options = dict(options or {})
         self.log = EventLog()
         self._lock = threading.Lock()

@@ -118,4 +118,4 @@ async def index_events(
         async for event in runner.log.follow(after):
             yield ServerSentEvent(data=json.dumps(event.data), event=event.kind, id=str(event.id))
 
-    return EventSourceResponse(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventSourceResponse(events())  # Cache-Control: no-store, X-Accel-Buffering: no (for proxies)
