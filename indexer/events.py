@@ -38,3 +38,33 @@ class FileDone:
 
 IndexEvent = FilesPlanned | MediaEncoded | FileDone
 EventSink = Callable[[IndexEvent], None]
+
+
+@dataclass(frozen=True)
+class Watching:
+    """A watcher caught up (its first run done) and listens for file events."""
+
+    paths: tuple[str, ...]
+    settle: float  # seconds a changed file must stay unchanged before it is indexed
+    rescan: float  # seconds between full runs (the safety net for lost events)
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A watcher starts a run: `reason` "start" (catching up with what changed while it was not
+    running), "changes" (what file events reported; `paths` of them) or "rescan" (the periodic
+    full run). The run's own events follow."""
+
+    reason: str
+    paths: int = 0
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """A watcher's run ended; `summary` is its `indexer.pipeline.IndexSummary`."""
+
+    reason: str
+    summary: object
+
+
+WatchEvent = Watching | RunStarted | RunFinished

@@ -26,6 +26,7 @@ from indexer.stage import EncodeStage, FileFailure
 from indexer.state import plan_changes
 from indexer.walk import BAD_NAME, MediaCandidate, shown_name, walk
 from indexer.write import SingleWriter, Written, nonfinite_spaces, record_failure
+from pe_search import crash_points
 from pe_search.media.rate import FRAME_SECONDS
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
@@ -50,6 +51,9 @@ class IndexSummary:
     media_seconds: float = 0.0
     seconds: float = 0.0
     interrupted: bool = False
+    # Files that changed on disk while they were being encoded: not written (the library keeps
+    # what it had); the next run encodes their new content.
+    replaced: list[str] = field(default_factory=list)
 
     @property
     def media_seconds_per_second(self) -> float:
@@ -95,12 +99,15 @@ def run_index(
     progress: EventSink | bool | None = None,
     stop: threading.Event | None = None,
     distributor: Distributor | None = None,
+    changed: Sequence[str | Path] | None = None,
 ) -> IndexSummary:
     """Bring the library up to date with the media under `paths`.
 
     `progress`: a callable that receives the run's `indexer.events` (a front door renders them;
     None or False: no events). `distributor`: where decoding and encoding run (default: this
-    process for `workers=0`, else that many local decode processes)."""
+    process for `workers=0`, else that many local decode processes). `changed`: only these
+    files or folders under `paths` (what a watcher saw change; gone ones are removed, a move
+    among them keeps its vectors)."""
     began = time.perf_counter()
     emit: EventSink = progress if callable(progress) else _ignore
     summary = IndexSummary()
@@ -108,8 +115,10 @@ def run_index(
         settings = replace(settings, audio_frames=False)
     with StopOnCtrlC(stop) as interrupt:  # from the start: a Ctrl-C while planning stops before encoding
         stop_event = interrupt.requested
-        found = walk(paths, include, exclude, skip=(store.layout.root,))  # not the library's own files
-        plan = plan_changes(found.media, store, paths, prune=prune, ignored=found.ignored)
+        # not the library's own files
+        found = walk(paths, include, exclude, skip=(store.layout.root,), only=changed)
+        scope = paths if changed is None else changed
+        plan = plan_changes(found.media, store, scope, prune=prune, ignored=found.ignored)
         summary.skipped = len(plan.unchanged)
         # A bad file stays a failure on later runs until it changes: the exit code keeps saying so.
         summary.failed = [{"path": path, "reason": reason} for path, reason in plan.still_failed]
@@ -211,7 +220,8 @@ def _encode_and_write(
                 summary.failed.append({"path": outcome.job.path, "reason": reason})
                 emit(FileDone(outcome.job.path, reason))
             else:
-                writer.write(outcome, written)
+                crash_points.reached("file-encoded")
+                writer.write(outcome, written, lambda job: summary.replaced.append(job.path))
                 if outcome.partial:
                     summary.partial.append({"path": outcome.job.path, "reason": outcome.partial})
                 emit(FileDone(outcome.job.path))

@@ -139,7 +139,8 @@ def plan_changes(
         for root in roots:
             root = Path(root).expanduser().resolve()
             prefix = str(root) if root.is_file() else str(root).rstrip(os.sep) + os.sep
-            for media in store.iter_media(path_prefix=prefix):
+            gone = [] if os.path.lexists(root) else [store.find_media(str(root))]  # a deleted file
+            for media in [*(m for m in gone if m is not None), *store.iter_media(path_prefix=prefix)]:
                 if media.path not in claimed and not os.path.lexists(media.path):
                     plan.removals.append(media.path)
     return plan

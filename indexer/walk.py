@@ -195,11 +195,30 @@ def _ask_ffmpeg(path: Path) -> MediaCandidate | IgnoredFile:
         return IgnoredFile(path, "not audio or video")
 
 
+def _only_under(root: Path, only: Iterable[Path], skipped: frozenset[Path]) -> Iterator[tuple[Path, str]]:
+    """The files of `only` (files or folders; gone ones give nothing) that lie under the folder
+    `root`, with their paths relative to it: hidden names and skipped folders left out as a
+    whole walk leaves them out."""
+    for path in only:
+        if path != root and not path.is_relative_to(root):
+            continue
+        parts = path.relative_to(root).parts
+        if any(part.startswith(".") for part in parts):
+            continue
+        if any(path == folder or path.is_relative_to(folder) for folder in skipped):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            yield from ((file, file.relative_to(root).as_posix()) for file in _files_under(path, skipped))
+        elif path.is_file() or path.is_symlink():
+            yield path, "/".join(parts)
+
+
 def walk(
     roots: Iterable[str | Path],
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     skip: Iterable[str | Path] = (),
+    only: Iterable[str | Path] | None = None,
 ) -> WalkResult:
     """Media candidates and ignored files under `roots` (files or folders), recursively, in a
     stable order.
@@ -207,14 +226,19 @@ def walk(
     `include`/`exclude` are shell globs matched against the path relative to its root and
     against the file name; hidden files and folders are skipped (neither media nor ignored), and
     so are the folders in `skip` (the library's own folder, when it is kept among its media).
+    `only`: look at just these paths under the roots (what a watcher saw change), each judged
+    as the whole walk would judge it.
     """
     result = WalkResult()
     seen: set[Path] = set()
     skipped = frozenset(Path(folder).expanduser().absolute().resolve() for folder in skip)
+    changed = None if only is None else sorted({Path(p).expanduser().absolute() for p in only})
     for root in roots:
         root = Path(root).expanduser().absolute()
         if root.is_symlink() and not root.exists() or (root := root.resolve()).is_file():
-            files = [(root, root.name)]
+            files = [(root, root.name)] if changed is None or root in changed else []
+        elif changed is not None:
+            files = list(_only_under(root, changed, skipped))
         else:
             files = [(file, file.relative_to(root).as_posix()) for file in _files_under(root, skipped)]
         for file, relative in files:

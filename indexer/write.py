@@ -5,6 +5,7 @@ so the one serial stage of a run never opens a media file."""
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -135,6 +136,15 @@ def nonfinite_spaces(encoded: EncodedFile) -> list[str]:
     return sorted(bad)
 
 
+def changed_on_disk(job: FileJob) -> bool:
+    """Whether the file's size or mtime differs from what its job was planned with (or it is gone)."""
+    try:
+        stat = os.stat(job.path)
+    except OSError:
+        return True
+    return (stat.st_size, stat.st_mtime) != (job.size, job.mtime)
+
+
 def record_failure(store: LibraryStore, job: FileJob, reason: str, status: str = "failed") -> None:
     """Keep the file's row with its reason (and drop any vectors of an older version); `status`
     "ignored" records a file that is not audio or video."""
@@ -166,8 +176,21 @@ class SingleWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
         self._writes: list[Future] = []
 
-    def write(self, encoded: EncodedFile, done: Callable[[Written], None]) -> None:
+    def write(
+        self,
+        encoded: EncodedFile,
+        done: Callable[[Written], None],
+        replaced: Callable[[FileJob], None] | None = None,
+    ) -> None:
+        """Write `encoded` unless its file changed on disk since it was planned (replaced or
+        still being written while it was decoded): then nothing of it is written, the library
+        keeps what it had (which no longer matches the file, so the next run encodes the new
+        content), and `replaced` hears of it."""
+
         def run() -> None:
+            if replaced is not None and changed_on_disk(encoded.job):
+                replaced(encoded.job)
+                return
             done(write_file(self.store, encoded, self.frame_seconds, self.frame_codes))
 
         self._writes.append(self._pool.submit(run))

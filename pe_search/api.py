@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pe_search.duplicates.groups import DuplicateGroup, find_duplicates
 from pe_search.errors import Option, PeSearchError
@@ -42,6 +44,9 @@ from pe_search.store import (
     recorded_model_ids,
     resolve_library_dir,
 )
+
+if TYPE_CHECKING:
+    from indexer.watch import Watcher
 
 
 class LibraryClosedError(PeSearchError):
@@ -240,9 +245,81 @@ class Library:
         "local", an address, or `indexer.distributors.ray.RayOptions`; docs/cluster.md).
 
         Raises `InvalidIndexSettings` for impossible window/hop/frame values."""
-        from indexer.pipeline import StopOnCtrlC, run_index
+        from indexer.pipeline import run_index
+
+        with ExitStack() as stack:
+            store, settings, options, ctrl_c, bar = self._open_writer(stack, options)
+            progress = options.pop("progress", None)
+            try:
+                summary = run_index(
+                    [str(p) for p in paths],
+                    store,
+                    self.models,
+                    settings,
+                    progress=bar or progress,
+                    stop=ctrl_c.requested,
+                    **options,
+                )
+            finally:
+                self._retire_store()
+                if bar is not None:
+                    bar.close()
+        return summary
+
+    def watch(self, paths, *, settle: float = 2.0, rescan: float = 600.0, **options) -> Watcher:
+        """Keep the library in sync with `paths` (folders or files) as files appear, change,
+        move and vanish, in a background thread; returns the started `indexer.watch.Watcher`:
+        `stop()`, `wait()` (re-raises what ended it, as a full disk), `close()`, or use it as a
+        context manager. A changed file is indexed once unchanged for `settle` seconds; changes
+        that settle together go into one run; a full run starts the watch (catching up) and
+        repeats every `rescan` seconds (events can be lost). `progress`: as for `index` (a
+        callable also hears the watch's `indexer.events`: Watching, RunStarted, RunFinished);
+        other options as `index` (not `rebuild`, `ray`). The watcher holds the library's writer
+        lock until closed. Raises `WatchPathError` for a path missing or unreadable,
+        `LibraryBusyError` when another process writes the library (docs/watch.md)."""
+        from indexer.watch import Watcher, watched_roots
+
+        for name, value in (("settle", settle), ("rescan", rescan)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise PeSearchError(
+                    "{0} must be a number of seconds above 0", options=(Option(name),), value=value
+                )
+        if options.get("rebuild") or options.get("ray") is not None:
+            raise PeSearchError("{0} is not for watching: run index with it first", options=(
+                Option("rebuild" if options.get("rebuild") else "ray"),), value=True)  # fmt: skip
+        roots = watched_roots(paths)
+        stack = ExitStack()
+        try:
+            store, settings, options, ctrl_c, bar = self._open_writer(stack, {**options, "stop": None})
+            stack.callback(self._retire_store)
+            if bar is not None:
+                stack.callback(bar.close)
+            progress = options.pop("progress", None)
+            return Watcher(
+                roots,
+                store,
+                self.models,
+                settings,
+                settle=settle,
+                rescan=rescan,
+                run_options=options,
+                progress=bar or progress,
+                after_run=self._retire_store,
+                on_close=stack.close,
+                stop=ctrl_c.requested,  # a Ctrl-C (in the main thread) ends the watch cleanly
+            ).start()
+        except BaseException:
+            stack.close()
+            raise
+
+    def _open_writer(self, stack: ExitStack, options: dict):
+        """Open the store for writing (the writer lock) inside `stack`, with the run's settings:
+        (store, settings, the options left for `run_index`, the Ctrl-C catcher, a progress bar or
+        None). A full or read-only disk while open raises its one-line error."""
+        from indexer.pipeline import StopOnCtrlC
         from indexer.settings import RECORDED, settings_for_library
 
+        options = dict(options)
         for name, least in (("batch_size", 1), ("workers", 0)):  # before anything is opened or made
             value = options.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
@@ -257,40 +334,26 @@ class Library:
         given = {k: options.pop(k) for k in list(options) if k in RECORDED}
         rebuild = options.pop("rebuild", False)
         on_message: Callable[[str], None] | None = options.pop("on_message", None)
-        progress = options.pop("progress", None)
+        progress = options.get("progress")
         bar = None if callable(progress) or progress is False else IndexProgressBar(progress)
         models = self.models  # first: choosing them may read the library's record
         ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
-        with (
-            disk_errors(self.path),  # a full or read-only disk: one line, not an OS error
-            ctrl_c,
-            LibraryStore.open(self.path, models.identity(), create=True, rebuild=rebuild) as store,
-        ):
-            settings = settings_for_library(
-                store,
-                **given,
-                rebuild=rebuild,
-                frame_preprocessing=models.clip.frame_preprocessing,
-                audio_frames=models.frames is not None,
-            )
-            if on_message is not None:
-                for message in store.messages:  # what opening repaired, upgraded or dropped
-                    on_message(message)
-            try:
-                summary = run_index(
-                    [str(p) for p in paths],
-                    store,
-                    models,
-                    settings,
-                    progress=bar or progress,
-                    stop=ctrl_c.requested,
-                    **options,
-                )
-            finally:
-                self._retire_store()
-                if bar is not None:
-                    bar.close()
-        return summary
+        stack.enter_context(disk_errors(self.path))  # a full or read-only disk: one line, not an OS error
+        stack.enter_context(ctrl_c)
+        store = stack.enter_context(
+            LibraryStore.open(self.path, models.identity(), create=True, rebuild=rebuild)
+        )
+        settings = settings_for_library(
+            store,
+            **given,
+            rebuild=rebuild,
+            frame_preprocessing=models.clip.frame_preprocessing,
+            audio_frames=models.frames is not None,
+        )
+        if on_message is not None:
+            for message in store.messages:  # what opening repaired, upgraded or dropped
+                on_message(message)
+        return store, settings, options, ctrl_c, bar
 
     def status(self) -> LibraryStatus:
         return self.store.status()

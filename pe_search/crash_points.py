@@ -6,6 +6,7 @@ time the run passes the point, instead of at a moment guessed from a clean run's
 process there until a test sends SIGCONT (searches then meet a run certainly under way).
 Unarmed, `reached` is one comparison. The points (docs/reliability.md):
 
+- `file-encoded`: a file encoded, before it is handed to the writer (a test replaces it there);
 - `file-written`: inside a file's write transaction, everything added, before it commits;
 - `file-committed`: just after a file's transaction committed;
 - `index-save`: inside a FAISS index save, the temporary file written, before the rename.
@@ -19,7 +20,7 @@ import threading
 
 ENV = "PE_SEARCH_CRASH_AT"
 SIGNAL_ENV = "PE_SEARCH_CRASH_SIGNAL"
-POINTS = ("file-written", "file-committed", "index-save")
+POINTS = ("file-written", "file-committed", "index-save", "file-encoded")
 SIGNALS = ("KILL", "INT", "STOP")
 
 

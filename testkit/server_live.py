@@ -22,7 +22,12 @@ def free_port() -> int:
 def live_server(app) -> Iterator[str]:
     """Serve `app` until the block ends; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # A stream still open at the end (a page's EventSource) is cut after a few seconds instead of
+    # holding the shutdown: a server in a thread gets no signal that would end it.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=3
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

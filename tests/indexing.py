@@ -109,7 +109,8 @@ def index_contents(library_dir: Path, queries: int = 8, seed: int = 0) -> dict[s
             )
         }
     rng = np.random.default_rng(seed)
-    for state in states:
+    # by name: the same queries per space whatever order the library created its spaces in
+    for state in sorted(states, key=lambda state: state.space):
         file = VectorFile(layout.vector_file(state.space), state.dim, writable=False)
         header, index = load_index(layout.index_file(state.space), file)
         assert header.generation == state.generation, f"{state.space}: index file is stale"

@@ -6,67 +6,16 @@ import sys
 
 import click
 
+from pe_search.cli.index_options import model_options, open_for_indexing, run_options
 from pe_search.cli.library_option import library_option
 from pe_search.cli.output import emit_json, json_option, shown_path
-from pe_search.store import DEFAULT_FRAME_CODES, FRAME_CODES
-
-# Checked before the library is opened (or created): a typo creates nothing.
-POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
 @click.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @library_option
-@click.option(
-    "--model",
-    default=None,
-    metavar="ID_OR_DIR",
-    help="PE-AV checkpoint: hub id, directory, or `toy` (default: the library's, else facebook/pe-av-small).",
-)
-@click.option(
-    "--frame-model",
-    default=None,
-    metavar="ID_OR_DIR",
-    help="PE-A-Frame checkpoint for 40 ms audio frames (default: facebook/pe-a-frame-small; toy-frame with --model toy).",
-)
-@click.option("--no-frames", is_flag=True, help="Skip 40 ms audio frame vectors (no frame model).")
-@click.option(
-    "--window",
-    default=None,
-    type=POSITIVE,
-    help="Clip window in seconds (default: the library's, else 30).",
-)
-@click.option(
-    "--hop", default=None, type=POSITIVE, help="Seconds between window starts (default: half a window)."
-)
-@click.option("--fps", default=None, type=POSITIVE, help="Sample video frames at this rate ...")
-@click.option(
-    "--frames-per-window",
-    default=None,
-    type=click.IntRange(min=1),
-    help="... or about N per window (default 16), on one grid per file that overlapping windows share.",
-)
-@click.option(
-    "--frame-codes",
-    type=click.Choice(FRAME_CODES),
-    default=None,
-    help="How 40 ms frame vectors are stored: f32, exact; sq8, 1 byte a dimension; pq, 128 bytes a "
-    f"frame, for very large libraries (default: the library's, else {DEFAULT_FRAME_CODES}).",
-)
-@click.option(
-    "--batch-size",
-    default=8,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Windows per encoder batch.",
-)
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Decode worker processes (0: decode in this process).",
-)
+@model_options
+@run_options
 @click.option(
     "--ray",
     "ray_address",
@@ -96,15 +45,6 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
     type=click.FloatRange(min=0, min_open=True),
     help="CPUs per Ray actor; on GPU actors all but one decode in worker processes.",
 )
-@click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
-@click.option("--bf16", is_flag=True, help="Encode in bfloat16.")
-@click.option(
-    "--no-fast",
-    is_flag=True,
-    help="Plain transformers modules instead of the encoder's speed paths (also PE_SEARCH_FAST=0).",
-)
-@click.option("--include", multiple=True, metavar="GLOB", help="Only files matching (repeatable).")
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching (repeatable).")
 @click.option("--no-prune", is_flag=True, help="Keep files that are gone from disk in the library.")
 @click.option(
     "--rebuild",
@@ -140,14 +80,10 @@ def index_command(
 ) -> None:
     """Index the audio and video under PATHS (folders or files), incrementally."""
     from indexer.settings import InvalidIndexSettings
-    from pe_search.api import Library
-    from pe_search.models.choice import DEFAULT_FRAME_MODEL, DEFAULT_MODEL
     from pe_search.store import resolve_library_dir
 
     if fps is not None and frames_per_window is not None:
         raise click.UsageError("give --fps or --frames-per-window, not both")
-    if no_frames and frame_model:
-        raise click.UsageError("give --frame-model or --no-frames, not both")
     ray = None
     if ray_address is not None:
         from indexer.distributors.ray import RayOptions, import_ray
@@ -160,18 +96,7 @@ def index_command(
             cpus_per_actor=ray_cpus_per_actor,
         )
     library_dir = resolve_library_dir(library)
-    opened = Library.open(
-        library_dir,
-        model=model,
-        frame_model=frame_model,
-        device=device,
-        dtype="bfloat16" if bf16 else None,
-        frames=not no_frames,
-        batch_size=batch_size,
-        fast=False if no_fast else None,
-        default_model=DEFAULT_MODEL,
-        default_frame_model=DEFAULT_FRAME_MODEL,
-    )
+    opened = open_for_indexing(library_dir, model, frame_model, no_frames, device, bf16, batch_size, no_fast)
     with opened:
         try:
             summary = opened.index(
@@ -225,3 +150,7 @@ def _print_summary(summary, library_dir) -> None:
         click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
     for part in summary.partial:
         click.echo(f"  partial (indexed what decodes): {shown_path(part['path'])}: {part['reason']}")
+    for path in summary.replaced:
+        click.echo(
+            f"  changed while being indexed (not written; the next run indexes it): {shown_path(path)}"
+        )

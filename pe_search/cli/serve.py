@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
@@ -53,8 +54,20 @@ def bind_token(host: str, token: str | None) -> str | None:
     help="Longest query upload.",
 )  # fmt: skip
 @click.option("--device", default=None, help="cpu or cuda.")
+@click.option(
+    "--allow-index", "allow_index", multiple=True, metavar="FOLDER",
+    type=click.Path(exists=True, file_okay=False, readable=True, resolve_path=True, path_type=Path),
+    help="A folder the page (POST /api/index) may index, with live progress (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--watch", "watch", multiple=True, metavar="FOLDER",
+    type=click.Path(exists=True, file_okay=False, readable=True, resolve_path=True, path_type=Path),
+    help="Watch a folder and index its changes as they happen (Library.watch), shown live on the page (repeatable).",
+)  # fmt: skip
 @json_option
-def serve_command(library, host, port, token, max_upload_mb, max_upload_seconds, device, as_json) -> None:
+def serve_command(
+    library, host, port, token, max_upload_mb, max_upload_seconds, device, allow_index, watch, as_json
+) -> None:
     """Serve a library over HTTP: the API (docs at /docs) and a page where every hit plays."""
     import uvicorn
 
@@ -62,6 +75,10 @@ def serve_command(library, host, port, token, max_upload_mb, max_upload_seconds,
     from pe_search.server import create_app
 
     token = bind_token(host, token)
+    if allow_index and watch:
+        raise PeSearchError(
+            "give --watch or --allow-index, not both", "a watching server indexes its folders' changes itself"
+        )
     opened = Library.open(library, device=device)
     _ = opened.store  # a missing or unreadable library fails here, as one line, not in the first request
     config = ServerConfig(
@@ -70,12 +87,20 @@ def serve_command(library, host, port, token, max_upload_mb, max_upload_seconds,
         max_upload_bytes=max_upload_mb * 1024 * 1024,
         max_upload_seconds=max_upload_seconds,
         loopback_only=is_loopback(host),
+        index_folders=tuple(dict.fromkeys(allow_index or watch)),
+        watch=bool(watch),
     )
     app = create_app(config, opened, warm_up=True)
     shown = f"[{host}]" if ":" in host else host
     if as_json:  # one line for whoever started it: where the server listens
         emit_json(
-            {"library": str(opened.path), "url": f"http://{shown}:{port}/", "token_required": bool(token)}
+            {
+                "library": str(opened.path),
+                "url": f"http://{shown}:{port}/",
+                "token_required": bool(token),
+                "index_folders": [str(folder) for folder in config.index_folders],
+                "watching": config.watch,
+            }
         )
     else:
         click.echo(

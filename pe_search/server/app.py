@@ -15,6 +15,7 @@ from pe_search.server.config import ServerConfig
 from pe_search.server.cross_site import CrossSiteMiddleware
 from pe_search.server.errors import install_error_handlers
 from pe_search.server.routes import clip, curve, export, files, locate, media, search, session, status
+from pe_search.server.routes.indexing import router as indexing_router
 from pe_search.server.served import ServedLibrary
 from pe_search.server.uploads import UploadSizeMiddleware
 
@@ -43,6 +44,7 @@ def create_app(config: ServerConfig, library: Library | None = None, warm_up: bo
     install_error_handlers(app)
     for module in (search, locate, curve, files, media, status, session, export, clip):
         app.include_router(module.router)
+    app.include_router(indexing_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)

@@ -1,4 +1,5 @@
-"""What one server process is configured with: the library, who may call it, what uploads may be."""
+"""What one server process is configured with: the library, who may call it, what uploads may be,
+which folders it may index."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ class ServerConfig:
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     max_upload_seconds: float = MAX_UPLOAD_SECONDS
     loopback_only: bool = True  # bound to loopback without a token: only loopback Host headers
+    index_folders: tuple[Path, ...] = ()  # folders POST /api/index may index (none: indexing is off)
+    index_workers: int = 1  # decode processes of those runs (`Library.index(workers=...)`)
+    watch: bool = False  # watch `index_folders` (`Library.watch`) rather than index them on request
 
 
 def is_loopback(host: str) -> bool:

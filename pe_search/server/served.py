@@ -18,6 +18,7 @@ from fastapi import HTTPException, Request
 
 from pe_search.api import Library
 from pe_search.server.config import ServerConfig
+from pe_search.server.indexing import IndexRunner
 from pe_search.store import MediaInfo
 
 # The store's ids are SQLite integers: an id past them names no file (and must not reach the store,
@@ -30,6 +31,9 @@ class ServedLibrary:
         self.config = config
         self.library = library or Library.open(config.library)
         self.query_lock = threading.Lock()
+        self.indexing = IndexRunner(self.library, config.index_folders, {"workers": config.index_workers})
+        if config.watch:
+            self.indexing.watch()
 
     @contextmanager
     def querying(self) -> Iterator[Library]:
@@ -53,6 +57,7 @@ class ServedLibrary:
         return media.id if media is not None else None
 
     def close(self) -> None:
+        self.indexing.close()  # a run stops after its current batch before the library closes
         self.library.close()
 
 

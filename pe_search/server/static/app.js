@@ -12,6 +12,7 @@ const SEEK_SLACK = 0.05; // s: how far before the hit's start a player may sit a
 const $ = (selector, root = document) => root.querySelector(selector);
 let inFlight = null; // AbortController of the request whose answer is awaited
 let exportable = null; // the search request whose hits are shown (the Export menu exports it again)
+let shown = null; // the JSON search whose hits are on the page: asked again when new files are indexed
 
 // ---------------------------------------------------------------- talking to the API
 class ApiError extends Error {
@@ -163,12 +164,14 @@ async function answer(text, method, path, options, example = null) {
   if (inFlight) inFlight.abort();
   const controller = new AbortController();
   inFlight = controller;
+  shown = null;
   clearResults();
   showState("loading", example ? `Searching with ${example}…` : `Searching for “${text}”…`);
   try {
     const data = await api(path, { method, ...options, signal: controller.signal });
     if (controller !== inFlight) return;
     render(data.hits, text, example);
+    if (typeof options.body === "string") shown = { text, method, path, body: options.body, example, hits: hitSignature(data.hits) };
   } catch (error) {
     if (error.name === "AbortError") return;
     showState("error", error.message);
@@ -189,6 +192,28 @@ function render(hits, text, example) {
   hits.forEach((hit, index) => list.append(hitItem(hit, index + 1, text)));
   for (const item of list.children) item.drawTimeline?.();
   $("#export").hidden = !exportable;
+}
+
+function hitSignature(hits) {
+  return hits.map((hit) => `${hit.file_id}:${hit.start}:${hit.end}`).join(" ");
+}
+
+// New files were indexed (indexing.js): ask the shown search again, quietly, and show the hits
+// only when they changed and no other search took its place meanwhile.
+async function refreshResults() {
+  const asked = shown;
+  if (!asked || inFlight) return;
+  let data;
+  try {
+    data = await api(asked.path, { method: asked.method, body: asked.body, headers: { "Content-Type": "application/json" } });
+  } catch {
+    return;
+  }
+  if (asked !== shown || inFlight) return;
+  const signature = hitSignature(data.hits);
+  if (signature === asked.hits) return;
+  asked.hits = signature;
+  render(data.hits, asked.text, asked.example);
 }
 
 // ---------------------------------------------------------------- export
