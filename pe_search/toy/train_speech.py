@@ -1,10 +1,12 @@
-"""Train the shipped toy speech model (a tiny Whisper) on espeak-ng speech of the toy vocabulary.
+"""Train the toy speech model (a tiny Whisper) on espeak-ng speech of the toy vocabulary.
 
     python -m pe_search.toy.train_speech            # into pe_search/toy/checkpoints/whisper-toy
     python -m pe_search.toy.train_speech --out DIR --steps 20 --eval 2   # smoke
 
 Seeded; one torch thread by default (a shared 2-core machine). Prints held-out numbers measured
 through transformers' own ASR pipeline (`return_timestamps="word"`, `chunk_length_s=30`).
+Not accurate yet at the default budget (docs/toy-models.md, "Where it stands"), so nothing is
+shipped in `checkpoints/whisper-toy`.
 
 How, and why:
 
