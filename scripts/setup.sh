@@ -11,3 +11,5 @@ fi
 # The constraints keep pip on the installed torch (timm -> torchvision would pull a CUDA torch).
 # The ray extra (`index --ray`) is installed too, so its tests run here and in CI.
 .venv/bin/pip install --quiet -e '.[dev,ray]' -c constraints-cpu.txt
+# Debian packages the tests use (.ci/run installs them as root): ffmpeg, chromium, espeak-ng.
+command -v espeak-ng >/dev/null || echo "note: tests/test_toy_speech.py needs Debian's espeak-ng (apt-get install espeak-ng)" >&2

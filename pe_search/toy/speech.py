@@ -1,0 +1,173 @@
+"""Generated speech whose every word's place is known: what the toy speech model learns from and is
+checked on.
+
+Debian's espeak-ng speaks each word of the toy world's vocabulary on its own (several voices,
+speeds and pitches); the word's audio is trimmed by energy, and utterances are made by joining
+words with short known gaps, so each word's start and end are exact by construction (no aligner
+decides them). espeak-ng must be on PATH (`apt-get install espeak-ng`).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import wave
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from pe_search.toy import vocabulary as vocab
+
+SAMPLE_RATE = 16_000  # what Whisper's feature extractor takes
+SPEECH_WORDS = ("and", "is", "the", "with")  # joining words of spoken phrases, beside the captions'
+
+# espeak-ng voices (language + variant) the model learns from; held-out speech uses other pitches
+# and speeds of the same voices.
+VOICES = ("en", "en-us", "en+f3", "en-us+m3", "en-gb-x-rp", "en+f2")
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str
+    speed: int  # words per minute (espeak-ng -s)
+    pitch: int  # 0-99 (espeak-ng -p)
+
+
+@dataclass(frozen=True)
+class SpokenWord:
+    text: str
+    start: float  # seconds, where the generator put the word's first sample
+    end: float  # seconds, after its last sample
+
+
+@dataclass
+class Utterance:
+    audio: np.ndarray  # float32 mono at SAMPLE_RATE
+    words: list[SpokenWord]
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+def words() -> list[str]:
+    """The words the toy speech model knows: every caption word of the toy world, and a few more."""
+    return sorted(set(vocab.vocabulary()) | set(SPEECH_WORDS))
+
+
+def phrases() -> list[str]:
+    """Short spoken phrases: every caption of every sound, picture and scene class."""
+    out: set[str] = set()
+    for table in (vocab.SOUNDS, vocab.ALL_PICTURES, vocab.SCENES):
+        for item in table.values():
+            out.update(item.captions)
+    return sorted(out)
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+def speak(text: str, voice: Voice) -> np.ndarray:
+    """espeak-ng's rendering of `text` at SAMPLE_RATE, trimmed of silence at both ends."""
+    wav = subprocess.run(
+        ["espeak-ng", "--stdout", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch), text],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with wave.open(io.BytesIO(wav)) as f:
+        rate = f.getframerate()
+        pcm = np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16)
+    return trim(resample(pcm, rate))
+
+
+def resample(pcm: np.ndarray, rate: int) -> np.ndarray:
+    """16-bit mono PCM at `rate` as float32 at SAMPLE_RATE (FFmpeg's resampler, through PyAV)."""
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    out = [f.to_ndarray().reshape(-1) for f in (*resampler.resample(frame), *resampler.resample(None))]
+    return np.concatenate(out).astype(np.float32)
+
+
+def trim(audio: np.ndarray, frame: int = 160, floor_db: float = -35.0) -> np.ndarray:
+    """Cut leading and trailing 10 ms frames quieter than `floor_db` below the loudest frame."""
+    n = len(audio) // frame
+    if n == 0:
+        return audio
+    rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > floor_db)
+    return audio[loud[0] * frame : (loud[-1] + 1) * frame]
+
+
+class WordBank:
+    """Each word spoken once per voice, cached: utterances are cut from these."""
+
+    def __init__(self, voices: list[Voice], vocabulary: list[str] | None = None) -> None:
+        self.voices = voices
+        self.vocabulary = vocabulary or words()
+        self.audio = {(w, i): speak(w, v) for i, v in enumerate(voices) for w in self.vocabulary}
+
+
+def voices(rng: np.random.Generator, count: int, held_out: bool = False) -> list[Voice]:
+    """`count` random voices; held-out ones take odd pitches and speeds, training ones even."""
+    out = []
+    for _ in range(count):
+        speed = int(rng.integers(65, 90)) * 2 + (1 if held_out else 0)  # 130-179 wpm
+        pitch = int(rng.integers(15, 35)) * 2 + (1 if held_out else 0)  # 30-69
+        out.append(Voice(VOICES[int(rng.integers(len(VOICES)))], speed, pitch))
+    return out
+
+
+def utterance(
+    rng: np.random.Generator,
+    bank: WordBank,
+    max_seconds: float = 28.0,
+    gap: tuple[float, float] = (0.03, 0.12),
+    lead: tuple[float, float] = (0.1, 2.0),
+    tail: tuple[float, float] = (0.3, 1.5),
+    noise: float = 0.003,
+) -> Utterance:
+    """Spoken phrases (captions, or random words of the vocabulary) one after the other.
+
+    One voice per utterance; `gap` seconds between words (fluent speech), `lead` and `tail`
+    seconds of quiet before and after; faint noise everywhere so the quiet is not digital zero.
+    """
+    voice = int(rng.integers(len(bank.voices)))
+    target = float(rng.uniform(1.0, max_seconds - lead[1] - tail[1]))
+    texts: list[str] = []
+    length = 0.0
+    while length < target:
+        if rng.random() < 0.6:
+            phrase = phrases()[int(rng.integers(len(phrases())))].split()
+        else:
+            phrase = [
+                bank.vocabulary[int(rng.integers(len(bank.vocabulary)))] for _ in range(rng.integers(1, 6))
+            ]
+        add = sum(len(bank.audio[(w, voice)]) / SAMPLE_RATE + gap[1] for w in phrase)
+        if texts and length + add > target:
+            break
+        texts.extend(phrase)
+        length += add
+    pieces: list[np.ndarray] = [np.zeros(int(rng.uniform(*lead) * SAMPLE_RATE), np.float32)]
+    spoken: list[SpokenWord] = []
+    at = len(pieces[0])
+    for i, w in enumerate(texts):
+        if i:
+            silence = np.zeros(int(rng.uniform(*gap) * SAMPLE_RATE), np.float32)
+            pieces.append(silence)
+            at += len(silence)
+        audio = bank.audio[(w, voice)] * float(rng.uniform(0.5, 1.0))
+        pieces.append(audio)
+        spoken.append(SpokenWord(w, at / SAMPLE_RATE, (at + len(audio)) / SAMPLE_RATE))
+        at += len(audio)
+    pieces.append(np.zeros(int(rng.uniform(*tail) * SAMPLE_RATE), np.float32))
+    audio = np.concatenate(pieces)
+    audio = audio + rng.normal(0.0, noise, len(audio)).astype(np.float32)
+    return Utterance(audio.astype(np.float32), spoken)
