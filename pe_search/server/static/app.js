@@ -2,7 +2,7 @@
 // Plain JavaScript, no build step. The URL holds the query (deep links; back/forward replay it).
 "use strict";
 
-const FIELDS = ["q", "target", "kind", "folder", "min_duration", "max_duration", "modified_after", "modified_before"];
+const FIELDS = ["q", "target", "kind", "folder", "min_duration", "max_duration", "modified_after", "modified_before", "tag"];
 const NUMBERS = new Set(["min_duration", "max_duration"]);
 const TOKEN_KEY = "pe-search-token";
 const RANGE_MIN_PIXELS = 6; // a press that moves less than this on a strip is a click (seek), more a range
@@ -65,8 +65,9 @@ function setForm(params) {
       $(`#${name}`).value = value;
     }
   }
-  const filtered = FIELDS.some((name) => !["q", "target"].includes(name) && params.get(name));
+  const filtered = FIELDS.some((name) => !["q", "target", "tag"].includes(name) && params.get(name));
   if (filtered) $("#filters").open = true;
+  showTagFilter(params.get("tag") || "");
 }
 
 function toParams(state) {
@@ -82,6 +83,7 @@ function filterBody(state) {
   for (const name of NUMBERS) if (state[name] !== "") body[name] = Number(state[name]);
   if (state.modified_after) body.modified_after = state.modified_after;
   if (state.modified_before) body.modified_before = state.modified_before;
+  if (state.tag) body.tag = state.tag; // the tag browser's filter (its narrower tags too: the server's)
   return body;
 }
 
@@ -95,6 +97,8 @@ function showState(kind, message) {
 
 function clearResults() {
   $("#export").hidden = true;
+  selectHit(null);
+  hideFacets();
   for (const player of document.querySelectorAll("#results audio, #results video")) player.pause();
   $("#results").replaceChildren();
 }
@@ -118,10 +122,12 @@ async function runSearch(state, push) {
     const url = `/?${toParams(state)}`;
     if (url !== location.pathname + location.search) history.pushState(state, "", url);
   }
-  if (!state.q) return showWelcome();
-  const body = { q: state.q, target: state.target || null, ...filterBody(state) };
+  showTagFilter(state.tag);
+  if (!state.q && !state.tag) return showWelcome();
+  const text = state.q || state.tag; // a tag alone: its name is the query, the filter does the rest
+  const body = { q: text, target: state.target || null, ...filterBody(state) };
   exportable = body;
-  await answer(state.q, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+  await answer(text, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
 }
 
 async function runUpload(file) {
@@ -132,7 +138,7 @@ async function runUpload(file) {
   if (state.target) form.append("target", state.target);
   const filters = filterBody(state);
   for (const [name, value] of Object.entries(filters)) {
-    if (name === "modified_after" || name === "modified_before") continue; // not a form field of uploads
+    if (["modified_after", "modified_before", "tag"].includes(name)) continue; // not form fields of uploads
     for (const item of [].concat(value)) form.append(name, String(item));
   }
   $("#drop-text").textContent = `Searching with ${file.name || "the dropped clip"}…`;
@@ -168,7 +174,7 @@ async function answer(text, method, path, options, example = null) {
   try {
     const data = await api(path, { method, ...options, signal: controller.signal });
     if (controller !== inFlight) return;
-    render(data.hits, text, example);
+    render(data.hits, text, example, data.facets);
   } catch (error) {
     if (error.name === "AbortError") return;
     showState("error", error.message);
@@ -177,9 +183,10 @@ async function answer(text, method, path, options, example = null) {
   }
 }
 
-function render(hits, text, example) {
+function render(hits, text, example, facets) {
   clearResults();
-  const what = example ? `sounding or looking like ${example}` : `for “${text}”`;
+  const tag = formState().tag;
+  const what = (example ? `sounding or looking like ${example}` : `for “${text}”`) + (tag ? ` tagged ${tag}` : "");
   if (!hits.length) {
     showState("none", `No results ${what}. Try other words, another target, or fewer filters.`);
     return;
@@ -188,6 +195,8 @@ function render(hits, text, example) {
   const list = $("#results");
   hits.forEach((hit, index) => list.append(hitItem(hit, index + 1, text)));
   for (const item of list.children) item.drawTimeline?.();
+  showFacets(facets);
+  selectHit(list.firstElementChild);
   $("#export").hidden = !exportable;
 }
 
@@ -234,6 +243,7 @@ function hitItem(hit, rank, text) {
   $(".name", item).textContent = hit.name;
   $(".when", item).textContent = `${clock(hit.start)} – ${clock(hit.end)}`;
   $(".path", item).textContent = hit.path;
+  showHitTags(item, hit);
   const probability = hit.probability;
   $(".prob-fill", item).style.width = probability == null ? "0" : `${(probability * 100).toFixed(1)}%`;
   $(".prob-text", item).textContent =
@@ -260,6 +270,7 @@ function hitItem(hit, rank, text) {
   player.addEventListener("timeupdate", () => {
     if (!free && player.currentTime >= hit.end) player.pause();
     movePlayhead();
+    item.fileView.move();
   });
   $(".player", item).append(player);
 
@@ -313,6 +324,7 @@ function hitItem(hit, rank, text) {
     for (const span of curve ? curve.spans : []) mark("span", span.start, span.end, `located: ${(span.probability * 100).toFixed(0)} %`);
     if (hit.moment) mark("moment", hit.moment.start, hit.moment.end, "best moment");
     movePlayhead();
+    item.fileView?.draw();
   };
   // a press on the strip: a click seeks there; a drag across it searches with that range
   const timeAt = (clientX) => {
@@ -345,11 +357,19 @@ function hitItem(hit, rank, text) {
       return;
     }
     $(".range", item).hidden = true;
-    free = true;
-    player.currentTime = start;
-    movePlayhead();
-    player.play().catch(() => {});
+    seek(start);
   });
+  // play on from `at`, past the hit's end (a click on the strip or on one of the file's events)
+  const seek = (at) => {
+    free = true;
+    player.currentTime = at;
+    movePlayhead();
+    item.fileView.move();
+    player.play().catch(() => {});
+  };
+  item.fileView = fileView(item, hit, player, seek);
+  item.addEventListener("focusin", () => selectHit(item));
+  item.addEventListener("click", () => selectHit(item));
   item.addEventListener("keydown", (event) => {
     if (event.key !== " " || event.target.closest("input, button, audio, video, select")) return;
     event.preventDefault();
@@ -408,6 +428,7 @@ function wire() {
     if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("#upload").click(); }
   });
   window.addEventListener("resize", () => { for (const item of $("#results").children) item.drawTimeline?.(); });
+  wireTags();
 }
 
 wire();
