@@ -18,6 +18,8 @@ from pathlib import Path
 from pe_search.duplicates.groups import DuplicateGroup, find_duplicates
 from pe_search.errors import Option, PeSearchError
 from pe_search.export import ExportReport, FileFacts, Layout, export_results
+from pe_search.export.captions import CaptionReport, write_captions
+from pe_search.media.peaks import Peaks, waveform_peaks
 from pe_search.media.probe import probe
 from pe_search.media.timecode import SourceTimecode
 from pe_search.media.trim import TrimmedClip, write_clip
@@ -26,6 +28,8 @@ from pe_search.models.model_set import ModelSet
 from pe_search.progress_bar import IndexProgressBar
 from pe_search.query import parameters as params
 from pe_search.query.curve import FrameCurve, frame_curve
+from pe_search.query.events import EventTimeline, chosen_labels, file_events, split_labels
+from pe_search.query.reencode import ChunkReencoder
 from pe_search.query.request import Locate, QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError
@@ -42,6 +46,9 @@ from pe_search.store import (
     recorded_model_ids,
     resolve_library_dir,
 )
+from pe_search.tagging import Vocabulary, default_vocabulary, load_vocabulary
+
+CACHED_PEAKS = 64  # waveform peaks a Library keeps (10,000 bins: 160 kB each)
 
 
 class LibraryClosedError(PeSearchError):
@@ -90,6 +97,7 @@ class Library:
         # Read stores an `index` run replaced while other threads may still be searching them:
         # closed with the Library, never under a reader (issue 27, defect 11).
         self._retired: list[LibraryStore] = []
+        self._peaks: dict[tuple, Peaks] = {}  # waveform peaks by (path, size, mtime, bins)
 
     @classmethod
     def open(
@@ -399,6 +407,75 @@ class Library:
         """The frame-level probability of `text` across one indexed file (its 40 ms audio frames,
         else its video frames), for a timeline; `.spans(threshold)` gives what `locate` would."""
         return frame_curve(self.queries.engine, self.models, text, media_id)
+
+    def events(
+        self,
+        file: str | Path | int,
+        *,
+        labels: list[str] | str | None = None,
+        vocabulary: str | Path | Vocabulary | None = None,
+        threshold: float = params.THRESHOLD.default,
+        min_duration: float = params.SPAN_MIN_DURATION.default,
+    ) -> EventTimeline:
+        """The event timeline of one indexed file (a path, or its id): for each label, the spans
+        where the frame model's probability passes `threshold`, merged as `locate` merges them, in
+        time order. `labels`: only these (a list, or one comma-separated string; as the vocabulary
+        names them, an unknown one is refused with the closest labels); `vocabulary`: a file (one label per line, or JSON) or a `Vocabulary`
+        (default: the AudioSet ontology's tags)."""
+        if not params.THRESHOLD.above < threshold < params.THRESHOLD.below:
+            raise QueryError(
+                f"{{0}} must be {params.THRESHOLD.bounds_text()}",
+                options=(Option("threshold"),),
+                value=threshold,
+            )
+        if min_duration < 0:
+            raise QueryError("{0} must be at least 0", options=(Option("min_duration"),), value=min_duration)
+        if not isinstance(vocabulary, Vocabulary):
+            vocabulary = default_vocabulary() if vocabulary is None else load_vocabulary(vocabulary)
+        if isinstance(labels, str):
+            labels = split_labels(labels, vocabulary)
+        names = chosen_labels(vocabulary, labels)  # a mistake in the labels before any model loads
+        media = self._media_of(file)
+        engine, models = self.queries.engine, self.models
+        exact = ChunkReencoder.for_library(self.store, models.frames)
+        return file_events(engine, models, media.id, names, threshold, min_duration, exact)
+
+    def export_events(
+        self, timeline: EventTimeline, path: str | Path, *, force: bool = False
+    ) -> CaptionReport:
+        """Write a file's events (of `events`) as captions, "[Dog barking]", to a .vtt or .srt file;
+        overlapping events stay separate, overlapping cues. An existing file is refused unless
+        `force`."""
+        return write_captions(timeline.events, path, timeline.path, timeline.duration, force=force)
+
+    def peaks(self, file: str | Path | int, bins: int) -> Peaks:
+        """(min, max) of the file's decoded audio in `bins` equal slices of it, for drawing its
+        waveform; kept in memory for the file as it is now (size and modification time)."""
+        media = self._media_of(file)
+        key = (media.path, media.size, media.mtime, bins)
+        with self._opening:
+            found = self._peaks.get(key)
+        if found is None:
+            found = waveform_peaks(media.path, bins, media.duration or 0.0)
+            with self._opening:
+                self._peaks[key] = found
+                while len(self._peaks) > CACHED_PEAKS:
+                    self._peaks.pop(next(iter(self._peaks)))
+        return found
+
+    def _media_of(self, file: str | Path | int) -> MediaInfo:
+        """The library's record of a file named by its id or its path; refused when not indexed."""
+        if isinstance(file, int) and not isinstance(file, bool):
+            media = self.store.get_media(file)
+            if media is None:
+                raise QueryError(f"no file with id {file} in the library", value=file)
+            return media
+        given = Path(file).expanduser()
+        for name in dict.fromkeys((str(given.absolute()), str(given.resolve()))):
+            media = self.store.find_media(name)
+            if media is not None:
+                return media
+        raise QueryError(f"{file} is not in the library", "index it first", value=str(file))
 
     def file(self, media_id: int) -> MediaInfo | None:
         """The library's record of one file, by its id (`Hit.media_id`)."""

@@ -10,6 +10,7 @@ import click
 from pe_search.cli.clip import clip_command
 from pe_search.cli.demo import demo_command
 from pe_search.cli.duplicates import duplicates_command
+from pe_search.cli.events import events_command
 from pe_search.cli.index import index_command
 from pe_search.cli.model import model_command
 from pe_search.cli.output import fail
@@ -77,4 +78,5 @@ cli.add_command(search_command)
 cli.add_command(locate_command)
 cli.add_command(clip_command)
 cli.add_command(duplicates_command)
+cli.add_command(events_command)
 cli.add_command(serve_command)
