@@ -14,7 +14,7 @@ from pe_search.server.auth import AccessMiddleware
 from pe_search.server.config import ServerConfig
 from pe_search.server.cross_site import CrossSiteMiddleware
 from pe_search.server.errors import install_error_handlers
-from pe_search.server.routes import clip, curve, export, files, locate, media, search, session, status
+from pe_search.server.routes import clip, curve, export, files, locate, media, search, session, status, tags
 from pe_search.server.served import ServedLibrary
 from pe_search.server.uploads import UploadSizeMiddleware
 
@@ -41,7 +41,7 @@ def create_app(config: ServerConfig, library: Library | None = None, warm_up: bo
     )
     app.state.served = served
     install_error_handlers(app)
-    for module in (search, locate, curve, files, media, status, session, export, clip):
+    for module in (search, locate, curve, files, media, status, session, export, clip, tags):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
