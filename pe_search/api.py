@@ -47,6 +47,9 @@ from pe_search.store import (
     resolve_library_dir,
 )
 from pe_search.tagging import Vocabulary, default_vocabulary, load_vocabulary
+from pe_search.tagging.listing import Tag, TagListing, listing, named
+from pe_search.tagging.recorded import choose_vocabulary, from_record
+from pe_search.tagging.update import TagUpdate, build_tagger, current_key, update_tags
 
 CACHED_PEAKS = 64  # waveform peaks a Library keeps (10,000 bins: 160 kB each)
 
@@ -247,6 +250,9 @@ class Library:
         receives the run's `indexer.events`. `ray`: decode and encode on a Ray cluster ("auto",
         "local", an address, or `indexer.distributors.ray.RayOptions`; docs/cluster.md).
 
+        `vocabulary`: a vocabulary file (or `Vocabulary`) to tag with, recorded with the library
+        (default: the recorded one, else the AudioSet ontology); every file gets its tags.
+
         Raises `InvalidIndexSettings` for impossible window/hop/frame values."""
         from indexer.pipeline import StopOnCtrlC, run_index
         from indexer.settings import RECORDED, settings_for_library
@@ -264,6 +270,7 @@ class Library:
             options["distributor"] = ray_distributor(ray)
         given = {k: options.pop(k) for k in list(options) if k in RECORDED}
         rebuild = options.pop("rebuild", False)
+        vocabulary = options.pop("vocabulary", None)
         on_message: Callable[[str], None] | None = options.pop("on_message", None)
         progress = options.pop("progress", None)
         bar = None if callable(progress) or progress is False else IndexProgressBar(progress)
@@ -285,6 +292,7 @@ class Library:
                 for message in store.messages:  # what opening repaired, upgraded or dropped
                     on_message(message)
             try:
+                tagger = build_tagger(store, models, choose_vocabulary(store, vocabulary))
                 summary = run_index(
                     [str(p) for p in paths],
                     store,
@@ -292,8 +300,11 @@ class Library:
                     settings,
                     progress=bar or progress,
                     stop=ctrl_c.requested,
+                    tagger=tagger,
                     **options,
                 )
+                if tagger is not None and not summary.interrupted:  # files indexed before tags, or retagged
+                    update_tags(store, tagger, stop=ctrl_c.requested)
             finally:
                 self._retire_store()
                 if bar is not None:
@@ -308,6 +319,64 @@ class Library:
         them): their frames are left out of `locate` and frame search until `index` encodes
         them again. Each names the file, the frame space and what is wrong."""
         return list(self.store.damaged_frames())
+
+    # ------------------------------------------------------------------ tags
+    def vocabulary(self) -> Vocabulary:
+        """The vocabulary the library is tagged with (the AudioSet ontology unless another was given)."""
+        return from_record(self.store.recorded_vocabulary())
+
+    def tags(self) -> TagListing:
+        """Every label of the vocabulary with the number of files tagged with it or any label below
+        it, and how many files are tagged so far."""
+        vocabulary = self.vocabulary()
+        return listing(self.store, vocabulary, current_key(self.store, vocabulary))
+
+    def file_tags(self, file: str | Path | int) -> list[Tag]:
+        """A file's tags, best first (label, probability); `file` is its path or media id. An
+        untagged file has none (`update_tags` tags it)."""
+        media = self._indexed(file)
+        vocabulary = self.vocabulary()
+        return named(vocabulary, self.store.file_tags(media.id, current_key(self.store, vocabulary)) or [])
+
+    def update_tags(
+        self,
+        vocabulary: str | Path | Vocabulary | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> TagUpdate:
+        """Tag every file not tagged under the library's vocabulary from its stored vectors (no
+        media decoded). `vocabulary`: a file (or `Vocabulary`) to use from now on; changing it
+        retags every file. Resumable: a stopped run leaves what it wrote; the next does the rest.
+        `progress(done, total)` after each batch of files."""
+        models = self.models
+        with disk_errors(self.path), LibraryStore.open(self.path, models.identity(), create=False) as store:
+            try:
+                tagger = build_tagger(store, models, choose_vocabulary(store, vocabulary))
+                if tagger is None:
+                    raise PeSearchError(
+                        f"the models of {self.path} compute no text-audio embedding to tag with",
+                        "tag a library built with an audio model",
+                    )
+                return update_tags(store, tagger, progress=progress, stop=stop)
+            finally:
+                self._retire_store()
+
+    def _indexed(self, file: str | Path | int) -> MediaInfo:
+        """The library's record of a file given by media id or path; refused when it has none."""
+        if isinstance(file, int) and not isinstance(file, bool):
+            media = self.store.get_media(file)
+        else:
+            given = Path(file).expanduser()
+            names = [str(given.absolute()), str(given.resolve())]
+            media = next((m for m in map(self.store.find_media, names) if m is not None), None)
+        if media is None:
+            raise PeSearchError(
+                f"{file} is not in the library",
+                "index it first, or give a path the library lists",
+                value=str(file),
+            )
+        return media
 
     # ------------------------------------------------------------------ queries
     def search(
