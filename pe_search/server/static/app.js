@@ -127,18 +127,20 @@ async function runSearch(state, push) {
   const text = state.q || state.tag; // a tag alone: its name is the query, the filter does the rest
   const body = { q: text, target: state.target || null, ...filterBody(state) };
   exportable = body;
-  await answer(text, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+  await answer(text, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }, null, state.tag);
 }
 
 async function runUpload(file) {
   exportable = null; // an uploaded example is not kept: its hits cannot be exported again
+  $("#tag").value = ""; // uploads are not filtered by tag: the filter goes rather than seem to apply
+  showTagFilter("");
   const state = formState();
   const form = new FormData();
   form.append("file", file, file.name || "clip");
   if (state.target) form.append("target", state.target);
   const filters = filterBody(state);
   for (const [name, value] of Object.entries(filters)) {
-    if (["modified_after", "modified_before", "tag"].includes(name)) continue; // not form fields of uploads
+    if (name === "modified_after" || name === "modified_before") continue; // not a form field of uploads
     for (const item of [].concat(value)) form.append(name, String(item));
   }
   $("#drop-text").textContent = `Searching with ${file.name || "the dropped clip"}…`;
@@ -151,7 +153,7 @@ async function runLike(hit, start, end) {
   const state = formState();
   const body = { like: { file_id: hit.file_id, start, end }, target: state.target || null, ...filterBody(state) };
   const example = `${hit.name} ${clock(start)}–${clock(end)}`;
-  await answer(null, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }, example);
+  await answer(null, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }, example, state.tag);
 }
 
 function clipUrl(hit, start = hit.start, end = hit.end) {
@@ -165,7 +167,7 @@ function clipName(hit, start = hit.start, end = hit.end) {
   return `${stem}-${start.toFixed(3)}-${end.toFixed(3)}${suffix}`;
 }
 
-async function answer(text, method, path, options, example = null) {
+async function answer(text, method, path, options, example = null, tag = "") {
   if (inFlight) inFlight.abort();
   const controller = new AbortController();
   inFlight = controller;
@@ -174,7 +176,7 @@ async function answer(text, method, path, options, example = null) {
   try {
     const data = await api(path, { method, ...options, signal: controller.signal });
     if (controller !== inFlight) return;
-    render(data.hits, text, example, data.facets);
+    render(data.hits, text, example, data.facets, tag);
   } catch (error) {
     if (error.name === "AbortError") return;
     showState("error", error.message);
@@ -183,9 +185,8 @@ async function answer(text, method, path, options, example = null) {
   }
 }
 
-function render(hits, text, example, facets) {
+function render(hits, text, example, facets, tag) {
   clearResults();
-  const tag = formState().tag;
   const what = (example ? `sounding or looking like ${example}` : `for “${text}”`) + (tag ? ` tagged ${tag}` : "");
   if (!hits.length) {
     showState("none", `No results ${what}. Try other words, another target, or fewer filters.`);
