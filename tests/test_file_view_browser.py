@@ -6,6 +6,7 @@ and a library without frame vectors, whose refused events leave one line and the
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from selenium.webdriver.support.ui import WebDriverWait
 
+from pe_search.api import Library
 from pe_search.server import ServerConfig, create_app
 from pe_search.server.routes import events as events_route
 from pe_search.tagging import load_vocabulary
@@ -44,15 +46,20 @@ def takes(media) -> list[GeneratedFile]:
 
 @pytest.fixture(scope="module")
 def toy_site(demo, media, takes, tmp_path_factory):
-    """A live server on the demo library whose events use a vocabulary of the toy world's sounds
-    (the captions the frame model was trained on) instead of AudioSet's names, which the toy
-    models never saw."""
-    vocabulary = tmp_path_factory.mktemp("vocabulary") / "toy-sounds.txt"
+    """A live server on a copy of the demo library whose events use a vocabulary of the toy world's
+    sounds (the captions the frame model was trained on) instead of AudioSet's names, which the toy
+    models never saw: recorded with the library (as `--vocabulary` does) and, while the events
+    route still reads the default vocabulary, given to it in place of that."""
+    root = tmp_path_factory.mktemp("toy-site")
+    vocabulary = root / "toy-sounds.txt"
     sounds = sorted({event.sound for take in takes for event in take.events})
     vocabulary.write_text("".join(f"{caption(s)}\n" for s in sounds))
+    shutil.copytree(demo.library, root / "library")
+    with Library.open(root / "library") as library:
+        library.update_tags(vocabulary=vocabulary)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(events_route, "default_vocabulary", lambda: load_vocabulary(vocabulary))
-        with live_server(create_app(ServerConfig(library=Path(demo.library)), warm_up=True)) as url:
+        with live_server(create_app(ServerConfig(library=root / "library"), warm_up=True)) as url:
             yield url
 
 
@@ -179,8 +186,6 @@ def test_clicking_an_event_plays_the_file_from_its_start(browser, toy_site, medi
 @pytest.fixture(scope="module")
 def clip_only_site(tmp_path_factory):
     """A library indexed without a frame model: one generated file, loud for a second in the middle."""
-    from pe_search import Library
-
     root = tmp_path_factory.mktemp("no-frames")
     (root / "media").mkdir()
     samples = np.zeros(3 * synth.SAMPLE_RATE, np.float32)
