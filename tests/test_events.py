@@ -21,6 +21,7 @@ from pe_search.tagging import VocabularyError, load_vocabulary
 from pe_search.toy import synth
 from pe_search.toy.media_writer import write_audio
 
+LOCAL = "http://127.0.0.1"  # the server answers loopback hosts
 EDGE = 0.08  # seconds an event's edges may be from the generator's
 STEADY = ("low_tone", "mid_tone", "high_beep", "white_noise", "brown_noise", "chirp_up", "chirp_down")
 # (file, seconds, [(sound, start, length)]): two long takes, five events each, apart by silence
@@ -38,12 +39,14 @@ def caption(sound: str) -> str:
 
 @pytest.fixture(scope="module")
 def takes(tmp_path_factory):
-    """(library, {path: [(label, start, end)]}, vocabulary file): the takes indexed, and the truth."""
+    """(library, {path: [(label, start, end)]}, vocabulary file, {path: samples}): the takes indexed,
+    and the truth."""
     root = tmp_path_factory.mktemp("events")
     folder = root / "media"
     folder.mkdir()
     rng = np.random.default_rng(2323)
     truth: dict[str, list[tuple[str, float, float]]] = {}
+    written: dict[str, np.ndarray] = {}
     for name, total, placed in TAKES:
         samples = synth.sound("silence", total, rng).samples.copy()
         events = []
@@ -54,12 +57,13 @@ def takes(tmp_path_factory):
             events.append((caption(sound), clip.start, clip.end))
         write_audio(folder / name, samples, synth.SAMPLE_RATE)
         truth[str((folder / name).resolve())] = events
+        written[str((folder / name).resolve())] = samples
     vocabulary = root / "toy-sounds.txt"
     vocabulary.write_text("".join(caption(s) + "\n" for s in STEADY))
     library = Library.open(root / "lib", model="toy")
     summary = library.index([folder], workers=0, progress=False)
     assert summary.files_indexed == len(TAKES) and not summary.failed
-    yield library, truth, vocabulary
+    yield library, truth, vocabulary, written
     library.close()
 
 
@@ -71,7 +75,7 @@ def _matched(found, label: str, start: float, end: float):
 
 
 def test_events_of_long_takes_match_the_generator_edges(takes):
-    library, truth, vocabulary = takes
+    library, truth, vocabulary, _ = takes
     within, total, misses = 0, 0, []
     for path, events in truth.items():
         timeline = library.events(path, vocabulary=vocabulary)
@@ -91,7 +95,7 @@ def test_events_of_long_takes_match_the_generator_edges(takes):
 
 
 def test_labels_narrow_the_timeline(takes):
-    library, truth, vocabulary = takes
+    library, truth, vocabulary, _ = takes
     path = next(iter(truth))
     everything = library.events(path, vocabulary=vocabulary).events
     wanted = [caption("high_beep"), caption("chirp_up")]
@@ -106,14 +110,14 @@ def test_labels_narrow_the_timeline(takes):
 
 
 def test_an_unknown_label_is_refused_with_the_closest(takes):
-    library, truth, vocabulary = takes
+    library, truth, vocabulary, _ = takes
     with pytest.raises(VocabularyError) as caught:
         library.events(next(iter(truth)), vocabulary=vocabulary, labels=["a high beeep"])
     assert "'a high beep'" in str(caught.value)
 
 
 def test_a_file_not_in_the_library_is_refused(takes, tmp_path):
-    library, _, vocabulary = takes
+    library, _, vocabulary, _ = takes
     stranger = tmp_path / "stranger.wav"
     write_audio(stranger, np.zeros(48_000, np.float32), 48_000)
     with pytest.raises(QueryError, match="not in the library"):
@@ -172,7 +176,7 @@ def parse_vtt(text: str) -> list[tuple[float, float, str]]:
 
 
 def test_cli_events_json_and_captions_equal_the_events(takes, tmp_path):
-    library, truth, vocabulary = takes
+    library, truth, vocabulary, _ = takes
     path = next(iter(truth))
     expected = library.events(path, vocabulary=vocabulary).events
     assert expected
@@ -199,7 +203,7 @@ def test_cli_events_json_and_captions_equal_the_events(takes, tmp_path):
 
 
 def test_cli_events_text_and_mistakes(takes):
-    library, truth, vocabulary = takes
+    library, truth, vocabulary, _ = takes
     path = next(iter(truth))
     args = ["events", path, "--library", str(library.path), "--vocabulary", str(vocabulary)]
     shown = CliRunner().invoke(cli, [*args, "--labels", caption("high_beep")])
@@ -217,12 +221,12 @@ def test_http_events_shape(takes, monkeypatch):
     from pe_search.server import ServerConfig, create_app
     from pe_search.server.routes import events as route
 
-    library, truth, vocabulary = takes
+    library, truth, vocabulary, _ = takes
     monkeypatch.setattr(route, "default_vocabulary", lambda: load_vocabulary(vocabulary))
     path = next(iter(truth))
     file_id = library.store.find_media(path).id
     expected = library.events(path, vocabulary=vocabulary).events
-    with TestClient(create_app(ServerConfig(library=Path(library.path)))) as client:
+    with TestClient(create_app(ServerConfig(library=Path(library.path))), base_url=LOCAL) as client:
         body = client.get(f"/api/files/{file_id}/events").json()
         assert set(body) >= {"file_id", "duration", "events"}
         assert body["file_id"] == file_id and body["duration"] == pytest.approx(40.0, abs=0.05)
@@ -236,3 +240,30 @@ def test_http_events_shape(takes, monkeypatch):
         )
         assert client.get(f"/api/files/{file_id}/events", params={"threshold": 1.5}).status_code == 422
         assert client.get("/api/files/4242/events").status_code == 404
+
+
+def test_http_peaks_follow_the_takes_loud_and_silent_stretches(takes):
+    from pe_search.server import ServerConfig, create_app
+
+    library, truth, _, written = takes
+    bins = 400  # 0.1 s each: 4,800 samples
+    with TestClient(create_app(ServerConfig(library=Path(library.path))), base_url=LOCAL) as client:
+        for path, samples in written.items():
+            file_id = library.store.find_media(path).id
+            body = client.get(f"/api/files/{file_id}/peaks", params={"bins": bins}).json()
+            assert body["duration"] == pytest.approx(40.0, abs=1e-3)
+            lows, highs = np.array(body["peaks"]).T
+            binned = samples.reshape(bins, -1)  # what was written, binned here
+            np.testing.assert_allclose(lows, binned.min(axis=1), atol=2e-4)  # 16-bit PCM, 4 decimals
+            np.testing.assert_allclose(highs, binned.max(axis=1), atol=2e-4)
+            loud = np.zeros(bins, bool)
+            for _, start, end in truth[path]:
+                loud[int(np.ceil(start * 10)) : int(end * 10)] = True  # bins wholly inside an event
+            assert np.all(highs[loud] > 0.1)
+            quiet = np.ones(bins, bool)
+            for _, start, end in truth[path]:
+                quiet[int(start * 10) : int(np.ceil(end * 10))] = False  # bins touching no event
+            assert np.all(np.maximum(-lows, highs)[quiet] < 0.02)
+        assert client.get(f"/api/files/{file_id}/peaks", params={"bins": 0}).status_code == 422
+        assert client.get(f"/api/files/{file_id}/peaks", params={"bins": 10_001}).status_code == 422
+        assert client.get("/api/files/4242/peaks").status_code == 404

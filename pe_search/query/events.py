@@ -18,6 +18,7 @@ import numpy as np
 from pe_search.errors import Option, PeSearchError
 from pe_search.models.catalogue import CATALOGUE
 from pe_search.models.model_set import ModelSet
+from pe_search.models.spaces import Calibration
 from pe_search.query.engine import QueryEngine
 from pe_search.query.frames import (
     APPROXIMATE_NOTE,
@@ -27,6 +28,7 @@ from pe_search.query.frames import (
     runs_to_spans,
 )
 from pe_search.query.routes import QueryError
+from pe_search.store import FrameSlice
 from pe_search.tagging import Vocabulary
 
 EVENTS_SPACE, EVENTS_REACH = CATALOGUE.locate_space()  # the 40 ms frames and the text that scores them
@@ -129,14 +131,9 @@ def file_events(
     frames = read() if read is not None and labels else None
     if frames is None or not len(frames):  # no audio, or its frames were found damaged
         return timeline
-    queries = label_vectors(models, labels)
-    passing, decided = passing_frames_many(frames, queries, calibration, threshold, exact)
-    events = [
-        Event(label, span.start, span.end, span.probability)
-        for label, (positions, probabilities) in zip(labels, passing, strict=True)
-        for span in runs_to_spans(frames, positions, probabilities, min_duration)
-    ]
-    events.sort(key=lambda e: (e.start, e.end, e.label))
+    events, decided = events_in_frames(
+        frames, labels, label_vectors(models, labels), calibration, threshold, min_duration, exact
+    )
     return EventTimeline(
         media_id,
         media.path,
@@ -146,6 +143,26 @@ def file_events(
         threshold,
         None if decided else APPROXIMATE_NOTE,
     )
+
+
+def events_in_frames(
+    frames: FrameSlice,
+    labels: Sequence[str],
+    queries: np.ndarray,
+    calibration: Calibration,
+    threshold: float,
+    min_duration: float = 0.0,
+    exact: ExactFrames | None = None,
+) -> tuple[list[Event], bool]:
+    """(events in time order, decided exactly) of a block's frames for labels embedded as `queries`."""
+    passing, decided = passing_frames_many(frames, queries, calibration, threshold, exact)
+    events = [
+        Event(label, span.start, span.end, span.probability)
+        for label, (positions, probabilities) in zip(labels, passing, strict=True)
+        for span in runs_to_spans(frames, positions, probabilities, min_duration)
+    ]
+    events.sort(key=lambda e: (e.start, e.end, e.label))
+    return events, decided
 
 
 def chosen_labels(vocabulary: Vocabulary, names: Sequence[str] | None) -> list[str]:
