@@ -34,6 +34,7 @@ from pe_search.query.request import Locate, QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError
 from pe_search.query.service import QueryService
+from pe_search.query.tag_filter import TagCount, facets
 from pe_search.store import (
     DamagedFrames,
     LibraryLayout,
@@ -399,20 +400,29 @@ class Library:
         modified_after: float | None = None,
         modified_before: float | None = None,
         mode: str = params.MODE.default,
+        tag: str | None = params.TAG.default,
     ) -> list[Hit]:
         """Search the library. `audio`/`video`: a file path, or (array, rate) / (frames uint8, fps).
 
         `target` is audio, video or audio_video (default: text searches audio and video and
         merges them by probability; audio searches video; video searches audio). `mode`: vector
         (the model alone), text (names, folders, tags, subtitles, .txt sidecars) or hybrid (both,
-        fused by reciprocal rank; the default). Each hit's `why` says why it matched."""
+        fused by reciprocal rank; the default). Each hit's `why` says why it matched. `tag`: only
+        files tagged with that label or any label below it; each hit carries its file's best `tags`."""
         filters = _search_filter(
             kinds, path_prefix, path_glob, min_duration, max_duration, modified_after, modified_before
         )
         request = QueryRequest(
-            text, audio, video, like, target, filters, k, offset, min_prob, all_segments, mode=mode
+            text, audio, video, like, target, filters, k, offset, min_prob, all_segments, mode=mode, tag=tag
         )  # fmt: skip
         return self.queries.search(request)
+
+    def facets(self, results: list[Hit] | list[LocatedSpan]) -> list[TagCount]:
+        """Tag counts over the results' files (each file once), most first: what to narrow by."""
+        ids = [r.media_id for r in results if isinstance(r, Hit)]
+        paths = [r.path for r in results if isinstance(r, LocatedSpan)]
+        ids += [m.id for m in map(self.store.find_media, paths) if m is not None]
+        return facets(self.store, ids)
 
     def duplicates(
         self, kind: str | None = None, damaged: Callable[[str], None] | None = None
@@ -432,10 +442,12 @@ class Library:
         threshold: float = params.THRESHOLD.default,
         min_duration: float = params.SPAN_MIN_DURATION.default,
         k: int = params.LOCATE_K.default,
+        tag: str | None = params.TAG.default,
     ) -> list[LocatedSpan]:
-        """Where does `text` happen: spans across the library, or inside one file (encoded on the
-        fly if it is not in the library)."""
-        request = QueryRequest(text, k=k, locate=Locate(path, threshold, min_duration))
+        """Where does `text` happen: spans across the library (`tag`: only in files tagged with
+        that label or one below it), or inside one file (encoded on the fly if it is not in the
+        library)."""
+        request = QueryRequest(text, k=k, locate=Locate(path, threshold, min_duration), tag=tag)
         return self.queries.locate(request)
 
     def export(

@@ -261,3 +261,102 @@ def test_cli_mistakes_are_one_line(library):
     assert alone.exit_code == 1 and "with --update" in alone.output
     gone = runner.invoke(cli, ["tags", "--update", "--vocabulary", "/nowhere/v.txt", *where])
     assert gone.exit_code == 1 and "no vocabulary file" in gone.output and "Traceback" not in gone.output
+
+
+# ------------------------------------------------------------------------------- search by tag
+def _tagged_with(library: Library, labels: set[str]) -> set[int]:
+    """Brute force: the files whose own tags include any of `labels`."""
+    return {
+        info.id
+        for info in library.store.iter_media()
+        if labels & {tag.label for tag in library.file_tags(info.id)}
+    }
+
+
+def test_tag_filter_and_facets_match_a_brute_force_count(library, vocabularies):
+    library.update_tags(vocabularies["tree"])
+    everything = library.search("a tone", mode="vector", target="audio", k=200)
+    assert len({h.media_id for h in everything}) >= 20
+    tonal = {CLASS_LABEL[c] for c in GROUPS["Tonal"]} | {"Tonal"}
+    expected = {h.media_id for h in everything} & _tagged_with(library, tonal)
+    assert expected, "some files must be tonal for the filter to mean anything"
+    filtered = library.search("a tone", mode="vector", target="audio", k=200, tag="tonal")  # any case
+    assert {h.media_id for h in filtered} == expected
+    narrow = library.search("a tone", mode="vector", target="audio", k=200, tag=CLASS_LABEL["low_tone"])
+    assert {h.media_id for h in narrow} == expected & _tagged_with(library, {CLASS_LABEL["low_tone"]})
+
+    by_hand: dict[str, set[int]] = {}
+    for hit in everything:
+        tags = library.file_tags(hit.media_id)
+        assert list(hit.tags) == tags[:3]  # each hit carries its file's best tags
+        for tag in tags:
+            by_hand.setdefault(tag.label, set()).add(hit.media_id)
+    facets = library.facets(everything)
+    assert {f.label: f.count for f in facets} == {label: len(ids) for label, ids in by_hand.items()}
+    assert [f.count for f in facets] == sorted((f.count for f in facets), reverse=True)
+
+
+def test_locate_by_tag_keeps_to_the_tagged_files(library, vocabularies):
+    library.update_tags(vocabularies["tree"])
+    noisy = _tagged_with(library, {"Noisy", *(CLASS_LABEL[c] for c in GROUPS["Noisy"])})
+    paths = {info.path for info in library.store.iter_media() if info.id in noisy}
+    spans = library.locate("white noise", threshold=0.05, k=50, tag="Noisy")
+    assert spans and {span.path for span in spans} <= paths
+
+
+def test_an_unknown_tag_is_refused_with_the_closest_labels(library, vocabularies):
+    library.update_tags(vocabularies["tree"])
+    with pytest.raises(Exception, match="the closest labels are 'Tonal'"):
+        library.search("a tone", tag="Tonnal")
+    result = CliRunner().invoke(
+        cli, ["search", "a tone", "--tag", "Tonnal", "--library", str(library.path), "--json"]
+    )
+    assert result.exit_code == 1 and "Tonal" in json.loads(result.stdout)["error"]
+    with TestClient(create_app(ServerConfig(library=library.path)), base_url="http://127.0.0.1") as client:
+        answer = client.post("/api/search", json={"q": "a tone", "tag": "Tonnal"})
+        assert answer.status_code == 400 and "'Tonal'" in answer.json()["error"]
+        good = client.post("/api/search", json={"q": "a tone", "tag": "Tonal", "k": 50}).json()
+        assert {h["media_id"] for h in good["hits"]} <= _tagged_with(
+            library, {"Tonal", *(CLASS_LABEL[c] for c in GROUPS["Tonal"])}
+        )
+        assert all(set(h["tags"][0]) == {"label", "probability"} for h in good["hits"] if h["tags"])
+        facets = good["facets"]["tags"]
+        assert facets and set(facets[0]) == {"label", "count"}
+
+
+def test_cli_search_facets_and_tags_on_hits(library, vocabularies):
+    library.update_tags(vocabularies["flat"])
+    where = ["--library", str(library.path)]
+    out = CliRunner().invoke(cli, ["search", "a tone", "-k", "5", "--facets", "--json", *where])
+    body = json.loads(out.stdout)
+    assert set(body) == {"hits", "facets"} and len(body["hits"]) == 5
+    counted: dict[str, set[int]] = {}
+    for hit in body["hits"]:
+        for tag in library.file_tags(hit["media_id"]):
+            counted.setdefault(tag.label, set()).add(hit["media_id"])
+    assert {f["label"]: f["count"] for f in body["facets"]["tags"]} == {k: len(v) for k, v in counted.items()}
+    plain = json.loads(CliRunner().invoke(cli, ["search", "a tone", "-k", "2", "--json", *where]).stdout)
+    assert isinstance(plain, list) and "tags" in plain[0]  # without --facets: the list, as before
+
+
+# ---------------------------------------------------------------------------------- text side
+def test_text_search_finds_a_file_by_its_tag(library, vocabularies, media, tmp_path):
+    library.update_tags(vocabularies["flat"])
+    rumble = CLASS_LABEL["brown_noise"]  # "a deep rumble": no file name or folder says rumble
+    assert "rumble" in rumble
+    tagged = _tagged_with(library, {rumble})
+    generated = {
+        info.id
+        for info in library.store.iter_media()
+        if (g := media.by_path(info.path)) and g.sounds == ("brown_noise",)
+    }
+    assert generated and generated <= tagged
+    for mode in ("text", "hybrid"):
+        hits = library.search("rumble", mode=mode, k=50)
+        by_label = {h.media_id for h in hits if h.why is not None and h.why.text_field == "label"}
+        assert by_label == tagged, mode
+    tones = tmp_path / "tones.txt"
+    tones.write_text(f"{CLASS_LABEL['low_tone']}\n{CLASS_LABEL['high_beep']}\n")
+    library.update_tags(tones)  # other labels: the old words go with the old tags
+    assert not [h for h in library.search("rumble", mode="text", k=50) if h.why.text_field == "label"]
+    library.update_tags(vocabularies["flat"])

@@ -73,15 +73,18 @@ class TagAccess(StoreCore):
         with self._read_engine.connect() as connection:
             return tags.untagged(connection, key)
 
+    def clip_vector_ids(self, media_ids: Sequence[int], space: str) -> dict[int, np.ndarray]:
+        """Each file's vector ids in clip space `space`, in time order (SQL only, no vector read)."""
+        with self._read_engine.connect() as connection:
+            return tags.clip_vector_ids(connection, media_ids, space)
+
     def clip_vectors(self, media_ids: Sequence[int], space: str) -> dict[int, np.ndarray]:
         """Each file's stored vectors of clip space `space` in time order, (segments, dim)."""
-        with self._read_engine.connect() as connection:
-            ids = tags.clip_vector_ids(connection, media_ids, space)
+        ids = self.clip_vector_ids(media_ids, space)
         dim = self.require_identity().dim
         if not any(len(v) for v in ids.values()):
             return {media_id: np.zeros((0, dim), np.float32) for media_id in ids}
-        everything = np.concatenate([v for v in ids.values()])
-        vectors = self.vectors(space, everything)  # one read of the memory-mapped file
+        vectors = self.vectors(space, np.concatenate(list(ids.values())))  # one read of the file
         out, at = {}, 0
         for media_id, vector_ids in ids.items():
             out[media_id] = vectors[at : at + len(vector_ids)]

@@ -21,8 +21,10 @@ from pe_search.store.schema import (
     Segment,
     TaggedFile,
     TagVocabularyRow,
+    TextEntry,
     Vector,
 )
+from pe_search.store.text_index import TAG_LABEL_FIELD
 
 NO_LABEL = 0xFFFF  # an empty place in a segment's top labels
 _BATCH = 500  # ids per IN (...) query, under SQLite's variable limit
@@ -59,6 +61,7 @@ class FileTagsRecord:
     key: str
     tags: tuple[tuple[int, float], ...]
     segments: SegmentTags
+    names: tuple[str, ...] = ()  # the tags' label names, as text entries full-text search finds
 
 
 @dataclass(frozen=True)
@@ -91,14 +94,23 @@ def put(session: Session, media_id: int, record: FileTagsRecord) -> None:
                 for i, p in record.tags
             ],
         )
+    if record.names:
+        session.execute(
+            insert(TextEntry),
+            [{"media_file_id": media_id, "field": TAG_LABEL_FIELD, "text": name} for name in record.names],
+        )
 
 
 def drop(session: Session, media_id: int) -> None:
+    session.execute(
+        delete(TextEntry).where(TextEntry.media_file_id == media_id, TextEntry.field == TAG_LABEL_FIELD)
+    )
     session.execute(delete(FileTag).where(FileTag.media_file_id == media_id))
     session.execute(delete(TaggedFile).where(TaggedFile.media_file_id == media_id))
 
 
 def drop_all(session: Session) -> None:
+    session.execute(delete(TextEntry).where(TextEntry.field == TAG_LABEL_FIELD))
     session.execute(delete(FileTag))
     session.execute(delete(TaggedFile))
 

@@ -20,6 +20,7 @@ PROMPTS = {
 }
 """Prompt forms; "mean" is the normalised mean of both (see docs/tags.md for which wins)."""
 MEAN = "mean"
+RULE = 2  # bumped when how a prompt becomes a vector changes: cached vectors of another rule are not used
 DEFAULT_PROMPT = "label"  # wins on the toy world (docs/tags.md)
 
 
@@ -44,17 +45,20 @@ def label_vectors(
     """(labels, dim) float32 embeddings of every label of `vocabulary` in `embedding`: from the
     library's cache, else computed and cached (when `store` is open for writing)."""
     model = model_digest(models, embedding)
+    key = f"{prompt}@{RULE}"
     if store is not None:
-        cached = store.label_vectors(model, vocabulary.digest, embedding, prompt)
+        cached = store.label_vectors(model, vocabulary.digest, embedding, key)
         if cached is not None and cached.shape[0] == len(vocabulary):
             return cached
     vectors = compute_label_vectors(models, vocabulary, embedding, prompt)
     if store is not None and not store.readonly:
-        store.put_label_vectors(model, vocabulary.digest, embedding, prompt, vectors)
+        store.put_label_vectors(model, vocabulary.digest, embedding, key, vectors)
     return vectors
 
 
-def compute_label_vectors(models: ModelSet, vocabulary: Vocabulary, embedding: str, prompt: str) -> np.ndarray:
+def compute_label_vectors(
+    models: ModelSet, vocabulary: Vocabulary, embedding: str, prompt: str
+) -> np.ndarray:
     """Run the text model over the vocabulary's prompts. A single form is kept as the model gives
     it (a label scores exactly as a text query of its prompt would); "mean" averages the two
     forms' directions at their mean length, so the calibration's scale still applies."""

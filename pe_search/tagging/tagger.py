@@ -21,7 +21,7 @@ SEGMENT_WIDTH = 5  # labels kept per segment (the best first)
 FILE_WIDTH = 20  # tags kept per file
 MAX_LABELS = NO_LABEL  # label ids are stored as uint16; 65535 marks an empty place
 _CELLS = 1 << 23  # scores computed at once (rows x labels): 32 MB of float32
-RULE_VERSION = 1  # bumped when the rule below changes what tags a file gets
+RULE_VERSION = 2  # bumped when the rule below changes what tags a file gets (2: tags as text)
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Tagger:
     label_vectors: np.ndarray  # float32 (m, dim)
     calibration: Calibration
     key: str
+    names: tuple[str, ...] = ()  # every label's name by vocabulary id (the file's tags as text)
     threshold: float = DEFAULT_THRESHOLD
     segment_width: int = SEGMENT_WIDTH
     file_width: int = FILE_WIDTH
@@ -51,7 +52,8 @@ class Tagger:
         rows = max(1, _CELLS // max(1, len(self.label_ids)))
         for first in range(0, count, rows):
             scores = vectors[first : first + rows] @ self.label_vectors.T  # (rows, m)
-            top = np.argpartition(-scores, width - 1, axis=1)[:, :width]
+            labels = scores.shape[1]
+            top = np.argpartition(scores, labels - width, axis=1)[:, labels - width :]  # no negated copy
             top_scores = np.take_along_axis(scores, top, axis=1)
             order = np.argsort(-top_scores, axis=1, kind="stable")
             top = np.take_along_axis(top, order, axis=1)
@@ -67,7 +69,9 @@ class Tagger:
     def tag(self, vectors: np.ndarray) -> FileTagsRecord:
         """A file's tags from its clip vectors in time order (segments and file summary)."""
         segments = self.segment_tags(vectors)
-        return FileTagsRecord(self.key, file_summary(segments, self.file_width), segments)
+        tags = file_summary(segments, self.file_width)
+        names = tuple(self.names[i] for i, _ in tags) if self.names else ()
+        return FileTagsRecord(self.key, tags, segments, names)
 
 
 def file_summary(segments: SegmentTags, width: int = FILE_WIDTH) -> tuple[tuple[int, float], ...]:
