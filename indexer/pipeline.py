@@ -29,6 +29,7 @@ from indexer.write import SingleWriter, Written, nonfinite_spaces, record_failur
 from pe_search.media.rate import FRAME_SECONDS
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
+from pe_search.tagging.tagger import TAG_SPACE, Tagger
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +96,14 @@ def run_index(
     progress: EventSink | bool | None = None,
     stop: threading.Event | None = None,
     distributor: Distributor | None = None,
+    tagger: Tagger | None = None,
 ) -> IndexSummary:
     """Bring the library up to date with the media under `paths`.
 
     `progress`: a callable that receives the run's `indexer.events` (a front door renders them;
     None or False: no events). `distributor`: where decoding and encoding run (default: this
-    process for `workers=0`, else that many local decode processes)."""
+    process for `workers=0`, else that many local decode processes). `tagger`: each encoded
+    file's tags are computed from its clip vectors before the writer gets it (local and Ray alike)."""
     began = time.perf_counter()
     emit: EventSink = progress if callable(progress) else _ignore
     summary = IndexSummary()
@@ -137,7 +140,7 @@ def run_index(
             summary.interrupted = True
         else:
             distributor = distributor or local_distributor(workers)
-            _encode_and_write(plan.encode, store, stage, distributor, emit, summary)
+            _encode_and_write(plan.encode, store, stage, distributor, emit, summary, tagger)
     store.checkpoint()
     summary.seconds = time.perf_counter() - began
     return summary
@@ -188,6 +191,7 @@ def _encode_and_write(
     distributor: Distributor,
     emit: EventSink,
     summary: IndexSummary,
+    tagger: Tagger | None = None,
 ) -> None:
     frame_seconds = stage.models.frames.frame_seconds if stage.models.frames is not None else FRAME_SECONDS
     writer = SingleWriter(store, frame_seconds, stage.settings.frame_codes)
@@ -211,6 +215,8 @@ def _encode_and_write(
                 summary.failed.append({"path": outcome.job.path, "reason": reason})
                 emit(FileDone(outcome.job.path, reason))
             else:
+                if tagger is not None and (vectors := outcome.clip_vectors(TAG_SPACE)) is not None:
+                    outcome.tags = tagger.tag(vectors)  # here, so the writer only writes
                 writer.write(outcome, written)
                 if outcome.partial:
                     summary.partial.append({"path": outcome.job.path, "reason": outcome.partial})

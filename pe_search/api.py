@@ -46,7 +46,10 @@ from pe_search.store import (
     recorded_model_ids,
     resolve_library_dir,
 )
-from pe_search.tagging import Vocabulary, default_vocabulary, load_vocabulary
+from pe_search.tagging import Vocabulary, load_vocabulary
+from pe_search.tagging.listing import Tag, TagListing, listing, named
+from pe_search.tagging.recorded import choose_vocabulary, from_record
+from pe_search.tagging.update import TagUpdate, build_tagger, current_key, update_tags
 
 CACHED_PEAKS = 64  # waveform peaks a Library keeps (10,000 bins: 160 kB each)
 
@@ -247,6 +250,9 @@ class Library:
         receives the run's `indexer.events`. `ray`: decode and encode on a Ray cluster ("auto",
         "local", an address, or `indexer.distributors.ray.RayOptions`; docs/cluster.md).
 
+        `vocabulary`: a vocabulary file (or `Vocabulary`) to tag with, recorded with the library
+        (default: the recorded one, else the AudioSet ontology); every file gets its tags.
+
         Raises `InvalidIndexSettings` for impossible window/hop/frame values."""
         from indexer.pipeline import StopOnCtrlC, run_index
         from indexer.settings import RECORDED, settings_for_library
@@ -264,6 +270,7 @@ class Library:
             options["distributor"] = ray_distributor(ray)
         given = {k: options.pop(k) for k in list(options) if k in RECORDED}
         rebuild = options.pop("rebuild", False)
+        vocabulary = options.pop("vocabulary", None)
         on_message: Callable[[str], None] | None = options.pop("on_message", None)
         progress = options.pop("progress", None)
         bar = None if callable(progress) or progress is False else IndexProgressBar(progress)
@@ -285,6 +292,7 @@ class Library:
                 for message in store.messages:  # what opening repaired, upgraded or dropped
                     on_message(message)
             try:
+                tagger = build_tagger(store, models, choose_vocabulary(store, vocabulary))
                 summary = run_index(
                     [str(p) for p in paths],
                     store,
@@ -292,8 +300,11 @@ class Library:
                     settings,
                     progress=bar or progress,
                     stop=ctrl_c.requested,
+                    tagger=tagger,
                     **options,
                 )
+                if tagger is not None and not summary.interrupted:  # files indexed before tags, or retagged
+                    update_tags(store, tagger, stop=ctrl_c.requested)
             finally:
                 self._retire_store()
                 if bar is not None:
@@ -308,6 +319,64 @@ class Library:
         them): their frames are left out of `locate` and frame search until `index` encodes
         them again. Each names the file, the frame space and what is wrong."""
         return list(self.store.damaged_frames())
+
+    # ------------------------------------------------------------------ tags
+    def vocabulary(self) -> Vocabulary:
+        """The vocabulary the library is tagged with (the AudioSet ontology unless another was given)."""
+        return from_record(self.store.recorded_vocabulary())
+
+    def tags(self) -> TagListing:
+        """Every label of the vocabulary with the number of files tagged with it or any label below
+        it, and how many files are tagged so far."""
+        vocabulary = self.vocabulary()
+        return listing(self.store, vocabulary, current_key(self.store, vocabulary))
+
+    def file_tags(self, file: str | Path | int) -> list[Tag]:
+        """A file's tags, best first (label, probability); `file` is its path or media id. An
+        untagged file has none (`update_tags` tags it)."""
+        media = self._indexed(file)
+        vocabulary = self.vocabulary()
+        return named(vocabulary, self.store.file_tags(media.id, current_key(self.store, vocabulary)) or [])
+
+    def update_tags(
+        self,
+        vocabulary: str | Path | Vocabulary | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> TagUpdate:
+        """Tag every file not tagged under the library's vocabulary from its stored vectors (no
+        media decoded). `vocabulary`: a file (or `Vocabulary`) to use from now on; changing it
+        retags every file. Resumable: a stopped run leaves what it wrote; the next does the rest.
+        `progress(done, total)` after each batch of files."""
+        models = self.models
+        with disk_errors(self.path), LibraryStore.open(self.path, models.identity(), create=False) as store:
+            try:
+                tagger = build_tagger(store, models, choose_vocabulary(store, vocabulary))
+                if tagger is None:
+                    raise PeSearchError(
+                        f"the models of {self.path} compute no text-audio embedding to tag with",
+                        "tag a library built with an audio model",
+                    )
+                return update_tags(store, tagger, progress=progress, stop=stop)
+            finally:
+                self._retire_store()
+
+    def _indexed(self, file: str | Path | int) -> MediaInfo:
+        """The library's record of a file given by media id or path; refused when it has none."""
+        if isinstance(file, int) and not isinstance(file, bool):
+            media = self.store.get_media(file)
+        else:
+            given = Path(file).expanduser()
+            names = [str(given.absolute()), str(given.resolve())]
+            media = next((m for m in map(self.store.find_media, names) if m is not None), None)
+        if media is None:
+            raise PeSearchError(
+                f"{file} is not in the library",
+                "index it first, or give a path the library lists",
+                value=str(file),
+            )
+        return media
 
     # ------------------------------------------------------------------ queries
     def search(
@@ -420,8 +489,9 @@ class Library:
         """The event timeline of one indexed file (a path, or its id): for each label, the spans
         where the frame model's probability passes `threshold`, merged as `locate` merges them, in
         time order. `labels`: only these (a list, or one comma-separated string; as the vocabulary
-        names them, an unknown one is refused with the closest labels); `vocabulary`: a file (one label per line, or JSON) or a `Vocabulary`
-        (default: the AudioSet ontology's tags)."""
+        names them, an unknown one is refused with the closest labels); `vocabulary`: a file (one
+        label per line, or JSON) or a `Vocabulary` (default: the library's recorded vocabulary,
+        the AudioSet ontology unless another was given); every tag of it when no `labels`."""
         if not params.THRESHOLD.above < threshold < params.THRESHOLD.below:
             raise QueryError(
                 f"{{0}} must be {params.THRESHOLD.bounds_text()}",
@@ -431,14 +501,16 @@ class Library:
         if min_duration < 0:
             raise QueryError("{0} must be at least 0", options=(Option("min_duration"),), value=min_duration)
         if not isinstance(vocabulary, Vocabulary):
-            vocabulary = default_vocabulary() if vocabulary is None else load_vocabulary(vocabulary)
+            vocabulary = self.vocabulary() if vocabulary is None else load_vocabulary(vocabulary)
         if isinstance(labels, str):
             labels = split_labels(labels, vocabulary)
         names = chosen_labels(vocabulary, labels)  # a mistake in the labels before any model loads
-        media = self._media_of(file)
+        media = self._indexed(file)
         engine, models = self.queries.engine, self.models
         exact = ChunkReencoder.for_library(self.store, models.frames)
-        return file_events(engine, models, media.id, names, threshold, min_duration, exact)
+        return file_events(
+            engine, models, media.id, names, threshold, min_duration, exact, vocabulary=vocabulary
+        )
 
     def export_events(
         self, timeline: EventTimeline, path: str | Path, *, force: bool = False
@@ -451,7 +523,7 @@ class Library:
     def peaks(self, file: str | Path | int, bins: int) -> Peaks:
         """(min, max) of the file's decoded audio in `bins` equal slices of it, for drawing its
         waveform; kept in memory for the file as it is now (size and modification time)."""
-        media = self._media_of(file)
+        media = self._indexed(file)
         key = (media.path, media.size, media.mtime, bins)
         with self._opening:
             found = self._peaks.get(key)
@@ -462,20 +534,6 @@ class Library:
                 while len(self._peaks) > CACHED_PEAKS:
                     self._peaks.pop(next(iter(self._peaks)))
         return found
-
-    def _media_of(self, file: str | Path | int) -> MediaInfo:
-        """The library's record of a file named by its id or its path; refused when not indexed."""
-        if isinstance(file, int) and not isinstance(file, bool):
-            media = self.store.get_media(file)
-            if media is None:
-                raise QueryError(f"no file with id {file} in the library", value=file)
-            return media
-        given = Path(file).expanduser()
-        for name in dict.fromkeys((str(given.absolute()), str(given.resolve()))):
-            media = self.store.find_media(name)
-            if media is not None:
-                return media
-        raise QueryError(f"{file} is not in the library", "index it first", value=str(file))
 
     def file(self, media_id: int) -> MediaInfo | None:
         """The library's record of one file, by its id (`Hit.media_id`)."""

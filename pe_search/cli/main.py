@@ -17,6 +17,7 @@ from pe_search.cli.output import fail
 from pe_search.cli.search import locate_command, search_command
 from pe_search.cli.serve import serve_command
 from pe_search.cli.status import compact_command, status_command
+from pe_search.cli.tags import tags_command
 from pe_search.errors import PeSearchError, cli_spelling
 
 
@@ -80,3 +81,4 @@ cli.add_command(clip_command)
 cli.add_command(duplicates_command)
 cli.add_command(events_command)
 cli.add_command(serve_command)
+cli.add_command(tags_command)
