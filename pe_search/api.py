@@ -47,7 +47,7 @@ from pe_search.store import (
     recorded_model_ids,
     resolve_library_dir,
 )
-from pe_search.tagging import Vocabulary, default_vocabulary, load_vocabulary
+from pe_search.tagging import Vocabulary, load_vocabulary
 from pe_search.tagging.listing import Tag, TagListing, listing, named
 from pe_search.tagging.recorded import choose_vocabulary, from_record
 from pe_search.tagging.update import TagUpdate, build_tagger, current_key, update_tags
@@ -501,8 +501,9 @@ class Library:
         """The event timeline of one indexed file (a path, or its id): for each label, the spans
         where the frame model's probability passes `threshold`, merged as `locate` merges them, in
         time order. `labels`: only these (a list, or one comma-separated string; as the vocabulary
-        names them, an unknown one is refused with the closest labels); `vocabulary`: a file (one label per line, or JSON) or a `Vocabulary`
-        (default: the AudioSet ontology's tags)."""
+        names them, an unknown one is refused with the closest labels); `vocabulary`: a file (one
+        label per line, or JSON) or a `Vocabulary` (default: the library's recorded vocabulary,
+        the AudioSet ontology unless another was given); every tag of it when no `labels`."""
         if not params.THRESHOLD.above < threshold < params.THRESHOLD.below:
             raise QueryError(
                 f"{{0}} must be {params.THRESHOLD.bounds_text()}",
@@ -512,14 +513,16 @@ class Library:
         if min_duration < 0:
             raise QueryError("{0} must be at least 0", options=(Option("min_duration"),), value=min_duration)
         if not isinstance(vocabulary, Vocabulary):
-            vocabulary = default_vocabulary() if vocabulary is None else load_vocabulary(vocabulary)
+            vocabulary = self.vocabulary() if vocabulary is None else load_vocabulary(vocabulary)
         if isinstance(labels, str):
             labels = split_labels(labels, vocabulary)
         names = chosen_labels(vocabulary, labels)  # a mistake in the labels before any model loads
-        media = self._media_of(file)
+        media = self._indexed(file)
         engine, models = self.queries.engine, self.models
         exact = ChunkReencoder.for_library(self.store, models.frames)
-        return file_events(engine, models, media.id, names, threshold, min_duration, exact)
+        return file_events(
+            engine, models, media.id, names, threshold, min_duration, exact, vocabulary=vocabulary
+        )
 
     def export_events(
         self, timeline: EventTimeline, path: str | Path, *, force: bool = False
@@ -532,7 +535,7 @@ class Library:
     def peaks(self, file: str | Path | int, bins: int) -> Peaks:
         """(min, max) of the file's decoded audio in `bins` equal slices of it, for drawing its
         waveform; kept in memory for the file as it is now (size and modification time)."""
-        media = self._media_of(file)
+        media = self._indexed(file)
         key = (media.path, media.size, media.mtime, bins)
         with self._opening:
             found = self._peaks.get(key)
@@ -543,20 +546,6 @@ class Library:
                 while len(self._peaks) > CACHED_PEAKS:
                     self._peaks.pop(next(iter(self._peaks)))
         return found
-
-    def _media_of(self, file: str | Path | int) -> MediaInfo:
-        """The library's record of a file named by its id or its path; refused when not indexed."""
-        if isinstance(file, int) and not isinstance(file, bool):
-            media = self.store.get_media(file)
-            if media is None:
-                raise QueryError(f"no file with id {file} in the library", value=file)
-            return media
-        given = Path(file).expanduser()
-        for name in dict.fromkeys((str(given.absolute()), str(given.resolve()))):
-            media = self.store.find_media(name)
-            if media is not None:
-                return media
-        raise QueryError(f"{file} is not in the library", "index it first", value=str(file))
 
     def file(self, media_id: int) -> MediaInfo | None:
         """The library's record of one file, by its id (`Hit.media_id`)."""

@@ -34,16 +34,8 @@ def labels_and_cut(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return queries, exact, float(np.quantile(exact[:, LABELS // 2], 0.9))
 
 
-@pytest.fixture(params=["bf16 first", "float32 only"])
-def matrix_units(request, monkeypatch):
-    """Both ways sq8 is scored: through the bfloat16 candidate pass (what a processor with bfloat16
-    matrix units takes) and the float32 product alone (any other), whatever this machine has."""
-    monkeypatch.setattr(frame_codes, "_BF16", request.param == "bf16 first")
-    return request.param
-
-
 @pytest.mark.parametrize("codes", ["sq8", "f32"])
-def test_scan_many_keeps_every_frame_above_the_cut_and_marks_the_undecided(tmp_path, codes, matrix_units):
+def test_scan_many_keeps_every_frame_above_the_cut_and_marks_the_undecided(tmp_path, codes):
     with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
         media_id, vectors = stored(store, codes)
         frames = store.frame_slice(media_id, "audio_frame")
@@ -69,7 +61,7 @@ def test_scan_many_keeps_every_frame_above_the_cut_and_marks_the_undecided(tmp_p
 
 
 @pytest.mark.parametrize("codes", ["sq8", "f32"])
-def test_passing_frames_many_equals_float64_per_label(tmp_path, codes, matrix_units):
+def test_passing_frames_many_equals_float64_per_label(tmp_path, codes):
     threshold = 0.3
     with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
         media_id, vectors = stored(store, codes)
@@ -121,24 +113,23 @@ def test_a_constant_calibration_passes_all_frames_or_none(tmp_path):
     assert decided and all(p.size == COUNT for p, _ in every) and all(p.size == 0 for p, _ in none)
 
 
-def test_the_bfloat16_pass_loses_no_pair_the_float32_product_keeps(monkeypatch):
-    """Cut at each label's median coded score, where pairs crowd it: the bfloat16 candidates then
-    scored in float32 are exactly the pairs the float32 product alone finds (a pair within float32
-    rounding of the cut may go either way)."""
+def test_sq8_scored_from_its_codes_equals_the_decoded_product():
+    """Cut at each label's median coded score, where pairs crowd it: the pairs scored from the codes
+    as they are (no decoding) are the pairs the decoded float32 product finds (a pair within
+    float32 rounding of the cut may go either way), with its scores."""
     rng = np.random.default_rng(31)
     dim = 256
-    vectors = (rng.standard_normal((5_000, dim)) * rng.uniform(0.2, 3.0, dim)).astype(np.float32)
+    vectors = (rng.standard_normal((20_000, dim)) * rng.uniform(0.2, 3.0, dim)).astype(np.float32)
     coded = frame_codes.encode(vectors, "sq8")
     queries = rng.standard_normal((40, dim)).astype(np.float32)
-    float32 = frame_codes.decode("sq8", dim, coded.params, coded.codes) @ queries.T
-    cutoffs = np.median(float32, axis=0)
-    found = {}
-    for fast in (True, False):
-        monkeypatch.setattr(frame_codes, "_BF16", fast)
-        rows, positions, _ = frame_codes.frames_above_many(
-            "sq8", dim, coded.params, coded.codes, queries, cutoffs
-        )
-        found[fast] = set(zip(rows.tolist(), positions.tolist(), strict=True))
-    differ = found[True] ^ found[False]
-    assert all(abs(float32[p, r] - cutoffs[r]) < 1e-4 * (1 + abs(cutoffs[r])) for r, p in differ)
-    assert len(found[False]) > 90_000 and len(differ) < 10
+    decoded = frame_codes.decode("sq8", dim, coded.params, coded.codes) @ queries.T
+    cutoffs = np.median(decoded, axis=0)
+    rows, positions, scores = frame_codes.frames_above_many(
+        "sq8", dim, coded.params, coded.codes, queries, cutoffs
+    )
+    found = set(zip(rows.tolist(), positions.tolist(), strict=True))
+    expected = set(zip(*np.nonzero((decoded > cutoffs).T), strict=True))
+    differ = found ^ {(int(r), int(p)) for r, p in expected}
+    assert all(abs(decoded[p, r] - cutoffs[r]) < 1e-4 * (1 + abs(cutoffs[r])) for r, p in differ)
+    assert len(found) > 350_000 and len(differ) < 10
+    np.testing.assert_allclose(scores, decoded[positions, rows], rtol=1e-5, atol=1e-3)

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from pe_search import Library
 from pe_search.cli.main import cli
+from pe_search.errors import PeSearchError
 from pe_search.query.routes import QueryError
 from pe_search.tagging import VocabularyError, load_vocabulary
 from pe_search.toy import synth
@@ -61,7 +62,7 @@ def takes(tmp_path_factory):
     vocabulary = root / "toy-sounds.txt"
     vocabulary.write_text("".join(caption(s) + "\n" for s in STEADY))
     library = Library.open(root / "lib", model="toy")
-    summary = library.index([folder], workers=0, progress=False)
+    summary = library.index([folder], workers=0, progress=False, vocabulary=vocabulary)  # recorded
     assert summary.files_indexed == len(TAKES) and not summary.failed
     yield library, truth, vocabulary, written
     library.close()
@@ -94,6 +95,13 @@ def test_events_of_long_takes_match_the_generator_edges(takes):
     assert within >= 0.9 * total, misses
 
 
+def test_the_library_s_recorded_vocabulary_is_the_default(takes):
+    library, truth, vocabulary, _ = takes
+    path = next(iter(truth))
+    assert library.vocabulary().names == load_vocabulary(vocabulary).names  # recorded by `index`
+    assert library.events(path) == library.events(path, vocabulary=vocabulary)
+
+
 def test_labels_narrow_the_timeline(takes):
     library, truth, vocabulary, _ = takes
     path = next(iter(truth))
@@ -120,9 +128,9 @@ def test_a_file_not_in_the_library_is_refused(takes, tmp_path):
     library, _, vocabulary, _ = takes
     stranger = tmp_path / "stranger.wav"
     write_audio(stranger, np.zeros(48_000, np.float32), 48_000)
-    with pytest.raises(QueryError, match="not in the library"):
+    with pytest.raises(PeSearchError, match="not in the library"):
         library.events(stranger, vocabulary=vocabulary)
-    with pytest.raises(QueryError, match="no file with id 999"):
+    with pytest.raises(PeSearchError, match="999 is not in the library"):
         library.events(999, vocabulary=vocabulary)
 
 
@@ -217,12 +225,10 @@ def test_cli_events_text_and_mistakes(takes):
 
 
 # ------------------------------------------------------------------------------ HTTP
-def test_http_events_shape(takes, monkeypatch):
+def test_http_events_shape(takes):
     from pe_search.server import ServerConfig, create_app
-    from pe_search.server.routes import events as route
 
     library, truth, vocabulary, _ = takes
-    monkeypatch.setattr(route, "default_vocabulary", lambda: load_vocabulary(vocabulary))
     path = next(iter(truth))
     file_id = library.store.find_media(path).id
     expected = library.events(path, vocabulary=vocabulary).events

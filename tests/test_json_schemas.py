@@ -105,6 +105,8 @@ def test_every_command_json_has_its_committed_shape(indexed):
     check("search", _run("search", "a tone", "--target", "audio", "--library", library, "--json"))
     check("locate", _run("locate", "a tone", "--threshold", "0.01", "--library", library, "--json"))
     check("model", _run("model", checkpoints["audio_video"], "--json"))
+    events = ("events", folder / "tone.wav", "--labels", "Dog,Speech", "--threshold", "0.01")
+    check("events", _run(*events, "--library", library, "--json"))
     clip = ("clip", folder / "tone.wav", "0.5", "1", "-o", root / "clip.wav", "--library", library, "--json")
     check("clip", _run(*clip))
     check("error", _run("search", "a tone", "-k", "0", "--library", library, "--json", code=1))

@@ -13,11 +13,15 @@ from pe_search.query import parameters as p
 
 @click.command("events")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--labels", metavar="A,B", help="Only these labels, comma-separated (default: every tag).")
+@click.option(
+    "--labels",
+    metavar="A,B",
+    help="Only these labels, comma-separated (default: every tag of the vocabulary).",
+)
 @click.option(
     "--vocabulary",
     type=click.Path(dir_okay=False),
-    help="Labels from this file: one per line, or JSON (default: the AudioSet ontology).",
+    help="Labels from this file: one per line, or JSON (default: the library's vocabulary).",
 )
 @query_option("--threshold", parameter=p.THRESHOLD)
 @query_option("--min-duration", parameter=p.SPAN_MIN_DURATION)

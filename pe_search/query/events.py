@@ -28,8 +28,9 @@ from pe_search.query.frames import (
     runs_to_spans,
 )
 from pe_search.query.routes import QueryError
-from pe_search.store import FrameSlice
+from pe_search.store import FrameSlice, LibraryStore
 from pe_search.tagging import Vocabulary
+from pe_search.tagging.labels import label_vectors as cached_label_vectors
 
 EVENTS_SPACE, EVENTS_REACH = CATALOGUE.locate_space()  # the 40 ms frames and the text that scores them
 LABEL_BATCH = 128  # labels through the text tower at a time
@@ -77,21 +78,33 @@ class EventTimeline:
 _cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
 
-def label_vectors(models: ModelSet, labels: Sequence[str]) -> np.ndarray:
+def label_vectors(
+    models: ModelSet,
+    labels: Sequence[str],
+    store: LibraryStore | None = None,
+    vocabulary: Vocabulary | None = None,
+) -> np.ndarray:
     """float32 [len(labels), dim]: each label's text embedding in the frame model's text-audio frame
-    space (the label itself is the prompt), kept in memory per model and label list."""
+    space (the label itself is the prompt), kept in memory per model and label list. Every tag of
+    `vocabulary` at once comes from the library's cache of label embeddings (`tagging.labels`) when
+    `store` holds them."""
     embedding = EVENTS_REACH.embedding
     encoder = models.encoder_for(embedding)
     key = (encoder.identity.weights_sha256, embedding, tuple(labels))
     found = _cache.get(key)
     if found is None:
-        pieces = [
-            encoder.embed_text(list(labels[at : at + LABEL_BATCH]), [embedding])[embedding]
-            for at in range(0, len(labels), LABEL_BATCH)
+        every_tag = vocabulary is not None and list(labels) == [
+            vocabulary.names[i] for i in vocabulary.tag_ids
         ]
-        found = (
-            np.concatenate(pieces).astype(np.float32) if pieces else np.zeros((0, encoder.dim), np.float32)
-        )
+        if every_tag and store is not None:
+            found = cached_label_vectors(store, models, vocabulary, embedding)[vocabulary.tag_ids]
+        else:
+            pieces = [
+                encoder.embed_text(list(labels[at : at + LABEL_BATCH]), [embedding])[embedding]
+                for at in range(0, len(labels), LABEL_BATCH)
+            ]
+            found = np.concatenate(pieces) if pieces else np.zeros((0, encoder.dim), np.float32)
+        found = np.asarray(found, dtype=np.float32)
         _cache[key] = found
         while len(_cache) > CACHED_VOCABULARIES:
             _cache.popitem(last=False)
@@ -117,9 +130,11 @@ def file_events(
     threshold: float,
     min_duration: float = 0.0,
     exact: ExactFrames | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> EventTimeline:
     """Every label's spans in one indexed file: its frames whose probability for the label passes
-    `threshold`, merged as `locate` merges them, in time order."""
+    `threshold`, merged as `locate` merges them, in time order (`vocabulary`: the one `labels`
+    come from, for the library's cache of its label embeddings)."""
     require_frames(engine, models)
     media = engine.store.get_media(media_id)
     if media is None:
@@ -132,7 +147,13 @@ def file_events(
     if frames is None or not len(frames):  # no audio, or its frames were found damaged
         return timeline
     events, decided = events_in_frames(
-        frames, labels, label_vectors(models, labels), calibration, threshold, min_duration, exact
+        frames,
+        labels,
+        label_vectors(models, labels, engine.store, vocabulary),
+        calibration,
+        threshold,
+        min_duration,
+        exact,
     )
     return EventTimeline(
         media_id,

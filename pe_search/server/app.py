@@ -54,7 +54,7 @@ def create_app(config: ServerConfig, library: Library | None = None, warm_up: bo
     )
     app.state.served = served
     install_error_handlers(app)
-    for module in (search, locate, curve, files, media, status, session, export, clip, events, peaks, tags):
+    for module in (search, locate, curve, files, media, status, session, export, clip, tags, events, peaks):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -252,9 +252,7 @@ def frames_above(
     return positions[order], found_scores[order]
 
 
-MANY_PIECE = 8_192  # frames decoded at a time when many queries score a block (32 MB at 1024-d)
-_BF16_UNIT = 2.0**-8  # bfloat16's unit roundoff (8 significant bits)
-_F32_UNIT = 2.0**-24
+MANY_PIECE = 8_192  # frames scored at a time when many queries score a block (32 MB at 1024-d)
 
 
 def frames_above_many(
@@ -267,95 +265,37 @@ def frames_above_many(
     codebook: Codebook | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(query rows, frame positions, scores) of every (query, frame) pair whose coded inner product
-    exceeds that query's cutoff, sorted by query then position: one matrix product over the
-    decoded codes a piece at a time (for hundreds of queries a range search each costs more).
+    exceeds that query's cutoff, sorted by query then position: one matrix product over the codes
+    a piece at a time (for hundreds of queries a range search each costs more).
 
-    sq8 on a processor with bfloat16 matrix units goes through `_sq8_candidates` first: the codes
-    themselves (small integers, exact in bfloat16) times the queries in bfloat16, with a certain
-    bound on that product's error, so only the pairs that may pass are scored in float32."""
+    sq8 is not decoded: a code c of dimension d stands for vmin_d + (c + 0.5) * vdiff_d / 255, so a
+    frame's coded score is sum_d c_d * w_d + b with w = query * vdiff / 255 and
+    b = query . (vmin + vdiff / 510), the codes taken as they are (as float32)."""
     queries = np.ascontiguousarray(np.asarray(queries, dtype=np.float32).reshape(-1, dim))
     cutoffs = np.asarray(cutoffs, dtype=np.float32).reshape(1, -1)
-    fast = encoding == "sq8" and len(codes) and _bf16_matrix_units()
+    weights, offsets = queries.T, None
+    if encoding == "sq8":
+        vmin, vdiff = params[:dim].astype(np.float64), params[dim:].astype(np.float64)
+        weights = np.ascontiguousarray((queries.astype(np.float64) * (vdiff / 255.0)).T.astype(np.float32))
+        offsets = (queries.astype(np.float64) @ (vmin + vdiff / 510.0)).astype(np.float32)[None, :]
     rows, positions, found = [], [], []
     for at in range(0, len(codes), MANY_PIECE):
         piece = codes[at : at + MANY_PIECE]
-        if fast:
-            frame, query, piece_found = _sq8_candidates(dim, params, piece, queries, cutoffs[0])
+        if encoding == "f32":  # the raw floats: no copy
+            vectors = np.ascontiguousarray(piece).view(np.float32).reshape(len(piece), dim)
+        elif encoding == "sq8":
+            vectors = piece.astype(np.float32)
         else:
-            if encoding == "f32":  # the raw floats: no copy
-                vectors = np.ascontiguousarray(piece).view(np.float32).reshape(len(piece), dim)
-            else:
-                vectors = decode(encoding, dim, params, piece, codebook)
-            piece_scores = vectors @ queries.T
-            frame, query = np.nonzero(piece_scores > cutoffs)
-            piece_found = piece_scores[frame, query]
+            vectors = decode(encoding, dim, params, piece, codebook)
+        piece_scores = vectors @ weights
+        if encoding == "sq8":
+            piece_scores += offsets
+        frame, query = np.nonzero(piece_scores > cutoffs)
         rows.append(query)
         positions.append(frame.astype(np.int64) + at)
-        found.append(piece_found)
+        found.append(piece_scores[frame, query])
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     row, position, score = np.concatenate(rows), np.concatenate(positions), np.concatenate(found)
     order = np.lexsort((position, row))
     return row[order].astype(np.int64), position[order], score[order]
-
-
-def _sq8_candidates(
-    dim: int, params: np.ndarray, codes: np.ndarray, queries: np.ndarray, cutoffs: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(frames, queries, float32 coded scores) of a piece's pairs above `cutoffs`, as the float32
-    product of the decoded piece gives them, with that product computed only for the pairs a
-    bfloat16 product cannot rule out.
-
-    sq8 decodes code c of dimension d to vmin_d + (c + 0.5) * vdiff_d / 255, so a frame's coded
-    score is sum_d c_d * w_d + b with w = query * vdiff / 255 and b = query . (vmin + vdiff / 510).
-    The codes (0-255) are exact in bfloat16; w is rounded, and that rounding moves a score by at
-    most 255 * sum_d |w_d - bf16(w_d)|, known exactly. The float32 accumulation adds at most
-    dim * 2^-24 * 255 * sum_d |bf16(w_d)|, and the bfloat16 result's own rounding 2^-8 of it.
-    Twice that bound (and the float32 rounding of the final scores) keeps every pair that can pass."""
-    import torch
-
-    vmin, vdiff = params[:dim].astype(np.float64), params[dim:].astype(np.float64)
-    weights = (queries.astype(np.float64) * (vdiff / 255.0)).astype(np.float32)  # [q, dim]
-    offsets = queries.astype(np.float64) @ (vmin + vdiff / 510.0)  # [q]
-    rounded = torch.from_numpy(np.ascontiguousarray(weights.T)).to(torch.bfloat16)  # [dim, q]
-    rounded_back = rounded.float().numpy().T.astype(np.float64)
-    weights_error = 255.0 * np.abs(rounded_back - weights).sum(axis=1)
-    magnitude = 255.0 * np.abs(rounded_back).sum(axis=1)
-    bound = 2.0 * (weights_error + 2 * dim * _F32_UNIT * magnitude)  # [q]
-    approximate = (
-        (torch.from_numpy(np.array(codes)).to(torch.bfloat16) @ rounded).float().numpy()
-    )  # a copy: blocks are read-only maps
-    approximate = approximate.astype(np.float64)
-    slack = 2.0 * _BF16_UNIT * np.abs(approximate) + bound[None, :]
-    slack += (
-        4
-        * dim
-        * _F32_UNIT
-        * np.abs(queries).astype(np.float64)
-        @ np.maximum(np.abs(vmin), np.abs(vmin + vdiff))
-    )
-    frame, query = np.nonzero(approximate + offsets[None, :] + slack > cutoffs[None, :])
-    if not frame.size:
-        return frame, query, np.zeros(0, np.float32)
-    needed, at = np.unique(frame, return_inverse=True)
-    vectors = decode("sq8", dim, params, codes[needed])
-    scores = np.einsum("ij,ij->i", vectors[at], queries[query])
-    keep = scores > cutoffs[query]
-    return frame[keep], query[keep], scores[keep]
-
-
-def _bf16_matrix_units() -> bool:
-    """Whether this processor multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX): then
-    the sq8 candidate pass is several times cheaper than float32; elsewhere it would be slower."""
-    global _BF16
-    if _BF16 is None:
-        try:
-            import torch
-
-            _BF16 = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-        except (ImportError, AttributeError):
-            _BF16 = False
-    return _BF16
-
-
-_BF16: bool | None = None

@@ -12,7 +12,6 @@ from pe_search.query.parameters import THRESHOLD
 from pe_search.query.routes import QueryError
 from pe_search.server.schemas import ERRORS
 from pe_search.server.served import ServedLibrary, served
-from pe_search.tagging import default_vocabulary
 
 router = APIRouter(tags=["files"])
 DECIMALS = 4  # times and probabilities: finer than the 40 ms grid
@@ -40,14 +39,17 @@ def events(
     library: Annotated[ServedLibrary, Depends(served)],
     labels: Annotated[
         str | None,
-        Query(max_length=10_000, description="Only these labels, comma-separated (default: every tag)."),
+        Query(
+            max_length=10_000,
+            description="Only these labels, comma-separated (default: every tag of the library's vocabulary).",
+        ),
     ] = None,
     threshold: Annotated[
         float, Query(gt=THRESHOLD.above, lt=THRESHOLD.below, description=THRESHOLD.help)
     ] = THRESHOLD.default,
 ) -> EventsResponse:
     media = library.file(file_id)
-    vocabulary = default_vocabulary()
+    vocabulary = library.library.vocabulary()  # the one the library records
     names = split_labels(labels, vocabulary) if labels is not None else None
     with library.querying() as opened:
         try:
