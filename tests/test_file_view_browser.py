@@ -16,8 +16,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from pe_search.api import Library
 from pe_search.server import ServerConfig, create_app
-from pe_search.server.routes import events as events_route
-from pe_search.tagging import load_vocabulary
 from pe_search.toy import synth
 from pe_search.toy.demo_media import DemoMedia, GeneratedFile
 from pe_search.toy.media_writer import write_audio
@@ -48,8 +46,7 @@ def takes(media) -> list[GeneratedFile]:
 def toy_site(demo, media, takes, tmp_path_factory):
     """A live server on a copy of the demo library whose events use a vocabulary of the toy world's
     sounds (the captions the frame model was trained on) instead of AudioSet's names, which the toy
-    models never saw: recorded with the library (as `--vocabulary` does) and, while the events
-    route still reads the default vocabulary, given to it in place of that."""
+    models never saw: recorded with the library, as `--vocabulary` does."""
     root = tmp_path_factory.mktemp("toy-site")
     vocabulary = root / "toy-sounds.txt"
     sounds = sorted({event.sound for take in takes for event in take.events})
@@ -57,10 +54,8 @@ def toy_site(demo, media, takes, tmp_path_factory):
     shutil.copytree(demo.library, root / "library")
     with Library.open(root / "library") as library:
         library.update_tags(vocabulary=vocabulary)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(events_route, "default_vocabulary", lambda: load_vocabulary(vocabulary))
-        with live_server(create_app(ServerConfig(library=root / "library"), warm_up=True)) as url:
-            yield url
+    with live_server(create_app(ServerConfig(library=root / "library"), warm_up=True)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
