@@ -110,7 +110,10 @@ def test_every_command_json_has_its_committed_shape(indexed):
     clip = ("clip", folder / "tone.wav", "0.5", "1", "-o", root / "clip.wav", "--library", library, "--json")
     check("clip", _run(*clip))
     check("error", _run("search", "a tone", "-k", "0", "--library", library, "--json", code=1))
-    check("search-facets", _run("search", "a tone", "--target", "audio", "--facets", "--library", library, "--json"))
+    check(
+        "search-facets",
+        _run("search", "a tone", "--target", "audio", "--facets", "--library", library, "--json"),
+    )
     check("tags-update", _run("tags", "--update", "--library", library, "--json"))
     check("tags", _run("tags", "--all", "--library", library, "--json"))
     check("tags-file", _run("tags", folder / "tone.wav", "--library", library, "--json"))
