@@ -14,7 +14,7 @@ from pathlib import Path
 from bench_vectors import data_chunk
 
 from pe_search.models.identity import ModelIdentity
-from pe_search.store import LibraryStore, MediaRecord, SegmentRecord
+from pe_search.store import IndexPolicy, LibraryStore, MediaRecord, SegmentRecord
 
 
 def build_segments_library(
@@ -24,9 +24,11 @@ def build_segments_library(
     dim: int,
     per_file: int = 10,
     files_per_transaction: int = 500,
+    policy: IndexPolicy | None = None,
 ) -> LibraryStore:
-    """An open store holding `segments` audio clip segments (rounded down to whole files)."""
-    store = LibraryStore.open(directory, identity)
+    """An open store holding `segments` audio clip segments (rounded down to whole files);
+    `policy`: the store's index policy (default: the library's own)."""
+    store = LibraryStore.open(directory, identity, policy=policy)
     files = segments // per_file
     vectors = data_chunk(dim, 0, 0, files * per_file)
     began = time.perf_counter()

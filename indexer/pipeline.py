@@ -30,6 +30,7 @@ from pe_search import crash_points
 from pe_search.media.rate import FRAME_SECONDS
 from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
+from pe_search.tagging.tagger import TAG_SPACE, Tagger
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ def run_index(
     stop: threading.Event | None = None,
     distributor: Distributor | None = None,
     changed: Sequence[str | Path] | None = None,
+    tagger: Tagger | None = None,
 ) -> IndexSummary:
     """Bring the library up to date with the media under `paths`.
 
@@ -107,7 +109,8 @@ def run_index(
     None or False: no events). `distributor`: where decoding and encoding run (default: this
     process for `workers=0`, else that many local decode processes). `changed`: only these
     files or folders under `paths` (what a watcher saw change; gone ones are removed, a move
-    among them keeps its vectors)."""
+    among them keeps its vectors). `tagger`: each encoded file's tags are computed from its clip
+    vectors before the writer gets it (local and Ray alike)."""
     began = time.perf_counter()
     emit: EventSink = progress if callable(progress) else _ignore
     summary = IndexSummary()
@@ -146,7 +149,7 @@ def run_index(
             summary.interrupted = True
         else:
             distributor = distributor or local_distributor(workers)
-            _encode_and_write(plan.encode, store, stage, distributor, emit, summary)
+            _encode_and_write(plan.encode, store, stage, distributor, emit, summary, tagger)
     store.checkpoint()
     summary.seconds = time.perf_counter() - began
     return summary
@@ -197,6 +200,7 @@ def _encode_and_write(
     distributor: Distributor,
     emit: EventSink,
     summary: IndexSummary,
+    tagger: Tagger | None = None,
 ) -> None:
     frame_seconds = stage.models.frames.frame_seconds if stage.models.frames is not None else FRAME_SECONDS
     writer = SingleWriter(store, frame_seconds, stage.settings.frame_codes)
@@ -221,6 +225,8 @@ def _encode_and_write(
                 emit(FileDone(outcome.job.path, reason))
             else:
                 crash_points.reached("file-encoded")
+                if tagger is not None and (vectors := outcome.clip_vectors(TAG_SPACE)) is not None:
+                    outcome.tags = tagger.tag(vectors)  # here, so the writer only writes
                 writer.write(outcome, written, lambda job: summary.replaced.append(job.path))
                 if outcome.partial:
                     summary.partial.append({"path": outcome.job.path, "reason": outcome.partial})

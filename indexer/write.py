@@ -19,7 +19,7 @@ from indexer.side_data import SideData, name_only
 from pe_search import crash_points
 from pe_search.duplicates import audio_fingerprint
 from pe_search.models.catalogue import CHUNK_FRAME_SPACE, WINDOW_FRAME_SPACE
-from pe_search.store import DEFAULT_FRAME_CODES, LibraryStore, MediaRecord, SegmentRecord
+from pe_search.store import DEFAULT_FRAME_CODES, FileTagsRecord, LibraryStore, MediaRecord, SegmentRecord
 
 
 @dataclass
@@ -35,6 +35,12 @@ class EncodedFile:
     windows: list[EncodedWindow] = field(default_factory=list)
     chunks: list[EncodedChunk] = field(default_factory=list)
     side: SideData | None = None  # None: not computed (the file's name only; the next run fills it in)
+    tags: FileTagsRecord | None = None  # None: not tagged (the next tag update does it)
+
+    def clip_vectors(self, space: str) -> np.ndarray | None:
+        """The file's vectors of clip space `space` in time order (None: it has none)."""
+        found = [w.vectors[space] for w in sorted(self.windows, key=lambda w: w.index) if space in w.vectors]
+        return np.stack(found) if found else None
 
 
 @dataclass
@@ -84,6 +90,7 @@ def write_file(
         if side.timecode is not None:
             tx.set_timecode(media_id, side.timecode)
         ids = tx.add_segments(media_id, segments)
+        tx.set_tags(media_id, encoded.tags)
         counts = {}
         for space, positions in owners.items():
             tx.add_vectors(space, [ids[p] for p in positions], np.stack(vectors[space]))

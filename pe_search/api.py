@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 from pe_search.duplicates.groups import DuplicateGroup, find_duplicates
 from pe_search.errors import Option, PeSearchError
 from pe_search.export import ExportReport, FileFacts, Layout, export_results
+from pe_search.export.captions import CaptionReport, write_captions
+from pe_search.media.peaks import Peaks, waveform_peaks
 from pe_search.media.probe import probe
 from pe_search.media.timecode import SourceTimecode
 from pe_search.media.trim import TrimmedClip, write_clip
@@ -28,10 +30,13 @@ from pe_search.models.model_set import ModelSet
 from pe_search.progress_bar import IndexProgressBar
 from pe_search.query import parameters as params
 from pe_search.query.curve import FrameCurve, frame_curve
+from pe_search.query.events import EventTimeline, chosen_labels, file_events, split_labels
+from pe_search.query.reencode import ChunkReencoder
 from pe_search.query.request import Locate, QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import QueryError
 from pe_search.query.service import QueryService
+from pe_search.query.tag_filter import TagCount, facets
 from pe_search.store import (
     DamagedFrames,
     LibraryLayout,
@@ -44,6 +49,12 @@ from pe_search.store import (
     recorded_model_ids,
     resolve_library_dir,
 )
+from pe_search.tagging import Vocabulary, load_vocabulary
+from pe_search.tagging.listing import Tag, TagListing, listing, named
+from pe_search.tagging.recorded import choose_vocabulary, from_record
+from pe_search.tagging.update import TagUpdate, build_tagger, current_key, update_tags
+
+CACHED_PEAKS = 64  # waveform peaks a Library keeps (10,000 bins: 160 kB each)
 
 if TYPE_CHECKING:
     from indexer.watch import Watcher
@@ -95,6 +106,7 @@ class Library:
         # Read stores an `index` run replaced while other threads may still be searching them:
         # closed with the Library, never under a reader (issue 27, defect 11).
         self._retired: list[LibraryStore] = []
+        self._peaks: dict[tuple, Peaks] = {}  # waveform peaks by (path, size, mtime, bins)
 
     @classmethod
     def open(
@@ -244,13 +256,21 @@ class Library:
         receives the run's `indexer.events`. `ray`: decode and encode on a Ray cluster ("auto",
         "local", an address, or `indexer.distributors.ray.RayOptions`; docs/cluster.md).
 
+        `vocabulary`: a vocabulary file (or `Vocabulary`) to tag with, recorded with the library
+        (default: the recorded one, else the AudioSet ontology); every file gets its tags.
+
+        `vocabulary`: a vocabulary file (or `Vocabulary`) to tag with, recorded with the library
+        (default: the recorded one, else the AudioSet ontology); every file gets its tags.
+
         Raises `InvalidIndexSettings` for impossible window/hop/frame values."""
         from indexer.pipeline import run_index
 
+        vocabulary = options.pop("vocabulary", None)
         with ExitStack() as stack:
             store, settings, options, ctrl_c, bar = self._open_writer(stack, options)
             progress = options.pop("progress", None)
             try:
+                tagger = build_tagger(store, self.models, choose_vocabulary(store, vocabulary))
                 summary = run_index(
                     [str(p) for p in paths],
                     store,
@@ -258,8 +278,11 @@ class Library:
                     settings,
                     progress=bar or progress,
                     stop=ctrl_c.requested,
+                    tagger=tagger,
                     **options,
                 )
+                if tagger is not None and not summary.interrupted:  # files indexed before tags, or retagged
+                    update_tags(store, tagger, stop=ctrl_c.requested)
             finally:
                 self._retire_store()
                 if bar is not None:
@@ -288,6 +311,7 @@ class Library:
             raise PeSearchError("{0} is not for watching: run index with it first", options=(
                 Option("rebuild" if options.get("rebuild") else "ray"),), value=True)  # fmt: skip
         roots = watched_roots(paths)
+        vocabulary = options.pop("vocabulary", None)
         stack = ExitStack()
         try:
             store, settings, options, ctrl_c, bar = self._open_writer(stack, {**options, "stop": None})
@@ -295,6 +319,7 @@ class Library:
             if bar is not None:
                 stack.callback(bar.close)
             progress = options.pop("progress", None)
+            options["tagger"] = build_tagger(store, self.models, choose_vocabulary(store, vocabulary))
             return Watcher(
                 roots,
                 store,
@@ -364,6 +389,64 @@ class Library:
         them again. Each names the file, the frame space and what is wrong."""
         return list(self.store.damaged_frames())
 
+    # ------------------------------------------------------------------ tags
+    def vocabulary(self) -> Vocabulary:
+        """The vocabulary the library is tagged with (the AudioSet ontology unless another was given)."""
+        return from_record(self.store.recorded_vocabulary())
+
+    def tags(self) -> TagListing:
+        """Every label of the vocabulary with the number of files tagged with it or any label below
+        it, and how many files are tagged so far."""
+        vocabulary = self.vocabulary()
+        return listing(self.store, vocabulary, current_key(self.store, vocabulary))
+
+    def file_tags(self, file: str | Path | int) -> list[Tag]:
+        """A file's tags, best first (label, probability); `file` is its path or media id. An
+        untagged file has none (`update_tags` tags it)."""
+        media = self._indexed(file)
+        vocabulary = self.vocabulary()
+        return named(vocabulary, self.store.file_tags(media.id, current_key(self.store, vocabulary)) or [])
+
+    def update_tags(
+        self,
+        vocabulary: str | Path | Vocabulary | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> TagUpdate:
+        """Tag every file not tagged under the library's vocabulary from its stored vectors (no
+        media decoded). `vocabulary`: a file (or `Vocabulary`) to use from now on; changing it
+        retags every file. Resumable: a stopped run leaves what it wrote; the next does the rest.
+        `progress(done, total)` after each batch of files."""
+        models = self.models
+        with disk_errors(self.path), LibraryStore.open(self.path, models.identity(), create=False) as store:
+            try:
+                tagger = build_tagger(store, models, choose_vocabulary(store, vocabulary))
+                if tagger is None:
+                    raise PeSearchError(
+                        f"the models of {self.path} compute no text-audio embedding to tag with",
+                        "tag a library built with an audio model",
+                    )
+                return update_tags(store, tagger, progress=progress, stop=stop)
+            finally:
+                self._retire_store()
+
+    def _indexed(self, file: str | Path | int) -> MediaInfo:
+        """The library's record of a file given by media id or path; refused when it has none."""
+        if isinstance(file, int) and not isinstance(file, bool):
+            media = self.store.get_media(file)
+        else:
+            given = Path(file).expanduser()
+            names = [str(given.absolute()), str(given.resolve())]
+            media = next((m for m in map(self.store.find_media, names) if m is not None), None)
+        if media is None:
+            raise PeSearchError(
+                f"{file} is not in the library",
+                "index it first, or give a path the library lists",
+                value=str(file),
+            )
+        return media
+
     # ------------------------------------------------------------------ queries
     def search(
         self,
@@ -385,20 +468,29 @@ class Library:
         modified_after: float | None = None,
         modified_before: float | None = None,
         mode: str = params.MODE.default,
+        tag: str | None = params.TAG.default,
     ) -> list[Hit]:
         """Search the library. `audio`/`video`: a file path, or (array, rate) / (frames uint8, fps).
 
         `target` is audio, video or audio_video (default: text searches audio and video and
         merges them by probability; audio searches video; video searches audio). `mode`: vector
         (the model alone), text (names, folders, tags, subtitles, .txt sidecars) or hybrid (both,
-        fused by reciprocal rank; the default). Each hit's `why` says why it matched."""
+        fused by reciprocal rank; the default). Each hit's `why` says why it matched. `tag`: only
+        files tagged with that label or any label below it; each hit carries its file's best `tags`."""
         filters = _search_filter(
             kinds, path_prefix, path_glob, min_duration, max_duration, modified_after, modified_before
         )
         request = QueryRequest(
-            text, audio, video, like, target, filters, k, offset, min_prob, all_segments, mode=mode
+            text, audio, video, like, target, filters, k, offset, min_prob, all_segments, mode=mode, tag=tag
         )  # fmt: skip
         return self.queries.search(request)
+
+    def facets(self, results: list[Hit] | list[LocatedSpan]) -> list[TagCount]:
+        """Tag counts over the results' files (each file once), most first: what to narrow by."""
+        ids = [r.media_id for r in results if isinstance(r, Hit)]
+        paths = [r.path for r in results if isinstance(r, LocatedSpan)]
+        ids += [m.id for m in map(self.store.find_media, paths) if m is not None]
+        return facets(self.store, ids)
 
     def duplicates(
         self, kind: str | None = None, damaged: Callable[[str], None] | None = None
@@ -418,10 +510,12 @@ class Library:
         threshold: float = params.THRESHOLD.default,
         min_duration: float = params.SPAN_MIN_DURATION.default,
         k: int = params.LOCATE_K.default,
+        tag: str | None = params.TAG.default,
     ) -> list[LocatedSpan]:
-        """Where does `text` happen: spans across the library, or inside one file (encoded on the
-        fly if it is not in the library)."""
-        request = QueryRequest(text, k=k, locate=Locate(path, threshold, min_duration))
+        """Where does `text` happen: spans across the library (`tag`: only in files tagged with
+        that label or one below it), or inside one file (encoded on the fly if it is not in the
+        library)."""
+        request = QueryRequest(text, k=k, locate=Locate(path, threshold, min_duration), tag=tag)
         return self.queries.locate(request)
 
     def export(
@@ -462,6 +556,64 @@ class Library:
         """The frame-level probability of `text` across one indexed file (its 40 ms audio frames,
         else its video frames), for a timeline; `.spans(threshold)` gives what `locate` would."""
         return frame_curve(self.queries.engine, self.models, text, media_id)
+
+    def events(
+        self,
+        file: str | Path | int,
+        *,
+        labels: list[str] | str | None = None,
+        vocabulary: str | Path | Vocabulary | None = None,
+        threshold: float = params.THRESHOLD.default,
+        min_duration: float = params.SPAN_MIN_DURATION.default,
+    ) -> EventTimeline:
+        """The event timeline of one indexed file (a path, or its id): for each label, the spans
+        where the frame model's probability passes `threshold`, merged as `locate` merges them, in
+        time order. `labels`: only these (a list, or one comma-separated string; as the vocabulary
+        names them, an unknown one is refused with the closest labels); `vocabulary`: a file (one
+        label per line, or JSON) or a `Vocabulary` (default: the library's recorded vocabulary,
+        the AudioSet ontology unless another was given); every tag of it when no `labels`."""
+        if not params.THRESHOLD.above < threshold < params.THRESHOLD.below:
+            raise QueryError(
+                f"{{0}} must be {params.THRESHOLD.bounds_text()}",
+                options=(Option("threshold"),),
+                value=threshold,
+            )
+        if min_duration < 0:
+            raise QueryError("{0} must be at least 0", options=(Option("min_duration"),), value=min_duration)
+        if not isinstance(vocabulary, Vocabulary):
+            vocabulary = self.vocabulary() if vocabulary is None else load_vocabulary(vocabulary)
+        if isinstance(labels, str):
+            labels = split_labels(labels, vocabulary)
+        names = chosen_labels(vocabulary, labels)  # a mistake in the labels before any model loads
+        media = self._indexed(file)
+        engine, models = self.queries.engine, self.models
+        exact = ChunkReencoder.for_library(self.store, models.frames)
+        return file_events(
+            engine, models, media.id, names, threshold, min_duration, exact, vocabulary=vocabulary
+        )
+
+    def export_events(
+        self, timeline: EventTimeline, path: str | Path, *, force: bool = False
+    ) -> CaptionReport:
+        """Write a file's events (of `events`) as captions, "[Dog barking]", to a .vtt or .srt file;
+        overlapping events stay separate, overlapping cues. An existing file is refused unless
+        `force`."""
+        return write_captions(timeline.events, path, timeline.path, timeline.duration, force=force)
+
+    def peaks(self, file: str | Path | int, bins: int) -> Peaks:
+        """(min, max) of the file's decoded audio in `bins` equal slices of it, for drawing its
+        waveform; kept in memory for the file as it is now (size and modification time)."""
+        media = self._indexed(file)
+        key = (media.path, media.size, media.mtime, bins)
+        with self._opening:
+            found = self._peaks.get(key)
+        if found is None:
+            found = waveform_peaks(media.path, bins, media.duration or 0.0)
+            with self._opening:
+                self._peaks[key] = found
+                while len(self._peaks) > CACHED_PEAKS:
+                    self._peaks.pop(next(iter(self._peaks)))
+        return found
 
     def file(self, media_id: int) -> MediaInfo | None:
         """The library's record of one file, by its id (`Hit.media_id`)."""

@@ -34,3 +34,24 @@ class IndexProgressBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class CountProgressBar:
+    """A bar for work counted in items (`pe-search tags --update`: files tagged): call it with
+    (done, total); `enabled=None` shows it only on a terminal. Close when done."""
+
+    def __init__(self, unit: str, enabled: bool | None = None) -> None:
+        self.unit = unit
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            disable = None if self.enabled is None else not self.enabled
+            self.bar = tqdm(total=total, unit=self.unit, disable=disable, leave=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

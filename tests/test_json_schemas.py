@@ -105,9 +105,18 @@ def test_every_command_json_has_its_committed_shape(indexed):
     check("search", _run("search", "a tone", "--target", "audio", "--library", library, "--json"))
     check("locate", _run("locate", "a tone", "--threshold", "0.01", "--library", library, "--json"))
     check("model", _run("model", checkpoints["audio_video"], "--json"))
+    events = ("events", folder / "tone.wav", "--labels", "Dog,Speech", "--threshold", "0.01")
+    check("events", _run(*events, "--library", library, "--json"))
     clip = ("clip", folder / "tone.wav", "0.5", "1", "-o", root / "clip.wav", "--library", library, "--json")
     check("clip", _run(*clip))
     check("error", _run("search", "a tone", "-k", "0", "--library", library, "--json", code=1))
+    check(
+        "search-facets",
+        _run("search", "a tone", "--target", "audio", "--facets", "--library", library, "--json"),
+    )
+    check("tags-update", _run("tags", "--update", "--library", library, "--json"))
+    check("tags", _run("tags", "--all", "--library", library, "--json"))
+    check("tags-file", _run("tags", folder / "tone.wav", "--library", library, "--json"))
 
 
 def test_demo_json_has_its_committed_shape(demo):

@@ -182,6 +182,8 @@ EXPENSIVE = [
     ("post", "/api/session", {}),
     ("get", "/api/files/1/curve?q=a+hiss", {}),
     ("get", "/api/files/1/poster", {}),
+    ("get", "/api/files/1/events", {}),
+    ("get", "/api/files/1/peaks", {}),
 ]
 
 

@@ -51,6 +51,13 @@ from pe_search.cli.output import emit_json, json_option, shown_path
     is_flag=True,
     help="Drop every stored vector and encode every file again (another model or settings, or a repair).",
 )
+@click.option(
+    "--vocabulary",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Tag with the labels in FILE (one per line, or JSON); recorded with the library (default: AudioSet).",
+)
 @json_option
 def index_command(
     paths,
@@ -76,6 +83,7 @@ def index_command(
     exclude,
     no_prune,
     rebuild,
+    vocabulary,
     as_json,
 ) -> None:
     """Index the audio and video under PATHS (folders or files), incrementally."""
@@ -115,6 +123,7 @@ def index_command(
                 batch_size=batch_size,
                 progress=None if not as_json else False,
                 ray=ray,
+                vocabulary=vocabulary,
             )
         except InvalidIndexSettings as error:
             raise click.UsageError(str(error)) from None

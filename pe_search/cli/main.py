@@ -10,6 +10,7 @@ import click
 from pe_search.cli.clip import clip_command
 from pe_search.cli.demo import demo_command
 from pe_search.cli.duplicates import duplicates_command
+from pe_search.cli.events import events_command
 from pe_search.cli.index import index_command
 from pe_search.cli.mcp import mcp_command
 from pe_search.cli.model import model_command
@@ -17,6 +18,7 @@ from pe_search.cli.output import fail
 from pe_search.cli.search import locate_command, search_command
 from pe_search.cli.serve import serve_command
 from pe_search.cli.status import compact_command, status_command
+from pe_search.cli.tags import tags_command
 from pe_search.cli.watch import watch_command
 from pe_search.errors import PeSearchError, cli_spelling
 
@@ -79,6 +81,8 @@ cli.add_command(search_command)
 cli.add_command(locate_command)
 cli.add_command(clip_command)
 cli.add_command(duplicates_command)
+cli.add_command(events_command)
 cli.add_command(serve_command)
 cli.add_command(mcp_command)
 cli.add_command(watch_command)
+cli.add_command(tags_command)

@@ -48,6 +48,12 @@ def _probability(value) -> str:
 @click.option("--modified-after", type=click.DateTime(), help="Only files modified after (YYYY-MM-DD).")
 @click.option("--modified-before", type=click.DateTime(), help="Only files modified before.")
 @query_option("--mode", parameter=p.MODE)
+@query_option("--tag", parameter=p.TAG)
+@click.option(
+    "--facets",
+    is_flag=True,
+    help='With --json: {"hits": [...], "facets": {"tags": [...]}}, tag counts of the results.',
+)
 @click.option("--device", default=None, help="cpu or cuda.")
 @export_options
 @clips_options
@@ -71,6 +77,8 @@ def search_command(
     modified_after,
     modified_before,
     mode,
+    tag,
+    facets,
     device,
     clips_dir,
     handles,
@@ -88,14 +96,16 @@ def search_command(
             all_segments=all_segments, kinds=kinds or None, path_prefix=path_prefix, path_glob=path_glob,
             min_duration=min_duration, max_duration=max_duration,
             modified_after=modified_after.timestamp() if modified_after else None,
-            modified_before=modified_before.timestamp() if modified_before else None, mode=mode,
+            modified_before=modified_before.timestamp() if modified_before else None, mode=mode, tag=tag,
         )  # fmt: skip
+        counts = opened.facets(hits) if facets else None
         warn_damaged(opened)
         clips = write_result_clips(opened, hits, clips_dir, handles, force) if clips_dir else None
         if write_export(opened, hits, text, export, as_json, handles=handles, force=force):
             return
     if as_json:
-        emit_json([hit.to_dict() | (clip or {}) for hit, clip in zip(hits, clips or [None] * len(hits))])
+        found = [hit.to_dict() | (clip or {}) for hit, clip in zip(hits, clips or [None] * len(hits))]
+        emit_json(found if counts is None else {"hits": found, "facets": {"tags": counts}})
         return
     if clips:
         report_clips(clips)
@@ -111,6 +121,10 @@ def search_command(
         )
         if hit.why is not None and hit.why.text_field:
             click.echo(f"{'':>5}why: {_why(hit.why)}")
+        if hit.tags:
+            click.echo(f"{'':>5}tags: " + ", ".join(f"{t.label} {t.probability:.2f}" for t in hit.tags))
+    if counts:
+        click.echo("tags of these results: " + ", ".join(f"{c.label} ({c.count})" for c in counts))
 
 
 def warn_damaged(opened) -> None:
@@ -139,19 +153,20 @@ def _why(why) -> str:
 @query_option("--threshold", parameter=p.THRESHOLD)
 @query_option("--min-duration", parameter=p.SPAN_MIN_DURATION)
 @query_option("-k", parameter=p.LOCATE_K)
+@query_option("--tag", parameter=p.TAG)
 @click.option("--device", default=None, help="cpu or cuda.")
 @export_options
 @clips_options
 @library_option
 @json_option
 def locate_command(
-    text, path, threshold, min_duration, k, device, clips_dir, handles, force, library, as_json, **export
+    text, path, threshold, min_duration, k, tag, device, clips_dir, handles, force, library, as_json, **export
 ) -> None:
     """Where does TEXT happen? 40 ms resolution spans from the frame model."""
     from pe_search.api import Library
 
     with Library.open(library, device=device) as opened:
-        spans = opened.locate(text, path=path, threshold=threshold, min_duration=min_duration, k=k)
+        spans = opened.locate(text, path=path, threshold=threshold, min_duration=min_duration, k=k, tag=tag)
         warn_damaged(opened)
         clips = write_result_clips(opened, spans, clips_dir, handles, force) if clips_dir else None
         if write_export(opened, spans, text, export, as_json, handles=handles, force=force):

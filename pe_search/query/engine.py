@@ -278,13 +278,15 @@ class QueryEngine:
         k: int = 20,
         clip_query: QueryVectors | None = None,
         exact: ExactFrames | None = None,
+        filters: SearchFilter | None = None,
     ) -> list[LocatedSpan]:
         """Spans where PE-A-Frame's probability for the text passes `threshold`.
 
         Across the library it is coarse-to-fine: clip-level search with `clip_query` (the same
         text, embedded for the clip model) proposes files and windows, and only their frames are
         scored, exactly; without a clip query or clip vectors every file's block is scanned.
-        `exact` gives the float32 vectors of frames a compact code cannot decide (see `frames`)."""
+        `exact` gives the float32 vectors of frames a compact code cannot decide (see `frames`);
+        `filters` narrow the files across the library (a tag)."""
         calibration = self.calibration(LOCATE_REACH.calibration)
         if calibration is None:
             raise QueryError("the library has no 40 ms audio frame vectors: index it with a frame model")
@@ -295,9 +297,9 @@ class QueryEngine:
         if media_id is not None:
             candidates = [Proposal(media_id, path or "", ())]
         else:
-            candidates = self._proposals(LOCATE_SPACE, clip_query, max(4 * k, LOCATE_PROPOSALS), None)
+            candidates = self._proposals(LOCATE_SPACE, clip_query, max(4 * k, LOCATE_PROPOSALS), filters)
             if candidates is None:
-                candidates = self._all_blocks(LOCATE_SPACE, None)
+                candidates = self._all_blocks(LOCATE_SPACE, filters)
         readers = block_readers(self.store, LOCATE_SPACE, [c.media_id for c in candidates])
         spans: list[LocatedSpan] = []
         for candidate in candidates:

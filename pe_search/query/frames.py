@@ -18,7 +18,7 @@ import numpy as np
 
 from pe_search.models.spaces import Calibration
 from pe_search.query.spans import Span, frames_to_spans
-from pe_search.store import FrameSlice, LibraryStore, SearchFilter
+from pe_search.store import FrameScan, FrameSlice, LibraryStore, SearchFilter
 
 # The frames of one block overlapping [start, end] (both None: all of them), from one snapshot.
 SliceReader = Callable[..., FrameSlice | None]
@@ -93,22 +93,82 @@ def passing_frames(
     encoded again), so sq8 gives the spans float32 gives. Without them (pq has no bound, or the
     file is gone or changed) the code decides, and the answer says it is approximate."""
     if calibration.scale == 0:
-        probability = float(calibration.probability(0.0))
-        if probability <= threshold:
-            return np.zeros(0, np.int64), np.zeros(0), True
-        return np.arange(len(frames)), np.full(len(frames), probability), True
-    sign = 1.0 if calibration.scale > 0 else -1.0  # a negative scale: lower scores are likelier
-    cutoff = sign * calibration.score_for_probability(threshold)
-    slack = CUTOFF_MARGIN * max(1.0, abs(cutoff))  # the cut's own rounding; probabilities decide
+        return _constant(frames, calibration, threshold)
+    sign, cutoff, slack = _cut(calibration, threshold)
     query = sign * np.asarray(query, dtype=np.float32)
     found = frames.scan(query, cutoff, slack)
+    unsure_vectors = None
+    if found.unsure.size and exact is not None:
+        unsure_vectors = exact(frames, found.positions[found.unsure])
+    return _decided(found, query, sign, calibration, threshold, unsure_vectors)
+
+
+def passing_frames_many(
+    frames: FrameSlice,
+    queries: np.ndarray,
+    calibration: Calibration,
+    threshold: float,
+    exact: ExactFrames | None = None,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], bool]:
+    """`passing_frames` for each row of `queries` (labels of one calibration) at once: one matrix
+    product over the slice (`FrameSlice.scan_many`), the same cut and the same exactness rule,
+    with every frame some label cannot decide re-scored from one call of `exact`."""
+    if calibration.scale == 0:
+        positions, probabilities, _ = _constant(frames, calibration, threshold)
+        return [(positions, probabilities)] * len(queries), True
+    sign, cutoff, slack = _cut(calibration, threshold)
+    queries = sign * np.asarray(queries, dtype=np.float32)
+    scans = frames.scan_many(queries, cutoff, slack)
+    undecided = [found.positions[found.unsure] for found in scans if found.unsure.size]
+    wanted = np.unique(np.concatenate(undecided)) if undecided else np.zeros(0, np.int64)
+    vectors = exact(frames, wanted) if wanted.size and exact is not None else None
+    passing, all_decided = [], True
+    for query, found in zip(queries, scans, strict=True):
+        unsure_vectors = None
+        if vectors is not None and found.unsure.size:
+            unsure_vectors = vectors[np.searchsorted(wanted, found.positions[found.unsure])]
+        positions, probabilities, decided = _decided(
+            found, query, sign, calibration, threshold, unsure_vectors
+        )
+        passing.append((positions, probabilities))
+        all_decided &= decided
+    return passing, all_decided
+
+
+def _constant(
+    frames: FrameSlice, calibration: Calibration, threshold: float
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A calibration of scale 0 gives every frame the same probability: all pass, or none."""
+    probability = float(calibration.probability(0.0))
+    if probability <= threshold:
+        return np.zeros(0, np.int64), np.zeros(0), True
+    return np.arange(len(frames)), np.full(len(frames), probability), True
+
+
+def _cut(calibration: Calibration, threshold: float) -> tuple[float, float, float]:
+    """(sign, cutoff, slack): the score a threshold corresponds to, searched as `sign * score >
+    cutoff`, and the margin for the cut's own rounding."""
+    sign = 1.0 if calibration.scale > 0 else -1.0  # a negative scale: lower scores are likelier
+    cutoff = sign * calibration.score_for_probability(threshold)
+    return sign, cutoff, CUTOFF_MARGIN * max(1.0, abs(cutoff))  # the probabilities then decide
+
+
+def _decided(
+    found: FrameScan,
+    query: np.ndarray,
+    sign: float,
+    calibration: Calibration,
+    threshold: float,
+    unsure_vectors: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(positions, probabilities, decided exactly) of a scan's frames above `threshold`, the
+    unsure ones scored on their exact vectors when given (else the code decides: approximate)."""
     positions, scores, unsure = found.positions, found.scores, found.unsure
     decided = found.bounded
     if unsure.size:
-        vectors = exact(frames, positions[unsure]) if exact is not None else None
-        if vectors is not None:
+        if unsure_vectors is not None:
             scores = scores.copy()  # the scan's answer stays as the code gave it
-            scores[unsure] = vectors.astype(np.float64) @ query.astype(np.float64)
+            scores[unsure] = unsure_vectors.astype(np.float64) @ query.astype(np.float64)
         else:
             decided = False
     probabilities = calibration.probability(sign * scores)
@@ -155,12 +215,12 @@ def file_spans(
         if frames is None or not len(frames):
             continue
         all_decided &= decided
-        for span in _runs_to_spans(frames, positions, probabilities, min_duration):
+        for span in runs_to_spans(frames, positions, probabilities, min_duration):
             spans.setdefault((span.start, span.end), span)
     return sorted(spans.values(), key=lambda s: s.start), all_decided
 
 
-def _runs_to_spans(
+def runs_to_spans(
     frames: FrameSlice, positions: np.ndarray, probabilities: np.ndarray, min_duration: float
 ) -> list[Span]:
     """Spans of the passing frames: runs of consecutive frames, merged as `frames_to_spans` does."""

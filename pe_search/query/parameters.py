@@ -56,6 +56,7 @@ MODE = Parameter(
     "vector: the model alone; text: names, folders, tags, subtitles, .txt; hybrid: both, fused.",
     choices=MODES,
 )
+TAG = Parameter("tag", None, "Only files tagged with this label or any label below it (pe-search tags).")
 THRESHOLD = Parameter(
     "threshold", LOCATE_THRESHOLD, "Frame probability that marks the event.", above=0, below=1
 )

@@ -54,6 +54,7 @@ class QueryRequest:
     all_segments: bool = p.ALL_SEGMENTS.default  # every matching segment, not the best one per file
     locate: Locate | None = None
     mode: str = p.MODE.default  # vector, text or hybrid (pe_search/query/hybrid.py)
+    tag: str | None = p.TAG.default  # only files tagged with this label or one below it
 
     def __post_init__(self) -> None:
         """Every field checked here, once for every front door: a wrong type or value is a
@@ -65,6 +66,8 @@ class QueryRequest:
         _whole("offset", self.offset, int(p.OFFSET.least or 0))
         if self.min_prob is not None:
             _probability(p.MIN_PROB, self.min_prob)
+        if self.tag is not None and (not isinstance(self.tag, str) or not self.tag.strip()):
+            raise _wrong("tag", "a label's name", self.tag)
         if self.target is not None:
             check_target(self.target)
         _media("audio", self.audio, "(samples, rate)", AUDIO_RATES)

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from pe_search.media.timecode import SourceTimecode, timecode_at
+from pe_search.tagging.listing import Tag
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Hit:
     missing: bool = field(default=False, compare=False)
     # The file's source timecode (its first frame on the recorder's clock), None when unknown.
     timecode: SourceTimecode | None = field(default=None, compare=False)
+    # The file's best tags (label, probability), best first (issue 23).
+    tags: tuple[Tag, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "missing", not os.path.exists(self.path))

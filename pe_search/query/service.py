@@ -7,6 +7,7 @@ only when a query needs them (a `like` query uses stored vectors only).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from pe_search.query.reencode import ChunkReencoder
 from pe_search.query.request import QueryRequest
 from pe_search.query.results import Hit, LocatedSpan
 from pe_search.query.routes import AUDIO, LIKE, TEXT, VIDEO, QueryError, query_kind
+from pe_search.query.tag_filter import with_hit_tags, with_tag
 from pe_search.query.timecodes import with_timecodes
 from pe_search.query.unindexed import locate_in_unindexed_file
 from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
@@ -51,8 +53,10 @@ class QueryService:
 
     # ------------------------------------------------------------------------------ search
     def search(self, request: QueryRequest) -> list[Hit]:
-        """Hits, each with its file's source timecode."""
-        return with_timecodes(self.store, self._search(request))
+        """Hits, each with its file's source timecode and best tags."""
+        if request.tag is not None:
+            request = dataclasses.replace(request, filters=with_tag(self.store, request.tag, request.filters))
+        return with_hit_tags(self.store, with_timecodes(self.store, self._search(request)))
 
     def _search(self, request: QueryRequest) -> list[Hit]:
         targets = (request.target,) if request.target else None
@@ -111,6 +115,7 @@ class QueryService:
         if options is None:
             raise ValueError("a locate request needs `locate` options")
         query_kind(request.text, None, None)
+        filters = with_tag(self.store, request.tag, request.filters) if request.tag is not None else None
         models = self._models()
         if models.frames is None:
             raise QueryError(
@@ -136,6 +141,7 @@ class QueryService:
                 k=request.k,
                 clip_query=clip_query,
                 exact=exact,
+                filters=filters,
             )
         resolved = str(Path(options.path).expanduser().resolve())
         media = self.store.find_media(resolved)

@@ -14,7 +14,20 @@ from pe_search.server.auth import AccessMiddleware
 from pe_search.server.config import ServerConfig
 from pe_search.server.cross_site import CrossSiteMiddleware
 from pe_search.server.errors import install_error_handlers
-from pe_search.server.routes import clip, curve, export, files, locate, media, search, session, status
+from pe_search.server.routes import (
+    clip,
+    curve,
+    events,
+    export,
+    files,
+    locate,
+    media,
+    peaks,
+    search,
+    session,
+    status,
+    tags,
+)
 from pe_search.server.routes.indexing import router as indexing_router
 from pe_search.server.served import ServedLibrary
 from pe_search.server.uploads import UploadSizeMiddleware
@@ -42,7 +55,7 @@ def create_app(config: ServerConfig, library: Library | None = None, warm_up: bo
     )
     app.state.served = served
     install_error_handlers(app)
-    for module in (search, locate, curve, files, media, status, session, export, clip):
+    for module in (search, locate, curve, files, media, status, session, export, clip, tags, events, peaks):
         app.include_router(module.router)
     app.include_router(indexing_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -6,7 +6,8 @@ preflight), or point an <img> at a route that runs the model. Browsers label suc
 send `Sec-Fetch-Site` (anything but `same-origin` or `none` is another page's doing; `same-site`
 includes another port on localhost) and an `Origin` on every POST. So a request that changes state
 (any method but GET, HEAD, OPTIONS) or runs a decoder or the model (the curve, the poster, a
-trimmed clip) is refused with 403 when either header says it came from elsewhere. The page's own
+trimmed clip, a file's events or waveform peaks) is refused with 403 when either header says it
+came from elsewhere. The page's own
 requests (its links and drags included) are same-origin; curl and scripts send neither header and pass. Routes added later that start work
 take a non-GET method, so they fall under the rule without a change here.
 """
@@ -21,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pe_search.server.errors import error_response
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-EXPENSIVE_GETS = re.compile(r"^/api/files/[^/]+/(curve|poster|clip)$")
+EXPENSIVE_GETS = re.compile(r"^/api/files/[^/]+/(curve|poster|clip|events|peaks)$")
 OWN_SITES = ("same-origin", "none")  # `none`: typed in the address bar, a bookmark
 DEFAULT_PORTS = {"http": "80", "https": "443"}
 

@@ -79,6 +79,7 @@ class SearchRequest(Filters, Paging):
     min_prob: float | None = query_field(p.MIN_PROB)
     all_segments: bool = query_field(p.ALL_SEGMENTS)
     mode: Mode = query_field(p.MODE)
+    tag: str | None = query_field(p.TAG, max_length=200)
 
 
 class MomentOut(BaseModel):
@@ -114,11 +115,15 @@ class HitOut(BaseModel):
     name: str = Field(..., description="The file's name, for display.")
     media_url: str
     poster_url: str | None = Field(None, description="A still of the hit's moment (video files).")
+    tags: list[dict[str, Any]] = Field([], description="The file's best tags: label, probability.")
 
 
 class SearchResponse(BaseModel):
     query: dict[str, Any] = Field(..., description="The request as understood (echoed for the page).")
     hits: list[HitOut]
+    facets: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description='Counts over the results: {"tags": [{"label", "count"}]}.'
+    )
 
 
 class LocateRequest(BaseModel):
@@ -127,6 +132,7 @@ class LocateRequest(BaseModel):
     threshold: float = query_field(p.THRESHOLD)
     min_duration: float = query_field(p.SPAN_MIN_DURATION)
     k: int = query_field(p.LOCATE_K, le=MAX_K)
+    tag: str | None = query_field(p.TAG, max_length=200)
 
 
 class SpanOut(BaseModel):

@@ -43,6 +43,7 @@ from pe_search.store.records import (
     media_kind,
 )
 from pe_search.store.schema import SEARCHABLE_STATUSES
+from pe_search.store.tags import NO_LABEL, FileTagsRecord, RecordedVocabulary, SegmentTags
 from pe_search.store.text_index import TextEntryRecord, TextMatch, path_entries
 from pe_search.store.transaction import WriteTransaction
 from pe_search.store.vectors import IndexSpec
@@ -59,6 +60,10 @@ __all__ = [
     "FrameSlice",
     "IndexPolicy",
     "IndexSpec",
+    "NO_LABEL",
+    "FileTagsRecord",
+    "RecordedVocabulary",
+    "SegmentTags",
     "LibraryBusyError",
     "LibraryDamagedError",
     "LibraryDiskFullError",

@@ -250,3 +250,52 @@ def frames_above(
     found_scores = np.concatenate([f[1] for f in found])
     order = np.argsort(positions, kind="stable")
     return positions[order], found_scores[order]
+
+
+MANY_PIECE = 8_192  # frames scored at a time when many queries score a block (32 MB at 1024-d)
+
+
+def frames_above_many(
+    encoding: str,
+    dim: int,
+    params: np.ndarray,
+    codes: np.ndarray,
+    queries: np.ndarray,
+    cutoffs: np.ndarray,
+    codebook: Codebook | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query rows, frame positions, scores) of every (query, frame) pair whose coded inner product
+    exceeds that query's cutoff, sorted by query then position: one matrix product over the codes
+    a piece at a time (for hundreds of queries a range search each costs more).
+
+    sq8 is not decoded: a code c of dimension d stands for vmin_d + (c + 0.5) * vdiff_d / 255, so a
+    frame's coded score is sum_d c_d * w_d + b with w = query * vdiff / 255 and
+    b = query . (vmin + vdiff / 510), the codes taken as they are (as float32)."""
+    queries = np.ascontiguousarray(np.asarray(queries, dtype=np.float32).reshape(-1, dim))
+    cutoffs = np.asarray(cutoffs, dtype=np.float32).reshape(1, -1)
+    weights, offsets = queries.T, None
+    if encoding == "sq8":
+        vmin, vdiff = params[:dim].astype(np.float64), params[dim:].astype(np.float64)
+        weights = np.ascontiguousarray((queries.astype(np.float64) * (vdiff / 255.0)).T.astype(np.float32))
+        offsets = (queries.astype(np.float64) @ (vmin + vdiff / 510.0)).astype(np.float32)[None, :]
+    rows, positions, found = [], [], []
+    for at in range(0, len(codes), MANY_PIECE):
+        piece = codes[at : at + MANY_PIECE]
+        if encoding == "f32":  # the raw floats: no copy
+            vectors = np.ascontiguousarray(piece).view(np.float32).reshape(len(piece), dim)
+        elif encoding == "sq8":
+            vectors = piece.astype(np.float32)
+        else:
+            vectors = decode(encoding, dim, params, piece, codebook)
+        piece_scores = vectors @ weights
+        if encoding == "sq8":
+            piece_scores += offsets
+        frame, query = np.nonzero(piece_scores > cutoffs)
+        rows.append(query)
+        positions.append(frame.astype(np.int64) + at)
+        found.append(piece_scores[frame, query])
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    row, position, score = np.concatenate(rows), np.concatenate(positions), np.concatenate(found)
+    order = np.lexsort((position, row))
+    return row[order].astype(np.int64), position[order], score[order]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pe_search.store.frame_codes import Codebook, decode, frames_above, score_error, scores
+from pe_search.store.frame_codes import Codebook, decode, frames_above, frames_above_many, score_error, scores
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,22 @@ class FrameSlice:
         # an exact code (error 0) decides every frame; no bound (None) decides none for certain
         unsure = np.flatnonzero(found <= cutoff + margin + error) if error else np.zeros(0, np.int64)
         return FrameScan(positions, found, unsure, error is not None)
+
+    def scan_many(self, queries: np.ndarray, cutoff: float, margin: float = 0.0) -> list[FrameScan]:
+        """`scan` for each row of `queries` at the same cut, as one matrix product over the slice
+        (for hundreds of labels at once): each answer holds the frames `scan` would return for that
+        query, with the same rule for `unsure`, each query with its own error bound."""
+        queries = np.asarray(queries, dtype=np.float32).reshape(len(queries), self.dim)
+        errors = [score_error(self.encoding, self.dim, self.params, query) for query in queries]
+        cutoffs = np.array([cutoff - margin - (error or 0.0) for error in errors], np.float64)
+        rows, positions, found = frames_above_many(
+            self.encoding, self.dim, self.params, self.codes, queries, cutoffs, self.codebook
+        )
+        bounds = np.searchsorted(rows, np.arange(len(queries) + 1))
+        scans = []
+        for row, error in enumerate(errors):
+            at, stop = bounds[row], bounds[row + 1]
+            row_found = found[at:stop].astype(np.float64)
+            unsure = np.flatnonzero(row_found <= cutoff + margin + error) if error else np.zeros(0, np.int64)
+            scans.append(FrameScan(positions[at:stop], row_found, unsure, error is not None))
+        return scans

@@ -24,9 +24,10 @@ from pe_search.store.reading import Reading
 from pe_search.store.searching import Searching
 from pe_search.store.space_index import SpaceIndex
 from pe_search.store.status import Reporting
+from pe_search.store.tag_access import TagAccess
 
 
-class LibraryStore(Opening, Reading, Searching, Reporting):
+class LibraryStore(Opening, Reading, Searching, Reporting, TagAccess):
     """Use `LibraryStore.open(...)`; close it (or use it as a context manager) when done."""
 
     def space_index(self, name: str) -> SpaceIndex | None:

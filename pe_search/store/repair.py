@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from pe_search.errors import Option
-from pe_search.store import checksums, scrub
+from pe_search.store import checksums, scrub, tags
 from pe_search.store.core import JOIN_CHUNK
 from pe_search.store.errors import LibraryDamagedError
 from pe_search.store.schema import IndexState, MediaFile, ScrubState, Segment, Vector, VectorChunk
@@ -44,6 +44,7 @@ class Repair(Writing):
             session.execute(delete(IndexState))
             session.execute(delete(VectorChunk))
             self.frames.drop_all(session)
+            tags.drop_all(session)
             session.execute(update(MediaFile).values(status="pending", error=None))
             if also is not None:
                 also(session)

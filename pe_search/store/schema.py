@@ -250,3 +250,58 @@ class SourceTimecodeRow(Base):
     start_seconds: Mapped[float] = mapped_column(Float)
     origin: Mapped[str] = mapped_column(String(8))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class TagVocabularyRow(Base):
+    """The vocabulary the library is tagged with (one row, id 1; issue 23): its name, digest and
+    labels as `pe_search.tagging` writes them, so later commands reuse it without the file."""
+
+    __tablename__ = "tag_vocabulary"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    digest: Mapped[str] = mapped_column(String(64))
+    labels: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class LabelEmbeddingRow(Base):
+    """Text embeddings of a vocabulary's prompts, computed once per model weights, vocabulary,
+    query embedding and prompt form: float32 (count, dim), little endian."""
+
+    __tablename__ = "label_embeddings"
+
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vocabulary: Mapped[str] = mapped_column(String(64), primary_key=True)
+    embedding: Mapped[str] = mapped_column(String(32), primary_key=True)
+    prompt: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    dim: Mapped[int] = mapped_column(Integer)
+    vectors: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TaggedFile(Base):
+    """A file's segment tags: for each clip segment of the tagged space in time order, the top
+    labels above the threshold as uint16 label ids then uint8 probabilities (p * 255), `width` per
+    segment (id 65535: none). `key` names the vocabulary and tagging rule they were computed with."""
+
+    __tablename__ = "tagged_files"
+
+    media_file_id: Mapped[int] = mapped_column(
+        ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    width: Mapped[int] = mapped_column(Integer)
+    segments: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FileTag(Base):
+    """A file's tag (label id in the recorded vocabulary) with its probability: the summary of its
+    segment tags the filters, facets and counts read."""
+
+    __tablename__ = "file_tags"
+
+    media_file_id: Mapped[int] = mapped_column(
+        ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    label_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    probability: Mapped[float] = mapped_column(Float)

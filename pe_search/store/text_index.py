@@ -1,6 +1,7 @@
 """Full-text search over the text media files carry: SQLite FTS5 inside the library database.
 
-Each piece of text is a row of `text_entries` (field: name, folder, tag, subtitle, text_file);
+Each piece of text is a row of `text_entries` (field: name, folder, tag, subtitle, text_file, and
+label: the file's tags of issue 23);
 FTS5's external-content table `text_fts` indexes it, kept in step by triggers (migration
 0003_text_search), so deleting a media file (its entries cascade) removes its text from the
 index in the same transaction. Moving a file rewrites its name and folder entries
@@ -22,7 +23,8 @@ from sqlalchemy.orm import Session
 from pe_search.store.filters import SearchFilter
 from pe_search.store.schema import FTS_TABLE, MediaFile, TextEntry, TextSource
 
-TEXT_FIELDS = ("name", "folder", "tag", "subtitle", "text_file")
+TEXT_FIELDS = ("name", "folder", "tag", "subtitle", "text_file", "label")
+TAG_LABEL_FIELD = "label"  # a file's tag labels (issue 23): written with its tags (store/tags.py), not here
 PATH_FIELDS = ("name", "folder")
 FOLDER_DEPTH = 3  # the last folders of a path say what it holds; /home/user/... says nothing
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
@@ -121,8 +123,11 @@ def fts_query(query: str) -> str | None:
 def replace_entries(
     session: Session, media_id: int, entries: list[TextEntryRecord], signature: str | None
 ) -> None:
-    """Replace every text entry of a file (and record what they were read from)."""
-    session.execute(delete(TextEntry).where(TextEntry.media_file_id == media_id))
+    """Replace every text entry of a file read from the file and beside it (and record what they
+    were read from); its tag labels stay, they follow its tags."""
+    session.execute(
+        delete(TextEntry).where(TextEntry.media_file_id == media_id, TextEntry.field != TAG_LABEL_FIELD)
+    )
     rows = [
         {
             "media_file_id": media_id,

@@ -21,7 +21,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from pe_search.media.timecode import SourceTimecode
-from pe_search.store import audio_prints, checksums, text_index, timecodes
+from pe_search.store import audio_prints, checksums, tags, text_index, timecodes
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
 from pe_search.store.frame_store import FrameStore
 from pe_search.store.layout import check_space_name
@@ -36,6 +36,7 @@ from pe_search.store.schema import (
     Vector,
     VectorChunk,
 )
+from pe_search.store.tags import FileTagsRecord
 from pe_search.store.text_index import TextEntryRecord
 from pe_search.store.vector_file import VectorFile
 
@@ -117,6 +118,13 @@ class WriteTransaction:
         """Keep the file's source timecode as the media layer read it (replacing any before)."""
         timecodes.put(self.session, media_id, timecode)
 
+    def set_tags(self, media_id: int, record: FileTagsRecord | None) -> None:
+        """Replace the file's tags with `record` (None: drop them; the next update tags it)."""
+        if record is None:
+            tags.drop(self.session, media_id)
+        else:
+            tags.put(self.session, media_id, record)
+
     def set_text(self, media_id: int, entries: Sequence[TextEntryRecord], signature: str | None) -> None:
         """Replace the file's text entries (full-text search); `signature`: what they were read from."""
         text_index.replace_entries(self.session, media_id, list(entries), signature)
@@ -162,8 +170,9 @@ class WriteTransaction:
         return [row[0] for row in result]
 
     def delete_segments(self, media_id: int) -> int:
-        """Delete a file's segments, their vectors and its frame blocks (before encoding it again)."""
+        """Delete a file's segments, their vectors, its frame blocks and its tags (before encoding it again)."""
         self.frame_spaces.update(self._sink.frames.remove(self.session, media_id))
+        tags.drop(self.session, media_id)  # tags come from the segments' vectors
         segment_ids = select(Segment.id).where(Segment.media_file_id == media_id).scalar_subquery()
         doomed = self.session.execute(
             select(Vector.space, Vector.vector_id).where(Vector.segment_id.in_(segment_ids))

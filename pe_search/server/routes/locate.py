@@ -18,7 +18,12 @@ def locate(request: LocateRequest, library: Annotated[ServedLibrary, Depends(ser
     path = library.file(request.file_id).path if request.file_id is not None else None
     with library.querying() as opened:
         spans = opened.locate(
-            request.q, path=path, threshold=request.threshold, min_duration=request.min_duration, k=request.k
+            request.q,
+            path=path,
+            threshold=request.threshold,
+            min_duration=request.min_duration,
+            k=request.k,
+            tag=request.tag,
         )
     ids: dict[str, int | None] = {}
     out = []

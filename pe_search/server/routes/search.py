@@ -57,9 +57,15 @@ def search(request: SearchRequest, library: Annotated[ServedLibrary, Depends(ser
             min_prob=request.min_prob,
             all_segments=request.all_segments,
             mode=request.mode,
+            tag=request.tag,
             **request.library_filters(),
         )
-    return SearchResponse(query=request.model_dump(mode="json"), hits=[hit_out(h) for h in hits])
+        counts = opened.facets(hits)
+    return SearchResponse(
+        query=request.model_dump(mode="json"),
+        hits=[hit_out(h) for h in hits],
+        facets={"tags": [{"label": c.label, "count": c.count} for c in counts]},
+    )
 
 
 def _stream_for(clip: UploadedClip, use: str | None, target: str | None) -> str:

@@ -2,7 +2,7 @@
 // Plain JavaScript, no build step. The URL holds the query (deep links; back/forward replay it).
 "use strict";
 
-const FIELDS = ["q", "target", "kind", "folder", "min_duration", "max_duration", "modified_after", "modified_before"];
+const FIELDS = ["q", "target", "kind", "folder", "min_duration", "max_duration", "modified_after", "modified_before", "tag"];
 const NUMBERS = new Set(["min_duration", "max_duration"]);
 const TOKEN_KEY = "pe-search-token";
 const RANGE_MIN_PIXELS = 6; // a press that moves less than this on a strip is a click (seek), more a range
@@ -66,8 +66,9 @@ function setForm(params) {
       $(`#${name}`).value = value;
     }
   }
-  const filtered = FIELDS.some((name) => !["q", "target"].includes(name) && params.get(name));
+  const filtered = FIELDS.some((name) => !["q", "target", "tag"].includes(name) && params.get(name));
   if (filtered) $("#filters").open = true;
+  showTagFilter(params.get("tag") || "");
 }
 
 function toParams(state) {
@@ -83,6 +84,7 @@ function filterBody(state) {
   for (const name of NUMBERS) if (state[name] !== "") body[name] = Number(state[name]);
   if (state.modified_after) body.modified_after = state.modified_after;
   if (state.modified_before) body.modified_before = state.modified_before;
+  if (state.tag) body.tag = state.tag; // the tag browser's filter (its narrower tags too: the server's)
   return body;
 }
 
@@ -96,6 +98,8 @@ function showState(kind, message) {
 
 function clearResults() {
   $("#export").hidden = true;
+  selectHit(null);
+  hideFacets();
   for (const player of document.querySelectorAll("#results audio, #results video")) player.pause();
   $("#results").replaceChildren();
 }
@@ -119,14 +123,18 @@ async function runSearch(state, push) {
     const url = `/?${toParams(state)}`;
     if (url !== location.pathname + location.search) history.pushState(state, "", url);
   }
-  if (!state.q) return showWelcome();
-  const body = { q: state.q, target: state.target || null, ...filterBody(state) };
+  showTagFilter(state.tag);
+  if (!state.q && !state.tag) return showWelcome();
+  const text = state.q || state.tag; // a tag alone: its name is the query, the filter does the rest
+  const body = { q: text, target: state.target || null, ...filterBody(state) };
   exportable = body;
-  await answer(state.q, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+  await answer(text, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }, null, state.tag);
 }
 
 async function runUpload(file) {
   exportable = null; // an uploaded example is not kept: its hits cannot be exported again
+  $("#tag").value = ""; // uploads are not filtered by tag: the filter goes rather than seem to apply
+  showTagFilter("");
   const state = formState();
   const form = new FormData();
   form.append("file", file, file.name || "clip");
@@ -146,7 +154,7 @@ async function runLike(hit, start, end) {
   const state = formState();
   const body = { like: { file_id: hit.file_id, start, end }, target: state.target || null, ...filterBody(state) };
   const example = `${hit.name} ${clock(start)}–${clock(end)}`;
-  await answer(null, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }, example);
+  await answer(null, "POST", "/api/search", { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } }, example, state.tag);
 }
 
 function clipUrl(hit, start = hit.start, end = hit.end) {
@@ -160,7 +168,7 @@ function clipName(hit, start = hit.start, end = hit.end) {
   return `${stem}-${start.toFixed(3)}-${end.toFixed(3)}${suffix}`;
 }
 
-async function answer(text, method, path, options, example = null) {
+async function answer(text, method, path, options, example = null, tag = "") {
   if (inFlight) inFlight.abort();
   const controller = new AbortController();
   inFlight = controller;
@@ -170,8 +178,8 @@ async function answer(text, method, path, options, example = null) {
   try {
     const data = await api(path, { method, ...options, signal: controller.signal });
     if (controller !== inFlight) return;
-    render(data.hits, text, example);
-    if (typeof options.body === "string") shown = { text, method, path, body: options.body, example, hits: hitSignature(data.hits) };
+    render(data.hits, text, example, data.facets, tag);
+    if (typeof options.body === "string") shown = { text, method, path, body: options.body, example, tag, hits: hitSignature(data.hits) };
   } catch (error) {
     if (error.name === "AbortError") return;
     showState("error", error.message);
@@ -180,9 +188,9 @@ async function answer(text, method, path, options, example = null) {
   }
 }
 
-function render(hits, text, example) {
+function render(hits, text, example, facets, tag) {
   clearResults();
-  const what = example ? `sounding or looking like ${example}` : `for “${text}”`;
+  const what = (example ? `sounding or looking like ${example}` : `for “${text}”`) + (tag ? ` tagged ${tag}` : "");
   if (!hits.length) {
     showState("none", `No results ${what}. Try other words, another target, or fewer filters.`);
     return;
@@ -191,6 +199,8 @@ function render(hits, text, example) {
   const list = $("#results");
   hits.forEach((hit, index) => list.append(hitItem(hit, index + 1, text)));
   for (const item of list.children) item.drawTimeline?.();
+  showFacets(facets);
+  selectHit(list.firstElementChild);
   $("#export").hidden = !exportable;
 }
 
@@ -213,7 +223,7 @@ async function refreshResults() {
   const signature = hitSignature(data.hits);
   if (signature === asked.hits) return;
   asked.hits = signature;
-  render(data.hits, asked.text, asked.example);
+  render(data.hits, asked.text, asked.example, data.facets, asked.tag);
 }
 
 // ---------------------------------------------------------------- export
@@ -259,6 +269,7 @@ function hitItem(hit, rank, text) {
   $(".name", item).textContent = hit.name;
   $(".when", item).textContent = `${clock(hit.start)} – ${clock(hit.end)}`;
   $(".path", item).textContent = hit.path;
+  showHitTags(item, hit);
   const probability = hit.probability;
   $(".prob-fill", item).style.width = probability == null ? "0" : `${(probability * 100).toFixed(1)}%`;
   $(".prob-text", item).textContent =
@@ -285,6 +296,7 @@ function hitItem(hit, rank, text) {
   player.addEventListener("timeupdate", () => {
     if (!free && player.currentTime >= hit.end) player.pause();
     movePlayhead();
+    item.fileView.move();
   });
   $(".player", item).append(player);
 
@@ -338,6 +350,7 @@ function hitItem(hit, rank, text) {
     for (const span of curve ? curve.spans : []) mark("span", span.start, span.end, `located: ${(span.probability * 100).toFixed(0)} %`);
     if (hit.moment) mark("moment", hit.moment.start, hit.moment.end, "best moment");
     movePlayhead();
+    item.fileView?.draw();
   };
   // a press on the strip: a click seeks there; a drag across it searches with that range
   const timeAt = (clientX) => {
@@ -370,11 +383,19 @@ function hitItem(hit, rank, text) {
       return;
     }
     $(".range", item).hidden = true;
-    free = true;
-    player.currentTime = start;
-    movePlayhead();
-    player.play().catch(() => {});
+    seek(start);
   });
+  // play on from `at`, past the hit's end (a click on the strip or on one of the file's events)
+  const seek = (at) => {
+    free = true;
+    player.currentTime = at;
+    movePlayhead();
+    item.fileView.move();
+    player.play().catch(() => {});
+  };
+  item.fileView = fileView(item, hit, player, seek);
+  item.addEventListener("focusin", () => selectHit(item));
+  item.addEventListener("click", () => selectHit(item));
   item.addEventListener("keydown", (event) => {
     if (event.key !== " " || event.target.closest("input, button, audio, video, select")) return;
     event.preventDefault();
@@ -433,6 +454,7 @@ function wire() {
     if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("#upload").click(); }
   });
   window.addEventListener("resize", () => { for (const item of $("#results").children) item.drawTimeline?.(); });
+  wireTags();
 }
 
 wire();
