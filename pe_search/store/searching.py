@@ -46,7 +46,10 @@ class Searching(StoreCore):
         query = (
             select(Segment.start_s, Segment.end_s, Vector.vector_id)
             .join(Vector, Vector.segment_id == Segment.id)
-            .where(Segment.media_file_id == media_id, Vector.space == space)
+            # `space || ''`: SQLite would otherwise walk every vector of the space by its primary
+            # key (space, vector_id) instead of the file's few segments (issue 24: 27 ms a call
+            # at 20,000 vectors, growing with the library).
+            .where(Segment.media_file_id == media_id, Vector.space.concat("") == space)
             .order_by(Segment.start_s)
         )
         if start is not None:
