@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from test_store_support import make_identity
 
-from pe_search.store import LibraryStore, MediaRecord, SearchFilter, TextEntryRecord
+from pe_search.store import LibraryStore, MediaRecord, SearchFilter, TextEntryRecord, text_ranking
 
 # Words FTS5's porter tokenizer keeps whole (no suffix to strip), so a match is the word itself.
 VOCABULARY = ["bark", "drum", "horn", "bell", "wind", "rain", "door", "gong", "harp", "lamp", "moth", "kelp"]
@@ -37,8 +37,8 @@ def entry_texts(rng: np.random.Generator) -> list[list[str]]:
     ]
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
+@pytest.fixture(scope="module", params=[text_ranking.RARE_ENTRIES, 60], ids=["as-shipped", "pruning"])
+def library(request, tmp_path_factory):
     """(store, {entry id: (path, text, status)}) with every tenth file failed."""
     texts = entry_texts(np.random.default_rng(5))
     directory = tmp_path_factory.mktemp("ranking") / "lib"
@@ -54,7 +54,11 @@ def library(tmp_path_factory):
             for text in pair:  # ids are given in insertion order on a fresh table
                 entries[next_id] = (path, text, status)
                 next_id += 1
-    yield store, entries
+    # "pruning": words in more than 60 entries together count as common, so most queries here take
+    # the path that scores only the rarer words' entries (as common words do at a million files)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(text_ranking, "RARE_ENTRIES", request.param)
+        yield store, entries
     store.close()
 
 
@@ -103,11 +107,13 @@ def test_every_match_in_bm25_order_with_its_words_marked(library, query):
         assert re.findall(r"\[(\w+)\]", match.snippet) == [w for w in text.split() if w in words]
 
 
-@pytest.mark.parametrize("limit", [1, 3, 10, 40])
-def test_top_k_is_the_head_of_the_whole_ranking(library, limit):
+@pytest.mark.parametrize("limit", [1, 3, 10, 40, 120])
+@pytest.mark.parametrize("query", ["bark harp", "drum moth", "horn kelp gong", "drum bark"])
+def test_top_k_is_the_head_of_the_whole_ranking(library, limit, query):
+    """Entries holding only the common word compete with the rare word's at the deeper limits."""
     store, entries = library
-    expected = kept(entries, bm25_ranking(entries, ["bark", "harp"]))[:limit]
-    found = store.search_text("bark harp", limit=limit)
+    expected = kept(entries, bm25_ranking(entries, query.split()))[:limit]
+    found = store.search_text(query, limit=limit)
     assert [(m.path, m.snippet.replace("[", "").replace("]", "")) for m in found] == [
         (entries[i][0], entries[i][1]) for i, _ in expected
     ]
@@ -130,3 +136,45 @@ def test_failed_files_never_come_back(library):
     found = store.search_text("bark drum horn bell wind rain door gong harp lamp moth kelp", limit=10_000)
     failed = {path for path, _, status in entries.values() if status == "failed"}
     assert found and not failed & {m.path for m in found}
+
+
+def test_pruning_never_scores_the_common_words_entries(library, monkeypatch):
+    """With a rare word strong enough, the full query (which scores every entry holding "bark",
+    more than half the library) is never run, and the answer is still the head of the ranking."""
+    store, entries = library
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 60)
+    run = []
+    original = text_ranking._rank
+    monkeypatch.setattr(
+        text_ranking, "_rank", lambda c, match, depth: run.append(match) or original(c, match, depth)
+    )
+    found = store.search_text("bark harp", limit=5)
+    assert '"bark" OR "harp"' not in run and '"harp"' in run
+    expected = kept(entries, bm25_ranking(entries, ["bark", "harp"]))[:5]
+    assert [m.rank for m in found] == pytest.approx([r for _, r in expected], rel=1e-9, abs=1e-9)
+
+
+def test_the_index_totals_are_read_as_fts5_keeps_them(library):
+    store, entries = library
+    with store._read_engine.connect() as connection:
+        rows, tokens = text_ranking._totals(connection)
+    assert (rows, tokens) == (len(entries), sum(len(text.split()) for _, text, _ in entries.values()))
+
+
+def test_entries_of_common_words_alone_still_win_when_they_score_higher(tmp_path, monkeypatch):
+    """Short entries holding only the common word outscore long ones holding the rare word: the
+    bound must let them in (scoring only the rare word's entries would miss every one)."""
+    texts = ["kelp gong harp lamp gong harp lamp gong"] * 30 + ["drum"] * 40 + ["gong harp lamp"] * 200
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        with store.write() as tx:
+            for index, text in enumerate(texts):
+                media_id = tx.upsert_media(
+                    MediaRecord(path=f"/x/{index:03d}.wav", size=1, mtime=0.0, status="indexed")
+                )
+                tx.set_text(media_id, [TextEntryRecord("tag", text, key="comment")], "test")
+        monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 35)  # kelp (30 entries) is rare, drum common
+        entries = {i + 1: (f"/x/{i:03d}.wav", text, "indexed") for i, text in enumerate(texts)}
+        expected = kept(entries, bm25_ranking(entries, ["kelp", "drum"]))[:10]
+        assert all(entries[i][1] == "drum" for i, _ in expected)  # the common word's entries lead
+        found = store.search_text("kelp drum", limit=10)
+    assert [m.path for m in found] == [entries[i][0] for i, _ in expected]

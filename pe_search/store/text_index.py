@@ -16,9 +16,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from sqlalchemy import Connection, column, delete, insert, literal_column, select, table
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
+from pe_search.store import text_ranking
 from pe_search.store.filters import SearchFilter
 from pe_search.store.schema import FTS_TABLE, MediaFile, TextEntry, TextSource
 
@@ -107,14 +108,19 @@ def path_entries(path: str) -> list[TextEntryRecord]:
     return entries
 
 
+def query_terms(query: str) -> list[str]:
+    """A user's words as the words to look for: lowercased, once each, stopwords left out unless
+    the query holds nothing else."""
+    terms = [w.lower() for w in words(query)]
+    kept = [w for w in terms if w not in STOPWORDS] or terms
+    return list(dict.fromkeys(kept))
+
+
 def fts_query(query: str) -> str | None:
     """A user's words as an FTS5 query: any of the words (BM25 ranks entries with more of them
     higher), each quoted so FTS5 syntax in the input is taken literally; None if no word is left."""
-    terms = [w.lower() for w in words(query)]
-    kept = [w for w in terms if w not in STOPWORDS] or terms
-    if not kept:
-        return None
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(kept))
+    terms = query_terms(query)
+    return text_ranking.expression(terms) if terms else None
 
 
 # ---------------------------------------------------------------------------------------- writing
@@ -170,24 +176,25 @@ def search(
     select files as they do for vectors (`levels` does not apply: text belongs to a file, not to a
     segment).
 
-    Ranking reads only the full-text index (entry ids and BM25, LIMIT inside FTS5), so no row of
-    `text_entries` or `media_files` is touched for a match that is not kept; when files the
+    Ranking reads only the full-text index (entry ids and BM25, `text_ranking`: exact, without
+    scoring every match of a common word), so no row of `text_entries` or `media_files` is
+    touched for a match that is not kept; when files the
     filters or the status leave out take places, the ranking is read again deeper. `highlight()`
     then runs only for the kept entries (issue 24: it used to run on every match; `_highlights`)."""
-    expression = fts_query(query)
-    if expression is None:
+    terms = query_terms(query)
+    if not terms:
         return []
     where = [MediaFile.status == "indexed"]
     if filters is not None:
         where += dataclasses.replace(filters, levels=None).conditions()
     depth = max(limit, 1) * RANK_OVERREAD
     while True:
-        ranked = _ranked(connection, expression, depth)
+        ranked = text_ranking.ranked(connection, terms, depth)
         kept = _kept(connection, ranked, where, limit)
         if len(kept) >= limit or len(ranked) < depth:
             break
         depth *= RANK_GROWTH
-    marked = _highlights(connection, expression, kept)
+    marked = _highlights(connection, text_ranking.expression(terms), kept)
     return [
         TextMatch(
             media_id=row.media_id,
@@ -209,19 +216,6 @@ def search(
 RANK_OVERREAD = 2  # entries ranked per entry wanted, for those the filters leave out
 RANK_GROWTH = 8  # how much deeper the ranking is read when that was not enough
 ROWS_PER_READ = 5000  # entry ids per statement (SQLite binds at most 32,766 parameters)
-_FTS = table(FTS_TABLE, column("rowid"))
-
-
-def _ranked(connection: Connection, expression: str, depth: int) -> list[tuple[int, float]]:
-    """The best `depth` entries (id, BM25), from the full-text index alone."""
-    rank = literal_column(f"bm25({FTS_TABLE})")
-    statement = (
-        select(_FTS.c.rowid, rank)
-        .where(literal_column(FTS_TABLE).op("MATCH")(expression))
-        .order_by(rank, _FTS.c.rowid)
-        .limit(depth)
-    )
-    return [(row[0], row[1]) for row in connection.execute(statement)]
 
 
 def _kept(connection: Connection, ranked: list[tuple[int, float]], where: list, limit: int) -> list:
