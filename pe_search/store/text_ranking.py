@@ -15,7 +15,8 @@ while scoring only the entries that hold a rarer word (the MaxScore idea of Turt
   these are the very scores the full query gives.
 - If the `depth`-th best of them scores above the common words' bound, no entry holding only
   common words can enter: that is the answer. Otherwise (every word common, or rare words too
-  weak) the full query ranks every match as before.
+  weak, or the rare words' entries too many to beat the common ones' bound) the full query ranks
+  every match as before.
 """
 
 from __future__ import annotations
@@ -40,15 +41,17 @@ def ranked(connection: Connection, terms: list[str], depth: int) -> list[tuple[i
     """The best `depth` entries holding any of `terms` as (entry id, FTS5 rank: minus BM25),
     best first, ties by entry id: exactly what ranking every match gives."""
     if len(terms) > 1:
-        counts = {t: _entries_with(connection, t) for t in terms}
-        by_count = sorted(terms, key=lambda t: counts[t])
+        # first how many entries each word holds, up to the budget: a word past it on its own
+        # is common, and if every word is, nothing can be pruned (no need to count them all)
+        probed = {t: _entries_with(connection, t, RARE_ENTRIES + 1) for t in terms}
         rare: list[str] = []
-        for term in by_count:
-            if sum(counts[t] for t in rare) + counts[term] > RARE_ENTRIES and rare:
+        for term in sorted(terms, key=lambda t: probed[t]):
+            if sum(probed[t] for t in rare) + probed[term] > RARE_ENTRIES:
                 break
             rare.append(term)
         common = [t for t in terms if t not in rare]
-        if common:
+        if rare and common:
+            counts = probed | {t: _entries_with(connection, t) for t in common}
             found = _pruned(connection, rare, common, counts, depth)
             if found is not None:
                 return found
@@ -63,7 +66,9 @@ def _pruned(
     if not rows:
         return None
     bound = sum(_word_bound(rows, counts[t], tokens / rows) for t in common)
-    scores = dict(_rank(connection, expression(rare), None))
+    # an entry without a common word scores its rare words' part alone, so only the best `depth`
+    # of those can be among the best `depth` in all; those with one score higher, all are read
+    scores = dict(_rank(connection, expression(rare), depth))
     scores.update(_rank(connection, f"({expression(rare)}) AND ({expression(common)})", None))
     best = sorted(scores.items(), key=lambda pair: (pair[1], pair[0]))[:depth]
     if len(best) < depth or -best[-1][1] <= bound:
@@ -85,11 +90,10 @@ def _rank(connection: Connection, match: str, depth: int | None) -> list[tuple[i
     return [(row[0], row[1]) for row in connection.exec_driver_sql(sql, (match,))]
 
 
-def _entries_with(connection: Connection, term: str) -> int:
-    """How many entries hold the word (what FTS5's idf counts)."""
-    return connection.exec_driver_sql(
-        f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", (expression([term]),)
-    ).scalar_one()
+def _entries_with(connection: Connection, term: str, most: int | None = None) -> int:
+    """How many entries hold the word (what FTS5's idf counts), counting at most `most`."""
+    found = f"SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?" + (f" LIMIT {int(most)}" if most else "")
+    return connection.exec_driver_sql(f"SELECT count(*) FROM ({found})", (expression([term]),)).scalar_one()
 
 
 def _totals(connection: Connection) -> tuple[int, int]:
