@@ -149,3 +149,25 @@ def test_pagination_and_mode_errors(engine):
         _search(engine, "door", mode="fuzzy")
     with pytest.raises(QueryError, match="--mode text needs TEXT"):
         hybrid.check_mode("text", None)
+
+
+def test_text_only_hits_are_scored_on_their_own_stretch_in_one_read(engine, monkeypatch):
+    """A cue is scored against the clips overlapping it, not the file's best clip; the page's
+    text-only files are read together (issue 24), not one read per file."""
+    _add(engine.store, "/m/video/pier.mp4", "video", [(0.0, 60.0, -0.3), (60.0, 120.0, 0.2)],
+         [TextEntryRecord("subtitle", "a gull cries", key="pier.srt", start=10.0, end=12.0)])  # fmt: skip
+    engine.refresh()
+    per_file = []
+    original = engine.store.segment_vectors
+    monkeypatch.setattr(
+        engine.store, "segment_vectors", lambda *a, **k: per_file.append(a) or original(*a, **k)
+    )
+    (cue,) = _search(engine, "gull", mode="text", k=5)
+    assert (cue.start, cue.end) == (10.0, 12.0)
+    assert cue.why.vector_probability == pytest.approx(probability(-0.3), rel=1e-4)  # not 0.2's
+    hits = _search(engine, "sfx", mode="text", k=20)  # every fx file and the door, by folder
+    assert len(hits) == FX + 1
+    assert {h.path: h.why.vector_probability for h in hits}[DOOR] == pytest.approx(
+        probability(-0.5), rel=1e-4
+    )
+    assert per_file == []

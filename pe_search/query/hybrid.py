@@ -29,7 +29,7 @@ from pe_search.query.fusion import reciprocal_rank_fusion
 from pe_search.query.modes import DEFAULT_MODE, MODES
 from pe_search.query.results import Hit, WhyMatched
 from pe_search.query.routes import DEFAULT_TARGETS, TEXT, QueryError, Route, route
-from pe_search.store import SearchFilter, TextMatch
+from pe_search.store import SearchFilter, SegmentVectors, TextMatch
 
 VECTOR_DEPTH = 50  # vector hits fused (at least offset + k)
 TEXT_ENTRY_DEPTH = 200  # text entries read (several may belong to one file)
@@ -75,8 +75,10 @@ def search(
     text_hits = _text_hits(engine, text, max(need * 4, TEXT_ENTRY_DEPTH), all_segments, filters)
     if mode == "text":
         page = text_hits[offset:need]
+        stored = _stored_segments(engine, routes, vectors, [t.match.media_id for t in page])
         return [
-            _text_only(engine, routes, vectors, t, offset + i + 1, "text", None) for i, t in enumerate(page)
+            _text_only(engine, routes, vectors, t, offset + i + 1, "text", None, stored)
+            for i, t in enumerate(page)
         ]
     vector_hits = engine.search(
         kind, vectors, targets, max(need, VECTOR_DEPTH), 0, min_prob, all_segments, filters, localise=False
@@ -84,11 +86,13 @@ def search(
     by_key = {_vector_key(h, all_segments): (rank, h) for rank, h in enumerate(vector_hits, start=1)}
     texts = {t.key: (rank, t) for rank, t in enumerate(text_hits, start=1)}
     fused = reciprocal_rank_fusion(list(by_key), list(texts))[offset:need]
+    text_only = [texts[item.key][1].match.media_id for item in fused if item.vector_rank is None]
+    stored = _stored_segments(engine, routes, vectors, text_only)
     page = []
     for item in fused:
         if item.vector_rank is None:
             _, found = texts[item.key]
-            hit = _text_only(engine, routes, vectors, found, item.text_rank, "hybrid", item.score)
+            hit = _text_only(engine, routes, vectors, found, item.text_rank, "hybrid", item.score, stored)
             if _passes(engine, hit, min_prob):
                 page.append(hit)
             continue
@@ -156,13 +160,15 @@ def _text_only(
     rank: int | None,
     mode: str,
     fused: float | None,
+    stored: _Stored,
 ) -> Hit:
     """A hit the text side found: the cue's time (or the whole file), and what the model makes of
     that stretch (its best segment there), so `why` shows the vector probability too."""
     match = found.match
     start, end, level = _span(match)
     why = _why_text(found, rank, mode, fused)
-    best = _best_segment(engine, routes, vectors, match.media_id, start if level == "subtitle" else None, end)
+    window = start if level == "subtitle" else None
+    best = _best_segment(engine, routes, vectors, match.media_id, window, end, stored)
     score, probability, space, target = best if best else (0.0, None, None, "text")
     why = replace(why, vector_probability=probability, vector_score=score if best else None)
     return Hit(
@@ -188,6 +194,7 @@ def _best_segment(
     media_id: int,
     start: float | None,
     end: float | None,
+    stored: _Stored,
 ) -> tuple[float, float | None, str | None, str] | None:
     """(score, probability, calibration space, target) of the file's best clip segment over the
     routes (inside [start, end] when given); None when it has no vectors to score."""
@@ -197,7 +204,15 @@ def _best_segment(
             continue
         if not vectors.can_give(r.embedding):
             continue
-        found = engine.store.segment_vectors(media_id, r.target, start, end if start is not None else None)
+        found = stored.get(r.target, {}).get(media_id)
+        if found is None:  # frames kept as blocks, read for the window alone
+            found = engine.store.segment_vectors(
+                media_id, r.target, start, end if start is not None else None
+            )
+        elif start is not None:  # the segments overlapping [start, end], as segment_vectors reads them
+            inside = (found.ends > start) & (found.starts < end)
+            found = replace(found, starts=found.starts[inside], ends=found.ends[inside],
+                            vectors=found.vectors[inside], vector_ids=found.vector_ids[inside])  # fmt: skip
         if not len(found):
             continue
         score = float(np.max(found.vectors @ vectors[r.embedding]))
@@ -207,6 +222,23 @@ def _best_segment(
         if best is None or (probability or score) > (best[1] or best[0]):
             best = candidate
     return best
+
+
+_Stored = dict[str, dict[int, SegmentVectors]]  # target -> media id -> its clip segments' vectors
+
+
+def _stored_segments(
+    engine: QueryEngine, routes: list[Route], vectors: QueryVectors, media_ids: list[int]
+) -> _Stored:
+    """The clip segments' vectors of the page's text-only files, one read per route's space
+    (issue 24: one read per file and space was ten reads a page)."""
+    if not media_ids:
+        return {}
+    return {
+        r.target: engine.store.files_segment_vectors(list(dict.fromkeys(media_ids)), r.target)
+        for r in routes
+        if engine.spaces.get(r.target) and vectors.can_give(r.embedding)
+    }
 
 
 def _both(

@@ -180,6 +180,8 @@ class ScrubState(Base):
 
 # Filtered search narrows by media kind and date together.
 Index("ix_media_files_kind_mtime", MediaFile.kind, MediaFile.mtime)
+# The status report counts files by status and lists the failed ones by path (migration 0009).
+Index("ix_media_files_status_path", MediaFile.status, MediaFile.path)
 
 
 class TextEntry(Base):

@@ -46,7 +46,10 @@ class Searching(StoreCore):
         query = (
             select(Segment.start_s, Segment.end_s, Vector.vector_id)
             .join(Vector, Vector.segment_id == Segment.id)
-            .where(Segment.media_file_id == media_id, Vector.space == space)
+            # `space || ''`: SQLite would otherwise walk every vector of the space by its primary
+            # key (space, vector_id) instead of the file's few segments (issue 24: 27 ms a call
+            # at 20,000 vectors, growing with the library).
+            .where(Segment.media_file_id == media_id, Vector.space.concat("") == space)
             .order_by(Segment.start_s)
         )
         if start is not None:
@@ -65,6 +68,40 @@ class Searching(StoreCore):
             vectors,
             ids,
         )
+
+    def files_segment_vectors(self, media_ids: list[int], space: str) -> dict[int, SegmentVectors]:
+        """Every clip segment's vector of `space` for these files, by media id (one read for all;
+        each file's by start time). Files with none there are left out: frames kept as blocks are
+        read per file and window by `segment_vectors`."""
+        if not media_ids:
+            return {}
+        rows = []
+        with self._read_engine.connect() as connection:
+            for first in range(0, len(media_ids), JOIN_CHUNK):
+                rows += connection.execute(
+                    select(Segment.media_file_id, Segment.start_s, Segment.end_s, Vector.vector_id)
+                    .join(Vector, Vector.segment_id == Segment.id)
+                    .where(  # `space || ''`: by the files' segments, as in segment_vectors
+                        Segment.media_file_id.in_(media_ids[first : first + JOIN_CHUNK]),
+                        Vector.space.concat("") == space,
+                    )
+                    .order_by(Segment.media_file_id, Segment.start_s)
+                ).all()
+        if not rows:
+            return {}
+        ids = np.asarray([r[3] for r in rows], dtype=np.int64)
+        vectors = self.vectors(space, ids)
+        owners = np.asarray([r[0] for r in rows], dtype=np.int64)
+        found = {}
+        for media_id in dict.fromkeys(owners.tolist()):
+            at = np.flatnonzero(owners == media_id)
+            found[media_id] = SegmentVectors(
+                np.asarray([rows[i][1] for i in at], dtype=np.float64),
+                np.asarray([rows[i][2] for i in at], dtype=np.float64),
+                vectors[at],
+                ids[at],
+            )
+        return found
 
     def search_ids(
         self, space: str, queries: np.ndarray, k: int = 10, filters: SearchFilter | None = None

@@ -17,9 +17,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from sqlalchemy import Connection, column, delete, func, insert, literal_column, select, table
+from sqlalchemy import Connection, and_, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from pe_search.store import text_ranking
 from pe_search.store.filters import SearchFilter
 from pe_search.store.schema import FTS_TABLE, MediaFile, TextEntry, TextSource
 
@@ -109,14 +110,19 @@ def path_entries(path: str) -> list[TextEntryRecord]:
     return entries
 
 
+def query_terms(query: str) -> list[str]:
+    """A user's words as the words to look for: lowercased, once each, stopwords left out unless
+    the query holds nothing else."""
+    terms = [w.lower() for w in words(query)]
+    kept = [w for w in terms if w not in STOPWORDS] or terms
+    return list(dict.fromkeys(kept))
+
+
 def fts_query(query: str) -> str | None:
     """A user's words as an FTS5 query: any of the words (BM25 ranks entries with more of them
     higher), each quoted so FTS5 syntax in the input is taken literally; None if no word is left."""
-    terms = [w.lower() for w in words(query)]
-    kept = [w for w in terms if w not in STOPWORDS] or terms
-    if not kept:
-        return None
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(kept))
+    terms = query_terms(query)
+    return text_ranking.expression(terms) if terms else None
 
 
 # ---------------------------------------------------------------------------------------- writing
@@ -171,52 +177,136 @@ def signatures(connection: Connection) -> dict[int, str]:
 def search(
     connection: Connection, query: str, limit: int, filters: SearchFilter | None = None
 ) -> list[TextMatch]:
-    """Up to `limit` matching entries of indexed files, best BM25 first. Filters select files as
-    they do for vectors (`levels` does not apply: text belongs to a file, not to a segment)."""
-    expression = fts_query(query)
-    if expression is None:
+    """Up to `limit` matching entries of indexed files, best BM25 first (ties by entry id). Filters
+    select files as they do for vectors (`levels` does not apply: text belongs to a file, not to a
+    segment).
+
+    Ranking reads only the full-text index (entry ids and BM25, `text_ranking`: exact, without
+    scoring every match of a common word), so no row of `text_entries` or `media_files` is
+    touched for a match that is not kept; when files the
+    filters or the status leave out take places, the ranking is read again deeper. `highlight()`
+    then runs only for the kept entries (issue 24: it used to run on every match; `_highlights`)."""
+    terms = query_terms(query)
+    if not terms:
         return []
     where = [MediaFile.status == "indexed"]
     if filters is not None:
         where += dataclasses.replace(filters, levels=None).conditions()
-    fts = table(FTS_TABLE, column("rowid"))
-    statement = (
-        select(
-            MediaFile.id,
-            MediaFile.path,
-            MediaFile.kind,
-            MediaFile.duration,
-            TextEntry.field,
-            TextEntry.key,
-            TextEntry.start_s,
-            TextEntry.end_s,
-            func.highlight(literal_column(FTS_TABLE), 0, MARK_OPEN, MARK_CLOSE),
-            literal_column(f"bm25({FTS_TABLE})").label("rank"),
-        )
-        .select_from(fts)
-        .join(TextEntry, TextEntry.id == fts.c.rowid)
-        .join(MediaFile, MediaFile.id == TextEntry.media_file_id)
-        .where(literal_column(FTS_TABLE).op("MATCH")(expression), *where)
-        .order_by(literal_column("rank"))
-        .limit(limit)
-    )
-    rows = connection.execute(statement).all()
+    depth = max(limit, 1) * RANK_OVERREAD
+    while True:
+        ranked = text_ranking.ranked(connection, terms, depth)
+        kept = _kept(connection, ranked, where, limit)
+        if len(kept) >= limit or len(ranked) < depth:
+            break
+        depth *= RANK_GROWTH
+    marked = _highlights(connection, text_ranking.expression(terms), kept)
     return [
         TextMatch(
-            media_id=row[0],
-            path=row[1],
-            kind=row[2],
-            duration=row[3],
-            field=row[4],
-            key=row[5],
-            start=row[6],
-            end=row[7],
-            snippet=_snippet(row[8]),
-            matched_words=_marked(row[8]),
-            rank=float(row[9]),
+            media_id=row.media_id,
+            path=row.path,
+            kind=row.kind,
+            duration=row.duration,
+            field=row.field,
+            key=row.key,
+            start=row.start_s,
+            end=row.end_s,
+            snippet=_snippet(marked[row.entry_id]),
+            matched_words=_marked(marked[row.entry_id]),
+            rank=float(row.rank),
         )
-        for row in rows
+        for row in kept
     ]
+
+
+RANK_OVERREAD = 2  # entries ranked per entry wanted, for those the filters leave out
+RANK_GROWTH = 8  # how much deeper the ranking is read when that was not enough
+ROWS_PER_READ = 5000  # entry ids per statement (SQLite binds at most 32,766 parameters)
+
+
+def _kept(connection: Connection, ranked: list[tuple[int, float]], where: list, limit: int) -> list:
+    """The ranked entries of files the conditions keep, best first, at most `limit` (read a
+    slice of the ranking at a time, so a deep ranking stays within SQLite's bound parameters)."""
+    kept: list[_RankedRow] = []
+    for first in range(0, len(ranked), ROWS_PER_READ):
+        ranks = dict(ranked[first : first + ROWS_PER_READ])
+        rows = connection.execute(
+            select(
+                TextEntry.id,
+                MediaFile.id,
+                MediaFile.path,
+                MediaFile.kind,
+                MediaFile.duration,
+                TextEntry.field,
+                TextEntry.key,
+                TextEntry.start_s,
+                TextEntry.end_s,
+                TextEntry.text,
+            )
+            .join(MediaFile, MediaFile.id == TextEntry.media_file_id)
+            # the file conditions inside coalesce(): SQLite then reads the ranked entries by id and
+            # their files by id, never an index on status, kind or path (at 1M files it chose
+            # ix_media_files_status_path and walked every indexed file: a minute a query)
+            .where(TextEntry.id.in_(list(ranks)), func.coalesce(and_(*where), False))
+        ).all()
+        rows.sort(key=lambda row: (ranks[row[0]], row[0]))
+        kept += [_RankedRow(*row, rank=ranks[row[0]]) for row in rows]
+        if len(kept) >= limit:
+            break
+    return kept[:limit]
+
+
+@dataclass(frozen=True)
+class _RankedRow:
+    entry_id: int
+    media_id: int
+    path: str
+    kind: str
+    duration: float | None
+    field: str
+    key: str | None
+    start_s: float | None
+    end_s: float | None
+    text: str
+    rank: float
+
+
+def _highlights(connection: Connection, expression: str, kept: list[_RankedRow]) -> dict[int, str]:
+    """Each kept entry's text with its matched tokens marked, by entry id.
+
+    FTS5's `highlight()` over the library's table would have to find each kept entry in the
+    posting lists of every query word again (a common word's list is most of the index); instead
+    the kept entries are copied into a scratch FTS5 table of this connection's temp schema with
+    the library's own tokenizer and the same expression marks them there: the same tokens, the
+    same marks, at a cost that grows with the kept entries only."""
+    if not kept:
+        return {}
+    _make_scratch_table(connection)
+    connection.exec_driver_sql(f"DELETE FROM temp.{SCRATCH}")
+    connection.exec_driver_sql(
+        f"INSERT INTO temp.{SCRATCH}(rowid, text) VALUES (?, ?)", [(row.entry_id, row.text) for row in kept]
+    )
+    marked = connection.exec_driver_sql(
+        f"SELECT rowid, highlight({SCRATCH}, 0, ?, ?) FROM temp.{SCRATCH} WHERE {SCRATCH} MATCH ?",
+        (MARK_OPEN, MARK_CLOSE, expression),
+    ).all()
+    connection.exec_driver_sql(f"DELETE FROM temp.{SCRATCH}")
+    return dict(marked)
+
+
+SCRATCH = "pe_search_kept_text"
+_TOKENIZE = re.compile(r"tokenize\s*=\s*('(?:[^']|'')*'|\"[^\"]*\")", re.I)
+
+
+def _make_scratch_table(connection: Connection) -> None:
+    """Make (once per connection) the scratch FTS5 table, tokenized as the library's own."""
+    exists = connection.exec_driver_sql("SELECT 1 FROM temp.sqlite_master WHERE name = ?", (SCRATCH,)).first()
+    if exists is None:
+        definition = connection.exec_driver_sql(
+            "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?", (FTS_TABLE,)
+        ).scalar_one()
+        found = _TOKENIZE.search(definition)
+        tokenize = f", tokenize={found.group(1)}" if found else ""
+        connection.exec_driver_sql(f"CREATE VIRTUAL TABLE temp.{SCRATCH} USING fts5(text{tokenize})")
 
 
 def _marked(highlighted: str) -> tuple[str, ...]:

@@ -1,0 +1,180 @@
+"""The text side's results stay what BM25 says they are (issue 24: ranking reads the full-text
+index alone and only kept entries are highlighted).
+
+The library holds generated text whose matches are known: every entry is a few words from a
+small vocabulary of words the Porter stemmer leaves as they are, so which entries hold which
+query words is worked out here by splitting on spaces, and each entry's BM25 by FTS5's
+documented formula (k1 = 1.2, b = 0.75, idf = ln((N - n + 0.5) / (n + 0.5)), at least 1e-6),
+computed by hand from those counts (a word in more than half the entries gets FTS5's floor idf
+of 1e-6: such scores are compared to 1e-9). The store must return exactly the entries holding a query
+word, best BM25 first (ties by entry id), each with exactly its query words marked.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from test_store_support import make_identity
+
+from pe_search.store import LibraryStore, MediaRecord, SearchFilter, TextEntryRecord, text_ranking
+
+# Words FTS5's porter tokenizer keeps whole (no suffix to strip), so a match is the word itself.
+VOCABULARY = ["bark", "drum", "horn", "bell", "wind", "rain", "door", "gong", "harp", "lamp", "moth", "kelp"]
+FILES = 240
+K1, B = 1.2, 0.75
+
+
+def entry_texts(rng: np.random.Generator) -> list[list[str]]:
+    """Per file: two entries of 1-5 words each, drawn with skewed frequencies (bark is common)."""
+    weights = 1.0 / np.arange(1, len(VOCABULARY) + 1)
+    weights /= weights.sum()
+    return [
+        [" ".join(rng.choice(VOCABULARY, size=int(rng.integers(1, 6)), p=weights)) for _ in range(2)]
+        for _ in range(FILES)
+    ]
+
+
+@pytest.fixture(scope="module", params=[text_ranking.RARE_ENTRIES, 60], ids=["as-shipped", "pruning"])
+def library(request, tmp_path_factory):
+    """(store, {entry id: (path, text, status)}) with every tenth file failed."""
+    texts = entry_texts(np.random.default_rng(5))
+    directory = tmp_path_factory.mktemp("ranking") / "lib"
+    store = LibraryStore.open(directory, make_identity())
+    entries: dict[int, tuple[str, str, str]] = {}
+    next_id = 1
+    with store.write() as tx:
+        for index, pair in enumerate(texts):
+            status = "failed" if index % 10 == 9 else "indexed"
+            path = f"/lib/{'a' if index < FILES // 2 else 'b'}/file{index:03d}.wav"
+            media_id = tx.upsert_media(MediaRecord(path=path, size=1, mtime=0.0, status=status, duration=5.0))
+            tx.set_text(media_id, [TextEntryRecord("tag", text, key="comment") for text in pair], "test")
+            for text in pair:  # ids are given in insertion order on a fresh table
+                entries[next_id] = (path, text, status)
+                next_id += 1
+    # "pruning": words in more than 60 entries together count as common, so most queries here take
+    # the path that scores only the rarer words' entries (as common words do at a million files)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(text_ranking, "RARE_ENTRIES", request.param)
+        yield store, entries
+    store.close()
+
+
+def bm25_ranking(entries: dict[int, tuple[str, str, str]], query_words: list[str]) -> list[tuple[int, float]]:
+    """(entry id, FTS5-style rank: minus the BM25 score) of every entry holding a query word,
+    best first, by FTS5's formula over every entry of the library (failed files' too)."""
+    tokens = {entry_id: text.split() for entry_id, (_, text, _) in entries.items()}
+    rows = len(tokens)
+    average = sum(len(t) for t in tokens.values()) / rows
+    ranking = []
+    for entry_id, words in tokens.items():
+        score = 0.0
+        for word in query_words:
+            hits = sum(1 for t in tokens.values() if word in t)
+            idf = max(math.log((rows - hits + 0.5) / (hits + 0.5)), 1e-6) if hits else 0.0
+            freq = words.count(word)
+            score += idf * freq * (K1 + 1) / (freq + K1 * (1 - B + B * len(words) / average))
+        if any(word in words for word in query_words):
+            ranking.append((entry_id, -score))
+    # equal scores (to nine significant digits: float noise) in entry id order, as the store breaks ties
+    return sorted(ranking, key=lambda pair: (float(f"{pair[1]:.9g}"), pair[0]))
+
+
+def kept(entries, ranking, keep=lambda path, status: status == "indexed"):
+    return [
+        (entry_id, rank) for entry_id, rank in ranking if keep(entries[entry_id][0], entries[entry_id][2])
+    ]
+
+
+@pytest.mark.parametrize("query", ["bark", "gong kelp", "bark drum moth", "horn the lamp"])
+def test_every_match_in_bm25_order_with_its_words_marked(library, query):
+    store, entries = library
+    words = [w for w in query.split() if w != "the"]  # "the" is a stopword
+    expected = kept(entries, bm25_ranking(entries, words))
+    found = store.search_text(query, limit=10_000)
+    by_text = {(entries[i][0], entries[i][1]) for i, _ in expected}
+    assert {(m.path, m.snippet.replace("[", "").replace("]", "")) for m in found} == by_text
+    assert len(found) == len(expected)
+    assert [m.rank for m in found] == pytest.approx([rank for _, rank in expected], rel=1e-9, abs=1e-9)
+    for match, (entry_id, _) in zip(found, expected, strict=True):
+        path, text, _ = entries[entry_id]
+        assert match.path == path
+        present = [w for w in dict.fromkeys(text.split()) if w in words]
+        assert match.matched_words == tuple(present)
+        # every occurrence of a query word marked, nothing else
+        assert re.findall(r"\[(\w+)\]", match.snippet) == [w for w in text.split() if w in words]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10, 40, 120])
+@pytest.mark.parametrize("query", ["bark harp", "drum moth", "horn kelp gong", "drum bark"])
+def test_top_k_is_the_head_of_the_whole_ranking(library, limit, query):
+    """Entries holding only the common word compete with the rare word's at the deeper limits."""
+    store, entries = library
+    expected = kept(entries, bm25_ranking(entries, query.split()))[:limit]
+    found = store.search_text(query, limit=limit)
+    assert [(m.path, m.snippet.replace("[", "").replace("]", "")) for m in found] == [
+        (entries[i][0], entries[i][1]) for i, _ in expected
+    ]
+
+
+def test_a_narrow_filter_reads_the_ranking_deeper(library):
+    """Files the filter keeps may rank anywhere: the top-k among them still comes back whole."""
+    store, entries = library
+    wanted = {f"/lib/b/file{i:03d}.wav" for i in (201, 203, 231, 233)}  # the glob below
+    ranking = bm25_ranking(entries, ["bark"])
+    expected = kept(entries, ranking, lambda path, status: status == "indexed" and path in wanted)
+    assert expected and ranking.index(expected[0]) > 20  # they are not near the top
+    found = store.search_text("bark", limit=5, filters=SearchFilter(path_glob="/lib/b/file2[03][13].wav"))
+    assert [m.path for m in found] == [entries[i][0] for i, _ in expected][:5]
+    assert [m.rank for m in found] == pytest.approx([r for _, r in expected][:5], rel=1e-9, abs=1e-9)
+
+
+def test_failed_files_never_come_back(library):
+    store, entries = library
+    found = store.search_text("bark drum horn bell wind rain door gong harp lamp moth kelp", limit=10_000)
+    failed = {path for path, _, status in entries.values() if status == "failed"}
+    assert found and not failed & {m.path for m in found}
+
+
+def test_pruning_never_scores_the_common_words_entries(library, monkeypatch):
+    """With a rare word strong enough, the full query (which scores every entry holding "bark",
+    more than half the library) is never run, and the answer is still the head of the ranking."""
+    store, entries = library
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 60)
+    run = []
+    original = text_ranking._rank
+    monkeypatch.setattr(
+        text_ranking, "_rank", lambda c, match, depth: run.append(match) or original(c, match, depth)
+    )
+    found = store.search_text("bark harp", limit=5)
+    assert '"bark" OR "harp"' not in run and '"harp"' in run
+    expected = kept(entries, bm25_ranking(entries, ["bark", "harp"]))[:5]
+    assert [m.rank for m in found] == pytest.approx([r for _, r in expected], rel=1e-9, abs=1e-9)
+
+
+def test_the_index_totals_are_read_as_fts5_keeps_them(library):
+    store, entries = library
+    with store._read_engine.connect() as connection:
+        rows, tokens = text_ranking._totals(connection)
+    assert (rows, tokens) == (len(entries), sum(len(text.split()) for _, text, _ in entries.values()))
+
+
+def test_entries_of_common_words_alone_still_win_when_they_score_higher(tmp_path, monkeypatch):
+    """Short entries holding only the common word outscore long ones holding the rare word: the
+    bound must let them in (scoring only the rare word's entries would miss every one)."""
+    texts = ["kelp gong harp lamp gong harp lamp gong"] * 30 + ["drum"] * 40 + ["gong harp lamp"] * 200
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        with store.write() as tx:
+            for index, text in enumerate(texts):
+                media_id = tx.upsert_media(
+                    MediaRecord(path=f"/x/{index:03d}.wav", size=1, mtime=0.0, status="indexed")
+                )
+                tx.set_text(media_id, [TextEntryRecord("tag", text, key="comment")], "test")
+        monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 35)  # kelp (30 entries) is rare, drum common
+        entries = {i + 1: (f"/x/{i:03d}.wav", text, "indexed") for i, text in enumerate(texts)}
+        expected = kept(entries, bm25_ranking(entries, ["kelp", "drum"]))[:10]
+        assert all(entries[i][1] == "drum" for i, _ in expected)  # the common word's entries lead
+        found = store.search_text("kelp drum", limit=10)
+    assert [m.path for m in found] == [entries[i][0] for i, _ in expected]
