@@ -169,6 +169,14 @@ def test_timeline_shows_the_heat_and_a_click_seeks_there(browser, site, media, t
     browser.get(f"{site}/?{httpx.QueryParams({'q': synth.caption(event.sound), 'folder': folder})}")
     wait_for_state(browser, "done")
     WebDriverWait(browser, WAIT).until(lambda d: all(p["curve"] for p in players(d)))
+    # The selected hit's file view (waveform, events) fills in after the results: let it settle, so
+    # the strips below it are where they will stay when the click lands.
+    WebDriverWait(browser, WAIT).until(
+        lambda d: d.execute_script(
+            "const hit = document.querySelector('#results .hit.selected');"
+            "return !hit || Boolean(hit.dataset.wave && hit.dataset.events);"
+        )
+    )
     take_id = next(
         f["id"]
         for f in httpx.get(f"{site}/api/files", params={"limit": 1000}).json()["files"]
