@@ -61,8 +61,10 @@ def test_a_block_reads_back_whole_and_as_a_slice(tmp_path, identity):
         status = store.status().frames["audio_frame"]
         assert status.frames == 500 and status.blocks == 1 and status.dead_bytes == 0
         assert status.live_bytes == status.file_bytes
-        # one byte per dimension and frame, plus the header and the block's ranges
-        assert 500 * DIM <= status.live_bytes <= 500 * DIM + 64 + 8 * DIM + 64
+        # one byte per dimension and frame, plus the header, the block's ranges and the bounds of
+        # its 32 pieces of 16 frames (a coded centroid and a float32 radius each)
+        bounds = 32 * (DIM + 4)
+        assert 500 * DIM + bounds <= status.live_bytes <= 500 * DIM + 64 + 8 * DIM + bounds + 64
     with LibraryStore.open(tmp_path / "lib", readonly=True) as reader:
         again = reader.frame_slice(media.id, "audio_frame")
         np.testing.assert_array_equal(again.codes, whole.codes)

@@ -154,26 +154,53 @@ def _flat_codes_index(encoding: str, dim: int, params: np.ndarray, codebook: Cod
     return index
 
 
-def _load_codes(index: faiss.Index, codes: np.ndarray) -> None:
-    size = codes.size
+def _load_codes(index: faiss.Index, codes: np.ndarray, runs: list[tuple[int, int]]) -> int:
+    """Copy the codes of `runs` (row ranges of `codes`) back to back into the index; their rows."""
+    rows = sum(stop - start for start, stop in runs)
+    size = rows * codes.shape[1]
     if index.codes.size() < size:
         index.codes.resize(size)
     target = faiss.rev_swig_ptr(index.codes.data(), size)
-    target[:] = codes.reshape(-1)
-    index.ntotal = len(codes)
+    at = 0
+    for start, stop in runs:
+        part = codes[start:stop].reshape(-1)
+        target[at : at + part.size] = part
+        at += part.size
+    index.ntotal = rows
+    return rows
 
 
 def _scan_piece(args) -> tuple[np.ndarray, np.ndarray]:
-    encoding, dim, params, codes, query, cutoff, codebook, offset = args
+    encoding, dim, params, codes, query, cutoff, codebook, runs = args
     index = _flat_codes_index(encoding, dim, params, codebook)
-    _load_codes(index, codes)
-    top = min(SCAN_TOP, len(codes))
+    rows = _load_codes(index, codes, runs)
+    top = min(SCAN_TOP, rows)
     scores, ids = index.search(query, top)
-    if top < len(codes) and scores[0, -1] > cutoff:  # more pass than asked for: take them all
-        _, scores_all, ids_all = index.range_search(query, float(cutoff))
-        return ids_all.astype(np.int64) + offset, scores_all
-    keep = (ids[0] >= 0) & (scores[0] > cutoff)
-    return ids[0][keep].astype(np.int64) + offset, scores[0][keep]
+    if top < rows and scores[0, -1] > cutoff:  # more pass than asked for: take them all
+        _, found_scores, found_ids = index.range_search(query, float(cutoff))
+    else:
+        keep = (ids[0] >= 0) & (scores[0] > cutoff)
+        found_ids, found_scores = ids[0][keep], scores[0][keep]
+    if len(runs) == 1:
+        return found_ids.astype(np.int64) + runs[0][0], found_scores
+    positions = np.concatenate([np.arange(start, stop) for start, stop in runs])
+    return positions[found_ids.astype(np.int64)], found_scores
+
+
+def _scan_groups(runs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """`runs` cut into groups of at most SCAN_PIECE frames, one FAISS call each."""
+    groups: list[list[tuple[int, int]]] = [[]]
+    room = SCAN_PIECE
+    for start, stop in runs:
+        while start < stop:
+            if not room:
+                groups.append([])
+                room = SCAN_PIECE
+            end = min(stop, start + room)
+            groups[-1].append((start, end))
+            room -= end - start
+            start = end
+    return [group for group in groups if group]
 
 
 def decode(
@@ -220,10 +247,17 @@ def score_error(encoding: str, dim: int, params: np.ndarray, query: np.ndarray) 
     if encoding != "sq8":
         return None
     query = np.abs(np.asarray(query, dtype=np.float64).reshape(-1))
+    quantisation = float(query @ np.asarray(params[dim:], np.float64)) / 510.0
+    return quantisation * (1 + 1e-3) + sq8_rounding(dim, params, query)
+
+
+def sq8_rounding(dim: int, params: np.ndarray, query: np.ndarray) -> float:
+    """How far float32 rounding can move one sq8 coded score from its exact value (the decoded
+    components and a sum of `dim` products, each off by a relative 2**-24 at most)."""
+    query = np.abs(np.asarray(query, dtype=np.float64).reshape(-1))
     vmin, vdiff = np.asarray(params[:dim], np.float64), np.asarray(params[dim:], np.float64)
-    quantisation = float(query @ vdiff) / 510.0
     magnitude = float(query @ np.maximum(np.abs(vmin), np.abs(vmin + vdiff)))
-    return quantisation * (1 + 1e-3) + 2 * dim * 2.0**-24 * magnitude
+    return 2 * dim * 2.0**-24 * magnitude
 
 
 def frames_above(
@@ -234,18 +268,20 @@ def frames_above(
     query: np.ndarray,
     cutoff: float,
     codebook: Codebook | None = None,
+    runs: list[tuple[int, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(frame positions sorted, their scores) of the frames whose inner product with `query`
-    exceeds `cutoff`: a FAISS range search over the codes, nothing decoded."""
-    if not len(codes):
+    exceeds `cutoff`: a FAISS range search over the codes, nothing decoded. `runs`: only the
+    frames of these (start, stop) position ranges are scanned (default: all)."""
+    if runs is None:
+        runs = [(0, len(codes))]
+    groups = _scan_groups([(start, stop) for start, stop in runs if stop > start])
+    if not groups:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     query = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, dim))
     params = np.ascontiguousarray(params, dtype=np.float32)
-    pieces = [
-        (encoding, dim, params, codes[at : at + SCAN_PIECE], query, cutoff, codebook, at)
-        for at in range(0, len(codes), SCAN_PIECE)
-    ]
-    found = list(_pool.map(_scan_piece, pieces)) if len(pieces) > 1 else [_scan_piece(pieces[0])]
+    pieces = [(encoding, dim, params, codes, query, cutoff, codebook, group) for group in groups]
+    found = list(_pool.map(_scan_piece, pieces))  # FAISS on one OpenMP thread each (see _new_pool)
     positions = np.concatenate([f[0] for f in found])
     found_scores = np.concatenate([f[1] for f in found])
     order = np.argsort(positions, kind="stable")

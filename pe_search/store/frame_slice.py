@@ -12,7 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pe_search.store.frame_codes import Codebook, decode, frames_above, frames_above_many, score_error, scores
+from pe_search.store import frame_bounds
+from pe_search.store.frame_bounds import PieceBounds
+from pe_search.store.frame_codes import (
+    Codebook,
+    decode,
+    frames_above,
+    frames_above_many,
+    score_error,
+    scores,
+    sq8_rounding,
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class FrameScan:
     scores: np.ndarray
     unsure: np.ndarray
     bounded: bool
+    scanned: int = 0  # frames whose codes were scored (the rest were ruled out by piece bounds)
 
 
 @dataclass
@@ -45,6 +56,7 @@ class FrameSlice:
     codes: np.ndarray
     codebook: Codebook | None = None
     total: int = 0  # frames in the whole block
+    bounds: PieceBounds | None = None  # the block's per-piece bounds (sq8 blocks of version 2)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -63,19 +75,31 @@ class FrameSlice:
         answer; those within `margin` plus that bound of `cutoff` are marked `unsure`."""
         query = np.asarray(query, dtype=np.float32)
         error = score_error(self.encoding, self.dim, self.params, query)
+        searched = cutoff - margin - (error or 0.0)
+        runs = self._runs(query, searched)
         positions, found = frames_above(
-            self.encoding,
-            self.dim,
-            self.params,
-            self.codes,
-            query,
-            cutoff - margin - (error or 0.0),
-            self.codebook,
+            self.encoding, self.dim, self.params, self.codes, query, searched, self.codebook, runs
         )
         found = found.astype(np.float64)
         # an exact code (error 0) decides every frame; no bound (None) decides none for certain
         unsure = np.flatnonzero(found <= cutoff + margin + error) if error else np.zeros(0, np.int64)
-        return FrameScan(positions, found, unsure, error is not None)
+        scanned = len(self) if runs is None else sum(stop - start for start, stop in runs)
+        return FrameScan(positions, found, unsure, error is not None, scanned)
+
+    def _runs(self, query: np.ndarray, searched: float) -> list[tuple[int, int]] | None:
+        """The position runs whose codes may hold a frame above `searched` (None: all of them)."""
+        if self.bounds is None or self.encoding != "sq8" or not np.isfinite(searched):
+            return None
+        return frame_bounds.surviving_runs(
+            self.bounds,
+            self.params,
+            self.dim,
+            query,
+            searched,
+            self.first,
+            self.first + len(self),
+            sq8_rounding(self.dim, self.params, query),
+        )
 
     def scan_many(self, queries: np.ndarray, cutoff: float, margin: float = 0.0) -> list[FrameScan]:
         """`scan` for each row of `queries` at the same cut, as one matrix product over the slice
