@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_scale.py --files 100000 1000000 --part all
     .venv/bin/python bench/bench_scale.py --files 1000000 --part text --library /big/lib --keep
+    .venv/bin/python bench/bench_scale.py --part frames --workdir /big/scratch   # bench/scale_frames.py
 
 The first `--writer-files` files (20,000) are written through the store's real writer
 (`LibraryStore.write()`: `upsert_media`, `set_text`, one clip segment with a `VECTOR_DIM`-d vector
@@ -51,6 +52,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scale_frames import run_as_part as frames_part  # noqa: E402  (issue 24 item 4: --part frames)
 
 from pe_search.models.identity import ModelIdentity  # noqa: E402
 from pe_search.store import LibraryStore, MediaRecord, SegmentRecord, TextEntryRecord, path_entries  # noqa: E402
@@ -367,6 +370,8 @@ def run_size(args, files: int) -> dict:
 
 
 def main() -> None:
+    if frames_part(sys.argv[1:]):  # `--part frames`: bench/scale_frames.py with its own options
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
