@@ -40,6 +40,7 @@ K1, B = 1.2, 0.75  # FTS5's bm25() constants (fts5_aux.c)
 RARE_ENTRIES = 20_000  # entries the rare words may hold together: what is scored instead
 _RANK = f"SELECT rowid, bm25({FTS_TABLE}) AS r FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? ORDER BY r, rowid"
 _IDS_PER_READ = 5000  # entry ids per statement (SQLite binds at most 32,766 parameters)
+_LIBRARIES_KEPT = 16  # libraries whose word counts a process keeps
 
 
 def expression(terms: list[str]) -> str:
@@ -236,6 +237,8 @@ class _Counts:
         with cls._lock:
             held = cls._by_database.get(database)
             if held is None or held.version != version or not database:
+                if len(cls._by_database) >= _LIBRARIES_KEPT:  # a process that opened many libraries
+                    cls._by_database.clear()
                 held = cls._by_database[database] = cls(version)
             return held
 
