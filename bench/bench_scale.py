@@ -32,11 +32,16 @@ measures the other tenants too.
 `--library DIR` builds there (or reuses a library already there with `--files` files) and
 `--keep` leaves it, so the same library can be measured before and after a change; otherwise
 the library is written under `--workdir` and deleted afterwards. One JSON object per size.
+
+Parts: `--part` names one or more of `PARTS` (or `all`); a part kept in its own module
+(bench/scale_NAME.py) registers with one line there, imports what it needs inside its functions
+(every part module is imported for its flags), and may add flags with `add_arguments(parser)`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import resource
@@ -52,6 +57,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # the parts' modules (PARTS)
 
 from scale_frames import run_as_part as frames_part  # noqa: E402  (issue 24 item 4: --part frames)
 
@@ -346,27 +352,74 @@ def targets(result: dict) -> dict[str, bool]:
     return held
 
 
+class SizeRun:
+    """One size's run, handed to each part: the arguments, the size, and the simulated text
+    library (built on first use, shared by the parts that read it, deleted afterwards unless
+    `--keep`). A part that builds its own data puts it under `scratch()`, also deleted."""
+
+    def __init__(self, args: argparse.Namespace, files: int) -> None:
+        self.args, self.files = args, files
+        self._owned: str | None = None
+        self._library: Path | None = None
+        self.built: dict = {}
+
+    def scratch(self) -> Path:
+        if self._owned is None:
+            self._owned = tempfile.mkdtemp(dir=self.args.workdir, prefix="bench-scale-")
+        return Path(self._owned)
+
+    def text_library(self) -> Path:
+        if self._library is None:
+            directory = Path(self.args.library) if self.args.library else self.scratch() / "lib"
+            if not (directory / "library.db").exists():
+                self.built = build(directory, self.files, self.args.writer_files)
+            self.built["database_mb"] = round((directory / "library.db").stat().st_size / 1e6, 1)
+            self._library = directory
+        return self._library
+
+    def close(self) -> None:
+        if self._owned is not None and not self.args.keep:
+            shutil.rmtree(self._owned, ignore_errors=True)
+
+
+def text_part(run: SizeRun) -> dict:
+    return measure_text(run.text_library(), run.args.queries, run.args.k)
+
+
+def front_doors_part(run: SizeRun) -> dict:
+    return measure_front_doors(run.text_library(), run.files)
+
+
+# The parts `--part` can name: name -> "module:function". The function takes the `SizeRun` and
+# returns a dict of figures for the size's JSON object; a "targets_held" dict in it ({target:
+# held}) joins the size's. The module may define `add_arguments(parser)` for its own flags.
+# A part kept in its own module (bench/scale_NAME.py) adds one line here.
+PARTS: dict[str, str] = {
+    "text": "bench_scale:text_part",
+    "front-doors": "bench_scale:front_doors_part",
+}
+
+
+def part_function(name: str):
+    module_name, function = PARTS[name].split(":")
+    module = sys.modules[__name__] if module_name == "bench_scale" else importlib.import_module(module_name)
+    return getattr(module, function)
+
+
 def run_size(args, files: int) -> dict:
-    if args.library:
-        directory = Path(args.library)
-        owned = None
-    else:
-        owned = tempfile.mkdtemp(dir=args.workdir, prefix="bench-scale-")
-        directory = Path(owned) / "lib"
+    run = SizeRun(args, files)
     try:
         result: dict = {"files": files}
-        if not (directory / "library.db").exists():
-            result.update(build(directory, files, args.writer_files))
-        result["database_mb"] = round((directory / "library.db").stat().st_size / 1e6, 1)
-        if args.part in ("text", "all"):
-            result.update(measure_text(directory, args.queries, args.k))
-        if args.part in ("front-doors", "all"):
-            result.update(measure_front_doors(directory, files))
-        result["targets_held"] = targets(result)
+        held: dict[str, bool] = {}
+        for name in PARTS if "all" in args.part else args.part:
+            figures = part_function(name)(run)
+            held |= figures.pop("targets_held", {})
+            result |= run.built
+            result.update(figures)
+        result["targets_held"] = targets(result) | held
         return result
     finally:
-        if owned is not None and not args.keep:
-            shutil.rmtree(owned, ignore_errors=True)
+        run.close()
 
 
 def main() -> None:
@@ -376,7 +429,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--files", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--part", choices=["text", "front-doors", "all"], default="all")
+    parser.add_argument("--part", nargs="+", choices=["all", *PARTS], default=["all"])
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument(
@@ -385,6 +438,11 @@ def main() -> None:
     parser.add_argument("--library", help="build (or reuse) the library here (one size only)")
     parser.add_argument("--keep", action="store_true", help="leave the library on disk")
     parser.add_argument("--workdir", default=None, help="where a temporary library is written")
+    for module_name in dict.fromkeys(spec.split(":")[0] for spec in PARTS.values()):
+        if module_name != "bench_scale":
+            add_arguments = getattr(importlib.import_module(module_name), "add_arguments", None)
+            if add_arguments is not None:
+                add_arguments(parser)
     args = parser.parse_args()
     if args.library and len(args.files) != 1:
         parser.error("--library takes one --files size")

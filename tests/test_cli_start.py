@@ -24,3 +24,60 @@ def test_the_server_package_still_gives_its_app():
     from pe_search.server.app import create_app as app_factory
 
     assert create_app is app_factory and ServerConfig.__name__ == "ServerConfig"
+
+
+STATUS_NEEDS_NONE_OF = ("faiss", "alembic", "torch", "transformers", "av", "opentimelineio")
+
+
+def test_status_reads_sqlite_alone_and_reports_what_a_full_open_does(tmp_path):
+    """`pe-search status` imports neither FAISS nor Alembic (nor the media libraries), loads no
+    index (issue 24: at a million files most of its second was those imports), and its report is
+    the one a reader that loaded every index gives."""
+    import json
+
+    from test_store_support import add_file, make_identity
+
+    from pe_search.status_report import status_report
+    from pe_search.store import LibraryStore, MediaRecord
+
+    library = tmp_path / "library"
+    with LibraryStore.open(library, make_identity()) as store:
+        for number in range(5):
+            add_file(store, number, spaces=("audio", "video"))
+        with store.write() as tx:
+            tx.upsert_media(
+                MediaRecord(path="/m/bad.wav", size=1, mtime=0.0, status="failed", error="could not decode")
+            )
+            tx.upsert_media(
+                MediaRecord(path="/m/half.mp4", size=1, mtime=0.0, status="partial", error="video unreadable")
+            )
+    code = (
+        "import sys\n"
+        "from pe_search.cli.main import cli\n"
+        f"try:\n    cli(['status', '--library', {str(library)!r}, '--json'])\n"
+        "except SystemExit as done:\n    assert not done.code, done.code\n"
+        f"print(sorted(m for m in {STATUS_NEEDS_NONE_OF!r} if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+    shown = json.loads(done.stdout)
+    with LibraryStore.open(library, readonly=True) as reader:  # every index loaded
+        assert reader.space_index("audio") is not None
+        expected = status_report(reader, library).as_dict()
+    assert shown == json.loads(json.dumps(expected))
+    assert shown["spaces"]["audio"]["vectors"] == 20 and shown["spaces"]["audio"]["bytes"] > 0
+    assert [f["path"] for f in shown["failed"]] == ["/m/bad.wav"]
+    assert [f["path"] for f in shown["partial"]] == ["/m/half.mp4"]
+
+
+def test_the_migrations_are_read_as_alembic_reads_them():
+    """A reader checks the schema revision without Alembic: the shipped revisions and the head
+    it reads from the scripts are the ones Alembic's own ScriptDirectory finds."""
+    from alembic.script import ScriptDirectory
+
+    from pe_search.store.database import alembic_config, revisions
+
+    script = ScriptDirectory.from_config(alembic_config())
+    shipped = revisions()
+    assert shipped.head == script.get_current_head()
+    assert shipped.known == {rev.revision for rev in script.walk_revisions()}

@@ -178,3 +178,59 @@ def test_entries_of_common_words_alone_still_win_when_they_score_higher(tmp_path
         assert all(entries[i][1] == "drum" for i, _ in expected)  # the common word's entries lead
         found = store.search_text("kelp drum", limit=10)
     assert [m.path for m in found] == [entries[i][0] for i, _ in expected]
+
+
+def _write(store: LibraryStore, texts: list[str], first: int = 0) -> None:
+    with store.write() as tx:
+        for index, text in enumerate(texts, start=first):
+            media_id = tx.upsert_media(
+                MediaRecord(path=f"/x/{index:04d}.wav", size=1, mtime=0.0, status="indexed")
+            )
+            tx.set_text(media_id, [TextEntryRecord("tag", text, key="comment")], "test")
+
+
+def test_pruned_ranking_is_fts5s_own_float_for_float(tmp_path, monkeypatch):
+    """The scores worked out from FTS5's tokens (`_scores`) are the floats bm25() gives over the
+    whole query, in its order, ties by id, words the stemmer folds included (drums, drumming and
+    drum are one token to FTS5's porter tokenizer, so one word of the query)."""
+    texts = (
+        ["kelp"] * 12
+        + ["kelp drums gong"] * 6
+        + ["drumming gong harp lamp moth bark"] * 150
+        + ["drum drum"] * 20
+        + ["gong"] * 60
+    )
+    pruned = []
+    original = text_ranking._pruned
+    monkeypatch.setattr(text_ranking, "_pruned", lambda *a: pruned.append(original(*a)) or pruned[-1])
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 20)  # kelp (18 entries) is rare
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        _write(store, texts)
+        with store._read_engine.connect() as connection:
+            for terms in (["kelp", "drum"], ["drumming", "kelp", "gong"], ["gong", "kelp"]):
+                found = text_ranking.ranked(connection, terms, 10)
+                assert found == text_ranking._rank(connection, text_ranking.expression(terms), 10), terms
+    assert len(pruned) == 3 and all(p is not None for p in pruned)  # each was answered by pruning
+
+
+def test_word_counts_are_taken_again_after_a_write(tmp_path, monkeypatch):
+    """Counts are kept per version of the index: a write that makes the common word commoner (its
+    idf lower) and adds rare-word entries changes the ranking, and the next query gives the BM25
+    of the library as it is now."""
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 50)
+    pruned = []
+    original = text_ranking._pruned
+    monkeypatch.setattr(text_ranking, "_pruned", lambda *a: pruned.append(original(*a)) or pruned[-1])
+    texts = ["kelp"] * 45 + ["drum gong harp lamp"] * 80 + ["gong harp lamp"] * 400
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        _write(store, texts)
+        for more in ([], ["drum harp"] * 150 + ["kelp"] * 3):
+            if more:
+                _write(store, more, first=len(texts))
+                texts = texts + more
+            entries = {i + 1: (f"/x/{i:04d}.wav", text, "indexed") for i, text in enumerate(texts)}
+            expected = kept(entries, bm25_ranking(entries, ["kelp", "drum"]))[:10]
+            found = store.search_text("kelp drum", limit=10)
+            assert [m.path for m in found] == [entries[i][0] for i, _ in expected]
+            assert [m.rank for m in found] == pytest.approx([r for _, r in expected], rel=1e-9, abs=1e-9)
+    assert len(pruned) == 2 and all(p is not None for p in pruned)  # both answered by pruning

@@ -10,7 +10,6 @@ import click
 from pe_search.cli.library_option import library_option
 from pe_search.cli.output import emit_json, json_option, shown_path
 from pe_search.errors import PeSearchError
-from pe_search.media.trim import TrimmedClip
 from pe_search.query import parameters as p
 from pe_search.store import LibraryNotFoundError
 
@@ -39,6 +38,8 @@ def clips_options(function):
 
 def write_result_clips(opened, results, clips_dir: str, handles: float, force: bool) -> list[dict]:
     """Write the results' clips; one dict per result: the clip written, or why not ("clip_error")."""
+    from pe_search.media.trim import TrimmedClip  # PyAV: loaded only when clips are written
+
     folder = Path(clips_dir).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)

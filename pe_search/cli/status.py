@@ -18,7 +18,7 @@ def status_command(library, as_json) -> None:
     from pe_search.store import LibraryStore, resolve_library_dir
 
     library_dir = resolve_library_dir(library)
-    with LibraryStore.open(library_dir, readonly=True) as store:
+    with LibraryStore.open(library_dir, readonly=True, indexes=False) as store:
         report = status_report(store, library_dir).as_dict()
     settings = report["index_settings"]
     if as_json:

@@ -14,12 +14,15 @@ import os
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-
-import av.container
-import opentimelineio as otio
+from typing import TYPE_CHECKING
 
 from pe_search.errors import MediaError
-from pe_search.media.containers import open_media
+
+if TYPE_CHECKING:
+    import av.container
+
+# PyAV and OpenTimelineIO are imported where a timecode is counted, not with this module: the
+# store reads `SourceTimecode` rows back in every command, `pe-search status` too (issue 24).
 
 AUDIO_ONLY_RATE = 25.0  # the frame rate of timecode for files that have none of their own (audio)
 # The rates editors use; a measured rate within this of one is that one (30000/1001, not 29.97).
@@ -60,6 +63,8 @@ def is_drop_frame_rate(rate: float) -> bool:
 
 def timecode_at(timecode: SourceTimecode, seconds: float) -> str:
     """The timecode `seconds` into the file, at the file's rate, to the nearest frame (half up)."""
+    import opentimelineio as otio
+
     frames = nearest_frame((timecode.start_seconds + seconds) * timecode.rate)
     return otio.opentime.RationalTime(frames, timecode.rate).to_timecode(timecode.rate, timecode.drop_frame)
 
@@ -71,6 +76,8 @@ def nearest_frame(frames: float) -> int:
 
 def zero_timecode(rate: float | None, note: str | None = None) -> SourceTimecode:
     """A file with no timecode of its own (or one that does not parse): it starts at midnight."""
+    import opentimelineio as otio
+
     rate = snap_rate(rate) if rate else AUDIO_ONLY_RATE
     drop = is_drop_frame_rate(rate) and note is None
     start = otio.opentime.RationalTime(0, rate).to_timecode(rate, drop)
@@ -90,6 +97,8 @@ def parse_timecode(text: str, rate: float) -> SourceTimecode:
     if int(minutes) > 59 or int(seconds) > 59 or int(frames) >= round(rate):
         return zero_timecode(rate, f"timecode {text!r} does not fit {rate:.3f} fps; 00:00:00:00 used")
     shown = f"{int(hours):02d}:{minutes}:{seconds}{';' if drop else ':'}{int(frames):02d}"
+    import opentimelineio as otio
+
     try:
         time = otio.opentime.RationalTime.from_timecode(shown, rate)
     except ValueError:
@@ -99,6 +108,8 @@ def parse_timecode(text: str, rate: float) -> SourceTimecode:
 
 def bext_timecode(samples: str, sample_rate: int, rate: float | None) -> SourceTimecode:
     """A Broadcast WAV's time reference (samples since midnight at the file's sample rate)."""
+    import opentimelineio as otio
+
     rate = snap_rate(rate) if rate else AUDIO_ONLY_RATE
     try:
         count = int(samples)
@@ -142,6 +153,8 @@ def _timecode_of(container: av.container.InputContainer) -> SourceTimecode:
 
 def read_timecode(path: str | os.PathLike[str]) -> SourceTimecode | None:
     """`timecode_of` a file by its path; None when it cannot be opened."""
+    from pe_search.media.containers import open_media
+
     try:
         with open_media(path) as container:
             return timecode_of(container)

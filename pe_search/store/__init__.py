@@ -9,44 +9,113 @@ them to it). What is exported here is what they may use: the store and its write
 records and filters, errors, and the constants and helpers other layers need.
 
 See docs/store.md for the layout, the consistency rules and the benchmark.
+
+Its names are loaded on first use (PEP 562): a command that needs only a few of them (`pe-search
+status` reads SQLite alone) does not pay for importing FAISS, NumPy and Alembic behind the others.
 """
 
-from pe_search.store.disk import disk_errors
-from pe_search.store.errors import (
-    LibraryBusyError,
-    LibraryDamagedError,
-    LibraryDiskFullError,
-    LibraryNotFoundError,
-    LibraryReadOnlyError,
-    LibraryVersionError,
-    ModelMismatchError,
-    ModelRecordError,
-    TextIndexDamagedError,
-)
-from pe_search.store.filters import SearchFilter
-from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
-from pe_search.store.frame_records import FramePolicy
-from pe_search.store.frame_slice import FrameScan, FrameSlice
-from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
-from pe_search.store.library import LibraryStore
-from pe_search.store.model_record import recorded_model_ids
-from pe_search.store.policy import IndexPolicy
-from pe_search.store.records import (
-    DamagedFrames,
-    LibraryStatus,
-    MediaInfo,
-    MediaRecord,
-    SearchHit,
-    SegmentRecord,
-    SegmentVectors,
-    SpaceStatus,
-    media_kind,
-)
-from pe_search.store.schema import SEARCHABLE_STATUSES
-from pe_search.store.tags import NO_LABEL, FileTagsRecord, RecordedVocabulary, SegmentTags
-from pe_search.store.text_index import TextEntryRecord, TextMatch, path_entries
-from pe_search.store.transaction import WriteTransaction
-from pe_search.store.vectors import IndexSpec
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pe_search.store.disk import disk_errors
+    from pe_search.store.errors import (
+        LibraryBusyError,
+        LibraryDamagedError,
+        LibraryDiskFullError,
+        LibraryNotFoundError,
+        LibraryReadOnlyError,
+        LibraryVersionError,
+        ModelMismatchError,
+        ModelRecordError,
+        TextIndexDamagedError,
+    )
+    from pe_search.store.filters import SearchFilter
+    from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
+    from pe_search.store.frame_records import FramePolicy
+    from pe_search.store.frame_slice import FrameScan, FrameSlice
+    from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
+    from pe_search.store.library import LibraryStore
+    from pe_search.store.model_record import recorded_model_ids
+    from pe_search.store.policy import IndexPolicy
+    from pe_search.store.records import (
+        DamagedFrames,
+        LibraryStatus,
+        MediaInfo,
+        MediaRecord,
+        SearchHit,
+        SegmentRecord,
+        SegmentVectors,
+        SpaceStatus,
+        media_kind,
+    )
+    from pe_search.store.schema import SEARCHABLE_STATUSES
+    from pe_search.store.tags import NO_LABEL, FileTagsRecord, RecordedVocabulary, SegmentTags
+    from pe_search.store.text_index import TextEntryRecord, TextMatch, path_entries
+    from pe_search.store.transaction import WriteTransaction
+    from pe_search.store.vectors import IndexSpec
+
+# name -> the module of this package that defines it
+_EXPORTS = {
+    "disk_errors": "disk",
+    "LibraryBusyError": "errors",
+    "LibraryDamagedError": "errors",
+    "LibraryDiskFullError": "errors",
+    "LibraryNotFoundError": "errors",
+    "LibraryReadOnlyError": "errors",
+    "LibraryVersionError": "errors",
+    "ModelMismatchError": "errors",
+    "ModelRecordError": "errors",
+    "TextIndexDamagedError": "errors",
+    "SearchFilter": "filters",
+    "DEFAULT_FRAME_CODES": "frame_codes",
+    "FRAME_CODES": "frame_codes",
+    "FramePolicy": "frame_records",
+    "FrameScan": "frame_slice",
+    "FrameSlice": "frame_slice",
+    "DEFAULT_LIBRARY": "layout",
+    "LIBRARY_ENV": "layout",
+    "LibraryLayout": "layout",
+    "resolve_library_dir": "layout",
+    "LibraryStore": "library",
+    "recorded_model_ids": "model_record",
+    "IndexPolicy": "policy",
+    "DamagedFrames": "records",
+    "LibraryStatus": "records",
+    "MediaInfo": "records",
+    "MediaRecord": "records",
+    "SearchHit": "records",
+    "SegmentRecord": "records",
+    "SegmentVectors": "records",
+    "SpaceStatus": "records",
+    "media_kind": "records",
+    "SEARCHABLE_STATUSES": "schema",
+    "NO_LABEL": "tags",
+    "FileTagsRecord": "tags",
+    "RecordedVocabulary": "tags",
+    "SegmentTags": "tags",
+    "TextEntryRecord": "text_index",
+    "TextMatch": "text_index",
+    "path_entries": "text_index",
+    "WriteTransaction": "transaction",
+    "IndexSpec": "vectors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "DEFAULT_FRAME_CODES",

@@ -1,5 +1,9 @@
 """SQLite engines for a library and its migrations, applied when the library is opened.
 
+Alembic is imported only to migrate (a writer's open): a reader checks the revision by reading
+`alembic_version` and the migration scripts' `revision` lines itself (`revisions`), so a command
+that only reads (`pe-search status`) does not pay for importing it (issue 24).
+
 WAL lets many readers run beside the one writer. The writer's transactions start with
 `BEGIN IMMEDIATE`, so it holds SQLite's write lock from the first statement and two writers can
 never interleave; readers use deferred `BEGIN`, which gives each read transaction one snapshot.
@@ -9,19 +13,21 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
 from pe_search.store.disk import disk_full
 from pe_search.store.errors import LibraryDamagedError, LibraryVersionError, TextIndexDamagedError
 from pe_search.store.schema import FTS_TABLE
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -115,20 +121,67 @@ def database_name(engine: Engine) -> str:
 
 def alembic_config() -> Config:
     """An Alembic configuration that finds the migrations shipped inside the package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return revisions().head
+
+
+_ASSIGNED = r"^{name}(?:\s*:[^=\n]+)?\s*=\s*(None|\"[^\"\n]+\"|'[^'\n]+')\s*$"
+
+
+@dataclass(frozen=True)
+class Revisions:
+    """The migrations shipped: every revision known, and the newest (the one none follows)."""
+
+    known: frozenset[str]
+    head: str
+
+
+def revisions() -> Revisions:
+    """The shipped migrations' revisions, read from each script's `revision = "..."` and
+    `down_revision = ...` lines (what Alembic reads them for) without importing Alembic; a
+    script written another way (a merge's tuple) or a chain with more than one head is left to
+    Alembic's own reading, which says what is wrong with it."""
+    follows: dict[str, str | None] = {}
+    for script in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        if script.name == "__init__.py":
+            continue
+        text = script.read_text(encoding="utf-8")
+        found = [re.search(_ASSIGNED.format(name=name), text, re.M) for name in ("revision", "down_revision")]
+        if found[0] is None or found[1] is None or found[0].group(1) == "None":
+            return _alembic_revisions()
+        revision, before = (None if m.group(1) == "None" else m.group(1)[1:-1] for m in found)
+        follows[revision] = before
+    heads = set(follows) - set(follows.values())
+    if len(heads) != 1:
+        return _alembic_revisions()
+    return Revisions(frozenset(follows), heads.pop())
+
+
+def _alembic_revisions() -> Revisions:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    head = script.get_current_head()
     assert head is not None
-    return head
+    return Revisions(frozenset(rev.revision for rev in script.walk_revisions()), head)
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (Alembic's one-row `alembic_version`; None: no table)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        table = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).first()
+        if table is None:
+            return None
+        return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def check_revision(engine: Engine) -> None:
@@ -143,17 +196,16 @@ def check_revision(engine: Engine) -> None:
             "again to rebuild it (your media files are not touched)",
             value=name,
         )
-    script = ScriptDirectory.from_config(alembic_config())
-    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+    shipped = revisions()
+    if current is not None and current not in shipped.known:
         raise LibraryVersionError(
             f"{database_name(engine)}: written by a newer pe-search (schema {current})",
             "upgrade pe-search",
             value=current,
         )
-    if current != script.get_current_head():
+    if current != shipped.head:
         raise LibraryVersionError(
-            f"{database_name(engine)}: schema {current} is older than this pe-search's "
-            f"({script.get_current_head()})",
+            f"{database_name(engine)}: schema {current} is older than this pe-search's ({shipped.head})",
             "open the library for writing once to upgrade it",
             value=current,
         )
@@ -165,6 +217,9 @@ def upgrade(engine: Engine) -> list[str]:
     Foreign keys are off while migrating: a batch migration copies a table and drops the old one,
     which with foreign keys on would cascade into the rows that refer to it.
     """
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     config = alembic_config()
     script = ScriptDirectory.from_config(config)
     head = script.get_current_head()

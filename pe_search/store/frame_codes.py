@@ -22,8 +22,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
+
+from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
 
 FRAME_CODES = ("f32", "sq8", "pq")  # what a library may ask for
 # sq8 by default: a quarter of float32's size, and exact spans all the same, because its error has a

@@ -39,6 +39,7 @@ class Opening(Repair):
         create: bool = True,
         readonly: bool = False,
         rebuild: bool = False,
+        indexes: bool = True,
         policy: IndexPolicy | None = None,
         frame_policy: FramePolicy | None = None,
         progress: Callable[[str], None] | None = None,
@@ -51,7 +52,14 @@ class Opening(Repair):
         when it is missing or unreadable; `store.messages` says what was repaired. A library
         with frame rows of an older format has them converted into blocks (`progress` hears how
         far that has got).
+
+        `indexes=False` (a reader only) leaves each space's index to be loaded by its first search
+        instead of now: `status()` then reports the indexes as SQLite records them, and a status
+        report of a library with millions of vectors does not read them (issue 24). The stored
+        vectors and frames are checked all the same.
         """
+        if not indexes and not readonly:
+            raise ValueError("indexes=False is for readers: a writer keeps its indexes up to date")
         layout = LibraryLayout(Path(library_dir))
         if not layout.exists():
             if readonly or not create:
@@ -60,14 +68,18 @@ class Opening(Repair):
         store = cls(layout, policy or IndexPolicy(), readonly=readonly, frame_policy=frame_policy)
         try:
             with disk_errors(layout.root):  # a writer on a full or read-only disk: one line
-                store._open(identity, rebuild, progress)
+                store._open(identity, rebuild, progress, indexes)
         except BaseException:
             store.close(save=False)
             raise
         return store
 
     def _open(
-        self, identity: ModelIdentity | None, rebuild: bool, progress: Callable[[str], None] | None
+        self,
+        identity: ModelIdentity | None,
+        rebuild: bool,
+        progress: Callable[[str], None] | None,
+        indexes: bool = True,
     ) -> None:
         database = self.layout.database
         if not self.readonly:
@@ -89,7 +101,10 @@ class Opening(Repair):
             self._remove_leftovers()
             for message in convert_frame_rows(self, progress):
                 self._say(message)
-        self._load_spaces()
+        if indexes:
+            self._load_spaces()
+        else:
+            self._check_stored_vectors()
 
     def _load_spaces(self) -> None:
         self._check_stored_vectors()

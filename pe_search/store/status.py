@@ -10,6 +10,7 @@ from pe_search.store.core import StoreCore
 from pe_search.store.database import current_revision
 from pe_search.store.records import DamagedFrames, LibraryStatus, SpaceStatus
 from pe_search.store.schema import IndexState, MediaFile, Segment
+from pe_search.store.vectors import INDEX_CLASSES
 
 
 class Reporting(StoreCore):
@@ -39,7 +40,7 @@ class Reporting(StoreCore):
                 index_type=held.index.kind if held else row.index_type,
                 index_params=dict(held.index.params) if held else dict(row.index_params),
                 saved_generation=row.saved_generation,
-                index_bytes=held.index.nbytes() if held else 0,
+                index_bytes=held.index.nbytes() if held else _estimated_bytes(row),
                 masked=int(held.index.masked().size) if held else 0,
             )
         return LibraryStatus(
@@ -70,3 +71,10 @@ class Reporting(StoreCore):
             DamagedFrames(d.media_id, paths.get(d.media_id, f"media {d.media_id}"), d.space, d.reason)
             for d in damage
         )
+
+
+def _estimated_bytes(row) -> int:
+    """What a space's index takes in memory, from SQLite's record of it (an index not loaded:
+    `LibraryStore.open(indexes=False)`), by the estimate a loaded index reports too."""
+    kind = INDEX_CLASSES.get(row.index_type)
+    return kind.estimate_bytes(row.count, row.dim, dict(row.index_params)) if kind is not None else 0

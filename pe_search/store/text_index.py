@@ -12,6 +12,7 @@ where a hit's matched words come from.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from pe_search.store import text_ranking
 from pe_search.store.filters import SearchFilter
-from pe_search.store.schema import FTS_TABLE, MediaFile, TextEntry, TextSource
+from pe_search.store.schema import MediaFile, TextEntry, TextSource
 
 TEXT_FIELDS = ("name", "folder", "tag", "subtitle", "text_file", "label")
 TAG_LABEL_FIELD = "label"  # a file's tag labels (issue 23): written with its tags (store/tags.py), not here
@@ -192,7 +193,7 @@ def search(
     where = [MediaFile.status == "indexed"]
     if filters is not None:
         where += dataclasses.replace(filters, levels=None).conditions()
-    depth = max(limit, 1) * RANK_OVERREAD
+    depth = math.ceil(max(limit, 1) * RANK_OVERREAD)
     while True:
         ranked = text_ranking.ranked(connection, terms, depth)
         kept = _kept(connection, ranked, where, limit)
@@ -218,7 +219,10 @@ def search(
     ]
 
 
-RANK_OVERREAD = 2  # entries ranked per entry wanted, for those the filters leave out
+# entries ranked per entry wanted, for those the filters leave out (failed and partial files, a
+# filter): a quarter more, not twice as many, since pruning can only answer when the rare words
+# hold as many entries as are ranked (issue 24: at 1M files 2 left more queries to rank every match)
+RANK_OVERREAD = 1.25
 RANK_GROWTH = 8  # how much deeper the ranking is read when that was not enough
 ROWS_PER_READ = 5000  # entry ids per statement (SQLite binds at most 32,766 parameters)
 
@@ -294,18 +298,13 @@ def _highlights(connection: Connection, expression: str, kept: list[_RankedRow])
 
 
 SCRATCH = "pe_search_kept_text"
-_TOKENIZE = re.compile(r"tokenize\s*=\s*('(?:[^']|'')*'|\"[^\"]*\")", re.I)
 
 
 def _make_scratch_table(connection: Connection) -> None:
     """Make (once per connection) the scratch FTS5 table, tokenized as the library's own."""
     exists = connection.exec_driver_sql("SELECT 1 FROM temp.sqlite_master WHERE name = ?", (SCRATCH,)).first()
     if exists is None:
-        definition = connection.exec_driver_sql(
-            "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?", (FTS_TABLE,)
-        ).scalar_one()
-        found = _TOKENIZE.search(definition)
-        tokenize = f", tokenize={found.group(1)}" if found else ""
+        tokenize = text_ranking.tokenize_option(connection)
         connection.exec_driver_sql(f"CREATE VIRTUAL TABLE temp.{SCRATCH} USING fts5(text{tokenize})")
 
 

@@ -9,10 +9,16 @@ while scoring only the entries that hold a rarer word (the MaxScore idea of Turt
 - An entry's BM25 score is a sum over the query's words it holds, each word's part at most
   `idf * (k1 + 1) / (1 + k1 * b / avgdl)` (a word cannot occur more often than the entry has
   tokens), so an entry holding only the common words scores below the sum of their bounds.
-- The rare words' entries are scored with FTS5's own `bm25()`: those holding a common word too by
-  the expression `(rare) AND (common)` (each word once, so the sum is the full query's), the rest
-  by `(rare)` alone. FTS5's idf is global (the library's row count and each word's entries), so
-  these are the very scores the full query gives.
+- The rare words' entries are ranked by FTS5's own `bm25()` over `(rare)` alone; the best `depth`
+  of them and every entry holding a common word too (`(rare) AND (common)`, without `bm25()`)
+  are then scored here by FTS5's formula, with each entry's tokens as FTS5's own tokenizer makes
+  them (`_scores`): `bm25()` over an expression with a common word would count that word's
+  entries again on every query (tens of ms for a word in a million entries), which is what this
+  avoids. FTS5's idf is global (the library's row count and each word's entries), so these are
+  the very scores the full query gives, summed in the same order.
+- Each word's entry count (its idf) is kept per index version (`_Counts`: the version is FTS5's
+  structure and averages records, which every write changes), so a common word is counted once
+  per version in a process, not on every query.
 - If the `depth`-th best of them scores above the common words' bound, no entry holding only
   common words can enter: that is the answer. Otherwise (every word common, or rare words too
   weak, or the rare words' entries too many to beat the common ones' bound) the full query ranks
@@ -22,14 +28,19 @@ while scoring only the entries that hold a rarer word (the MaxScore idea of Turt
 from __future__ import annotations
 
 import math
+import re
+import threading
+from collections import Counter
 
 from sqlalchemy import Connection
 
-from pe_search.store.schema import FTS_TABLE
+from pe_search.store.schema import FTS_TABLE, TextEntry
 
 K1, B = 1.2, 0.75  # FTS5's bm25() constants (fts5_aux.c)
 RARE_ENTRIES = 20_000  # entries the rare words may hold together: what is scored instead
 _RANK = f"SELECT rowid, bm25({FTS_TABLE}) AS r FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? ORDER BY r, rowid"
+_IDS_PER_READ = 5000  # entry ids per statement (SQLite binds at most 32,766 parameters)
+_LIBRARIES_KEPT = 16  # libraries whose word counts a process keeps
 
 
 def expression(terms: list[str]) -> str:
@@ -41,9 +52,10 @@ def ranked(connection: Connection, terms: list[str], depth: int) -> list[tuple[i
     """The best `depth` entries holding any of `terms` as (entry id, FTS5 rank: minus BM25),
     best first, ties by entry id: exactly what ranking every match gives."""
     if len(terms) > 1:
+        counts = _Counts.of(connection)
         # first how many entries each word holds, up to the budget: a word past it on its own
         # is common, and if every word is, nothing can be pruned (no need to count them all)
-        probed = {t: _entries_with(connection, t, RARE_ENTRIES + 1) for t in terms}
+        probed = {t: counts.entries_with(connection, t, RARE_ENTRIES + 1) for t in terms}
         rare: list[str] = []
         for term in sorted(terms, key=lambda t: probed[t]):
             if sum(probed[t] for t in rare) + probed[term] > RARE_ENTRIES:
@@ -51,15 +63,20 @@ def ranked(connection: Connection, terms: list[str], depth: int) -> list[tuple[i
             rare.append(term)
         common = [t for t in terms if t not in rare]
         if rare and common:
-            counts = probed | {t: _entries_with(connection, t) for t in common}
-            found = _pruned(connection, rare, common, counts, depth)
+            exact = probed | {t: counts.entries_with(connection, t) for t in common}
+            found = _pruned(connection, terms, rare, common, exact, depth)
             if found is not None:
                 return found
     return _rank(connection, expression(terms), depth)
 
 
 def _pruned(
-    connection: Connection, rare: list[str], common: list[str], counts: dict[str, int], depth: int
+    connection: Connection,
+    terms: list[str],
+    rare: list[str],
+    common: list[str],
+    counts: dict[str, int],
+    depth: int,
 ) -> list[tuple[int, float]] | None:
     """The top `depth` from the rare words' entries alone, or None when that cannot be proved."""
     rows, tokens = _totals(connection)
@@ -68,8 +85,17 @@ def _pruned(
     bound = sum(_word_bound(rows, counts[t], tokens / rows) for t in common)
     # an entry without a common word scores its rare words' part alone, so only the best `depth`
     # of those can be among the best `depth` in all; those with one score higher, all are read
-    scores = dict(_rank(connection, expression(rare), depth))
-    scores.update(_rank(connection, f"({expression(rare)}) AND ({expression(common)})", None))
+    candidates = {entry for entry, _ in _rank(connection, expression(rare), depth)}
+    candidates.update(
+        row[0]
+        for row in connection.exec_driver_sql(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?",
+            (f"({expression(rare)}) AND ({expression(common)})",),
+        )
+    )
+    scores = _scores(connection, sorted(candidates), terms, counts, rows, tokens)
+    if scores is None:
+        return None
     best = sorted(scores.items(), key=lambda pair: (pair[1], pair[0]))[:depth]
     if len(best) < depth or -best[-1][1] <= bound:
         return None
@@ -79,10 +105,97 @@ def _pruned(
 def _word_bound(rows: int, entries: int, average_tokens: float) -> float:
     """The most one word can add to an entry's score (FTS5's idf, floor 1e-6, times the largest
     term-frequency factor an entry of at least as many tokens as occurrences can have)."""
+    return _idf(rows, entries) * (K1 + 1) / (1 + K1 * B / average_tokens)
+
+
+def _idf(rows: int, entries: int) -> float:
+    """FTS5's idf of a word in `entries` of `rows` entries (fts5Bm25GetData)."""
     idf = math.log((rows - entries + 0.5) / (entries + 0.5))
-    if idf <= 0.0:
-        idf = 1e-6
-    return idf * (K1 + 1) / (1 + K1 * B / average_tokens)
+    return idf if idf > 0.0 else 1e-6
+
+
+def _scores(
+    connection: Connection,
+    ids: list[int],
+    terms: list[str],
+    counts: dict[str, int],
+    rows: int,
+    tokens: int,
+) -> dict[int, float] | None:
+    """FTS5's rank (minus bm25()) of these entries for the query `terms` ("a" OR "b" ...), worked
+    out as fts5Bm25Function does (each phrase in the query's order, idf from the whole index's
+    counts, k1 = 1.2, b = 0.75): each entry's words and length come from FTS5's own tokenizer,
+    run on the entries' text in a scratch table of this connection's temp schema (and its
+    fts5vocab 'instance' view). None when a query word is not one token (a phrase): the caller
+    ranks through FTS5 then."""
+    _make_scratch(connection)
+    connection.exec_driver_sql(f"DELETE FROM temp.{SCRATCH}")
+    for first in range(0, len(ids), _IDS_PER_READ):
+        part = ids[first : first + _IDS_PER_READ]
+        texts = connection.exec_driver_sql(
+            f"SELECT id, text FROM {TextEntry.__tablename__} WHERE id IN ({','.join('?' * len(part))})",
+            tuple(part),
+        ).all()
+        connection.exec_driver_sql(
+            f"INSERT INTO temp.{SCRATCH}(rowid, text) VALUES (?, ?)", [tuple(row) for row in texts]
+        )
+    # the query's words as documents of their own (negative ids): their tokens as FTS5 makes them
+    connection.exec_driver_sql(
+        f"INSERT INTO temp.{SCRATCH}(rowid, text) VALUES (?, ?)",
+        [(-1 - n, term) for n, term in enumerate(terms)],
+    )
+    length: Counter[int] = Counter()
+    frequency: Counter[tuple[int, str]] = Counter()
+    query_tokens: dict[int, list[str]] = {}
+    for token, doc in connection.exec_driver_sql(f"SELECT term, doc FROM temp.{SCRATCH_VOCAB}"):
+        if doc < 0:
+            query_tokens.setdefault(-1 - doc, []).append(token)
+        else:
+            length[doc] += 1
+            frequency[doc, token] += 1
+    connection.exec_driver_sql(f"DELETE FROM temp.{SCRATCH}")
+    if any(len(query_tokens.get(n, ())) != 1 for n in range(len(terms))):
+        return None
+    phrases = [(query_tokens[n][0], _idf(rows, counts[term])) for n, term in enumerate(terms)]
+    average = float(tokens) / float(rows)
+    scores = {}
+    for entry in ids:
+        size = float(length[entry])
+        score = 0.0
+        for token, idf in phrases:
+            freq = float(frequency[entry, token])
+            score += idf * ((freq * (K1 + 1.0)) / (freq + K1 * (1 - B + B * size / average)))
+        scores[entry] = -1.0 * score
+    return scores
+
+
+SCRATCH = "pe_search_rank_text"
+SCRATCH_VOCAB = "pe_search_rank_vocab"
+_TOKENIZE = re.compile(r"tokenize\s*=\s*('(?:[^']|'')*'|\"[^\"]*\")", re.I)
+
+
+def _make_scratch(connection: Connection) -> None:
+    """Make (once per connection) the scratch FTS5 table, tokenized as the library's own, and
+    its fts5vocab table of every token instance."""
+    exists = connection.exec_driver_sql(
+        "SELECT 1 FROM temp.sqlite_master WHERE name = ?", (SCRATCH_VOCAB,)
+    ).first()
+    if exists is None:
+        connection.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE temp.{SCRATCH} USING fts5(text{tokenize_option(connection)})"
+        )
+        connection.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE temp.{SCRATCH_VOCAB} USING fts5vocab('temp', '{SCRATCH}', 'instance')"
+        )
+
+
+def tokenize_option(connection: Connection) -> str:
+    """`, tokenize=...` as the library's FTS5 table declares it ('' for FTS5's default)."""
+    definition = connection.exec_driver_sql(
+        "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?", (FTS_TABLE,)
+    ).scalar_one()
+    found = _TOKENIZE.search(definition)
+    return f", tokenize={found.group(1)}" if found else ""
 
 
 def _rank(connection: Connection, match: str, depth: int | None) -> list[tuple[int, float]]:
@@ -94,6 +207,50 @@ def _entries_with(connection: Connection, term: str, most: int | None = None) ->
     """How many entries hold the word (what FTS5's idf counts), counting at most `most`."""
     found = f"SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?" + (f" LIMIT {int(most)}" if most else "")
     return connection.exec_driver_sql(f"SELECT count(*) FROM ({found})", (expression([term]),)).scalar_one()
+
+
+class _Counts:
+    """Each word's exact entry count in one version of one library's text index, kept in this
+    process: FTS5 has no stored count (bm25() walks a word's whole entry list for it), and a
+    common word's list is most of a large library. The version is FTS5's structure record (its
+    segments; every committed write adds one) with its averages record (row and token counts),
+    read in the caller's transaction, so a count is never used against another snapshot."""
+
+    _lock = threading.Lock()
+    _by_database: dict[str, _Counts] = {}
+
+    def __init__(self, version: bytes) -> None:
+        self.version = version
+        self.counts: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, connection: Connection) -> _Counts:
+        database = next(
+            (row[2] for row in connection.exec_driver_sql("PRAGMA database_list") if row[1] == "main"), ""
+        )
+        version = b"|".join(
+            bytes(row[0] or b"")
+            for row in connection.exec_driver_sql(
+                f"SELECT block FROM {FTS_TABLE}_data WHERE id IN (1, 10) ORDER BY id"
+            )
+        )
+        with cls._lock:
+            held = cls._by_database.get(database)
+            if held is None or held.version != version or not database:
+                if len(cls._by_database) >= _LIBRARIES_KEPT:  # a process that opened many libraries
+                    cls._by_database.clear()
+                held = cls._by_database[database] = cls(version)
+            return held
+
+    def entries_with(self, connection: Connection, term: str, most: int | None = None) -> int:
+        """Exact when counted before in this version (or when `most` is None), else at most `most`."""
+        known = self.counts.get(term)
+        if known is not None:
+            return known
+        found = _entries_with(connection, term, most)
+        if most is None or found < most:
+            self.counts[term] = found
+        return found
 
 
 def _totals(connection: Connection) -> tuple[int, int]:

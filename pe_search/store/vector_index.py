@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar, Protocol
 
-import faiss
 import numpy as np
+
+from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
 
 BUILD_CHUNK = 50_000
 

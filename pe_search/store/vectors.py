@@ -13,9 +13,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import faiss
 import numpy as np
 
+from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
 from pe_search.store.vector_index import (
     BUILD_CHUNK,
     IndexSpec,
