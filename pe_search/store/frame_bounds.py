@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
+
+from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
 
 BOUND_PIECE = 16  # frames per bounded piece
 _GROUP = 256  # pieces decoded at a time while computing bounds (16 MB of float32 at 1024-d)
