@@ -168,8 +168,11 @@ def main() -> None:
                 if directory == TOY_SPEECH_DIR
                 else f"random, max {args.max_tokens} tokens",
                 "parameters": sum(p.numel() for p in model.pipeline.model.parameters()),
-                "runs": [run(model, media, gate) for gate in (False, True)],
+                "runs": [],
             }
+            for gate in (True, False):
+                result["runs"][name]["runs"].append(run(model, media, gate))
+                print(json.dumps({name: result["runs"][name]}), file=sys.stderr, flush=True)  # as it goes
         result["load_average"] = os.getloadavg()
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(result, indent=2))

@@ -158,10 +158,16 @@ def run_index(
             distributor = distributor or local_distributor(workers)
             _encode_and_write(plan.encode, store, stage, distributor, emit, summary, tagger)
             if settings.speech is not None and not stage.interrupted:
-                known = [*plan.unchanged, *(job.path for job in plan.touched), *(j.path for _, j in plan.moves)]
+                known = [
+                    *plan.unchanged,
+                    *(job.path for job in plan.touched),
+                    *(j.path for _, j in plan.moves),
+                ]
                 jobs = transcript_jobs(store, known, rebuild_transcripts)
                 if jobs:
-                    speech_stage = EncodeStage(models, replace(settings, speech_only=True), batch_size, stop=stop_event)
+                    speech_stage = EncodeStage(
+                        models, replace(settings, speech_only=True), batch_size, stop=stop_event
+                    )
                     _encode_and_write(jobs, store, speech_stage, distributor, emit, summary)
     store.checkpoint()
     summary.seconds = time.perf_counter() - began

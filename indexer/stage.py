@@ -122,7 +122,9 @@ class EncodeStage:
                 if encoded is not None:
                     encoded.transcribed = True
                     if payload.seconds or payload.reason:  # no sound: no transcript
-                        encoded.transcript = transcript_of(self.speech, payload, self.settings.speech.language)
+                        encoded.transcript = transcript_of(
+                            self.speech, payload, self.settings.speech.language
+                        )
             elif isinstance(payload, FileDecoded):
                 files[payload.path].partial = payload.partial
                 files[payload.path].side = payload.side

@@ -134,7 +134,11 @@ def speech_for_library(
                 raise PeSearchError(
                     "{0} and {1} need a transcription model and this library has none",
                     "add {2}",
-                    options=(Option("language"), Option("rebuild_transcripts", switch=True), Option("transcribe")),
+                    options=(
+                        Option("language"),
+                        Option("rebuild_transcripts", switch=True),
+                        Option("transcribe"),
+                    ),
                 )
             return TranscriptionPlan(None)
         model = recorded[0]

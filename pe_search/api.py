@@ -372,7 +372,9 @@ class Library:
         bar = None if callable(progress) or progress is False else IndexProgressBar(progress)
         models = self.models  # first: choosing them may read the library's record
         if speech["transcribe"] is not None:  # a model that is not for speech, a language it does not know:
-            model = load_speech_model(str(speech["transcribe"]), None if self._device is None else str(self._device))
+            model = load_speech_model(
+                str(speech["transcribe"]), None if self._device is None else str(self._device)
+            )
             model.check_language(speech["language"])  # refused before the library is opened or made
         ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
         stack.enter_context(disk_errors(self.path))  # a full or read-only disk: one line, not an OS error

@@ -169,7 +169,9 @@ def _print_summary(summary, library_dir) -> None:
     if summary.transcribed or summary.transcripts_incomplete:
         click.echo(f"  transcribed {summary.transcribed} files")
     for part in summary.transcripts_incomplete:
-        click.echo(f"  transcript partial or failed (file indexed): {shown_path(part['path'])}: {part['reason']}")
+        click.echo(
+            f"  transcript partial or failed (file indexed): {shown_path(part['path'])}: {part['reason']}"
+        )
     for failure in summary.failed:
         click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
     for part in summary.partial:
