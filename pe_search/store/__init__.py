@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from pe_search.store.tags import NO_LABEL, FileTagsRecord, RecordedVocabulary, SegmentTags
     from pe_search.store.text_index import TextEntryRecord, TextMatch, path_entries
     from pe_search.store.transaction import WriteTransaction
+    from pe_search.store.transcripts import SpokenWord, TranscriptPhrase, TranscriptRecord
     from pe_search.store.vectors import IndexSpec
 
 # name -> the module of this package that defines it
@@ -100,6 +101,9 @@ _EXPORTS = {
     "TextMatch": "text_index",
     "path_entries": "text_index",
     "WriteTransaction": "transaction",
+    "SpokenWord": "transcripts",
+    "TranscriptPhrase": "transcripts",
+    "TranscriptRecord": "transcripts",
     "IndexSpec": "vectors",
 }
 
@@ -152,8 +156,11 @@ __all__ = [
     "SegmentRecord",
     "SegmentVectors",
     "SpaceStatus",
+    "SpokenWord",
     "TextEntryRecord",
     "TextMatch",
+    "TranscriptPhrase",
+    "TranscriptRecord",
     "WriteTransaction",
     "disk_errors",
     "media_kind",
