@@ -111,16 +111,33 @@ def path_entries(path: str) -> list[TextEntryRecord]:
 
 
 def query_terms(query: str) -> list[str]:
-    """A user's words as the words to look for: lowercased, once each, stopwords left out unless
-    the query holds nothing else."""
-    terms = [w.lower() for w in words(query)]
-    kept = [w for w in terms if w not in STOPWORDS] or terms
-    return list(dict.fromkeys(kept))
+    """A user's query as the terms to look for, once each, lowercased: its words, and each phrase
+    in double quotes as its words joined by spaces (FTS5 matches a phrase's words in order, side
+    by side). Stopwords are left out of the unquoted words unless the query holds nothing else;
+    a phrase keeps them (they are part of what was said). A quote without its partner is taken
+    literally: it is punctuation, as it was before phrases, and an empty phrase adds nothing."""
+    pieces = query.translate(_CURLY_QUOTES).split('"')
+    if len(pieces) % 2 == 0:  # the last quote has no partner: what follows it is plain words
+        pieces[-2:] = [f"{pieces[-2]} {pieces[-1]}"]
+    loose = [w.lower() for piece in pieces[::2] for w in words(piece)]
+    phrases = {i: " ".join(w.lower() for w in words(piece)) for i, piece in enumerate(pieces) if i % 2}
+    kept = {w for w in loose if w not in STOPWORDS} or (set() if any(phrases.values()) else set(loose))
+    terms = []
+    for index, piece in enumerate(pieces):  # in the order the user wrote them
+        if index % 2:
+            terms.append(phrases[index])
+        else:
+            terms += [w.lower() for w in words(piece) if w.lower() in kept]
+    return list(dict.fromkeys(t for t in terms if t))
+
+
+_CURLY_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"'})  # “ ” „ as typed on a Mac
 
 
 def fts_query(query: str) -> str | None:
-    """A user's words as an FTS5 query: any of the words (BM25 ranks entries with more of them
-    higher), each quoted so FTS5 syntax in the input is taken literally; None if no word is left."""
+    """A user's query as an FTS5 query: any of its terms (BM25 ranks entries with more of them
+    higher), each quoted so FTS5 syntax in the input is taken literally (a phrase's words inside
+    one pair of quotes: FTS5's phrase); None if no term is left."""
     terms = query_terms(query)
     return text_ranking.expression(terms) if terms else None
 
