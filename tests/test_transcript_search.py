@@ -211,3 +211,48 @@ def test_words_written_with_punctuation_are_matched_by_their_tokens(tmp_path):
     assert by_query["well"] == spoken_words[:1]
     assert by_query["don"] == spoken_words[2:3]
     assert by_query['"don t need"'] == spoken_words[2:4]
+
+
+def test_a_phrase_from_the_pipelines_own_output_lands_on_the_pipelines_times(tmp_path):
+    """transformers' ASR pipeline (word timestamps, 30 s chunks) run directly on generated speech
+    with a tiny random-weight Whisper (pe_search.toy.speech_model; the trained toy is not shipped
+    yet): its words are garbage, so the query is two adjacent words of its own output said only
+    once, and the hit must land on the times the pipeline gave those two words."""
+    import re
+
+    from pe_search.toy import speech_model  # makes torchvision importable before transformers
+
+    from transformers import pipeline  # isort: skip
+
+    model, processor = speech_model.build(3)
+    asr = pipeline(
+        "automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
+        feature_extractor=processor.feature_extractor, chunk_length_s=30, device="cpu",
+    )  # fmt: skip
+    audio = speech.spoken([(1.0, "the red bell is ringing")], seconds=6.0).audio
+    chunks = asr(audio.copy(), return_timestamps="word", generate_kwargs={"max_new_tokens": 40})["chunks"]
+    heard = [
+        SpokenWord(c["text"].strip(), float(c["timestamp"][0]), float(c["timestamp"][1]))
+        for c in chunks
+        if c["text"].strip()
+    ]
+    tokens = [re.findall(r"\w+", w.text.lower()) for w in heard]
+    flat = [t for found in tokens for t in found]
+    pairs = [
+        (i, f"{a.text} {b.text}".lower())
+        for i, (a, b) in enumerate(zip(heard, heard[1:]))
+        if re.fullmatch(r"[a-z]+", a.text.lower()) and re.fullmatch(r"[a-z]+", b.text.lower())
+    ]
+    once = [
+        (i, pair) for i, pair in pairs if sum(flat[j : j + 2] == pair.split() for j in range(len(flat))) == 1
+    ]
+    assert once, heard  # the seeded model's output holds such a pair
+    at, pair = once[0]
+    record = TranscriptRecord("random", "d", "en", True, None, (TranscriptPhrase(tuple(heard)),))
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        with store.write() as tx:
+            media_id = tx.upsert_media(MediaRecord(path="/m/heard.wav", size=1, mtime=1.0, status="indexed"))
+            tx.set_transcript(media_id, record)
+        (hit,) = _search(QueryEngine(store), f'"{pair}"', mode="text", k=3)
+    assert hit.words == (heard[at], heard[at + 1])
+    assert (hit.start, hit.end) == (heard[at].start, heard[at + 1].end)
