@@ -18,7 +18,10 @@ store's writer, timed); the rest as the same rows by bulk SQL (text entries of f
 Queries, `--queries` of each kind (engine time: `query.hybrid.search` with the query's vector
 given, text encoding excluded, as bench_scale's text part measures): `word`, one to three words
 drawn by the same frequencies; `phrase`, two to four consecutive words of a stored phrase in
-double quotes (so each is said somewhere, and common words come up as often as in speech). Each
+double quotes (so each is said somewhere, and common words come up as often as in speech);
+`common_phrase`, two adjacent words of a stored phrase that are both among the `COMMON_WORDS`
+most frequent (as "you know" or "of the" are in speech: FTS5 reads both words' long position
+lists to find them side by side). Each
 in `text` and `hybrid` mode, interleaved, p50/p90 wall and CPU ms, and how many entries the first
 queries match. The library is deleted afterwards unless `--keep`.
 """
@@ -41,6 +44,7 @@ WRITER_FILES = 100  # files whose transcript goes through the store's writer
 FILES_PER_TRANSACTION = 500
 BULK_FILES = 200  # files per bulk transaction
 SPEECH_SHARE = 0.5
+COMMON_WORDS = 20  # the most frequent words, of which `common_phrase` queries are made
 MODEL = "bench/transcripts"
 
 
@@ -178,8 +182,10 @@ def queries(database: Path, count: int) -> dict[str, list[str]]:
     words = scale.Words(seed=32)
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     top = connection.execute("SELECT max(id) FROM text_entries WHERE field = 'transcript'").fetchone()[0]
+    common = set(scale.vocabulary()[:COMMON_WORDS])
     phrases: list[str] = []
-    while len(phrases) < count:
+    common_phrases: list[str] = []
+    while len(phrases) < count or len(common_phrases) < count:
         row = connection.execute(
             "SELECT text FROM text_entries WHERE id = ? AND field = 'transcript'",
             (int(rng.integers(1, top + 1)),),
@@ -187,11 +193,17 @@ def queries(database: Path, count: int) -> dict[str, list[str]]:
         if row is None:
             continue
         said_words = row[0].split()
+        pairs = [f'"{a} {b}"' for a, b in zip(said_words, said_words[1:]) if a in common and b in common]
+        if pairs and len(common_phrases) < count:
+            common_phrases.append(pairs[int(rng.integers(0, len(pairs)))])
+        if len(phrases) >= count:
+            continue
         length = int(rng.integers(2, 5))
         first = int(rng.integers(0, len(said_words) - length + 1))
         phrases.append('"' + " ".join(said_words[first : first + length]) + '"')
     connection.close()
-    return {"word": [" ".join(words.draw(int(rng.integers(1, 4)))) for _ in range(count)], "phrase": phrases}
+    word_queries = [" ".join(words.draw(int(rng.integers(1, 4)))) for _ in range(count)]
+    return {"word": word_queries, "phrase": phrases, "common_phrase": common_phrases}
 
 
 def measure_queries(directory: Path, count: int, k: int) -> dict:
