@@ -213,6 +213,23 @@ def test_words_written_with_punctuation_are_matched_by_their_tokens(tmp_path):
     assert by_query['"don t need"'] == spoken_words[2:4]
 
 
+def test_words_holding_the_highlight_marks_still_land(tmp_path):
+    """A transcription model can write any character, the control characters the highlight marks
+    are made of included (a random Whisper wrote "\x03"): the words are still placed."""
+    words = tuple(
+        SpokenWord(*w)
+        for w in [("\x03", 0.1, 0.2), ("red", 0.3, 0.6), ("\x02", 0.7, 0.8), ("bell", 0.9, 1.3)]
+    )
+    record = TranscriptRecord("m", "d", "en", True, None, (TranscriptPhrase(words),))
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        with store.write() as tx:
+            media_id = tx.upsert_media(MediaRecord(path="/m/a.wav", size=1, mtime=1.0, status="indexed"))
+            tx.set_transcript(media_id, record)
+        assert store.search_text("bell")[0].words == words[3:]
+        assert store.search_text("red")[0].words == words[1:2]
+        assert store.search_text("red")[0].snippet == "[red] bell"  # the marks' characters shown as spaces
+
+
 def test_a_phrase_from_the_pipelines_own_output_lands_on_the_pipelines_times(tmp_path):
     """transformers' ASR pipeline (word timestamps, 30 s chunks) run directly on generated speech
     with a tiny random-weight Whisper (pe_search.toy.speech_model; the trained toy is not shipped

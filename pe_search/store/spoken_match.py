@@ -31,13 +31,9 @@ def marked_spans(highlighted: str, mark_open: str, mark_close: str) -> tuple[str
     return "".join(plain), spans
 
 
-def matched_words(
-    text: str, spans: list[tuple[int, int]], words: tuple[SpokenWord, ...]
-) -> tuple[SpokenWord, ...]:
-    """The words a marked span overlaps, in spoken order; none when `text` is not the words
-    joined by spaces (then the characters cannot be placed on words, and nothing is claimed)."""
-    if not words or text != " ".join(word.text for word in words):
-        return ()
+def matched_words(spans: list[tuple[int, int]], words: tuple[SpokenWord, ...]) -> tuple[SpokenWord, ...]:
+    """The words a marked span overlaps, in spoken order, the spans being character places in the
+    words joined by single spaces (the caller checks that the marked text is that)."""
     found = []
     at = 0
     for word in words:

@@ -270,7 +270,9 @@ def _heard(highlighted: str, words: tuple[SpokenWord, ...]) -> tuple[SpokenWord,
     if not words:
         return ()
     text, spans = spoken_match.marked_spans(highlighted, MARK_OPEN, MARK_CLOSE)
-    return spoken_match.matched_words(text, spans, words)
+    if text != _unmarked(" ".join(word.text for word in words)):
+        return ()  # not the words joined by spaces: the characters cannot be placed on words
+    return spoken_match.matched_words(spans, words)
 
 
 RANK_OVERREAD = 2  # entries ranked per entry wanted, for those the filters leave out
@@ -338,7 +340,8 @@ def _highlights(connection: Connection, expression: str, kept: list[_RankedRow])
     _make_scratch_table(connection)
     connection.exec_driver_sql(f"DELETE FROM temp.{SCRATCH}")
     connection.exec_driver_sql(
-        f"INSERT INTO temp.{SCRATCH}(rowid, text) VALUES (?, ?)", [(row.entry_id, row.text) for row in kept]
+        f"INSERT INTO temp.{SCRATCH}(rowid, text) VALUES (?, ?)",
+        [(row.entry_id, _unmarked(row.text)) for row in kept],
     )
     marked = connection.exec_driver_sql(
         f"SELECT rowid, highlight({SCRATCH}, 0, ?, ?) FROM temp.{SCRATCH} WHERE {SCRATCH} MATCH ?",
@@ -348,6 +351,14 @@ def _highlights(connection: Connection, expression: str, kept: list[_RankedRow])
     return dict(marked)
 
 
+def _unmarked(text_: str) -> str:
+    """The text with the mark characters as spaces: a text holding one (a transcription model can
+    write any character) would otherwise open or close a mark of its own. Both are separators to
+    FTS5's tokenizer, as a space is, so the tokens and every character's place stay the same."""
+    return text_.translate(_MARKS_AS_SPACES)
+
+
+_MARKS_AS_SPACES = str.maketrans({MARK_OPEN: " ", MARK_CLOSE: " "})
 SCRATCH = "pe_search_kept_text"
 _TOKENIZE = re.compile(r"tokenize\s*=\s*('(?:[^']|'')*'|\"[^\"]*\")", re.I)
 
