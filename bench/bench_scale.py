@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_scale.py --files 100000 1000000 --part all
     .venv/bin/python bench/bench_scale.py --files 1000000 --part text --library /big/lib --keep
     .venv/bin/python bench/bench_scale.py --part frames --workdir /big/scratch   # bench/scale_frames.py
+    .venv/bin/python bench/bench_scale.py --part transcripts   # 1,000 hours of speech (scale_transcripts.py)
 
 The first `--writer-files` files (20,000) are written through the store's real writer
 (`LibraryStore.write()`: `upsert_media`, `set_text`, one clip segment with a `VECTOR_DIM`-d vector
@@ -397,6 +398,7 @@ def front_doors_part(run: SizeRun) -> dict:
 PARTS: dict[str, str] = {
     "text": "bench_scale:text_part",
     "front-doors": "bench_scale:front_doors_part",
+    "transcripts": "scale_transcripts:transcripts_part",
 }
 
 

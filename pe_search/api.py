@@ -497,8 +497,10 @@ class Library:
 
         `target` is audio, video or audio_video (default: text searches audio and video and
         merges them by probability; audio searches video; video searches audio). `mode`: vector
-        (the model alone), text (names, folders, tags, subtitles, .txt sidecars) or hybrid (both,
-        fused by reciprocal rank; the default). Each hit's `why` says why it matched. `tag`: only
+        (the model alone), text (names, folders, tags, subtitles, transcripts, .txt sidecars; words
+        in double quotes are an exact phrase) or hybrid (both, fused by reciprocal rank; the
+        default). Each hit's `why` says why it matched; a hit on spoken words lands on them and
+        carries them with their times (`Hit.words`). `tag`: only
         files tagged with that label or any label below it; each hit carries its file's best `tags`."""
         filters = _search_filter(
             kinds, path_prefix, path_glob, min_duration, max_duration, modified_after, modified_before

@@ -19,6 +19,9 @@ while scoring only the entries that hold a rarer word (the MaxScore idea of Turt
 - Each word's entry count (its idf) is kept per index version (`_Counts`: the version is FTS5's
   structure and averages records, which every write changes), so a common word is counted once
   per version in a process, not on every query.
+- A quoted phrase is one term throughout: FTS5 scores it as one (its idf from the entries holding
+  the phrase, its frequency the phrase's occurrences), and it occurs at most as often as an entry
+  has tokens, so its bound is a word's.
 - If the `depth`-th best of them scores above the common words' bound, no entry holding only
   common words can enter: that is the answer. Otherwise (every word common, or rare words too
   weak, or the rare words' entries too many to beat the common ones' bound) the full query ranks
@@ -44,7 +47,8 @@ _LIBRARIES_KEPT = 16  # libraries whose word counts a process keeps
 
 
 def expression(terms: list[str]) -> str:
-    """Any of these words, each quoted so FTS5 takes it literally."""
+    """Any of these terms, each quoted so FTS5 takes it literally: a word, or a phrase (words
+    joined by spaces, which FTS5 matches in order and side by side)."""
     return " OR ".join(f'"{t}"' for t in terms)
 
 
