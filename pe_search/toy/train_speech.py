@@ -402,6 +402,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=WHISPER_TOY_DIR)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every stage's steps (smoke runs)")
+    parser.add_argument("--stage-steps", help="steps of the 4 s, 10 s and 30 s stages, e.g. 1000,800,300")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--align-weight", type=float, default=1.0)
     parser.add_argument("--voices", type=int, default=32)
@@ -415,7 +416,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    stages = tuple(replace(s, steps=max(1, round(s.steps * args.scale))) for s in STAGES)
+    stages = STAGES
+    if args.stage_steps:
+        stages = tuple(replace(s, steps=int(n)) for s, n in zip(STAGES, args.stage_steps.split(",")))
+    stages = tuple(replace(s, steps=max(1, round(s.steps * args.scale))) for s in stages)
     dims = sm.Dims(d_model=args.d_model, encoder_layers=args.encoder_layers)
     eval_utts = held_out(args.seed + 1000, args.eval) if args.eval else []
     best = train(
