@@ -1,10 +1,12 @@
 """Groundwork for the toy speech model (a tiny Whisper, issue 26 item 4): the generated speech puts
 each word where it says, the training forward is causal, and attention on the training targets
-times every word through transformers' own DTW and pipeline decoding.
+times every word through transformers' own DTW and pipeline decoding; the shipped draft
+checkpoint runs through transformers' pipeline on held-out speech.
 
 The speech is espeak-ng's, joined word by word so each word's start and end are known exactly
 (`pe_search.toy.speech`); expected words and times come from the generator, never from a model.
-A trained checkpoint is not shipped yet (docs/toy-models.md says why), so there is no test of one.
+The checkpoint that reaches issue 26's bar is not shipped yet (docs/toy-models.md says why), so no
+test asserts that bar.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 
 from pe_search.toy import speech, speech_eval
 from pe_search.toy import speech_model as sm
-from pe_search.toy.train_speech import sequence, use_eager_decoder
+from pe_search.toy.train_speech import WHISPER_DRAFT_DIR, sequence, use_eager_decoder
 
 SEED = 777_001  # training uses seed 0 and even pitches/speeds; held-out voices take odd ones
 
@@ -142,3 +144,30 @@ def test_write_spoken_puts_each_phrase_where_asked(tmp_path):
             assert np.sqrt(np.mean(audio[int(w.start * sr) : int(w.end * sr)] ** 2)) > 0.02, (name, w)
             quiet[int(w.start * sr) - 400 : int(w.end * sr) + 400] = False  # 25 ms: the codec's smear
         assert np.sqrt(np.mean(audio[quiet] ** 2)) < 0.01, name
+
+
+def test_shipped_draft_transcribes_held_out_speech_through_the_pipeline():
+    """The shipped draft (below issue 26's bar: docs/toy-models.md) loads in transformers' own ASR
+    pipeline (word timestamps, 30 s chunks) and, on freshly generated speech in voices it never
+    trained on (odd pitches and speeds) and new word orders, returns word chunks in time order
+    inside the audio and gets most words right (measured: WER 0.28 on utterances up to 8 s; a
+    random or mismatched checkpoint gets about 1.0). It does not assert the issue's bar (WER <= 0.1,
+    >= 90 % of words within 100 ms), which this checkpoint does not reach."""
+    from transformers import pipeline
+
+    asr = pipeline("automatic-speech-recognition", model=str(WHISPER_DRAFT_DIR), device="cpu")
+    rng = np.random.default_rng(SEED + 2)
+    bank = speech.WordBank(speech.voices(rng, 3, held_out=True))
+    utts = [speech.utterance(rng, bank, max_seconds=8.0) for _ in range(8)]
+    total = speech_eval.Score(0, 0, 0, [], [])
+    for u in utts:
+        out = asr(
+            {"raw": u.audio, "sampling_rate": speech.SAMPLE_RATE}, return_timestamps="word", chunk_length_s=30
+        )
+        got = speech_eval.heard(out["chunks"])
+        assert got, u.text
+        times = [t for w in got for t in (w.start, w.end)]
+        assert times == sorted(times) and times[0] >= 0.0 and times[-1] <= u.duration + 0.02, times
+        total = total + speech_eval.score(u.words, got)
+    assert total.words >= 25
+    assert total.wer <= 0.6, (total.wer, total.words)

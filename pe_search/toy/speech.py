@@ -134,23 +134,30 @@ def utterance(
     lead: tuple[float, float] = (0.1, 2.0),
     tail: tuple[float, float] = (0.3, 1.5),
     noise: float = 0.003,
+    max_words: int | None = None,
+    caption_share: float = 0.6,
 ) -> Utterance:
     """Spoken phrases (captions, or random words of the vocabulary) one after the other.
 
     One voice per utterance; `gap` seconds between words (fluent speech), `lead` and `tail`
     seconds of quiet before and after; faint noise everywhere so the quiet is not digital zero.
+    `max_words` caps the words (1 to it, uniformly: short utterances for a curriculum);
+    `caption_share` is the chance each phrase is a caption rather than random words.
     """
     voice = int(rng.integers(len(bank.voices)))
     target = float(rng.uniform(1.0, max_seconds - lead[1] - tail[1]))
+    cap = int(rng.integers(1, max_words + 1)) if max_words else None
     texts: list[str] = []
     length = 0.0
-    while length < target:
-        if rng.random() < 0.6:
+    while length < target and (cap is None or len(texts) < cap):
+        if rng.random() < caption_share:
             phrase = phrases()[int(rng.integers(len(phrases())))].split()
         else:
             phrase = [
                 bank.vocabulary[int(rng.integers(len(bank.vocabulary)))] for _ in range(rng.integers(1, 6))
             ]
+        if cap is not None:
+            phrase = phrase[: cap - len(texts)]
         add = sum(len(bank.audio[(w, voice)]) / SAMPLE_RATE + gap[1] for w in phrase)
         if texts and length + add > target:
             break

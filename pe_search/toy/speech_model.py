@@ -10,6 +10,7 @@ timestamp tokens `<|0.00|>`..`<|30.00|>` follow it (transformers finds timestamp
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -70,19 +71,29 @@ def build_tokenizer() -> WhisperTokenizer:
     return tok
 
 
-def build_config(vocab_size: int, tok: WhisperTokenizer) -> WhisperConfig:
+@dataclass(frozen=True)
+class Dims:
+    """The toy's size: small enough to train in minutes on one CPU thread."""
+
+    d_model: int = 128
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    heads: int = 4
+
+
+def build_config(vocab_size: int, tok: WhisperTokenizer, dims: Dims = Dims()) -> WhisperConfig:
     """Tiny dims, Whisper's real audio settings (80 mel bins, 30 s windows, 1500 positions)."""
     ids = tok.convert_tokens_to_ids
     return WhisperConfig(
         vocab_size=vocab_size,
         num_mel_bins=80,
-        d_model=64,
-        encoder_layers=2,
-        encoder_attention_heads=2,
-        decoder_layers=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=256,
-        decoder_ffn_dim=256,
+        d_model=dims.d_model,
+        encoder_layers=dims.encoder_layers,
+        encoder_attention_heads=dims.heads,
+        decoder_layers=dims.decoder_layers,
+        decoder_attention_heads=dims.heads,
+        encoder_ffn_dim=4 * dims.d_model,
+        decoder_ffn_dim=4 * dims.d_model,
         max_source_positions=1500,
         max_target_positions=128,
         pad_token_id=ids("<|endoftext|>"),
@@ -96,7 +107,8 @@ def build_config(vocab_size: int, tok: WhisperTokenizer) -> WhisperConfig:
     )
 
 
-ALIGNMENT_HEADS = [[1, 0], [1, 1]]  # the last decoder layer's heads learn to look at the word said next
+# Two heads of the last decoder layer learn to look at the word said next (the others are free).
+ALIGNMENT_HEADS = [[1, 0], [1, 1]]
 
 
 def build_generation_config(config: WhisperConfig, tok: WhisperTokenizer) -> GenerationConfig:
@@ -120,13 +132,13 @@ def build_generation_config(config: WhisperConfig, tok: WhisperTokenizer) -> Gen
     )
 
 
-def build(seed: int) -> tuple[WhisperForConditionalGeneration, WhisperProcessor]:
+def build(seed: int, dims: Dims = Dims()) -> tuple[WhisperForConditionalGeneration, WhisperProcessor]:
     """A freshly initialised (seeded) tiny Whisper and its processor."""
     import torch
 
     tok = build_tokenizer()
     processor = WhisperProcessor(WhisperFeatureExtractor(feature_size=80), tok)
-    config = build_config(len(tok), tok)
+    config = build_config(len(tok), tok, dims)
     torch.manual_seed(seed)
     model = WhisperForConditionalGeneration(config)
     model.generation_config = build_generation_config(config, tok)

@@ -1,12 +1,11 @@
 """Train the toy speech model (a tiny Whisper) on espeak-ng speech of the toy vocabulary.
 
-    python -m pe_search.toy.train_speech            # into pe_search/toy/checkpoints/whisper-toy
-    python -m pe_search.toy.train_speech --out DIR --steps 20 --eval 2   # smoke
+    python -m pe_search.toy.train_speech --out pe_search/toy/checkpoints/whisper-toy-below-target
+    python -m pe_search.toy.train_speech --out DIR --scale 0.05 --eval 2   # smoke
 
-Seeded; one torch thread by default (a shared 2-core machine). Prints held-out numbers measured
-through transformers' own ASR pipeline (`return_timestamps="word"`, `chunk_length_s=30`).
-Not accurate yet at the default budget (docs/toy-models.md, "Where it stands"), so nothing is
-shipped in `checkpoints/whisper-toy`.
+Seeded, one torch thread (a shared 2-core machine). Prints held-out numbers measured through
+transformers' own ASR pipeline (`return_timestamps="word"`, `chunk_length_s=30`) and keeps the
+best checkpoint it measured.
 
 How, and why:
 
@@ -19,14 +18,29 @@ How, and why:
   quiet before the first word belongs to the lead marker, the quiet after the last to the end
   timestamp, the padding to `<|endoftext|>`). The DTW's first row always starts at 0.0, which is
   why the lead marker is there: its row takes the leading quiet.
+- Two more losses guide it: an acoustic one (a linear head, never saved, names each word from the
+  encoder's output averaged over the word's frames: without it a first run learnt the captions'
+  language, not the sounds) and one pulling a first-layer head onto the token each row reads.
+- Log-mel features are computed once per utterance of a seeded pool (cached, float16), not per
+  step. Whisper's features of a shorter window are the first frames of the 30 s window's (the
+  padding is digital zero, whose log-mel is clamped to the utterance's maximum minus 8), so one
+  pool serves every window, and a gain change is a constant added to every value.
+- A curriculum of windows: the encoder's attention is quadratic in its positions, so most steps
+  use short windows (the fixed sinusoidal positions cut to fit) with one to four words, then 10 s
+  windows, then full 30 s windows at the end, as the pipeline pads every input to 30 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import math
+import shutil
+import tempfile
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,17 +51,50 @@ from pe_search.toy import speech_model as sm
 
 log = logging.getLogger(__name__)
 
-WHISPER_TOY_DIR = TOY_DIR / "whisper-toy"
+WHISPER_TOY_DIR = TOY_DIR / "whisper-toy"  # where a checkpoint that meets issue 26's bar will go
+# What is shipped now: the best measured so far, below the bar (docs/toy-models.md).
+WHISPER_DRAFT_DIR = TOY_DIR / "whisper-toy-below-target"
+CACHE_DIR = Path("/work/scratch/sp-train") if Path("/work/scratch").is_dir() else Path(tempfile.gettempdir())
 FRAME = 0.02  # seconds per encoder position
 FRAMES = 1500
+POOL_VERSION = 1  # bump when the pool's making changes
 
 
-def sequence(
-    utt: speech.Utterance, tok, frames: int = FRAMES
-) -> tuple[list[int], list[tuple[int, int] | None]]:
+@dataclass(frozen=True)
+class Stage:
+    """A stretch of training on one window length."""
+
+    window: int  # seconds; the encoder's positions are cut to window * 50
+    steps: int
+    batch: int
+    pool: int  # utterances made for it (features computed once)
+    max_seconds: float
+    max_words: int | None
+    lead: tuple[float, float]
+    tail: tuple[float, float]
+    long_every: int = 0  # every Nth step of the stage trains on the last stage's 30 s windows instead
+
+
+STAGES = (
+    Stage(4, 1000, 16, 5000, 3.9, 4, (0.1, 0.8), (0.2, 0.6)),
+    Stage(10, 800, 12, 1500, 9.9, None, (0.1, 1.5), (0.3, 1.0), long_every=4),
+    Stage(30, 300, 8, 600, 28.0, None, (0.1, 2.0), (0.3, 1.5)),
+)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """An utterance as training sees it: its words and length (the sound is in the pool's features)."""
+
+    words: list[speech.SpokenWord]
+    duration: float
+
+
+def sequence(utt, tok, frames: int = FRAMES) -> tuple[list[int], list[tuple[int, int] | None]]:
     """Decoder tokens (prompt .. <|endoftext|>) and, per decoder row, the frames it should look at.
 
-    Row p reads token p and predicts token p + 1; rows of the prompt get no target.
+    `utt` has `words` and `duration` (an `Utterance` or a `Clip`). Row p reads token p and
+    predicts token p + 1; rows of the prompt get no target.
     """
     ids = tok.convert_tokens_to_ids
     words = utt.words
@@ -71,27 +118,100 @@ def sequence(
     return tokens, regions
 
 
-def batch(utts: list[speech.Utterance], extractor, tok, rng: np.random.Generator):
-    """Log-mel features (random gain) padded to the extractor's window, decoder inputs, labels, frame masks."""
-    feats = extractor(
-        [u.audio * float(rng.uniform(0.3, 1.5)) for u in utts],
-        sampling_rate=speech.SAMPLE_RATE,
-        return_tensors="pt",
-    ).input_features
-    frames = feats.shape[-1] // 2
-    seqs = [sequence(u, tok, frames) for u in utts]
-    longest = max(len(t) for t, _ in seqs)
-    pad = tok.convert_tokens_to_ids("<|endoftext|>")
-    inputs = torch.full((len(utts), longest - 1), pad)
-    labels = torch.full((len(utts), longest - 1), -100)
-    mask = torch.zeros(len(utts), longest - 1, frames)
-    for i, (t, regions) in enumerate(seqs):
-        inputs[i, : len(t) - 1] = torch.tensor(t[:-1])
-        labels[i, : len(t) - 1] = torch.tensor(t[1:])
-        for p, r in enumerate(regions):
-            if r is not None:
-                mask[i, p, r[0] : r[1]] = 1.0
-    return feats, inputs, labels, mask
+class Pool:
+    """Utterances of a stage with their log-mel features (float16, cut after the speech)."""
+
+    def __init__(self, feats: list[np.ndarray], pads: np.ndarray, clips: list[Clip]) -> None:
+        self.feats, self.pads, self.clips = feats, pads, clips
+
+    @classmethod
+    def make(cls, rng: np.random.Generator, bank: speech.WordBank, stage: Stage, count: int) -> Pool:
+        extractors: dict[int, sm.WhisperFeatureExtractor] = {}
+        feats, pads, clips = [], [], []
+        while len(clips) < count:
+            utt = speech.utterance(
+                rng,
+                bank,
+                max_seconds=stage.max_seconds,
+                lead=stage.lead,
+                tail=stage.tail,
+                max_words=stage.max_words,
+                caption_share=0.4,
+            )
+            if utt.duration > stage.window - 0.05:
+                continue
+            chunk = min(30, math.ceil(utt.duration) + 1)
+            if chunk not in extractors:
+                extractors[chunk] = sm.WhisperFeatureExtractor(feature_size=80, chunk_length=chunk)
+            f = extractors[chunk](
+                utt.audio, sampling_rate=speech.SAMPLE_RATE, return_tensors="np"
+            ).input_features[0]
+            feats.append(f.astype(np.float16))
+            pads.append(float(f[0, -1]))  # a padding frame: the same value in every mel bin
+            clips.append(Clip(utt.words, utt.duration))
+        return cls(feats, np.array(pads, np.float32), clips)
+
+    def save(self, path: Path) -> None:
+        words = [[[w.text, w.start, w.end] for w in c.words] for c in self.clips]
+        meta = json.dumps({"words": words, "durations": [c.duration for c in self.clips]})
+        lengths = np.array([f.shape[1] for f in self.feats])
+        np.savez(path, feats=np.concatenate(self.feats, axis=1), lengths=lengths, pads=self.pads, meta=meta)
+
+    @classmethod
+    def load(cls, path: Path) -> Pool:
+        z = np.load(path)
+        meta = json.loads(str(z["meta"]))
+        ends = np.cumsum(z["lengths"])
+        feats = np.split(z["feats"], ends[:-1], axis=1)
+        clips = [
+            Clip([speech.SpokenWord(t, s, e) for t, s, e in ws], d)
+            for ws, d in zip(meta["words"], meta["durations"])
+        ]
+        return cls(feats, z["pads"], clips)
+
+    def batch(self, index: list[int], window: int, tok, rng: np.random.Generator):
+        """Features padded to `window` seconds (random gain), decoder inputs, labels, frame masks."""
+        mel = window * 100
+        frames = mel // 2
+        feats = torch.empty(len(index), 80, mel)
+        for i, k in enumerate(index):
+            shift = math.log10(float(rng.uniform(0.3, 1.5))) / 2  # a gain, in normalised log-mel
+            f = torch.from_numpy(self.feats[k][:, :mel].astype(np.float32))
+            feats[i] = float(self.pads[k]) + shift
+            feats[i, :, : f.shape[1]] = f + shift
+        seqs = [sequence(self.clips[k], tok, frames) for k in index]
+        longest = max(len(t) for t, _ in seqs)
+        pad = tok.convert_tokens_to_ids("<|endoftext|>")
+        inputs = torch.full((len(index), longest - 1), pad)
+        labels = torch.full((len(index), longest - 1), -100)
+        mask = torch.zeros(len(index), longest - 1, frames)
+        for i, (t, regions) in enumerate(seqs):
+            inputs[i, : len(t) - 1] = torch.tensor(t[:-1])
+            labels[i, : len(t) - 1] = torch.tensor(t[1:])
+            for p, r in enumerate(regions):
+                if r is not None:
+                    mask[i, p, r[0] : r[1]] = 1.0
+        return feats, inputs, labels, mask
+
+
+def pools(seed: int, n_voices: int, stages: tuple[Stage, ...], held_out: bool = False) -> list[Pool]:
+    """One pool per stage, made once and cached (keyed by everything that shapes it)."""
+    shapes = [
+        {k: v for k, v in asdict(s).items() if k not in ("steps", "batch", "long_every")} for s in stages
+    ]
+    key = json.dumps([POOL_VERSION, seed, n_voices, held_out, shapes])
+    path = CACHE_DIR / f"pool-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    if all((path / f"{i}.npz").exists() for i in range(len(stages))):
+        return [Pool.load(path / f"{i}.npz") for i in range(len(stages))]
+    t0 = time.time()
+    rng = np.random.default_rng(seed)
+    bank = speech.WordBank(speech.voices(rng, n_voices, held_out=held_out))
+    made = [Pool.make(rng, bank, s, s.pool) for s in stages]
+    path.mkdir(parents=True, exist_ok=True)
+    for i, p in enumerate(made):
+        p.save(path / f"{i}.npz")
+    log.info("pools (%s voices, held out %s) made in %.0f s: %s", n_voices, held_out, time.time() - t0, path)
+    return made
 
 
 def use_eager_decoder(model) -> None:
@@ -111,11 +231,7 @@ def use_eager_decoder(model) -> None:
 
 
 def set_window(model, seconds: int) -> None:
-    """Train on `seconds`-long windows: the encoder's (fixed, sinusoidal) positions cut to fit.
-
-    Short windows cost a fraction of the 30 s ones (the encoder's attention is quadratic); the
-    last steps train on full 30 s windows, as the pipeline uses them.
-    """
+    """Run the encoder on `seconds`-long windows: its (fixed, sinusoidal) positions cut to fit."""
     encoder = model.model.encoder
     positions = seconds * 50
     if not hasattr(encoder, "_all_positions"):
@@ -126,71 +242,132 @@ def set_window(model, seconds: int) -> None:
     model.config.max_source_positions = positions
 
 
+def forward(model, head, pool: Pool, index: list[int], window: int, tok, rng: np.random.Generator):
+    """Cross-entropy, alignment loss, the acoustic loss and word-token accuracy of one batch.
+
+    The acoustic loss (`head`, a linear layer trained beside the model and never saved) asks the
+    encoder's output, averaged over each word's frames, to name the word: a direct signal to the
+    encoder, which the decoder's cross-entropy alone reaches slowly (a first run learnt the
+    captions' language, not the sounds).
+    """
+    feats, inputs, labels, mask = pool.batch(index, window, tok, rng)
+    outputs = model(input_features=feats, decoder_input_ids=inputs, labels=labels, output_attentions=True)
+    eot = tok.convert_tokens_to_ids("<|endoftext|>")
+    words = (labels >= 0) & (labels < eot)  # word tokens come first in the vocabulary
+    pooled = mask @ outputs.encoder_last_hidden_state / mask.sum(-1, keepdim=True).clamp(min=1)
+    acoustic = torch.nn.functional.cross_entropy(head(pooled[words]), labels[words])
+    layer = sm.ALIGNMENT_HEADS[0][0]
+    heads = [h for _, h in sm.ALIGNMENT_HEADS]
+    align = attention_loss(outputs.cross_attentions[layer][:, heads], mask)
+    # A guide for the first layer: one head looks at the token the row reads (the previous row's
+    # target), so the alignment heads above need only look just after it, however long the speech.
+    current = torch.zeros_like(mask)
+    current[:, 1:] = mask[:, :-1]
+    align = align + attention_loss(outputs.cross_attentions[0][:, :1], current)
+    right = (outputs.logits.argmax(-1) == labels)[words].float().mean().item()
+    return outputs.loss, align, acoustic, right
+
+
+def attention_loss(attn: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean -log of the attention (B, H, T, F) that falls inside each row's frames (mask: B, T, F)."""
+    inside = (attn * mask[:, None]).sum(-1)  # (B, H, T)
+    rows = mask.sum(-1) > 0
+    return -(torch.log(inside + 1e-6) * rows[:, None]).sum() / (rows.sum() * attn.shape[1])
+
+
+def save_for_pipeline(model, processor, out: Path) -> None:
+    """Save as the pipeline loads it: 30 s windows, SDPA attention."""
+    set_window(model, 30)
+    model.config._attn_implementation = "sdpa"
+    model.generation_config.return_timestamps = False
+    sm.save(model, processor, out)
+    model.config._attn_implementation = "eager"
+
+
 def train(
     out: Path,
-    steps: int,
-    batch_size: int,
+    stages: tuple[Stage, ...],
     seed: int,
     lr: float,
     align_weight: float,
     n_voices: int,
-    short_share: float,
-    long_every: int,
-    init: Path | None = None,
-) -> None:
+    dims: sm.Dims,
+    eval_utts: list[speech.Utterance],
+    eval_every: int,
+) -> speech_eval.Score | None:
     rng = np.random.default_rng(seed)
-    model, processor = sm.build(seed) if init is None else sm.load(init)
+    train_pools = pools(seed, n_voices, stages)
+    check = tuple(Stage(s.window, 0, 0, 32, s.max_seconds, s.max_words, s.lead, s.tail) for s in stages)
+    check_pools = pools(seed + 500, 4, check, held_out=True)
+    model, processor = sm.build(seed, dims)
     tok = processor.tokenizer
     use_eager_decoder(model)
-    t0 = time.time()
-    bank = speech.WordBank(speech.voices(rng, n_voices))
-    log.info("word bank: %d voices x %d words in %.0f s", n_voices, len(bank.vocabulary), time.time() - t0)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    warm = max(steps // 20, 1)
+    head = torch.nn.Linear(dims.d_model, tok.convert_tokens_to_ids("<|endoftext|>"))
+    params = [*model.parameters(), *head.parameters()]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    total = sum(s.steps for s in stages)
+    warm = max(total // 25, 1)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0))))
+        opt, lambda s: min((s + 1) / warm, 0.2 + 0.4 * (1 + math.cos(math.pi * min(s / total, 1.0))))
     )
-    layer = sm.ALIGNMENT_HEADS[0][0]
-    heads = [h for _, h in sm.ALIGNMENT_HEADS]
-    model.train()
+    best: speech_eval.Score | None = None
     t0 = time.time()
-    short = sm.WhisperFeatureExtractor(feature_size=80, chunk_length=10)
-    set_window(model, 10)
-    for step in range(steps):
-        long = step >= short_share * steps or step % long_every == long_every - 1
-        set_window(model, 30 if long else 10)
-        extractor, seconds = (processor.feature_extractor, 28.0) if long else (short, 10.0)
-        utts = [speech.utterance(rng, bank, max_seconds=seconds) for _ in range(batch_size)]
-        feats, inputs, labels, mask = batch(utts, extractor, tok, rng)
-        outputs = model(input_features=feats, decoder_input_ids=inputs, labels=labels, output_attentions=True)
-        attn = outputs.cross_attentions[layer][:, heads]  # (B, H, T, F)
-        inside = (attn * mask[:, None]).sum(-1)  # (B, H, T)
-        rows = mask.sum(-1) > 0
-        align = -(torch.log(inside + 1e-6) * rows[:, None]).sum() / (rows.sum() * len(heads))
-        loss = outputs.loss + align_weight * align
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if step % 25 == 0 or step == steps - 1:
-            log.info(
-                "step %d/%d ce %.3f align %.3f (%.0f s)",
-                step,
-                steps,
-                outputs.loss.item(),
-                align.item(),
-                time.time() - t0,
-            )
-        if step and step % 200 == 0:
-            set_window(model, 30)
-            sm.save(model, processor, out)
-    set_window(model, 30)
-    model.eval()
-    model.config._attn_implementation = "sdpa"
-    model.generation_config.return_timestamps = False
-    sm.save(model, processor, out)
-    log.info("trained in %.1f min; saved to %s", (time.time() - t0) / 60, out)
+    step = 0
+    for n, (stage, pool, held) in enumerate(zip(stages, train_pools, check_pools)):
+        set_window(model, stage.window)
+        for k in range(stage.steps):
+            model.train()
+            now, now_pool = stage, pool
+            if stage.long_every and k % stage.long_every == stage.long_every - 1:
+                now, now_pool = stages[-1], train_pools[-1]
+            set_window(model, now.window)
+            index = [int(i) for i in rng.integers(len(now_pool.clips), size=now.batch)]
+            ce, align, acoustic, right = forward(model, head, now_pool, index, now.window, tok, rng)
+            loss = ce + align_weight * align + acoustic
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            set_window(model, stage.window)
+            if k % 50 == 0 or k == stage.steps - 1:
+                model.eval()
+                with torch.no_grad():
+                    everything = list(range(len(held.clips)))
+                    hce, halign, hacoustic, hright = forward(
+                        model, head, held, everything, stage.window, tok, rng
+                    )
+                log.info(
+                    "step %d/%d (%ds window) ce %.3f align %.3f acoustic %.3f words %.2f"
+                    " | held-out ce %.3f align %.3f acoustic %.3f words %.2f (%.0f s)",
+                    step,
+                    total,
+                    stage.window,
+                    ce.item(),
+                    align.item(),
+                    acoustic.item(),
+                    right,
+                    hce.item(),
+                    halign.item(),
+                    hacoustic.item(),
+                    hright,
+                    time.time() - t0,
+                )
+            last = n == len(stages) - 1 and k == stage.steps - 1
+            if eval_utts and stage.window == 30 and (last or (k + 1) % eval_every == 0):
+                with tempfile.TemporaryDirectory() as tmp:
+                    save_for_pipeline(model, processor, Path(tmp))
+                    s = evaluate(Path(tmp), eval_utts)
+                    log.info("step %d held-out through the pipeline: %s", step, describe(s))
+                    if best is None or s.timed_share - s.wer > best.timed_share - best.wer:
+                        best = s
+                        shutil.copytree(tmp, out, dirs_exist_ok=True)
+                set_window(model, stage.window)
+    if best is None:
+        save_for_pipeline(model, processor, out)
+    log.info("trained %d steps in %.1f min; saved to %s", total, (time.time() - t0) / 60, out)
+    return best
 
 
 def held_out(seed: int, count: int, n_voices: int = 8, max_seconds: float = 28.0) -> list[speech.Utterance]:
@@ -213,44 +390,43 @@ def evaluate(model_dir: Path, utts: list[speech.Utterance]) -> speech_eval.Score
     return total
 
 
+def describe(s: speech_eval.Score) -> str:
+    return (
+        f"{s.words} words, WER {s.wer:.3f}, timed within 100 ms {s.timed_share:.3f}, "
+        f"median start error {np.median(s.start_errors or [0]) * 1000:.0f} ms, "
+        f"median end error {np.median(s.end_errors or [0]) * 1000:.0f} ms"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=WHISPER_TOY_DIR)
-    parser.add_argument("--steps", type=int, default=1100)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every stage's steps (smoke runs)")
+    parser.add_argument("--stage-steps", help="steps of the 4 s, 10 s and 30 s stages, e.g. 1000,800,300")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--align-weight", type=float, default=1.0)
-    parser.add_argument("--voices", type=int, default=24)
+    parser.add_argument("--voices", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--short-share", type=float, default=0.9, help="share of steps that may use 10 s windows"
-    )
-    parser.add_argument("--long-every", type=int, default=4, help="of those, every Nth uses a 30 s window")
-    parser.add_argument("--init", type=Path, help="go on training this checkpoint (a fresh schedule)")
+    parser.add_argument("--d-model", type=int, default=sm.Dims.d_model)
+    parser.add_argument("--encoder-layers", type=int, default=sm.Dims.encoder_layers)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--eval", type=int, default=20, help="held-out utterances to score (0: none)")
+    parser.add_argument("--eval", type=int, default=8, help="held-out utterances to score (0: none)")
+    parser.add_argument("--eval-every", type=int, default=60, help="30 s steps between pipeline checks")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
-    train(
-        args.out,
-        args.steps,
-        args.batch,
-        args.seed,
-        args.lr,
-        args.align_weight,
-        args.voices,
-        args.short_share,
-        args.long_every,
-        args.init,
+    torch.manual_seed(args.seed)
+    stages = STAGES
+    if args.stage_steps:
+        stages = tuple(replace(s, steps=int(n)) for s, n in zip(STAGES, args.stage_steps.split(",")))
+    stages = tuple(replace(s, steps=max(1, round(s.steps * args.scale))) for s in stages)
+    dims = sm.Dims(d_model=args.d_model, encoder_layers=args.encoder_layers)
+    eval_utts = held_out(args.seed + 1000, args.eval) if args.eval else []
+    best = train(
+        args.out, stages, args.seed, args.lr, args.align_weight, args.voices, dims, eval_utts, args.eval_every
     )
-    if args.eval:
-        s = evaluate(args.out, held_out(args.seed + 1000, args.eval))
-        print(
-            f"held-out: {s.words} words, WER {s.wer:.3f}, timed within 100 ms {s.timed_share:.3f}, "
-            f"median start error {np.median(s.start_errors or [0]) * 1000:.0f} ms, "
-            f"median end error {np.median(s.end_errors or [0]) * 1000:.0f} ms"
-        )
+    if best is not None:
+        print(f"held-out (best checkpoint, kept in {args.out}): {describe(best)}")
 
 
 if __name__ == "__main__":
