@@ -116,3 +116,29 @@ def test_score_counts_errors_and_timed_words_by_hand():
     s = speech_eval.score(truth, got)
     assert (s.words, s.errors, s.timed) == (3, 1, 1)
     assert s.wer == 1 / 3 and s.timed_share == 1 / 3
+
+
+def test_write_spoken_puts_each_phrase_where_asked(tmp_path):
+    """Written files (a WAV, and an MP4 with the sound as its audio track) decode with each word
+    loud where the returned times say and only the noise floor elsewhere (energy, no model)."""
+    import av
+
+    phrases = [(0.7, "a red circle"), (4.0, "the dog is barking")]
+    for name in ("spoken.wav", "spoken.mp4"):
+        words = speech.write_spoken(tmp_path / name, phrases, seconds=7.0)
+        assert [w.text for w in words] == ["a", "red", "circle", "the", "dog", "is", "barking"]
+        assert words[0].start == 0.7 and words[3].start == 4.0
+        with av.open(str(tmp_path / name)) as container:
+            stream = container.streams.audio[0]
+            audio = np.concatenate(
+                [f.to_ndarray().astype(np.float32).reshape(-1) for f in container.decode(stream)]
+            )
+        if name.endswith(".wav"):
+            audio /= 32768.0
+        sr = stream.rate
+        assert abs(len(audio) / sr - 7.0) < 0.1
+        quiet = np.ones(len(audio), bool)
+        for w in words:
+            assert np.sqrt(np.mean(audio[int(w.start * sr) : int(w.end * sr)] ** 2)) > 0.02, (name, w)
+            quiet[int(w.start * sr) - 400 : int(w.end * sr) + 400] = False  # 25 ms: the codec's smear
+        assert np.sqrt(np.mean(audio[quiet] ** 2)) < 0.01, name

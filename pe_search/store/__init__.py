@@ -46,6 +46,7 @@ from pe_search.store.schema import SEARCHABLE_STATUSES
 from pe_search.store.tags import NO_LABEL, FileTagsRecord, RecordedVocabulary, SegmentTags
 from pe_search.store.text_index import TextEntryRecord, TextMatch, path_entries
 from pe_search.store.transaction import WriteTransaction
+from pe_search.store.transcripts import SpokenWord, TranscriptPhrase, TranscriptRecord
 from pe_search.store.vectors import IndexSpec
 
 __all__ = [
@@ -83,8 +84,11 @@ __all__ = [
     "SegmentRecord",
     "SegmentVectors",
     "SpaceStatus",
+    "SpokenWord",
     "TextEntryRecord",
     "TextMatch",
+    "TranscriptPhrase",
+    "TranscriptRecord",
     "WriteTransaction",
     "disk_errors",
     "media_kind",

@@ -25,9 +25,10 @@ from pe_search.store.searching import Searching
 from pe_search.store.space_index import SpaceIndex
 from pe_search.store.status import Reporting
 from pe_search.store.tag_access import TagAccess
+from pe_search.store.transcript_access import TranscriptAccess
 
 
-class LibraryStore(Opening, Reading, Searching, Reporting, TagAccess):
+class LibraryStore(Opening, Reading, Searching, Reporting, TagAccess, TranscriptAccess):
     """Use `LibraryStore.open(...)`; close it (or use it as a context manager) when done."""
 
     def space_index(self, name: str) -> SpaceIndex | None:

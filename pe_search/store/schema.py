@@ -307,3 +307,40 @@ class FileTag(Base):
     )
     label_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
     probability: Mapped[float] = mapped_column(Float)
+
+
+class TranscriptRow(Base):
+    """A file's transcript (issue 26): the model that heard it (as given, and its weights digest),
+    the language, and whether the whole speech stream was heard (`reason` when not). Its phrases
+    are text entries of field "transcript" (store/transcripts.py)."""
+
+    __tablename__ = "transcripts"
+
+    media_file_id: Mapped[int] = mapped_column(
+        ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String)
+    weights_digest: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
+    complete: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class TranscriptPhraseRow(Base):
+    """The words of one transcript phrase (a text entry) with their times: JSON [[text, start,
+    end], ...] in seconds from the file's start. Deleted with its entry."""
+
+    __tablename__ = "transcript_phrases"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("text_entries.id", ondelete="CASCADE"), primary_key=True)
+    words: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class TranscriptionModelRow(Base):
+    """The library's transcription model (one row, id 1): as given and its weights digest."""
+
+    __tablename__ = "transcription_model"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String)
+    weights_digest: Mapped[str] = mapped_column(String(64))

@@ -1,7 +1,7 @@
 """Full-text search over the text media files carry: SQLite FTS5 inside the library database.
 
 Each piece of text is a row of `text_entries` (field: name, folder, tag, subtitle, text_file, and
-label: the file's tags of issue 23);
+label: the file's tags of issue 23; transcript: spoken phrases of issue 26, store/transcripts.py);
 FTS5's external-content table `text_fts` indexes it, kept in step by triggers (migration
 0003_text_search), so deleting a media file (its entries cascade) removes its text from the
 index in the same transaction. Moving a file rewrites its name and folder entries
@@ -26,6 +26,10 @@ from pe_search.store.schema import FTS_TABLE, MediaFile, TextEntry, TextSource
 
 TEXT_FIELDS = ("name", "folder", "tag", "subtitle", "text_file", "label")
 TAG_LABEL_FIELD = "label"  # a file's tag labels (issue 23): written with its tags (store/tags.py), not here
+TRANSCRIPT_FIELD = (
+    "transcript"  # spoken phrases (issue 26): written with its transcript (store/transcripts.py)
+)
+OWN_FIELDS = (TAG_LABEL_FIELD, TRANSCRIPT_FIELD)  # entries written by their own verbs, not by set_text
 PATH_FIELDS = ("name", "folder")
 FOLDER_DEPTH = 3  # the last folders of a path say what it holds; /home/user/... says nothing
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
@@ -130,9 +134,10 @@ def replace_entries(
     session: Session, media_id: int, entries: list[TextEntryRecord], signature: str | None
 ) -> None:
     """Replace every text entry of a file read from the file and beside it (and record what they
-    were read from); its tag labels stay, they follow its tags."""
+    were read from); its tag labels and transcript phrases stay, they follow its tags and its
+    transcript."""
     session.execute(
-        delete(TextEntry).where(TextEntry.media_file_id == media_id, TextEntry.field != TAG_LABEL_FIELD)
+        delete(TextEntry).where(TextEntry.media_file_id == media_id, TextEntry.field.not_in(OWN_FIELDS))
     )
     rows = [
         {

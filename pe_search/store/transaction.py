@@ -21,7 +21,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from pe_search.media.timecode import SourceTimecode
-from pe_search.store import audio_prints, checksums, tags, text_index, timecodes
+from pe_search.store import audio_prints, checksums, tags, text_index, timecodes, transcripts
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
 from pe_search.store.frame_store import FrameStore
 from pe_search.store.layout import check_space_name
@@ -38,6 +38,7 @@ from pe_search.store.schema import (
 )
 from pe_search.store.tags import FileTagsRecord
 from pe_search.store.text_index import TextEntryRecord
+from pe_search.store.transcripts import TranscriptRecord
 from pe_search.store.vector_file import VectorFile
 
 
@@ -128,6 +129,15 @@ class WriteTransaction:
     def set_text(self, media_id: int, entries: Sequence[TextEntryRecord], signature: str | None) -> None:
         """Replace the file's text entries (full-text search); `signature`: what they were read from."""
         text_index.replace_entries(self.session, media_id, list(entries), signature)
+
+    def set_transcript(self, media_id: int, record: TranscriptRecord) -> None:
+        """Replace the file's transcript: its phrases become text entries of field "transcript"
+        (timed as the phrase), each phrase's words and times kept beside its entry."""
+        transcripts.put(self.session, media_id, record)
+
+    def clear_transcript(self, media_id: int) -> None:
+        """Drop the file's transcript (its phrase entries and their words)."""
+        transcripts.drop(self.session, media_id)
 
     def set_audio_fingerprint(
         self, media_id: int, codes: np.ndarray | None, content_hash: str | None, version: int

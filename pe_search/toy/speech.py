@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import wave
 from dataclasses import dataclass
+from pathlib import Path
 
 import av
 import numpy as np
@@ -171,3 +172,75 @@ def utterance(
     audio = np.concatenate(pieces)
     audio = audio + rng.normal(0.0, noise, len(audio)).astype(np.float32)
     return Utterance(audio.astype(np.float32), spoken)
+
+
+# A voice no training run uses (odd speed and pitch): what the demo and the tests speak with.
+DEMO_VOICE = Voice("en-us", 151, 47)
+
+
+def spoken(
+    phrases: list[tuple[float, str]],
+    seconds: float | None = None,
+    voice: Voice = DEMO_VOICE,
+    gap: float = 0.08,
+    noise: float = 0.003,
+    seed: int = 0,
+) -> Utterance:
+    """Phrases spoken at the given start times (seconds), quiet around them, each word's place exact.
+
+    `phrases` are (start, text) pairs in time order; a phrase's words follow each other with `gap`
+    seconds of quiet. `seconds` pads the whole to that length (default: 1 s after the last word).
+    Raises ValueError where a phrase would start before the previous one has ended.
+    """
+    sr = SAMPLE_RATE
+    cache: dict[str, np.ndarray] = {}
+    placed: list[tuple[int, np.ndarray, str]] = []
+    at = 0
+    for start, text in phrases:
+        begin = round(start * sr)
+        if begin < at:
+            raise ValueError(f"phrase {text!r} at {start} s starts before the previous one ends")
+        at = begin
+        for i, word in enumerate(text.split()):
+            if word not in cache:
+                cache[word] = speak(word, voice)
+            if i:
+                at += round(gap * sr)
+            placed.append((at, cache[word], word))
+            at += len(cache[word])
+    length = round(seconds * sr) if seconds is not None else at + sr
+    if length < at:
+        raise ValueError(f"the phrases take {at / sr:.2f} s, longer than seconds={seconds}")
+    audio = np.random.default_rng(seed).normal(0.0, noise, length).astype(np.float32)
+    words: list[SpokenWord] = []
+    for begin, sound, word in placed:
+        audio[begin : begin + len(sound)] += sound
+        words.append(SpokenWord(word, begin / sr, (begin + len(sound)) / sr))
+    return Utterance(np.clip(audio, -1.0, 1.0), words)
+
+
+def write_spoken(
+    path: str | Path,
+    phrases: list[tuple[float, str]],
+    seconds: float | None = None,
+    voice: Voice = DEMO_VOICE,
+    video_size: tuple[int, int] = (64, 48),
+    fps: float = 10.0,
+) -> list[SpokenWord]:
+    """Write spoken phrases (see `spoken`) to `path` and return each word's exact start and end.
+
+    An audio extension (.wav, .flac, ...) writes the sound alone; a video one (.mp4, .mkv, .webm,
+    .mov) writes grey frames at `fps` with the sound as its audio track (PyAV, FFmpeg's encoders).
+    """
+    from pe_search.toy.media_writer import VIDEO_CODECS, write_audio, write_video
+
+    path = Path(path)
+    utt = spoken(phrases, seconds, voice)
+    if path.suffix in VIDEO_CODECS:
+        width, height = video_size
+        grey = np.full((height, width, 3), 128, np.uint8)
+        count = max(int(utt.duration * fps), 1)
+        write_video(path, ((grey, i / fps) for i in range(count)), audio=utt.audio, audio_rate=SAMPLE_RATE)
+    else:
+        write_audio(path, utt.audio, SAMPLE_RATE)
+    return utt.words
