@@ -19,6 +19,7 @@ from pe_search.cli.search import locate_command, search_command
 from pe_search.cli.serve import serve_command
 from pe_search.cli.status import compact_command, status_command
 from pe_search.cli.tags import tags_command
+from pe_search.cli.transcript import transcript_command
 from pe_search.cli.watch import watch_command
 from pe_search.errors import PeSearchError, cli_spelling
 
@@ -78,6 +79,7 @@ cli.add_command(index_command)
 cli.add_command(status_command)
 cli.add_command(compact_command)
 cli.add_command(search_command)
+cli.add_command(transcript_command)
 cli.add_command(locate_command)
 cli.add_command(clip_command)
 cli.add_command(duplicates_command)
