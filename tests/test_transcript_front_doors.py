@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from spoken_library import build
+from test_json_schemas import check
 
 from pe_search.api import Library
 from pe_search.cli.main import cli
@@ -54,7 +55,9 @@ def test_the_command_prints_each_phrase_with_its_times(spoken):
 
 def test_json_gives_every_word_with_its_times(spoken):
     _, folder, library = spoken
-    found = json.loads(_run("transcript", folder / "talk.wav", "--library", library, "--json").stdout)
+    printed = _run("transcript", folder / "talk.wav", "--library", library, "--json").stdout
+    check("transcript", printed)  # the committed shape (tests/json_schemas/transcript.json)
+    found = json.loads(printed)
     got = found["transcript"]
     assert (found["path"], got["model"], got["language"], got["complete"], got["reason"]) == (
         str(folder / "talk.wav"), "toy", "en", True, None,
