@@ -70,6 +70,19 @@ def test_query_words_become_a_literal_any_word_query():
     assert fts_query("  ...  ") is None
 
 
+def test_quoted_phrases_become_fts5_phrases_and_lone_quotes_stay_punctuation():
+    assert fts_query('"we need more time"') == '"we need more time"'  # one phrase, stopwords kept
+    assert fts_query('door "the slam" of hinges') == '"door" OR "the slam" OR "hinges"'
+    assert (
+        fts_query("\u201cneed more\u201d time") == '"need more" OR "time"'
+    )  # curly quotes as typed on a Mac
+    assert fts_query('door "slam') == fts_query("door slam") == '"door" OR "slam"'  # lone quote
+    assert fts_query('a "b" "c" "d') == '"b" OR "c" OR "d"'  # the last of an odd number is the lone one
+    assert fts_query('door ""') == '"door"' and fts_query('""') is None  # an empty phrase adds nothing
+    assert fts_query('"the" of') == '"the"'  # a quoted stopword is asked for; the loose one is not
+    assert fts_query('"NEAR(x" AND y)') == '"near x" OR "y"'  # FTS5 syntax inside a phrase is words too
+
+
 def test_subtitle_cues_of_srt_and_vtt():
     assert subtitle_cues(SRT) == [
         (1.0, 2.5, "The lighthouse keeper waves"),

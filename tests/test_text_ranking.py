@@ -63,8 +63,9 @@ def library(request, tmp_path_factory):
 
 
 def bm25_ranking(entries: dict[int, tuple[str, str, str]], query_words: list[str]) -> list[tuple[int, float]]:
-    """(entry id, FTS5-style rank: minus the BM25 score) of every entry holding a query word,
-    best first, by FTS5's formula over every entry of the library (failed files' too)."""
+    """(entry id, FTS5-style rank: minus the BM25 score) of every entry holding a query word or
+    phrase, best first, by FTS5's formula over every entry of the library (failed files' too; a
+    phrase counts as one term: its idf from the entries holding it, its frequency its occurrences)."""
     tokens = {entry_id: text.split() for entry_id, (_, text, _) in entries.items()}
     rows = len(tokens)
     average = sum(len(t) for t in tokens.values()) / rows
@@ -72,14 +73,20 @@ def bm25_ranking(entries: dict[int, tuple[str, str, str]], query_words: list[str
     for entry_id, words in tokens.items():
         score = 0.0
         for word in query_words:
-            hits = sum(1 for t in tokens.values() if word in t)
+            hits = sum(1 for t in tokens.values() if occurrences(t, word))
             idf = max(math.log((rows - hits + 0.5) / (hits + 0.5)), 1e-6) if hits else 0.0
-            freq = words.count(word)
+            freq = occurrences(words, word)
             score += idf * freq * (K1 + 1) / (freq + K1 * (1 - B + B * len(words) / average))
-        if any(word in words for word in query_words):
+        if any(occurrences(words, word) for word in query_words):
             ranking.append((entry_id, -score))
     # equal scores (to nine significant digits: float noise) in entry id order, as the store breaks ties
     return sorted(ranking, key=lambda pair: (float(f"{pair[1]:.9g}"), pair[0]))
+
+
+def occurrences(tokens: list[str], term: str) -> int:
+    """How often a word, or a phrase (words joined by spaces: side by side, in order), occurs."""
+    phrase = term.split()
+    return sum(1 for i in range(len(tokens) - len(phrase) + 1) if tokens[i : i + len(phrase)] == phrase)
 
 
 def kept(entries, ranking, keep=lambda path, status: status == "indexed"):
@@ -178,3 +185,76 @@ def test_entries_of_common_words_alone_still_win_when_they_score_higher(tmp_path
         assert all(entries[i][1] == "drum" for i, _ in expected)  # the common word's entries lead
         found = store.search_text("kelp drum", limit=10)
     assert [m.path for m in found] == [entries[i][0] for i, _ in expected]
+
+
+@pytest.mark.parametrize("limit", [1, 5, 10_000])
+@pytest.mark.parametrize(
+    "query, terms",
+    [
+        ('"bark drum"', ["bark drum"]),
+        ('"drum bark"', ["drum bark"]),
+        ('"bark drum" harp', ["bark drum", "harp"]),
+        ('kelp "horn bark" "bell"', ["kelp", "horn bark", "bell"]),
+        ('"bark bark"', ["bark bark"]),
+        ('"horn bark" bark', ["horn bark", "bark"]),
+        ('harp "bark bark"', ["harp", "bark bark"]),
+    ],
+)
+def test_quoted_phrases_match_in_order_and_rank_by_bm25(library, query, terms, limit):
+    """A phrase matches only entries holding its words side by side in that order (an entry with
+    them in another order is not found), scored as one BM25 term: also on the pruning path, whose
+    bound must hold for a phrase (it occurs at most as often as its first word)."""
+    store, entries = library
+    expected = kept(entries, bm25_ranking(entries, terms))[:limit]
+    for phrase in [t.split() for t in terms if len(set(t.split())) > 1]:
+        # the library holds entries with the phrase's words the other way round only (not found)
+        assert any(
+            occurrences(text.split(), " ".join(reversed(phrase)))
+            and not occurrences(text.split(), " ".join(phrase))
+            for _, text, _ in entries.values()
+        )
+    found = store.search_text(query, limit=limit)
+    assert [(m.path, m.snippet.replace("[", "").replace("]", "")) for m in found] == [
+        (entries[i][0], entries[i][1]) for i, _ in expected
+    ]
+    assert [m.rank for m in found] == pytest.approx([r for _, r in expected], rel=1e-9, abs=1e-9)
+    for match in found:  # each phrase marked whole; overlapping matches as one (FTS5's highlight())
+        text = match.snippet.replace("[", "").replace("]", "")
+        assert re.findall(r"\[([\w ]+)\]", match.snippet) == marked_runs(text.split(), terms)
+        assert match.matched_words == tuple(dict.fromkeys(marked_runs(text.split(), terms)))
+
+
+def marked_runs(tokens: list[str], terms: list[str]) -> list[str]:
+    """The stretches highlight() marks: each occurrence of a term, those that overlap merged."""
+    spans = sorted(
+        (i, i + len(t.split()) - 1)
+        for t in terms
+        for i in range(len(tokens))
+        if tokens[i : i + len(t.split())] == t.split()
+    )
+    runs: list[list[int]] = []
+    for first, last in spans:
+        if runs and first <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], last)
+        else:
+            runs.append([first, last])
+    return [" ".join(tokens[first : last + 1]) for first, last in runs]
+
+
+@pytest.mark.parametrize("query, rare", [('"horn bark" bark', '"horn bark"'), ('harp "bark bark"', '"harp"')])
+def test_pruning_takes_a_phrase_as_one_term(library, monkeypatch, query, rare):
+    """A phrase is one term of the pruning path, as a rare term ("horn bark" in 33 entries) or as
+    a common one ("bark bark" in 95): the full query is never run, and the answer is the head of
+    the ranking worked out by hand."""
+    store, entries = library
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 60)
+    run = []
+    original = text_ranking._rank
+    monkeypatch.setattr(
+        text_ranking, "_rank", lambda c, match, depth: run.append(match) or original(c, match, depth)
+    )
+    found = store.search_text(query, limit=5)
+    assert run and run[0] == rare and all(" OR " not in match for match in run)
+    terms = [t.strip('"') for t in re.findall(r'"[^"]+"|\w+', query)]
+    expected = kept(entries, bm25_ranking(entries, terms))[:5]
+    assert [m.rank for m in found] == pytest.approx([r for _, r in expected], rel=1e-9, abs=1e-9)

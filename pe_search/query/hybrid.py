@@ -1,7 +1,7 @@
 """Search modes: the model's vectors alone, the text files carry alone, or both fused.
 
-`vector`: `QueryEngine.search` as it is. `text`: FTS5 over names, folders, tags, subtitle cues
-and .txt sidecars (store.search_text), one hit per file (its best entry) or per entry with
+`vector`: `QueryEngine.search` as it is. `text`: FTS5 over names, folders, tags, subtitle cues,
+transcript phrases and .txt sidecars (store.search_text; words, and "quoted phrases" in order), one hit per file (its best entry) or per entry with
 `all_segments`. `hybrid` (the default): both, fused by reciprocal rank (fusion.py), per file.
 
 Why hybrid is the default: a file a user knows by name or tag ("door_slam_03.wav", a title, a
@@ -147,9 +147,17 @@ def _why_text(found: _TextHit, rank: int | None, mode: str, fused: float | None)
 
 
 def _span(match: TextMatch) -> tuple[float, float, str]:
+    """Where a text match lands: a transcript match on the spoken words it matched (the store
+    gives their times), a subtitle cue on the cue, anything else on the whole file."""
+    if match.words:
+        return match.words[0].start, match.words[-1].end, TRANSCRIPT
     if match.start is not None:
-        return match.start, match.end if match.end is not None else match.start, "subtitle"
+        level = TRANSCRIPT if match.field == TRANSCRIPT else "subtitle"
+        return match.start, match.end if match.end is not None else match.start, level
     return 0.0, match.duration or 0.0, "file"
+
+
+TRANSCRIPT = "transcript"  # the text field of spoken phrases, and the level of a hit landing on them
 
 
 def _text_only(
@@ -167,7 +175,7 @@ def _text_only(
     match = found.match
     start, end, level = _span(match)
     why = _why_text(found, rank, mode, fused)
-    window = start if level == "subtitle" else None
+    window = start if level != "file" else None
     best = _best_segment(engine, routes, vectors, match.media_id, window, end, stored)
     score, probability, space, target = best if best else (0.0, None, None, "text")
     why = replace(why, vector_probability=probability, vector_score=score if best else None)
@@ -184,6 +192,7 @@ def _text_only(
         segment_id=None,
         media_id=match.media_id,
         why=why,
+        words=match.words,
     )
 
 
@@ -245,7 +254,8 @@ def _both(
     engine: QueryEngine, kind: str, vectors: QueryVectors, hit: Hit, found: _TextHit | None, item
 ) -> Hit:
     """A hit the vector side found (and maybe the text side too). A timed text match that ranks at
-    least as well as the vector segment gives the hit its time: the subtitle is where it happens."""
+    least as well as the vector segment gives the hit its time: the subtitle cue, or the spoken
+    words matched, is where it happens. The matched spoken words come with the hit either way."""
     why = WhyMatched(
         "hybrid", fused_score=item.score, vector_rank=item.vector_rank, vector_probability=hit.probability,
         vector_score=hit.score,
@@ -256,8 +266,9 @@ def _both(
             text_why, vector_rank=item.vector_rank, vector_probability=hit.probability, vector_score=hit.score
         )
         start, end, level = _span(found.match)
-        if level == "subtitle" and item.text_rank <= item.vector_rank:
+        if level != "file" and item.text_rank <= item.vector_rank:
             hit = replace(hit, start=start, end=end, level=level, segment_id=None)
+        hit = replace(hit, words=found.match.words)
     hit = engine.localise(hit, route(kind, hit.target), vectors)
     return replace(hit, why=why)
 

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from pe_search.media.timecode import SourceTimecode, timecode_at
+from pe_search.store import SpokenWord
 from pe_search.tagging.listing import Tag
 
 
@@ -28,7 +29,7 @@ class WhyMatched:
 
     `vector_probability`/`vector_score`: the model's, for the file's best segment (also for a hit
     the text side found, when its vectors can be scored); `text_field`: name, folder, tag,
-    subtitle or text_file, `text_key` the tag or sidecar it came from, `matched_words` the words
+    subtitle, transcript, text_file or label, `text_key` the tag or sidecar it came from, `matched_words` the words
     of the query FTS5 matched (stemmed forms as they appear in the file's text)."""
 
     mode: str  # vector, text or hybrid
@@ -53,8 +54,8 @@ class Hit:
     space: str | None  # the calibration space (model logit) of the probability
     target: str  # the stored vectors searched: audio, video, audio_video, audio_frame, ...
     kind: str  # the media file's kind: audio or video
-    level: str  # clip or frame
-    segment_id: int | None  # None for a hit only the text side found (a file, or a subtitle cue)
+    level: str  # clip or frame; file, subtitle or transcript for a hit whose time the text gave
+    segment_id: int | None  # None for a hit whose time the text gave (a file, a cue, spoken words)
     media_id: int
     moment: Moment | None = None
     why: WhyMatched | None = None
@@ -65,6 +66,9 @@ class Hit:
     timecode: SourceTimecode | None = field(default=None, compare=False)
     # The file's best tags (label, probability), best first (issue 23).
     tags: tuple[Tag, ...] = field(default=(), compare=False)
+    # The spoken words the query matched in the file's transcript, with their times (issue 26):
+    # a hit that lands on them (level "transcript") starts at the first and ends at the last.
+    words: tuple[SpokenWord, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "missing", not os.path.exists(self.path))

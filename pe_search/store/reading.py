@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pe_search.media.timecode import SourceTimecode
-from pe_search.store import audio_prints, text_index, timecodes
+from pe_search.store import audio_prints, text_index, timecodes, transcripts
 from pe_search.store.audio_prints import StoredFingerprint
 from pe_search.store.core import StoreCore
 from pe_search.store.filters import SearchFilter
@@ -93,9 +93,11 @@ class Reading(StoreCore):
     def search_text(
         self, query: str, limit: int = 50, filters: SearchFilter | None = None
     ) -> list[text_index.TextMatch]:
-        """Text entries (names, folders, tags, subtitles, .txt) matching the query's words, best first."""
+        """Text entries (names, folders, tags, subtitles, .txt, transcript phrases) matching the
+        query's words and "quoted phrases", best first; a transcript phrase's match lands on the
+        spoken words matched (`TextMatch.words`)."""
         with self._read_engine.connect() as connection:
-            return text_index.search(connection, query, limit, filters)
+            return text_index.search(connection, query, limit, filters, transcripts.phrase_words)
 
     def side_data_state(self) -> tuple[dict[int, str], dict[int, int]]:
         """({media id: text signature}, {media id: fingerprint version}) of every file, in one read."""

@@ -14,15 +14,23 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, and_, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from pe_search.store import text_ranking
+from pe_search.store import spoken_match, text_ranking
 from pe_search.store.filters import SearchFilter
 from pe_search.store.schema import FTS_TABLE, MediaFile, TextEntry, TextSource
+
+if TYPE_CHECKING:  # transcripts.py reads this module's field names: imported at run time, a cycle
+    from pe_search.store.transcripts import SpokenWord
+
+# The words with their times of transcript entries, by entry id (`transcripts.phrase_words`).
+PhraseWords = Callable[[Connection, list[int]], "dict[int, tuple[SpokenWord, ...]]"]
 
 TEXT_FIELDS = ("name", "folder", "tag", "subtitle", "text_file", "label")
 TAG_LABEL_FIELD = "label"  # a file's tag labels (issue 23): written with its tags (store/tags.py), not here
@@ -79,7 +87,11 @@ class TextEntryRecord:
 
 @dataclass(frozen=True)
 class TextMatch:
-    """An entry that matched a query: BM25 `rank` (lower is better, as FTS5 orders it)."""
+    """An entry that matched a query: BM25 `rank` (lower is better, as FTS5 orders it).
+
+    `start`/`end` are the entry's (a cue's, a transcript phrase's). For a transcript phrase,
+    `words` are the spoken words the query matched, with their times (a hit lands from the first
+    one's start to the last one's end); empty for every other field."""
 
     media_id: int
     path: str
@@ -92,6 +104,7 @@ class TextMatch:
     snippet: str
     matched_words: tuple[str, ...]
     rank: float
+    words: tuple[SpokenWord, ...] = ()
 
 
 def words(text_: str) -> list[str]:
@@ -115,16 +128,33 @@ def path_entries(path: str) -> list[TextEntryRecord]:
 
 
 def query_terms(query: str) -> list[str]:
-    """A user's words as the words to look for: lowercased, once each, stopwords left out unless
-    the query holds nothing else."""
-    terms = [w.lower() for w in words(query)]
-    kept = [w for w in terms if w not in STOPWORDS] or terms
-    return list(dict.fromkeys(kept))
+    """A user's query as the terms to look for, once each, lowercased: its words, and each phrase
+    in double quotes as its words joined by spaces (FTS5 matches a phrase's words in order, side
+    by side). Stopwords are left out of the unquoted words unless the query holds nothing else;
+    a phrase keeps them (they are part of what was said). A quote without its partner is taken
+    literally: it is punctuation, as it was before phrases, and an empty phrase adds nothing."""
+    pieces = query.translate(_CURLY_QUOTES).split('"')
+    if len(pieces) % 2 == 0:  # the last quote has no partner: what follows it is plain words
+        pieces[-2:] = [f"{pieces[-2]} {pieces[-1]}"]
+    loose = [w.lower() for piece in pieces[::2] for w in words(piece)]
+    phrases = {i: " ".join(w.lower() for w in words(piece)) for i, piece in enumerate(pieces) if i % 2}
+    kept = {w for w in loose if w not in STOPWORDS} or (set() if any(phrases.values()) else set(loose))
+    terms = []
+    for index, piece in enumerate(pieces):  # in the order the user wrote them
+        if index % 2:
+            terms.append(phrases[index])
+        else:
+            terms += [w.lower() for w in words(piece) if w.lower() in kept]
+    return list(dict.fromkeys(t for t in terms if t))
+
+
+_CURLY_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"'})  # “ ” „ as typed on a Mac
 
 
 def fts_query(query: str) -> str | None:
-    """A user's words as an FTS5 query: any of the words (BM25 ranks entries with more of them
-    higher), each quoted so FTS5 syntax in the input is taken literally; None if no word is left."""
+    """A user's query as an FTS5 query: any of its terms (BM25 ranks entries with more of them
+    higher), each quoted so FTS5 syntax in the input is taken literally (a phrase's words inside
+    one pair of quotes: FTS5's phrase); None if no term is left."""
     terms = query_terms(query)
     return text_ranking.expression(terms) if terms else None
 
@@ -180,7 +210,11 @@ def signatures(connection: Connection) -> dict[int, str]:
 
 # ---------------------------------------------------------------------------------------- reading
 def search(
-    connection: Connection, query: str, limit: int, filters: SearchFilter | None = None
+    connection: Connection,
+    query: str,
+    limit: int,
+    filters: SearchFilter | None = None,
+    phrase_words: PhraseWords | None = None,
 ) -> list[TextMatch]:
     """Up to `limit` matching entries of indexed files, best BM25 first (ties by entry id). Filters
     select files as they do for vectors (`levels` does not apply: text belongs to a file, not to a
@@ -190,7 +224,9 @@ def search(
     scoring every match of a common word), so no row of `text_entries` or `media_files` is
     touched for a match that is not kept; when files the
     filters or the status leave out take places, the ranking is read again deeper. `highlight()`
-    then runs only for the kept entries (issue 24: it used to run on every match; `_highlights`)."""
+    then runs only for the kept entries (issue 24: it used to run on every match; `_highlights`).
+    `phrase_words` reads the words of the kept transcript entries, to land each on the words the
+    query matched (without it, a transcript entry keeps its phrase's times)."""
     terms = query_terms(query)
     if not terms:
         return []
@@ -205,22 +241,36 @@ def search(
             break
         depth *= RANK_GROWTH
     marked = _highlights(connection, text_ranking.expression(terms), kept)
-    return [
-        TextMatch(
-            media_id=row.media_id,
-            path=row.path,
-            kind=row.kind,
-            duration=row.duration,
-            field=row.field,
-            key=row.key,
-            start=row.start_s,
-            end=row.end_s,
-            snippet=_snippet(marked[row.entry_id]),
-            matched_words=_marked(marked[row.entry_id]),
-            rank=float(row.rank),
+    spoken_ids = [row.entry_id for row in kept if row.field == TRANSCRIPT_FIELD]
+    spoken = phrase_words(connection, spoken_ids) if phrase_words and spoken_ids else {}
+    found = []
+    for row in kept:
+        heard = _heard(marked[row.entry_id], spoken.get(row.entry_id, ()))
+        found.append(
+            TextMatch(
+                media_id=row.media_id,
+                path=row.path,
+                kind=row.kind,
+                duration=row.duration,
+                field=row.field,
+                key=row.key,
+                start=row.start_s,
+                end=row.end_s,
+                snippet=_snippet(marked[row.entry_id]),
+                matched_words=_marked(marked[row.entry_id]),
+                rank=float(row.rank),
+                words=heard,
+            )
         )
-        for row in kept
-    ]
+    return found
+
+
+def _heard(highlighted: str, words: tuple[SpokenWord, ...]) -> tuple[SpokenWord, ...]:
+    """The spoken words of a transcript phrase that FTS5 marked (none for other entries)."""
+    if not words:
+        return ()
+    text, spans = spoken_match.marked_spans(highlighted, MARK_OPEN, MARK_CLOSE)
+    return spoken_match.matched_words(text, spans, words)
 
 
 RANK_OVERREAD = 2  # entries ranked per entry wanted, for those the filters leave out

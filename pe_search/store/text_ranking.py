@@ -13,6 +13,9 @@ while scoring only the entries that hold a rarer word (the MaxScore idea of Turt
   the expression `(rare) AND (common)` (each word once, so the sum is the full query's), the rest
   by `(rare)` alone. FTS5's idf is global (the library's row count and each word's entries), so
   these are the very scores the full query gives.
+- A quoted phrase is one term throughout: FTS5 scores it as one (its idf from the entries holding
+  the phrase, its frequency the phrase's occurrences), and it occurs at most as often as an entry
+  has tokens, so its bound is a word's.
 - If the `depth`-th best of them scores above the common words' bound, no entry holding only
   common words can enter: that is the answer. Otherwise (every word common, or rare words too
   weak, or the rare words' entries too many to beat the common ones' bound) the full query ranks
@@ -33,7 +36,8 @@ _RANK = f"SELECT rowid, bm25({FTS_TABLE}) AS r FROM {FTS_TABLE} WHERE {FTS_TABLE
 
 
 def expression(terms: list[str]) -> str:
-    """Any of these words, each quoted so FTS5 takes it literally."""
+    """Any of these terms, each quoted so FTS5 takes it literally: a word, or a phrase (words
+    joined by spaces, which FTS5 matches in order and side by side)."""
     return " OR ".join(f'"{t}"' for t in terms)
 
 
