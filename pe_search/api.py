@@ -46,6 +46,7 @@ from pe_search.store import (
     LibraryStore,
     MediaInfo,
     SearchFilter,
+    TranscriptRecord,
     disk_errors,
     recorded_model_ids,
     resolve_library_dir,
@@ -546,20 +547,22 @@ class Library:
         )
 
     def _said(self, results: list[Hit] | list[LocatedSpan]) -> list[str | None]:
-        """Per result, the spoken words a transcript hit matched (the transcript's words in its
-        range), which name its marker and clip; None for every other result. A hit the vectors
-        placed (a segment, where a transcript matched too but ranked lower) keeps its segment's
-        range, which is not the words', so it is named by the query as before."""
-        transcripts: dict[int, object] = {}
+        """Per result, the spoken words a transcript hit matched, which name its marker and clip
+        (None for every other result): the hit's own `words`, else the transcript's words in its
+        range when the text gave its time (a hit the vectors placed keeps its segment's range,
+        which is not the words')."""
+        transcripts: dict[int, TranscriptRecord | None] = {}
         said: list[str | None] = []
         for result in results:
+            words = result.words if isinstance(result, Hit) else ()
             why = result.why if isinstance(result, Hit) else None
-            if why is None or why.text_field != TRANSCRIPT_FIELD or result.segment_id is not None:
-                said.append(None)
-                continue
-            if result.media_id not in transcripts:
-                transcripts[result.media_id] = self.store.transcript(result.media_id)
-            words = words_between(transcripts[result.media_id], result.start, result.end)
+            timed_by_text = (
+                why is not None and why.text_field == TRANSCRIPT_FIELD and result.segment_id is None
+            )
+            if not words and timed_by_text:
+                if result.media_id not in transcripts:
+                    transcripts[result.media_id] = self.store.transcript(result.media_id)
+                words = words_between(transcripts[result.media_id], result.start, result.end)
             said.append(" ".join(word.text for word in words) or None)
         return said
 

@@ -74,8 +74,10 @@ def test_the_words_shown_are_the_stored_transcript_and_the_matched_ones_are_mark
 
 def test_another_search_marks_its_own_words(browser, spoken_site):
     site, folder = spoken_site
-    select(browser, site, folder / "talk.wav", "a dog barks")
+    select(browser, site, folder / "talk.wav", '"a dog barks"')  # an exact phrase: every word of it
     assert [w["text"] for w in shown_words(browser) if w["matched"]] == ["a", "dog", "barks"]
+    select(browser, site, folder / "talk.wav", "dog barks")  # only the words matched, not the phrase
+    assert [w["text"] for w in shown_words(browser) if w["matched"]] == ["dog", "barks"]
 
 
 def test_clicking_a_word_plays_the_file_from_its_start(browser, spoken_site):
