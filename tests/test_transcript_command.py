@@ -164,6 +164,14 @@ def test_the_route_gives_the_transcript_with_every_word(spoken):
         cut = client.get(f"/api/files/{ids['cut.wav']}/transcript").json()["transcript"]
         assert (cut["complete"], cut["reason"]) == (False, "the audio stream is damaged after 2.0 s")
         assert client.get(f"/api/files/{ids['tone.wav']}/transcript").json()["transcript"] is None
+        exported = client.post(
+            "/api/export", json={"search": {"q": "need more time", "mode": "text", "k": 1}, "format": "otio"}
+        )
+        assert exported.status_code == 200
+        timeline = otio.adapters.read_from_string(exported.text, "otio_json")
+        assert [m.name.split(" 0.")[0] for c in timeline.find_clips() for m in c.markers] == [
+            '"need more time"'
+        ]
         unknown = client.get("/api/files/999999/transcript")
         assert unknown.status_code == 404 and "no file with id 999999" in unknown.json()["error"]
 
