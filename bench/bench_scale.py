@@ -52,6 +52,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))  # the parts kept in their own modules
+
+import scale_transcripts  # noqa: E402
+
 from pe_search.models.identity import ModelIdentity  # noqa: E402
 from pe_search.store import LibraryStore, MediaRecord, SegmentRecord, TextEntryRecord, path_entries  # noqa: E402
 
@@ -344,6 +348,8 @@ def targets(result: dict) -> dict[str, bool]:
 
 
 def run_size(args, files: int) -> dict:
+    if args.part == "transcripts":  # its own library of spoken phrases (bench/scale_transcripts.py)
+        return scale_transcripts.measure(args)
     if args.library:
         directory = Path(args.library)
         owned = None
@@ -371,7 +377,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--files", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--part", choices=["text", "front-doors", "all"], default="all")
+    parser.add_argument("--part", choices=["text", "front-doors", "all", "transcripts"], default="all")
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument(
@@ -380,6 +386,7 @@ def main() -> None:
     parser.add_argument("--library", help="build (or reuse) the library here (one size only)")
     parser.add_argument("--keep", action="store_true", help="leave the library on disk")
     parser.add_argument("--workdir", default=None, help="where a temporary library is written")
+    scale_transcripts.add_arguments(parser)
     args = parser.parse_args()
     if args.library and len(args.files) != 1:
         parser.error("--library takes one --files size")

@@ -121,6 +121,8 @@ def search_command(
         )
         if hit.why is not None and hit.why.text_field:
             click.echo(f"{'':>5}why: {_why(hit.why)}")
+        if hit.words:
+            click.echo(f"{'':>5}said: {_said(hit.words)}")
         if hit.tags:
             click.echo(f"{'':>5}tags: " + ", ".join(f"{t.label} {t.probability:.2f}" for t in hit.tags))
     if counts:
@@ -135,6 +137,11 @@ def warn_damaged(opened) -> None:
             f"({damage.reason}); run `pe-search index` on its folder to encode it again",
             err=True,
         )
+
+
+def _said(words) -> str:
+    """The spoken words the query matched, each with when it is said."""
+    return ", ".join(f"{w.text} {clock(w.start)}-{clock(w.end)}" for w in words)
 
 
 def _why(why) -> str:

@@ -62,7 +62,9 @@ class LibraryTools:
                 "search",
                 "Search the media library by meaning: words (q), a sound or clip file (file), or a range "
                 "of an indexed file (like); filters by kind, folder, glob, duration, date. Hits carry "
-                "the file's path, start and end (s), and the model's probability.",
+                "the file's path, start and end (s), and the model's probability; a hit on spoken words "
+                '(q finds them in transcripts; "quoted phrases" match in order) carries the words with '
+                "their times.",
                 SearchArguments,
                 SearchResult,
                 self.search,

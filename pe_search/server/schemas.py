@@ -89,6 +89,12 @@ class MomentOut(BaseModel):
     probability: float | None
 
 
+class WordOut(BaseModel):
+    text: str = Field(..., description="The word as the transcription model wrote it.")
+    start: float = Field(..., description="When it is said, seconds from the file's start.")
+    end: float
+
+
 class HitOut(BaseModel):
     path: str
     start: float
@@ -116,6 +122,9 @@ class HitOut(BaseModel):
     media_url: str
     poster_url: str | None = Field(None, description="A still of the hit's moment (video files).")
     tags: list[dict[str, Any]] = Field([], description="The file's best tags: label, probability.")
+    words: list[WordOut] = Field(
+        [], description="The spoken words the query matched in the file's transcript, with their times."
+    )
 
 
 class SearchResponse(BaseModel):
