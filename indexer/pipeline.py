@@ -29,7 +29,7 @@ from indexer.write import SingleWriter, Written, nonfinite_spaces, record_failur
 from pe_search import crash_points
 from pe_search.media.rate import FRAME_SECONDS
 from pe_search.models.model_set import ModelSet
-from pe_search.store import LibraryStore
+from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
 from pe_search.tagging.tagger import TAG_SPACE, Tagger
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,10 @@ class IndexSummary:
     # Files that changed on disk while they were being encoded: not written (the library keeps
     # what it had); the next run encodes their new content.
     replaced: list[str] = field(default_factory=list)
+    # Transcription (issue 26): files transcribed in this run (with their vectors or alone), and
+    # those whose transcript is partial or failed ({"path", "reason"}; indexed all the same).
+    transcribed: int = 0
+    transcripts_incomplete: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def media_seconds_per_second(self) -> float:
@@ -102,6 +106,7 @@ def run_index(
     distributor: Distributor | None = None,
     changed: Sequence[str | Path] | None = None,
     tagger: Tagger | None = None,
+    rebuild_transcripts: bool = False,
 ) -> IndexSummary:
     """Bring the library up to date with the media under `paths`.
 
@@ -110,7 +115,9 @@ def run_index(
     process for `workers=0`, else that many local decode processes). `changed`: only these
     files or folders under `paths` (what a watcher saw change; gone ones are removed, a move
     among them keeps its vectors). `tagger`: each encoded file's tags are computed from its clip
-    vectors before the writer gets it (local and Ray alike)."""
+    vectors before the writer gets it (local and Ray alike). With `settings.speech` (issue 26),
+    encoded files are transcribed in the same stage, and indexed files without a transcript of
+    that model (every one with `rebuild_transcripts`) are transcribed without encoding them again."""
     began = time.perf_counter()
     emit: EventSink = progress if callable(progress) else _ignore
     summary = IndexSummary()
@@ -150,9 +157,32 @@ def run_index(
         else:
             distributor = distributor or local_distributor(workers)
             _encode_and_write(plan.encode, store, stage, distributor, emit, summary, tagger)
+            if settings.speech is not None and not stage.interrupted:
+                known = [*plan.unchanged, *(job.path for job in plan.touched), *(j.path for _, j in plan.moves)]
+                jobs = transcript_jobs(store, known, rebuild_transcripts)
+                if jobs:
+                    speech_stage = EncodeStage(models, replace(settings, speech_only=True), batch_size, stop=stop_event)
+                    _encode_and_write(jobs, store, speech_stage, distributor, emit, summary)
     store.checkpoint()
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def transcript_jobs(store: LibraryStore, paths: Sequence[str], rebuild: bool) -> list[FileJob]:
+    """The searchable files among `paths` with sound whose transcript is missing or another
+    model's (every one with `rebuild`): to transcribe without encoding them again."""
+    wanted = set(paths)
+    recorded = store.transcription_model()
+    digest = recorded[1] if recorded is not None else None
+    have = store.transcribed()
+    return [
+        FileJob(media.path, media.size, media.mtime, media.content_hash or "")
+        for media in store.iter_media()
+        if media.path in wanted
+        and media.status in SEARCHABLE_STATUSES
+        and media.has_audio
+        and (rebuild or media.id not in have or have[media.id][0] != digest)
+    ]
 
 
 def _report_bad_names(bad_names, summary: IndexSummary) -> None:
@@ -214,7 +244,10 @@ def _encode_and_write(
     outcomes = distributor.encoded_files(jobs, stage)
     try:
         for outcome in outcomes:
-            if isinstance(outcome, FileFailure):
+            if isinstance(outcome, FileFailure) and stage.settings.speech_only:  # its vectors stay
+                summary.transcripts_incomplete.append({"path": outcome.job.path, "reason": outcome.reason})
+                emit(FileDone(outcome.job.path, outcome.reason))
+            elif isinstance(outcome, FileFailure):
                 writer.fail(outcome.job, outcome.reason)
                 summary.failed.append({"path": outcome.job.path, "reason": outcome.reason})
                 emit(FileDone(outcome.job.path, outcome.reason))
@@ -224,6 +257,17 @@ def _encode_and_write(
                 summary.failed.append({"path": outcome.job.path, "reason": reason})
                 emit(FileDone(outcome.job.path, reason))
             else:
+                if outcome.transcribed and outcome.transcript is not None:
+                    summary.transcribed += 1
+                    if not outcome.transcript.complete:
+                        summary.transcripts_incomplete.append(
+                            {"path": outcome.job.path, "reason": outcome.transcript.reason or ""}
+                        )
+                if outcome.speech_only:
+                    # a file transcribed alone: its vectors and counts stay as they were
+                    writer.write(outcome, lambda _: None, lambda job: summary.replaced.append(job.path))
+                    emit(FileDone(outcome.job.path))
+                    continue
                 crash_points.reached("file-encoded")
                 if tagger is not None and (vectors := outcome.clip_vectors(TAG_SPACE)) is not None:
                     outcome.tags = tagger.tag(vectors)  # here, so the writer only writes
@@ -234,5 +278,6 @@ def _encode_and_write(
     finally:
         outcomes.close()
         writer.close()
-    summary.interrupted = stage.interrupted
-    summary.media_seconds = stage.media_seconds
+    summary.interrupted = summary.interrupted or stage.interrupted
+    if not stage.settings.speech_only:  # a transcribing pass encodes no media
+        summary.media_seconds = stage.media_seconds

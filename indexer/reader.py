@@ -23,6 +23,7 @@ import numpy as np
 from indexer.segments import clip_windows, frame_grid, frame_grid_step
 from indexer.settings import IndexSettings
 from indexer.side_data import SideData, side_data
+from indexer.transcribe import SpeechPayload, speech_payload
 from pe_search.duplicates import audio_fingerprint
 from pe_search.errors import MediaError
 from pe_search.media.audio import audio_spans, iter_audio
@@ -95,7 +96,7 @@ class FileFailed:
     reason: str
 
 
-Payload = FileStarted | WindowPayload | FrameChunkPayload | FileDecoded | FileFailed
+Payload = FileStarted | WindowPayload | FrameChunkPayload | SpeechPayload | FileDecoded | FileFailed
 
 
 def read_file(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
@@ -117,6 +118,11 @@ def _read(job: FileJob, settings: IndexSettings) -> Iterator[Payload]:
     if duration <= 0:
         raise MediaError(job.path, "no media in the file (zero duration)")
     yield FileStarted(job, info, duration)
+    if settings.speech is not None:  # before the windows: the encode half transcribes as it goes
+        yield speech_payload(job.path, info.has_audio, settings.speech_gate)
+    if settings.speech_only:  # transcribing a file whose vectors stay as they are
+        yield FileDecoded(job.path, 0, 0, duration)
+        return
     windows = clip_windows(duration, settings.window, settings.hop)
     chunks = []
     if info.has_audio and settings.audio_frames:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from pe_search.errors import Option, PeSearchError, cli_spelling
 from pe_search.media.rate import PE_FRAMES_PER_WINDOW, PE_WINDOW_SECONDS
+from pe_search.models.speech import SpeechSource
 from pe_search.models.video_preprocessing import FramePreprocessing
 from pe_search.store import DEFAULT_FRAME_CODES, FRAME_CODES
 
@@ -31,6 +32,12 @@ class IndexSettings:
     frame_codes: str = DEFAULT_FRAME_CODES  # how frame vectors are coded in their blocks: f32, sq8 or pq
     audio_frames: bool = True  # compute 40 ms audio frame vectors (needs a frame model)
     frame_preprocessing: FramePreprocessing | None = field(default=None, compare=False)
+    # Transcription (issue 26; recorded apart from these, indexer/transcribe.py): the speech model
+    # (None: no transcripts), whether the speech gate cuts out what is not speech, and whether the
+    # run only transcribes (files whose vectors stay as they are).
+    speech: SpeechSource | None = field(default=None, compare=False)
+    speech_gate: bool = field(default=True, compare=False)
+    speech_only: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         window, hop = Option("window"), Option("hop")

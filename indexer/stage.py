@@ -28,6 +28,7 @@ from indexer.reader import (
     read_file,
 )
 from indexer.settings import IndexSettings
+from indexer.transcribe import SpeechPayload, transcript_of
 from indexer.write import EncodedFile
 from pe_search.models.model_set import ModelSet
 
@@ -62,6 +63,15 @@ class EncodeStage:
         self.on_media = on_media
         self.media_seconds = 0.0
         self.interrupted = False
+        self._speech = None
+
+    @property
+    def speech(self):
+        """The run's speech model, loaded once in the process that encodes (None: no transcripts)."""
+        if self._speech is None and self.settings.speech is not None:
+            device = getattr(self.models.clip, "device", None)
+            self._speech = self.settings.speech.load(None if device is None else str(device))
+        return self._speech
 
     def read(self, job: FileJob) -> Iterator[Payload]:
         """The decode half: one file's payloads, in order."""
@@ -99,10 +109,20 @@ class EncodeStage:
             if isinstance(payload, FileStarted):
                 info = payload.info
                 files[payload.job.path] = EncodedFile(
-                    payload.job, info.has_audio, info.has_video, payload.duration
+                    payload.job,
+                    info.has_audio,
+                    info.has_video,
+                    payload.duration,
+                    speech_only=self.settings.speech_only,
                 )
             elif isinstance(payload, (WindowPayload, FrameChunkPayload)):
                 yield from take(encoder.add(payload))
+            elif isinstance(payload, SpeechPayload):
+                encoded = files.get(payload.path)
+                if encoded is not None:
+                    encoded.transcribed = True
+                    if payload.seconds or payload.reason:  # no sound: no transcript
+                        encoded.transcript = transcript_of(self.speech, payload, self.settings.speech.language)
             elif isinstance(payload, FileDecoded):
                 files[payload.path].partial = payload.partial
                 files[payload.path].side = payload.side

@@ -19,7 +19,14 @@ from indexer.side_data import SideData, name_only
 from pe_search import crash_points
 from pe_search.duplicates import audio_fingerprint
 from pe_search.models.catalogue import CHUNK_FRAME_SPACE, WINDOW_FRAME_SPACE
-from pe_search.store import DEFAULT_FRAME_CODES, FileTagsRecord, LibraryStore, MediaRecord, SegmentRecord
+from pe_search.store import (
+    DEFAULT_FRAME_CODES,
+    FileTagsRecord,
+    LibraryStore,
+    MediaRecord,
+    SegmentRecord,
+    TranscriptRecord,
+)
 
 
 @dataclass
@@ -36,6 +43,9 @@ class EncodedFile:
     chunks: list[EncodedChunk] = field(default_factory=list)
     side: SideData | None = None  # None: not computed (the file's name only; the next run fills it in)
     tags: FileTagsRecord | None = None  # None: not tagged (the next tag update does it)
+    transcribed: bool = False  # the run transcribes: `transcript` replaces the file's (None: it has no sound)
+    transcript: TranscriptRecord | None = None
+    speech_only: bool = False  # only the transcript is written: the vectors stay as they are
 
     def clip_vectors(self, space: str) -> np.ndarray | None:
         """The file's vectors of clip space `space` in time order (None: it has none)."""
@@ -91,6 +101,7 @@ def write_file(
             tx.set_timecode(media_id, side.timecode)
         ids = tx.add_segments(media_id, segments)
         tx.set_tags(media_id, encoded.tags)
+        _write_transcript(tx, media_id, encoded)
         counts = {}
         for space, positions in owners.items():
             tx.add_vectors(space, [ids[p] for p in positions], np.stack(vectors[space]))
@@ -100,6 +111,25 @@ def write_file(
         crash_points.reached("file-written")
     crash_points.reached("file-committed")
     return Written(len(segments), counts)
+
+
+def _write_transcript(tx, media_id: int, encoded: EncodedFile) -> None:
+    if encoded.transcribed:
+        if encoded.transcript is not None:
+            tx.set_transcript(media_id, encoded.transcript)
+        else:
+            tx.clear_transcript(media_id)
+
+
+def write_transcript(store: LibraryStore, encoded: EncodedFile) -> bool:
+    """Replace only the file's transcript (a file transcribed without being encoded again);
+    False when the library no longer has the file."""
+    with store.write() as tx:
+        media_id = tx.media_id(encoded.job.path)
+        if media_id is None:
+            return False
+        _write_transcript(tx, media_id, encoded)
+    return True
 
 
 def _frames(
@@ -197,6 +227,9 @@ class SingleWriter:
         def run() -> None:
             if replaced is not None and changed_on_disk(encoded.job):
                 replaced(encoded.job)
+                return
+            if encoded.speech_only:
+                write_transcript(self.store, encoded)
                 return
             done(write_file(self.store, encoded, self.frame_seconds, self.frame_codes))
 

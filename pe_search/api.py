@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -261,8 +262,11 @@ class Library:
         `vocabulary`: a vocabulary file (or `Vocabulary`) to tag with, recorded with the library
         (default: the recorded one, else the AudioSet ontology); every file gets its tags.
 
-        `vocabulary`: a vocabulary file (or `Vocabulary`) to tag with, recorded with the library
-        (default: the recorded one, else the AudioSet ontology); every file gets its tags.
+        `transcribe`: a Whisper-family checkpoint (hub id, directory, or "toy") to transcribe speech
+        with, recorded with the library (default: the recorded one, else none); `language`: its
+        code (default: detected per file); `rebuild_transcripts`: transcribe every file again (and
+        accept another model than the recorded one) without encoding any vector again;
+        `speech_gate=False` sends the whole sound to the model (docs/transcripts.md).
 
         Raises `InvalidIndexSettings` for impossible window/hop/frame values."""
         from indexer.pipeline import run_index
@@ -345,6 +349,8 @@ class Library:
         None). A full or read-only disk while open raises its one-line error."""
         from indexer.pipeline import StopOnCtrlC
         from indexer.settings import RECORDED, settings_for_library
+        from indexer.transcribe import speech_for_library
+        from pe_search.models.speech import load_speech_model
 
         options = dict(options)
         for name, least in (("batch_size", 1), ("workers", 0)):  # before anything is opened or made
@@ -360,10 +366,16 @@ class Library:
             options["distributor"] = ray_distributor(ray)
         given = {k: options.pop(k) for k in list(options) if k in RECORDED}
         rebuild = options.pop("rebuild", False)
+        speech = {
+            k: options.pop(k, None) for k in ("transcribe", "language", "rebuild_transcripts", "speech_gate")
+        }
         on_message: Callable[[str], None] | None = options.pop("on_message", None)
         progress = options.get("progress")
         bar = None if callable(progress) or progress is False else IndexProgressBar(progress)
         models = self.models  # first: choosing them may read the library's record
+        if speech["transcribe"] is not None:  # a model that is not for speech, a language it does not know:
+            model = load_speech_model(str(speech["transcribe"]), None if self._device is None else str(self._device))
+            model.check_language(speech["language"])  # refused before the library is opened or made
         ctrl_c = StopOnCtrlC(options.pop("stop", None))  # a Ctrl-C while opening stops the run cleanly
         stack.enter_context(disk_errors(self.path))  # a full or read-only disk: one line, not an OS error
         stack.enter_context(ctrl_c)
@@ -377,6 +389,15 @@ class Library:
             frame_preprocessing=models.clip.frame_preprocessing,
             audio_frames=models.frames is not None,
         )
+        plan = speech_for_library(
+            store,
+            None if speech["transcribe"] is None else str(speech["transcribe"]),
+            speech["language"],
+            bool(speech["rebuild_transcripts"]),
+            device=None if self._device is None else str(self._device),
+        )
+        settings = replace(settings, speech=plan.source, speech_gate=speech["speech_gate"] is not False)
+        options["rebuild_transcripts"] = plan.rebuild
         if on_message is not None:
             for message in store.messages:  # what opening repaired, upgraded or dropped
                 on_message(message)

@@ -7,7 +7,7 @@ used to omit the partial files).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ class StatusReport:
     partial: list[FileProblem]
     damaged: list[DamagedFile]
     messages: list[str]
+    # Transcription (issue 26): the library's model, and files whose transcript is partial or failed
+    transcription_model: str | None = None
+    transcripts_incomplete: list[FileProblem] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (the `status --json` document)."""
@@ -101,4 +104,6 @@ def status_report(store: LibraryStore, library_dir: str | Path) -> StatusReport:
         partial=_files_with(store, "partial"),
         damaged=[DamagedFile(d.path, d.space, d.reason) for d in status.damaged],
         messages=list(status.messages),
+        transcription_model=(store.transcription_model() or (None,))[0],
+        transcripts_incomplete=[FileProblem(path, reason) for path, reason in store.incomplete_transcripts()],
     )

@@ -52,6 +52,11 @@ from pe_search.cli.output import emit_json, json_option, shown_path
     help="Drop every stored vector and encode every file again (another model or settings, or a repair).",
 )
 @click.option(
+    "--rebuild-transcripts",
+    is_flag=True,
+    help="Transcribe every file again (also with another --transcribe model than the library's); no vector is encoded again.",
+)
+@click.option(
     "--vocabulary",
     type=click.Path(dir_okay=False),
     default=None,
@@ -72,6 +77,8 @@ def index_command(
     frame_codes,
     batch_size,
     workers,
+    transcribe,
+    language,
     ray_address,
     ray_actors,
     ray_batch_files,
@@ -83,6 +90,7 @@ def index_command(
     exclude,
     no_prune,
     rebuild,
+    rebuild_transcripts,
     vocabulary,
     as_json,
 ) -> None:
@@ -124,6 +132,9 @@ def index_command(
                 progress=None if not as_json else False,
                 ray=ray,
                 vocabulary=vocabulary,
+                transcribe=transcribe,
+                language=language,
+                rebuild_transcripts=rebuild_transcripts,
             )
         except InvalidIndexSettings as error:
             raise click.UsageError(str(error)) from None
@@ -155,6 +166,10 @@ def _print_summary(summary, library_dir) -> None:
         f"in {summary.seconds:.1f} s -> {library_dir}"
     )
     click.echo(f"  {summary.segments} segments; vectors: {vectors}")
+    if summary.transcribed or summary.transcripts_incomplete:
+        click.echo(f"  transcribed {summary.transcribed} files")
+    for part in summary.transcripts_incomplete:
+        click.echo(f"  transcript partial or failed (file indexed): {shown_path(part['path'])}: {part['reason']}")
     for failure in summary.failed:
         click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
     for part in summary.partial:

@@ -70,6 +70,19 @@ RUN_OPTIONS = [
         type=click.IntRange(min=0),
         help="Decode worker processes (0: decode in this process).",
     ),
+    click.option(
+        "--transcribe",
+        default=None,
+        metavar="ID_OR_DIR",
+        help="Transcribe speech with this Whisper-family checkpoint (hub id, directory, or `toy`); recorded "
+        "with the library (default: the library's, else no transcripts).",
+    ),
+    click.option(
+        "--language",
+        default=None,
+        metavar="CODE",
+        help="The speech's language for --transcribe, such as en (default: detected per file).",
+    ),
     click.option("--include", multiple=True, metavar="GLOB", help="Only files matching (repeatable)."),
     click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching (repeatable)."),
 ]
@@ -83,7 +96,8 @@ def model_options(function):
 
 
 def run_options(function):
-    """--window, --hop, --fps, --frames-per-window, --frame-codes, --workers, --include, --exclude."""
+    """--window, --hop, --fps, --frames-per-window, --frame-codes, --workers, --transcribe,
+    --language, --include, --exclude."""
     for option in reversed(RUN_OPTIONS):
         function = option(function)
     return function

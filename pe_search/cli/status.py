@@ -43,6 +43,10 @@ def status_command(library, as_json) -> None:
         click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
     for part in report["partial"]:
         click.echo(f"  partial: {shown_path(part['path'])}: {part['reason']}")
+    if report["transcription_model"]:
+        click.echo(f"  speech transcribed with {report['transcription_model']}")
+    for part in report["transcripts_incomplete"]:
+        click.echo(f"  transcript partial or failed: {shown_path(part['path'])}: {part['reason']}")
     for damage in report["damaged"]:
         click.echo(
             f"  damaged: {shown_path(damage['path'])}: {damage['space']} frames left out ({damage['reason']}); "

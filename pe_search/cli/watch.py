@@ -97,6 +97,8 @@ def watch_command(
     frames_per_window,
     frame_codes,
     workers,
+    transcribe,
+    language,
     include,
     exclude,
     settle,
@@ -130,6 +132,8 @@ def watch_command(
                 workers=workers,
                 batch_size=batch_size,
                 progress=progress,
+                transcribe=transcribe,
+                language=language,
             )
         except InvalidIndexSettings as error:
             raise click.UsageError(str(error)) from None

@@ -30,3 +30,7 @@ def toy_model_dir(kind: str = "audio_video") -> Path:
         raise ValueError(
             f"no toy model of kind {kind!r}; expected one of {', '.join(TOY_MODEL_DIRS)}"
         ) from None
+
+TOY_SPEECH_MODEL = "toy"
+"""`--transcribe toy`: the toy Whisper (knows only the toy world's words; issue 26)."""
+TOY_SPEECH_DIR = TOY_DIR / "whisper-toy"

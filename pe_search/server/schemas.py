@@ -236,6 +236,10 @@ class StatusResponse(BaseModel):
         "until the next index run encodes them again.",
     )
     messages: list[str]
+    transcription_model: str | None = Field(default=None, description="The speech model transcripts are made with.")
+    transcripts_incomplete: list[dict[str, str | None]] = Field(
+        default_factory=list, description="Files whose transcript is partial or failed (indexed all the same), and why."
+    )
     uploads: UploadLimits
     token_required: bool
 
