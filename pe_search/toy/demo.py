@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pe_search.api import Library
-from pe_search.models.shipped import TOY_MODEL
+from pe_search.models.shipped import TOY_MODEL, TOY_SPEECH_DIR, TOY_SPEECH_MODEL
 from pe_search.toy import synth
 from pe_search.toy.demo_media import DemoMedia, GeneratedFile, write_demo_media
 
@@ -21,7 +21,7 @@ EDGE_TOLERANCE = 0.08  # seconds: frame-level spans must land this close to the 
 WORD_TOLERANCE = 0.1  # seconds: a spoken-phrase hit must start and end this close to the words
 # The shipped toy speech checkpoint (a tiny Whisper trained on espeak-ng speech, issue 26): the
 # demo's spoken part runs when it is there and espeak-ng can speak the held-out phrases.
-SPEECH_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "whisper-toy"
+SPEECH_CHECKPOINT = TOY_SPEECH_DIR
 SPEECH_FOLDER = "speech"  # under the demo's root, beside media/: spoken phrases at known times
 # (file, [(start s, phrase)]): captions of the toy world, spoken by a voice the model never heard
 SPOKEN = (
@@ -256,7 +256,7 @@ def run_demo(
             truth = write_spoken_media(root)
             progress(f"transcribing {len(truth)} spoken files with the toy speech model")
             spoken = library.index(
-                [root / SPEECH_FOLDER], workers=workers, progress=index_progress, transcribe="toy"
+                [root / SPEECH_FOLDER], workers=workers, progress=index_progress, transcribe=TOY_SPEECH_MODEL
             )
             report.files_indexed += spoken.files_indexed
             report.index_seconds += spoken.seconds
