@@ -22,6 +22,7 @@ from pe_search.duplicates.groups import DuplicateGroup, find_duplicates
 from pe_search.errors import Option, PeSearchError
 from pe_search.export import ExportReport, FileFacts, Layout, export_results
 from pe_search.export.captions import CaptionReport, write_captions
+from pe_search.export.transcripts import TRANSCRIPT_FIELD, FileTranscript, words_between, write_transcript
 from pe_search.media.peaks import Peaks, waveform_peaks
 from pe_search.media.probe import probe
 from pe_search.media.timecode import SourceTimecode
@@ -46,6 +47,7 @@ from pe_search.store import (
     LibraryStore,
     MediaInfo,
     SearchFilter,
+    TranscriptRecord,
     disk_errors,
     recorded_model_ids,
     resolve_library_dir,
@@ -564,7 +566,30 @@ class Library:
         that cannot be written, or nothing left to export."""
         facts = {path_: self._file_facts(path_) for path_ in {result.path for result in results}}
         layout = Layout(handles=handles, markers_only=markers_only)
-        return export_results(results, path, facts, format=format, layout=layout, force=force, query=query)
+        said = self._said(results)
+        return export_results(
+            results, path, facts, format=format, layout=layout, force=force, query=query, said=said
+        )
+
+    def _said(self, results: list[Hit] | list[LocatedSpan]) -> list[str | None]:
+        """Per result, the spoken words a transcript hit matched, which name its marker and clip
+        (None for every other result): the hit's own `words`, else the transcript's words in its
+        range when the text gave its time (a hit the vectors placed keeps its segment's range,
+        which is not the words')."""
+        transcripts: dict[int, TranscriptRecord | None] = {}
+        said: list[str | None] = []
+        for result in results:
+            words = result.words if isinstance(result, Hit) else ()
+            why = result.why if isinstance(result, Hit) else None
+            timed_by_text = (
+                why is not None and why.text_field == TRANSCRIPT_FIELD and result.segment_id is None
+            )
+            if not words and timed_by_text:
+                if result.media_id not in transcripts:
+                    transcripts[result.media_id] = self.store.transcript(result.media_id)
+                words = words_between(transcripts[result.media_id], result.start, result.end)
+            said.append(" ".join(word.text for word in words) or None)
+        return said
 
     def _file_facts(self, path: str) -> FileFacts | None:
         """What the library recorded of a file (a file it has not indexed: what its headers say)."""
@@ -624,6 +649,22 @@ class Library:
         overlapping events stay separate, overlapping cues. An existing file is refused unless
         `force`."""
         return write_captions(timeline.events, path, timeline.path, timeline.duration, force=force)
+
+    def transcript(self, file: str | Path | int) -> FileTranscript:
+        """What is said in one indexed file (a path, or its id): its phrases with every word's
+        start and end in seconds, the model that heard them, and whether the transcript is
+        complete (`record.reason` says why not). `record` is None for a file not transcribed
+        (index with `transcribe=`); a file not in the library is refused."""
+        media = self._indexed(file)
+        return FileTranscript(media.path, media.id, media.duration, self.store.transcript(media.id))
+
+    def export_transcript(
+        self, transcript: FileTranscript, path: str | Path, *, force: bool = False
+    ) -> CaptionReport:
+        """Write a file's transcript (of `transcript`) to a .srt or .vtt file (a cue per phrase)
+        or a .txt file (a line per phrase with its times). An existing file is refused unless
+        `force`."""
+        return write_transcript(transcript, path, force=force)
 
     def peaks(self, file: str | Path | int, bins: int) -> Peaks:
         """(min, max) of the file's decoded audio in `bins` equal slices of it, for drawing its

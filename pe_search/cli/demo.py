@@ -43,9 +43,10 @@ def demo_command(root, show, workers, as_json) -> None:
     if as_json:
         emit_json(
             {
-                **{k: v for k, v in report.__dict__.items() if k not in ("queries", "located")},
+                **{k: v for k, v in report.__dict__.items() if k not in ("queries", "located", "spoken")},
                 "queries": [{**q.__dict__, "right": q.right} for q in report.queries],
                 "located": [{**q.__dict__, "right": q.right} for q in report.located],
+                "spoken": [_spoken_json(s) for s in report.spoken],
             }
         )
         return
@@ -72,16 +73,46 @@ def demo_command(root, show, workers, as_json) -> None:
             click.echo(f"   {p:6.3f}  {clock(s)}-{clock(e)}")
         if located.edge_error is not None:
             click.echo(f"   edges within {located.edge_error * 1000:.0f} ms of the truth")
+    _show_spoken(report)
     click.echo("\nR@1 over every caption of every class (a hit is right when its generating class matches):")
     for route, value in report.recall_at_1.items():
         count = sum(q.route == route for q in report.queries)
         click.echo(f"   {route:<20} {value:.2f}  ({count} queries)")
     right = sum(located.right for located in report.located)
     click.echo(f"   {'locate (40 ms)':<20} {right}/{len(report.located)} events with both edges within 80 ms")
+    if report.spoken:
+        landed = sum(spoken.right for spoken in report.spoken)
+        click.echo(
+            f"   {'spoken phrases':<20} {landed}/{len(report.spoken)} found within 100 ms of their words"
+        )
     click.echo(f"\ndone in {report.seconds:.0f} s. Try your own queries on it:")
     click.echo(f'   pe-search search "a rising chirp" --library {report.library}')
     click.echo(f'   pe-search search "a red square moving right" --target video --library {report.library}')
     click.echo(f'   pe-search locate "a high beep" --library {report.library}')
+
+
+def _spoken_json(spoken) -> dict:
+    found = None if spoken.found is None else {"start": spoken.found[0], "end": spoken.found[1]}
+    return {**spoken.__dict__, "found": found, "error": spoken.error, "right": spoken.right}
+
+
+def _show_spoken(report) -> None:
+    """Each spoken phrase: where the generator put its words, where the text search landed."""
+    if report.speech_note:
+        click.echo(f"\nspoken phrases: {report.speech_note}")
+        return
+    for spoken in report.spoken:
+        start, end = spoken.truth
+        click.echo(f'\nsearch "{spoken.query}" (spoken in {spoken.path} at {clock(start)}-{clock(end)})')
+        if spoken.found is None:
+            click.echo("     not found")
+            continue
+        mark = "✓" if spoken.right else " "
+        found_start, found_end = spoken.found
+        click.echo(
+            f"   {mark} found at {clock(found_start)}-{clock(found_end)}, "
+            f"{spoken.error * 1000:.0f} ms from the words"
+        )
 
 
 def _paraphrases(synth) -> set[str]:

@@ -9,7 +9,7 @@ by name and extension), `output` (refusing and writing the file), `errors`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,9 +62,11 @@ def export_results(
     layout: Layout | None = None,
     force: bool = False,
     query: str | None = None,
+    said: Sequence[str | None] | None = None,
 ) -> ExportReport:
     """Write `results` to `path` in `format` (default: the path's extension). `facts`: what the
-    library recorded of each file (duration, size, mtime). Raises `ExportError` before writing
+    library recorded of each file (duration, size, mtime); `said`: per result, the spoken words it
+    matched, which name its marker and clip (None: the query names them). Raises `ExportError` before writing
     anything when the format, the output or the results cannot make a file."""
     layout = layout or Layout()
     target = Path(path).expanduser()
@@ -72,7 +74,10 @@ def export_results(
     if layout.handles < 0:
         raise ExportError("handles must be at least 0 seconds", value=layout.handles)
     check_output(target, force)
-    spots: SpotList = spot_list(results, facts, query)
+    results = list(results)
+    if said is not None and len(said) != len(results):
+        raise ValueError("said must give one entry per result")
+    spots: SpotList = spot_list(results, facts, query, said)
     if not spots.spots:
         raise nothing_to_export([f"{item.path}: {item.reason}" for item in spots.left_out])
     check_fits(chosen, spots)

@@ -8,7 +8,8 @@ from typing import TextIO
 from pe_search.export.spots import Spot, SpotList
 
 
-def _clock(seconds: float, decimal: str) -> str:
+def clock(seconds: float, decimal: str) -> str:
+    """hh:mm:ss and milliseconds after `decimal` ("." in WebVTT, "," in SubRip)."""
     millis = round(seconds * 1000)
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)
@@ -17,6 +18,8 @@ def _clock(seconds: float, decimal: str) -> str:
 
 
 def _text(spot: Spot) -> str:
+    if spot.said:  # spoken words are the cue's text, as subtitles show speech
+        return f"{spot.said} {spot.probability:.2f}" if spot.probability is not None else spot.said
     words = f"[{spot.query}]" if spot.query else "[pe-search]"
     return f"{words} {spot.probability:.2f}" if spot.probability is not None else words
 
@@ -24,9 +27,9 @@ def _text(spot: Spot) -> str:
 def write_vtt(spots: SpotList, out: TextIO) -> None:
     out.write("WEBVTT\n")
     for spot in spots.spots:
-        out.write(f"\n{_clock(spot.start, '.')} --> {_clock(spot.end, '.')}\n{_text(spot)}\n")
+        out.write(f"\n{clock(spot.start, '.')} --> {clock(spot.end, '.')}\n{_text(spot)}\n")
 
 
 def write_srt(spots: SpotList, out: TextIO) -> None:
     for number, spot in enumerate(spots.spots, start=1):
-        out.write(f"{number}\n{_clock(spot.start, ',')} --> {_clock(spot.end, ',')}\n{_text(spot)}\n\n")
+        out.write(f"{number}\n{clock(spot.start, ',')} --> {clock(spot.end, ',')}\n{_text(spot)}\n\n")

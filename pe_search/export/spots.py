@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pe_search.media.timecode import SourceTimecode, zero_timecode
@@ -41,6 +41,7 @@ class Spot:
     space: str | None = None
     query: str | None = None
     why: dict | None = None
+    said: str | None = None  # the spoken words the result matched (a transcript hit), as one line
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,16 @@ class SpotList:
 
 
 def spot_list(
-    results: Iterable[Hit | LocatedSpan], facts: Mapping[str, FileFacts | None], query: str | None = None
+    results: Iterable[Hit | LocatedSpan],
+    facts: Mapping[str, FileFacts | None],
+    query: str | None = None,
+    said: Sequence[str | None] | None = None,
 ) -> SpotList:
     """Check each result against its file (`facts`: what the library recorded of it) and keep
-    those that can be exported."""
+    those that can be exported. `said`: per result, the spoken words it matched (or None)."""
     found = SpotList()
     gone: dict[str, str | None] = {}
-    for result in results:
+    for index, result in enumerate(results):
         known = facts.get(result.path)
         if result.path not in gone:
             gone[result.path] = _why_unusable(result.path, known)
@@ -73,6 +77,8 @@ def spot_list(
             found.left_out.append(LeftOut(result.path, gone[result.path]))
             continue
         spot = _spot(result, known, query, found.notes)
+        if spot is not None and said is not None and said[index]:
+            spot = dataclasses.replace(spot, said=said[index])
         if spot is None:
             found.left_out.append(
                 LeftOut(result.path, f"the range {result.start:g}-{result.end:g} s is empty")

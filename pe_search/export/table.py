@@ -35,7 +35,7 @@ def write_csv(spots: SpotList, out: TextIO) -> None:
 def write_json(spots: SpotList, out: TextIO) -> None:
     rows = [
         {**row(spot), "moment": spot.moment, "rate": spot.timecode.rate, "drop_frame": spot.timecode.drop_frame,
-         "source_timecode": spot.timecode.start, "why": spot.why}
+         "source_timecode": spot.timecode.start, "why": spot.why, "said": spot.said}
         for spot in spots.spots
     ]  # fmt: skip
     json.dump(rows, out, indent=2)

@@ -64,13 +64,19 @@ def _facts(spot: Spot) -> dict:
         "probability": spot.probability,
         "space": spot.space,
         "why": spot.why,
+        "said": spot.said,
         "source_timecode": spot.timecode.start,
         "rate": spot.timecode.rate,
     }
 
 
+def said_name(said: str) -> str:
+    """The spoken words as a marker or clip name: quoted, "we need more time"."""
+    return f'"{said}"'
+
+
 def _label(spot: Spot) -> str:
-    words = spot.query or MARKER_NAME
+    words = said_name(spot.said) if spot.said else spot.query or MARKER_NAME
     return f"{words} {spot.probability:.2f}" if spot.probability is not None else words
 
 
@@ -115,8 +121,9 @@ def _sequence_clips(spots: list[Spot], handles: float) -> list[tuple[str, otio.s
     for spot in spots:
         start = max(spot.start - handles, 0.0)
         end = min(spot.end + handles, spot.duration) if spot.duration else spot.end + handles
+        name = Path(spot.path).name
         clip = otio.schema.Clip(
-            name=Path(spot.path).name,
+            name=f"{name} {said_name(spot.said)}" if spot.said else name,
             media_reference=_reference(spot),
             source_range=_range(spot, start, end),
             metadata={"pe_search": _facts(spot)},

@@ -27,6 +27,7 @@ from pe_search.server.routes import (
     session,
     status,
     tags,
+    transcript,
 )
 from pe_search.server.routes.indexing import router as indexing_router
 from pe_search.server.served import ServedLibrary
@@ -55,7 +56,21 @@ def create_app(config: ServerConfig, library: Library | None = None, warm_up: bo
     )
     app.state.served = served
     install_error_handlers(app)
-    for module in (search, locate, curve, files, media, status, session, export, clip, tags, events, peaks):
+    for module in (
+        search,
+        locate,
+        curve,
+        files,
+        media,
+        status,
+        session,
+        export,
+        clip,
+        tags,
+        events,
+        peaks,
+        transcript,
+    ):
         app.include_router(module.router)
     app.include_router(indexing_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -13,11 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pe_search.api import Library
-from pe_search.models.shipped import TOY_MODEL
+from pe_search.models.shipped import TOY_MODEL, TOY_SPEECH_DIR, TOY_SPEECH_MODEL
 from pe_search.toy import synth
 from pe_search.toy.demo_media import DemoMedia, GeneratedFile, write_demo_media
 
 EDGE_TOLERANCE = 0.08  # seconds: frame-level spans must land this close to the true event edges
+WORD_TOLERANCE = 0.1  # seconds: a spoken-phrase hit must start and end this close to the words
+# The shipped toy speech checkpoint (a tiny Whisper trained on espeak-ng speech, issue 26): the
+# demo's spoken part runs when it is there and espeak-ng can speak the held-out phrases.
+SPEECH_CHECKPOINT = TOY_SPEECH_DIR
+SPEECH_FOLDER = "speech"  # under the demo's root, beside media/: spoken phrases at known times
+# (file, [(start s, phrase)]): captions of the toy world, spoken by a voice the model never heard
+SPOKEN = (
+    ("interview.wav", ((0.8, "a green square moving left"), (5.5, "a deep rumble"))),
+    ("field-notes.wav", ((1.5, "a high beep"), (5.0, "a blue circle getting bigger"))),
+)
 
 
 @dataclass
@@ -59,6 +69,27 @@ class LocateOutcome:
 
 
 @dataclass
+class SpokenOutcome:
+    """A phrase spoken at a known time, searched for by its words (text search over transcripts):
+    where the generator put its first and last word, and where the hit landed."""
+
+    path: str
+    query: str
+    truth: tuple[float, float]
+    found: tuple[float, float] | None  # the hit on this file (None: not found)
+
+    @property
+    def error(self) -> float | None:
+        if self.found is None:
+            return None
+        return max(abs(self.found[0] - self.truth[0]), abs(self.found[1] - self.truth[1]))
+
+    @property
+    def right(self) -> bool:
+        return self.error is not None and self.error <= WORD_TOLERANCE + 1e-9
+
+
+@dataclass
 class DemoReport:
     root: str
     library: str
@@ -66,6 +97,8 @@ class DemoReport:
     files_indexed: int
     queries: list[QueryOutcome] = field(default_factory=list)
     located: list[LocateOutcome] = field(default_factory=list)
+    spoken: list[SpokenOutcome] = field(default_factory=list)
+    speech_note: str | None = None  # why the spoken part did not run
     recall_at_1: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -143,6 +176,50 @@ def run_locate(library: Library, media: DemoMedia) -> list[LocateOutcome]:
     return outcomes
 
 
+def speech_ready() -> str | None:
+    """None when the spoken part can run, else why not (one line)."""
+    from pe_search.toy import speech
+
+    if not (SPEECH_CHECKPOINT / "config.json").is_file():
+        return f"the toy speech checkpoint is not in {SPEECH_CHECKPOINT}: spoken phrases left out"
+    if not speech.espeak_available():
+        return "espeak-ng is not installed (apt-get install espeak-ng): spoken phrases left out"
+    return None
+
+
+def write_spoken_media(root: Path) -> dict[str, list[tuple[str, float, float]]]:
+    """The spoken files under `root/speech` (written once), and each phrase's (text, first word's
+    start, last word's end) as the generator placed them."""
+    from pe_search.toy import speech
+
+    folder = root / SPEECH_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    truth = {}
+    for name, phrases in SPOKEN:
+        words = speech.spoken(list(phrases)).words  # the times, computed again on every run
+        if not (folder / name).exists():
+            speech.write_spoken(folder / name, list(phrases))
+        placed, at = [], 0
+        for _, text in phrases:
+            mine = words[at : at + len(text.split())]
+            placed.append((text, mine[0].start, mine[-1].end))
+            at += len(mine)
+        truth[str(folder / name)] = placed
+    return truth
+
+
+def run_spoken(library: Library, truth: dict[str, list[tuple[str, float, float]]]) -> list[SpokenOutcome]:
+    """Each spoken phrase, searched for by its words in quotes (text search over transcripts)."""
+    outcomes = []
+    for path, phrases in truth.items():
+        for text, start, end in phrases:
+            hits = library.search(f'"{text}"', mode="text", k=10, path_prefix=str(Path(path).parent))
+            mine = next((hit for hit in hits if hit.path == path), None)
+            found = (mine.start, mine.end) if mine is not None else None
+            outcomes.append(SpokenOutcome(Path(path).name, text, (start, end), found))
+    return outcomes
+
+
 def recall_at_1(outcomes: list[QueryOutcome]) -> dict[str, float]:
     table = {}
     for route in ROUTES:
@@ -170,12 +247,24 @@ def run_demo(
         media = write_demo_media(root)
     library_dir = root / "library"
     progress(f"indexing {len(media.files)} files with the toy models into {library_dir}")
+    speech_note = speech_ready()
     with Library.open(library_dir, model=TOY_MODEL) as library:
         summary = library.index([media.media_dir], workers=workers, progress=index_progress)
         report = DemoReport(str(root), str(library_dir), summary.seconds, summary.files_indexed)
+        truth = {}
+        if speech_note is None:
+            truth = write_spoken_media(root)
+            progress(f"transcribing {len(truth)} spoken files with the toy speech model")
+            spoken = library.index(
+                [root / SPEECH_FOLDER], workers=workers, progress=index_progress, transcribe=TOY_SPEECH_MODEL
+            )
+            report.files_indexed += spoken.files_indexed
+            report.index_seconds += spoken.seconds
         progress("querying")
         report.queries = run_queries(library, media, all_captions)
         report.located = run_locate(library, media)
+        report.spoken = run_spoken(library, truth) if truth else []
+        report.speech_note = speech_note
     report.recall_at_1 = recall_at_1(report.queries)
     report.seconds = time.monotonic() - started
     return report

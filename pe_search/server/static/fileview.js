@@ -117,6 +117,15 @@ function fileView(item, hit, player, seek) {
         item.dataset.wave = "error";
         note(`Waveform: ${error.message}`);
       });
+    api(`/api/files/${hit.file_id}/transcript`)
+      .then((found) => {
+        showTranscript(item, hit, found.transcript, seek);
+        item.dataset.transcript = found.transcript ? "done" : "none";
+      })
+      .catch((error) => {
+        item.dataset.transcript = "error";
+        note(`Transcript: ${error.message}`);
+      });
     api(`/api/files/${hit.file_id}/events`)
       .then((events) => {
         view.events = events;
@@ -131,4 +140,58 @@ function fileView(item, hit, player, seek) {
     view.draw();
   };
   return view;
+}
+
+// ---------------------------------------------------------------- the transcript (issue 26)
+const WORD_SLACK = 0.001; // s: word times are rounded in the API; a word on the hit's edge is in it
+
+// The spoken words this hit matched, as [start, end] pairs: the hit's own words when the search
+// gave them, else every word inside a transcript hit's range (it runs from its first matched
+// word's start to its last one's end) unless the vectors placed the hit (it has a segment).
+function matchedRanges(hit) {
+  const why = hit.why || {};
+  const words = Array.isArray(hit.words) ? hit.words : [];
+  if (words.length) return words.map((w) => [w.start, w.end]);
+  if (why.text_field === "transcript" && hit.segment_id == null) return [[hit.start, hit.end]];
+  return [];
+}
+
+// The file's transcript under its player: a line per phrase, each word a button that plays from
+// its start; the words the hit matched are marked.
+function showTranscript(item, hit, transcript, seek) {
+  const box = $(".transcript", item);
+  box.replaceChildren();
+  box.hidden = !transcript;
+  if (!transcript) return;
+  const ranges = matchedRanges(hit);
+  const matched = (word) => ranges.some(([a, b]) => word.start >= a - WORD_SLACK && word.end <= b + WORD_SLACK);
+  if (!transcript.complete) {
+    const partial = document.createElement("p");
+    partial.className = "transcript-note note";
+    partial.textContent = `Partial transcript: ${transcript.reason || "reason not recorded"}`;
+    box.append(partial);
+  }
+  for (const phrase of transcript.phrases) {
+    const line = document.createElement("p");
+    line.className = "phrase";
+    const when = document.createElement("span");
+    when.className = "phrase-time";
+    when.textContent = clock(phrase.start);
+    line.append(when);
+    for (const word of phrase.words) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = matched(word) ? "word matched" : "word";
+      button.textContent = word.text;
+      Object.assign(button.dataset, { start: word.start, end: word.end });
+      button.title = `${clock(word.start)}: play from here`;
+      if (matched(word)) button.setAttribute("aria-current", "true");
+      button.addEventListener("click", (click) => {
+        click.stopPropagation();
+        seek(word.start);
+      });
+      line.append(button, " ");
+    }
+    box.append(line);
+  }
 }
