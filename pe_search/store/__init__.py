@@ -12,6 +12,14 @@ See docs/store.md for the layout, the consistency rules and the benchmark.
 """
 
 from pe_search.store.disk import disk_errors
+from pe_search.store.duplicate_books import (
+    DuplicateUpdate,
+    FingerprintEntry,
+    GroupedMedia,
+    Postings,
+    SavedDuplicates,
+    SlotRows,
+)
 from pe_search.store.errors import (
     LibraryBusyError,
     LibraryDamagedError,
@@ -49,6 +57,12 @@ from pe_search.store.transaction import WriteTransaction
 from pe_search.store.vectors import IndexSpec
 
 __all__ = [
+    "DuplicateUpdate",
+    "FingerprintEntry",
+    "GroupedMedia",
+    "Postings",
+    "SavedDuplicates",
+    "SlotRows",
     "DEFAULT_FRAME_CODES",
     "DEFAULT_LIBRARY",
     "FRAME_CODES",
