@@ -228,7 +228,9 @@ def apply(session: Session, change: DuplicateUpdate) -> None:
     removed = [int(s) for s in change.removed_slots]
     for first in range(0, len(removed), IDS_PER_QUERY):
         session.execute(
-            delete(DuplicateSlot).where(DuplicateSlot.slot.in_(removed[first : first + IDS_PER_QUERY]))
+            delete(DuplicateSlot).where(
+                DuplicateSlot.kind == kind, DuplicateSlot.slot.in_(removed[first : first + IDS_PER_QUERY])
+            )
         )
     dropped = [int(m) for m in change.dropped_media]
     for first in range(0, len(dropped), IDS_PER_QUERY):

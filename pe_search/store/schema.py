@@ -245,8 +245,8 @@ class DuplicateSlot(Base):
 
     __tablename__ = "duplicate_slots"
 
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
     slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    kind: Mapped[str] = mapped_column(String(8))
     media_file_id: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)

@@ -31,14 +31,14 @@ def upgrade() -> None:
     )
     op.create_table(
         "duplicate_slots",
-        sa.Column("slot", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("slot", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("media_file_id", sa.Integer(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("code_bytes", sa.Integer(), nullable=False),
         sa.Column("share_bits", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("slot", name=op.f("pk_duplicate_slots")),
+        sa.PrimaryKeyConstraint("kind", "slot", name=op.f("pk_duplicate_slots")),
     )
     op.create_table(
         "duplicate_postings",
