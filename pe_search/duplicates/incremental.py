@@ -53,6 +53,7 @@ from pe_search.store import (
 
 KEYS, CODES = "keys", "codes"
 FORMAT = 1  # bump when what the books hold changes
+FILES_PER_PASS = 20_000  # files whose codes are joined at once
 MAX_SEGMENTS = 8  # more segments than this in a book, or ...
 MAX_DEAD_SHARE = 0.25  # ... this share of dead postings: the run writes the book afresh
 _SIDE, _OFFSET_BIAS = 1 << 24, 1 << 15
@@ -110,22 +111,22 @@ class _Prints:
         return cls(local, codes, loud, share_bits(loud, settings))
 
     def keys(self, slots: np.ndarray) -> Postings:
-        """Every file's lookup keys (matching.keys_of at its level), sorted by value, with the
-        local file index in place of `slots` when `slots` is None."""
-        if not self.codes:
-            return _empty()
-        joined = np.concatenate(self.codes)
-        sizes = np.array([c.size for c in self.codes])
-        begins = np.cumsum(sizes) - sizes
-        owner = np.repeat(np.arange(sizes.size), sizes)
-        picked = np.flatnonzero((joined != QUIET) & is_key_at(joined, self.bits[owner]))
-        order = np.argsort(joined[picked], kind="stable")
-        picked = picked[order]
-        return Postings(
-            joined[picked].astype(np.uint32),
-            slots[owner[picked]].astype(np.uint32),
-            (picked - begins[owner[picked]]).astype(np.uint16),
-        )
+        """Every file's lookup keys (matching.keys_of at its level) under its slot, sorted by
+        value; made `FILES_PER_PASS` files at a time, so memory follows the keys, not the codes."""
+        parts = []
+        for first in range(0, len(self.codes), FILES_PER_PASS):
+            files = np.arange(first, min(len(self.codes), first + FILES_PER_PASS))
+            joined, begins, owner = _joined([self.codes[i] for i in files])
+            picked = np.flatnonzero((joined != QUIET) & is_key_at(joined, self.bits[files][owner]))
+            file = owner[picked]
+            parts.append(
+                Postings(
+                    joined[picked],
+                    slots[files[file]].astype(np.uint32),
+                    (picked - begins[file]).astype(np.uint16),
+                )
+            )
+        return _merge(parts)
 
     def short(self, settings: MatchSettings) -> np.ndarray:
         return np.flatnonzero(self.loud < settings.probe_below)
@@ -133,21 +134,21 @@ class _Prints:
     def short_codes(self, slots: np.ndarray, settings: MatchSettings) -> Postings:
         """The codes of the short files a near code can come from (not quiet, at most
         `max_unreliable` unreliable bits), with those bits, sorted by code."""
-        chosen = self.short(settings)
-        if not chosen.size:
-            return _empty(masks=True)
-        joined, begins, owner = _joined([self.codes[i] for i in chosen])
-        masks = unreliable_bits(joined)
-        usable = np.flatnonzero((joined != QUIET) & (np.bitwise_count(masks) <= settings.max_unreliable))
-        file = np.searchsorted(begins, usable, side="right") - 1
-        order = np.argsort(joined[usable], kind="stable")
-        usable, file = usable[order], file[order]
-        return Postings(
-            joined[usable].astype(np.uint32),
-            slots[chosen[file]].astype(np.uint32),
-            (usable - begins[file]).astype(np.uint16),
-            masks[usable].astype(np.uint32),
-        )
+        short = self.short(settings)
+        parts = []
+        for first in range(0, short.size, FILES_PER_PASS):
+            chosen = short[first : first + FILES_PER_PASS]
+            joined, begins, owner = _joined([self.codes[i] for i in chosen])
+            masks = unreliable_bits(joined)
+            usable = np.flatnonzero((joined != QUIET) & (np.bitwise_count(masks) <= settings.max_unreliable))
+            file = owner[usable]
+            parts.append(
+                Postings(
+                    joined[usable], slots[chosen[file]].astype(np.uint32),
+                    (usable - begins[file]).astype(np.uint16), masks[usable].astype(np.uint32),
+                )
+            )  # fmt: skip
+        return _merge(parts) if parts else _empty(masks=True)
 
 
 def _joined(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -224,6 +225,18 @@ class _Book:
                 )
             )
         return out
+
+
+class _Bitmap:
+    """Which uint32 values are in a set: one bit per value (512 MB), for a first test of many
+    near codes against the keys."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.bits = np.zeros(1 << 29, dtype=np.uint8)
+        np.bitwise_or.at(self.bits, values >> 3, np.left_shift(1, values & 7).astype(np.uint8))
+
+    def has(self, values: np.ndarray) -> np.ndarray:
+        return (self.bits[values >> 3] >> (values & 7).astype(np.uint8)) & 1 == 1
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -344,10 +357,20 @@ def _votes(
         )  # fmt: skip
     # near codes of the new short files against every key
     short = prints.short(settings)
+    present = _Bitmap(distinct) if short.size and not old_keys.segments else None
     for first in range(0, short.size, PROBE_BATCH):
         chosen = short[first : first + PROBE_BATCH]
         votes.append(
-            _probe(prints, chosen, new, starts, sizes, old_count, old_keys, local_of_slot, alive, settings)
+            _probe(
+                prints,
+                chosen,
+                new,
+                (starts, sizes, distinct, old_count, present),
+                old_keys,
+                local_of_slot,
+                alive,
+                settings,
+            )
         )
     # near codes of the kept short files against the new keys
     if old_codes.segments:
@@ -368,40 +391,43 @@ def _probe(
     prints: _Prints,
     chosen: np.ndarray,
     new: Postings,
-    starts: np.ndarray,
-    sizes: np.ndarray,
-    old_count: np.ndarray,
+    runs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Bitmap | None],
     old_keys: _Book,
     local_of_slot: np.ndarray,
     alive: np.ndarray,
     settings: MatchSettings,
 ) -> np.ndarray:
-    """Votes of the near codes of the files `chosen` (positions in `prints`) on every key."""
+    """Votes of the near codes of the files `chosen` (positions in `prints`) on every key.
+    `runs`: the new keys' runs (starts, sizes, values), the kept postings of each value, and a
+    bitmap of the new values (a run from scratch: most near codes hit no key)."""
+    starts, sizes, distinct, old_count, present = runs
     joined, begins, _ = _joined([prints.codes[i] for i in chosen])
     probe, at = near_codes(joined, settings.max_unreliable)
     owner = np.searchsorted(begins, at, side="right") - 1
     kept = is_key_at(probe, prints.bits[chosen][owner])
+    if present is not None:
+        kept &= present.has(probe)
     at = (at - begins[owner])[kept]
     probe, owner = probe[kept], owner[kept]
     me = prints.local[chosen][owner]
     votes = []
-    distinct_probe, inverse = np.unique(probe, return_inverse=True)
     # how many alive postings each probed value has, new and kept: a stop-key is no evidence
-    total = np.zeros(distinct_probe.size, dtype=np.int64)
-    new_run = np.zeros(distinct_probe.size, dtype=np.int64)
-    in_new = np.zeros(distinct_probe.size, dtype=bool)
+    total = np.zeros(probe.size, dtype=np.int64)
+    new_run = np.zeros(probe.size, dtype=np.int64)
+    in_new = np.zeros(probe.size, dtype=bool)
     if starts.size:
-        new_run = np.minimum(np.searchsorted(new.values[starts], distinct_probe), starts.size - 1)
-        in_new = new.values[starts[new_run]] == distinct_probe
-        total[in_new] = (sizes[new_run] + old_count[new_run])[in_new]
+        new_run = np.minimum(np.searchsorted(distinct, probe), starts.size - 1)
+        in_new = distinct[new_run] == probe
+        total[in_new] = (sizes + old_count)[new_run[in_new]]
     if old_keys.segments:
+        distinct_probe, inverse = np.unique(probe, return_inverse=True)
         old_which, old_slots, old_positions, _ = old_keys.find(distinct_probe, alive)
         only_old = np.bincount(old_which, minlength=distinct_probe.size)
-        total = np.where(in_new, total, only_old)
-    usable_value = (total > 0) & (total <= settings.max_postings)
+        total = np.where(in_new, total, only_old[inverse])
+    usable = (total > 0) & (total <= settings.max_postings)
     # hits on the new keys
-    hit = in_new[inverse] & usable_value[inverse]
-    run = new_run[inverse][hit]
+    hit = in_new & usable
+    run = new_run[hit]
     lo = starts[run]
     mine, posting = _ranges(lo, lo + sizes[run])
     source = np.flatnonzero(hit)[mine]
@@ -413,6 +439,8 @@ def _probe(
     )  # fmt: skip
     # hits on the kept keys
     if old_keys.segments:
+        usable_value = np.zeros(distinct_probe.size, dtype=bool)
+        usable_value[inverse[usable]] = True
         keep = usable_value[old_which]
         old_which, old_slots, old_positions = old_which[keep], old_slots[keep], old_positions[keep]
         order = np.argsort(inverse, kind="stable")
