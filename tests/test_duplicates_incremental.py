@@ -257,3 +257,26 @@ def test_a_kept_short_excerpt_finds_a_new_long_original(tmp_path):
     assert matched == 1 and pairs == _from_scratch(library, settings)
     (group,) = find_duplicates(library.store, "audio")
     assert {library.truth[f.path] for f in group.files} == {"x"} and len(group.files) == 2
+
+
+def test_the_command_keeps_what_it_learnt_unless_another_process_writes(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from pe_search.cli.main import cli
+
+    library = Library(tmp_path / "lib", seed=13)
+    library.copy(library.original(short=False), "trim")
+    library.store.close()
+    command = ["duplicates", "--library", str(tmp_path / "lib"), "--json"]
+    with LibraryStore.open(tmp_path / "lib"):  # an index run holds the writer
+        busy = CliRunner().invoke(cli, command)
+    with LibraryStore.open(tmp_path / "lib", readonly=True) as store:
+        assert store.saved_duplicates("audio") is None
+    free = CliRunner().invoke(cli, command)
+    with LibraryStore.open(tmp_path / "lib", readonly=True) as store:
+        assert store.saved_duplicates("audio") is not None
+    assert busy.exit_code == free.exit_code == 0, busy.output + free.output
+    assert json.loads(busy.output)["groups"] == json.loads(free.output)["groups"]
+    assert len(json.loads(free.output)["groups"]) == 1

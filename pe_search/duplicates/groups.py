@@ -14,8 +14,10 @@ fingerprint yet).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +25,7 @@ from pe_search.duplicates import audio_fingerprint
 from pe_search.duplicates.incremental import PairMatch, match_kind
 from pe_search.duplicates.matching import Match, MatchSettings, find_matches
 from pe_search.media.file_info import FileInfo, file_info
-from pe_search.store import LibraryStore
+from pe_search.store import LibraryBusyError, LibraryReadOnlyError, LibraryStore
 
 KINDS = ("audio", "video")
 SAME_DURATION_S = 0.25  # durations closer than this count as equal when choosing what to keep
@@ -169,6 +171,19 @@ def find_duplicates(
         groups += [_describe(group_kind, [members[i] for i in g], g, pairs) for g in found]
     groups.sort(key=lambda g: (-len(g.files), g.keep))
     return groups
+
+
+@contextmanager
+def open_for_duplicates(library_dir: str | Path) -> Iterator[LibraryStore]:
+    """The library open for writing, so `find_duplicates` keeps what it learns for the next run;
+    open for reading while another process writes to it (or its disk is read-only): the run then
+    matches what changed since the last kept run, and keeps nothing."""
+    try:
+        store = LibraryStore.open(library_dir, create=False)
+    except (LibraryBusyError, LibraryReadOnlyError):
+        store = LibraryStore.open(library_dir, readonly=True)
+    with store:
+        yield store
 
 
 def group_matched(
