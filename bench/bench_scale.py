@@ -371,7 +371,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--files", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--part", choices=["text", "front-doors", "all"], default="all")
+    parser.add_argument("--part", choices=["text", "front-doors", "duplicates", "all"], default="all")
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument(
@@ -381,6 +381,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the library on disk")
     parser.add_argument("--workdir", default=None, help="where a temporary library is written")
     args = parser.parse_args()
+    if args.part == "duplicates":  # issue 24 item 3: bench/scale_duplicates.py (not part of "all")
+        return __import__("scale_duplicates").run_sizes(args.files, args.workdir)
     if args.library and len(args.files) != 1:
         parser.error("--library takes one --files size")
     for files in args.files:
