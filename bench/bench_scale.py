@@ -431,7 +431,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--files", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--part", nargs="+", choices=["all", *PARTS], default=["all"])
+    parser.add_argument("--part", nargs="+", choices=["all", *PARTS, "duplicates"], default=["all"])
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument(
@@ -446,6 +446,10 @@ def main() -> None:
             if add_arguments is not None:
                 add_arguments(parser)
     args = parser.parse_args()
+    if "duplicates" in args.part:  # issue 24 item 3: bench/scale_duplicates.py (not part of "all")
+        return importlib.import_module("scale_duplicates").run_sizes(args.files, args.workdir)
+    if args.part == "duplicates":  # issue 24 item 3: bench/scale_duplicates.py (not part of "all")
+        return __import__("scale_duplicates").run_sizes(args.files, args.workdir)
     if args.library and len(args.files) != 1:
         parser.error("--library takes one --files size")
     for files in args.files:

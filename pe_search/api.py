@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pe_search.duplicates.groups import DuplicateGroup, find_duplicates
+from pe_search.duplicates.groups import DuplicateGroup, find_duplicates, open_for_duplicates
 from pe_search.errors import Option, PeSearchError
 from pe_search.export import ExportReport, FileFacts, Layout, export_results
 from pe_search.export.captions import CaptionReport, write_captions
@@ -528,7 +528,9 @@ class Library:
         (the next `index` recomputes it), as `pe-search duplicates` names it."""
         if kind not in (None, "audio", "video"):
             raise ValueError(f"kind must be audio or video, got {kind!r}")
-        return find_duplicates(self.store, kind, damaged=damaged)
+        self._check_open()
+        with open_for_duplicates(self.path) as store:  # keeps what it learnt for the next run
+            return find_duplicates(store, kind, damaged=damaged)
 
     def locate(
         self,

@@ -119,6 +119,7 @@ def test_reader_refuses_old_schema_and_writer_upgrades(library):
         "0008_tags",
         "0009_media_status_index",
         "0010_transcripts",
+        "0011_duplicate_pairs",
     ]
     assert upgrade(engine) == []
     engine.dispose()

@@ -241,6 +241,8 @@ def test_word_counts_are_taken_again_after_a_write(tmp_path, monkeypatch):
             assert [m.path for m in found] == [entries[i][0] for i, _ in expected]
             assert [m.rank for m in found] == pytest.approx([r for _, r in expected], rel=1e-9, abs=1e-9)
     assert len(pruned) == 2 and all(p is not None for p in pruned)  # both answered by pruning
+
+
 @pytest.mark.parametrize("limit", [1, 5, 10_000])
 @pytest.mark.parametrize(
     "query, terms",

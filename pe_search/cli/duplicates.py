@@ -46,12 +46,12 @@ def duplicates_command(kind, library, as_json) -> None:
     from tqdm import tqdm
 
     from pe_search.duplicates import audio_fingerprint
-    from pe_search.duplicates.groups import find_duplicates
-    from pe_search.store import LibraryStore, resolve_library_dir
+    from pe_search.duplicates.groups import find_duplicates, open_for_duplicates
+    from pe_search.store import resolve_library_dir
 
     library_dir = resolve_library_dir(library)
     damaged: list[str] = []
-    with LibraryStore.open(library_dir, readonly=True) as store:
+    with open_for_duplicates(library_dir) as store:
         missing = store.missing_audio_fingerprints(audio_fingerprint.VERSION)
         with tqdm(unit=" fingerprints", disable=None, leave=False) as bar:
             groups = find_duplicates(

@@ -3,8 +3,9 @@ audio fingerprint, matching.py), files of one kind at a time, and which file of 
 
     groups = find_duplicates(store, kind="audio")
 
-Reads every fingerprint once (streamed from SQLite), looks candidates up by shared codes, aligns
-each candidate pair once, and joins the verified pairs into groups (union-find). Audio and video
+Matches the fingerprints new since the last run against all (incremental.py: candidates by shared
+codes, each aligned once), and joins the verified pairs and equal content hashes into groups
+(union-find). Audio and video
 files are grouped separately: a video and the sound track extracted from it are not the same file
 for a user tidying a library. Silent video is grouped by content hash only (there is no picture
 fingerprint yet).
@@ -13,15 +14,18 @@ fingerprint yet).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from pe_search.duplicates import audio_fingerprint
-from pe_search.duplicates.matching import MatchSettings, find_matches
+from pe_search.duplicates.incremental import PairMatch, match_kind
+from pe_search.duplicates.matching import Match, MatchSettings, find_matches
 from pe_search.media.file_info import FileInfo, file_info
-from pe_search.store import LibraryStore, media_kind
+from pe_search.store import LibraryBusyError, LibraryReadOnlyError, LibraryStore
 
 KINDS = ("audio", "video")
 SAME_DURATION_S = 0.25  # durations closer than this count as equal when choosing what to keep
@@ -145,33 +149,69 @@ def find_duplicates(
 ) -> list[DuplicateGroup]:
     """Every duplicate group of the library (of one kind if given), largest groups first.
 
+    Fingerprints are matched incrementally (incremental.py): only files new or changed since the
+    last run are looked up, and a store open for writing keeps what this run learnt for the next.
     A file whose stored fingerprint is damaged is left out of fingerprint matching (it can still
     be an exact copy by content hash) and its path given to `damaged`, so one bad row costs one
     file, not the whole report."""
+    settings = settings or MatchSettings()
     kinds = (kind,) if kind else KINDS
-    codes = {}
-    for count, stored in enumerate(store.audio_fingerprints(kinds), start=1):
-        if stored.codes is None:
-            if damaged is not None:
-                damaged(stored.path)
-        elif stored.version == audio_fingerprint.VERSION:
-            codes[stored.media_id] = stored.codes
-        if progress is not None and count % 1000 == 0:
-            progress(count)
-    members_by_kind: dict[str, list[Member]] = defaultdict(list)
-    for media in store.iter_media():
-        media_kind_ = media_kind(media.has_video)
-        if media.status == "indexed" and media_kind_ in kinds:
-            members_by_kind[media_kind_].append(
-                Member(media.id, media.path, media_kind_, media.content_hash, codes.get(media.id))
-            )
     groups = []
     for group_kind in kinds:
-        members = members_by_kind.get(group_kind, [])
-        found, pairs = group_members(members, settings)
+        matched = match_kind(store, group_kind, settings, damaged=damaged, progress=progress)
+        if not store.readonly:
+            with store.write() as tx:
+                tx.update_duplicates(matched.update)
+        media = store.grouped_media((group_kind,))
+        members = [
+            Member(media_id, path, group_kind, content_hash, None)
+            for media_id, path, content_hash in zip(media.ids, media.paths, media.hashes, strict=True)
+        ]
+        found, pairs = group_matched(members, matched.pairs)
         groups += [_describe(group_kind, [members[i] for i in g], g, pairs) for g in found]
     groups.sort(key=lambda g: (-len(g.files), g.keep))
     return groups
+
+
+@contextmanager
+def open_for_duplicates(library_dir: str | Path) -> Iterator[LibraryStore]:
+    """The library open for writing, so `find_duplicates` keeps what it learns for the next run;
+    open for reading while another process writes to it (or its disk is read-only): the run then
+    matches what changed since the last kept run, and keeps nothing."""
+    try:
+        store = LibraryStore.open(library_dir, create=False)
+    except (LibraryBusyError, LibraryReadOnlyError):
+        store = LibraryStore.open(library_dir, readonly=True)
+    with store:
+        yield store
+
+
+def group_matched(
+    members: list[Member], matched: dict[tuple[int, int], PairMatch]
+) -> tuple[list[list[int]], dict[tuple[int, int], Match]]:
+    """Groups (positions in `members`, each of 2+) of equal content hashes and verified pairs
+    (by media ids), and those pairs by positions, as `group_members` gives them."""
+    joined = _UnionFind(len(members))
+    by_hash: dict[str, int] = {}
+    for i, member in enumerate(members):
+        if member.content_hash:
+            first = by_hash.setdefault(member.content_hash, i)
+            if first != i:
+                joined.union(first, i)
+    position = {member.media_id: i for i, member in enumerate(members)}
+    pairs = {}
+    for (first, second), match in matched.items():
+        a, b = position.get(first), position.get(second)
+        if a is None or b is None:
+            continue
+        offset = match.offset if a < b else -match.offset  # b's code at p + offset is a's at p
+        a, b = min(a, b), max(a, b)
+        joined.union(a, b)
+        pairs[(a, b)] = Match(a, b, offset, match.bit_error, match.frames)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(members)):
+        groups[joined.find(i)].append(i)
+    return [g for g in groups.values() if len(g) > 1], pairs
 
 
 def _describe(kind: str, members: list[Member], positions: list[int], pairs: dict) -> DuplicateGroup:

@@ -208,7 +208,7 @@ def _probe_votes(
         joined[begin : begin + codes.size] = codes
     probe, at = near_codes(joined, settings.max_unreliable)
     owner = np.searchsorted(begins, at, side="right") - 1
-    kept = _is_key_at(probe, np.asarray(share_bits)[owner])
+    kept = is_key_at(probe, np.asarray(share_bits)[owner])
     present = np.zeros(1 << 24, dtype=bool)  # a cheap first test: is any key in this code's bucket?
     present[key >> 8] = True
     kept &= present[probe >> 8]
@@ -225,7 +225,7 @@ def _probe_votes(
     return _pack(first, file[posting].astype(np.int64), offset)
 
 
-def _is_key_at(codes: np.ndarray, share_bits: np.ndarray) -> np.ndarray:
+def is_key_at(codes: np.ndarray, share_bits: np.ndarray) -> np.ndarray:
     """`_is_key` with a level per code."""
     mixed = codes.astype(np.uint32) * _MIX
     return (mixed.astype(np.uint64) >> (32 - share_bits).astype(np.uint64)) == 0

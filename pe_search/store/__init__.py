@@ -21,6 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pe_search.store.disk import disk_errors
+    from pe_search.store.duplicate_books import (
+        DuplicateUpdate,
+        FingerprintEntry,
+        GroupedMedia,
+        Postings,
+        SavedDuplicates,
+        SlotRows,
+    )
     from pe_search.store.errors import (
         LibraryBusyError,
         LibraryDamagedError,
@@ -61,6 +69,12 @@ if TYPE_CHECKING:
 # name -> the module of this package that defines it
 _EXPORTS = {
     "disk_errors": "disk",
+    "DuplicateUpdate": "duplicate_books",
+    "FingerprintEntry": "duplicate_books",
+    "GroupedMedia": "duplicate_books",
+    "Postings": "duplicate_books",
+    "SavedDuplicates": "duplicate_books",
+    "SlotRows": "duplicate_books",
     "LibraryBusyError": "errors",
     "LibraryDamagedError": "errors",
     "LibraryDiskFullError": "errors",
@@ -122,6 +136,12 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DuplicateUpdate",
+    "FingerprintEntry",
+    "GroupedMedia",
+    "Postings",
+    "SavedDuplicates",
+    "SlotRows",
     "DEFAULT_FRAME_CODES",
     "DEFAULT_LIBRARY",
     "FRAME_CODES",

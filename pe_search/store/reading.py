@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pe_search.media.timecode import SourceTimecode
-from pe_search.store import audio_prints, text_index, timecodes, transcripts
+from pe_search.store import audio_prints, duplicate_books, text_index, timecodes, transcripts
 from pe_search.store.audio_prints import StoredFingerprint
 from pe_search.store.core import StoreCore
 from pe_search.store.filters import SearchFilter
@@ -127,6 +128,32 @@ class Reading(StoreCore):
         """Every indexed file's audio fingerprint, streamed (one read transaction)."""
         with self._read_engine.connect() as connection:
             yield from audio_prints.iterate(connection, kinds)
+
+    # -- what duplicate grouping keeps (duplicate_books.py) -----------------------------------------
+
+    def grouped_media(self, kinds: tuple[str, ...]) -> duplicate_books.GroupedMedia:
+        """Every indexed file of these kinds by path (id, path, kind, content hash), as columns."""
+        with self._read_engine.connect() as connection:
+            return duplicate_books.grouped_media(connection, kinds)
+
+    def fingerprint_entries(self, kinds: tuple[str, ...]) -> list[duplicate_books.FingerprintEntry]:
+        """Every indexed file's stored fingerprint of these kinds, without its codes."""
+        with self._read_engine.connect() as connection:
+            return duplicate_books.fingerprint_entries(connection, kinds)
+
+    def fingerprint_codes(self, media_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The codes of these files' fingerprints (a damaged blob is left out)."""
+        with self._read_engine.connect() as connection:
+            return duplicate_books.codes_of(connection, media_ids)
+
+    def saved_duplicates(self, kind: str) -> duplicate_books.SavedDuplicates | None:
+        """What the last `pe-search duplicates` run kept for this kind, or None."""
+        with self._read_engine.connect() as connection:
+            return duplicate_books.saved(connection, kind)
+
+    def duplicate_segments(self, kind: str, book: str) -> list[duplicate_books.Postings]:
+        with self._read_engine.connect() as connection:
+            return duplicate_books.segments(connection, kind, book)
 
     def missing_audio_fingerprints(self, version: int) -> int:
         with self._read_engine.connect() as connection:

@@ -225,6 +225,72 @@ class AudioFingerprint(Base):
     codes: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class DuplicateState(Base):
+    """What `pe-search duplicates` learnt about one kind of file ("audio", "video"), so a later run
+    matches only what is new (pe_search/duplicates/incremental.py): the match settings and
+    fingerprint version it holds for (`settings`, a digest), and the next slot to hand out (slots
+    are never reused, so postings of a file that went away never come back to life)."""
+
+    __tablename__ = "duplicate_state"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    settings: Mapped[str] = mapped_column(String(64))
+    next_slot: Mapped[int] = mapped_column(Integer)
+
+
+class DuplicateSlot(Base):
+    """A fingerprint the duplicate postings hold, under its slot: which file, and which of its
+    fingerprints (content hash, version, size: a changed file gets a new slot). No foreign key:
+    the next run reads what went away here, to drop its pairs and recount its keys."""
+
+    __tablename__ = "duplicate_slots"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    media_file_id: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    code_bytes: Mapped[int] = mapped_column(Integer)
+    share_bits: Mapped[int] = mapped_column(Integer)
+
+
+class DuplicatePostings(Base):
+    """One chunk of a sorted posting list of duplicate lookup: `book` "keys" (every slot's lookup
+    keys) or "codes" (the codes of short files, with their unreliable bits in `masks`), little
+    endian arrays of uint32 values, uint32 slots, uint16 positions. A run adds one segment per
+    book; runs of equal values never straddle two chunks."""
+
+    __tablename__ = "duplicate_postings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    book: Mapped[str] = mapped_column(String(8))
+    segment: Mapped[int] = mapped_column(Integer)
+    values: Mapped[bytes] = mapped_column(LargeBinary)
+    slots: Mapped[bytes] = mapped_column(LargeBinary)
+    positions: Mapped[bytes] = mapped_column(LargeBinary)
+    masks: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+Index("ix_duplicate_postings_kind_book", DuplicatePostings.kind, DuplicatePostings.book)
+
+
+class DuplicatePair(Base):
+    """Two files (a < b by media id) that hold the same recording: b's code at p + offset is a's
+    at p. Deleting either file drops the pair; a changed one's pairs go at the next run."""
+
+    __tablename__ = "duplicate_pairs"
+
+    a: Mapped[int] = mapped_column(ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True)
+    b: Mapped[int] = mapped_column(ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True)
+    offset: Mapped[int] = mapped_column(Integer)
+    bit_error: Mapped[float] = mapped_column(Float)
+    frames: Mapped[int] = mapped_column(Integer)
+
+
+Index("ix_duplicate_pairs_b", DuplicatePair.b)
+
+
 # FTS5 keeps its index in these tables, made by migration 0003_text_search (not models: SQLAlchemy
 # cannot describe a virtual table). Autogenerate comparisons skip them (`is_managed_table`).
 FTS_TABLE = "text_fts"

@@ -1,0 +1,299 @@
+"""What duplicate grouping keeps between runs (tables of migration 0011_duplicate_pairs), so a run
+after adding files matches only those (pe_search/duplicates/incremental.py).
+
+The store does not interpret the arrays: postings are sorted uint32 values with their slots and
+positions (and, for short files' codes, their unreliable bits), kept in chunks of at most
+`CHUNK` rows so no blob nears SQLite's limit. Also here: the light listings a run of a million
+files needs (no ORM objects, no fingerprint blobs) and the codes of a chosen few files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from pe_search.store.schema import (
+    AudioFingerprint,
+    DuplicatePair,
+    DuplicatePostings,
+    DuplicateSlot,
+    DuplicateState,
+    MediaFile,
+)
+
+CHUNK = 4_000_000  # postings per row (about 40 MB)
+IDS_PER_QUERY = 900  # SQLite's bound-parameter limit is 999 on old builds
+_KIND = case((MediaFile.has_video, "video"), else_="audio")  # media_kind(), in SQL
+
+
+@dataclass(frozen=True)
+class GroupedMedia:
+    """Every indexed file of the kinds asked for, by path: what content-hash grouping needs."""
+
+    ids: list[int]
+    paths: list[str]
+    kinds: list[str]
+    hashes: list[str | None]
+
+
+@dataclass(frozen=True)
+class FingerprintEntry:
+    """One indexed file's stored fingerprint, without its codes: which one it is (hash, version,
+    size) tells a run whether the copy it matched before is still the file's."""
+
+    media_id: int
+    path: str
+    kind: str
+    content_hash: str | None
+    version: int
+    code_bytes: int
+
+
+@dataclass(frozen=True)
+class Postings:
+    """Sorted `values` (uint32) with their `slots` (uint32), `positions` (uint16) and, for short
+    files' codes, `masks` (uint32 unreliable bits)."""
+
+    values: np.ndarray
+    slots: np.ndarray
+    positions: np.ndarray
+    masks: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.values.size)
+
+
+@dataclass(frozen=True)
+class SlotRows:
+    """Fingerprints the postings hold, as columns."""
+
+    slots: np.ndarray
+    media_ids: np.ndarray
+    hashes: list[str | None]
+    versions: np.ndarray
+    code_bytes: np.ndarray
+    share_bits: np.ndarray
+
+
+@dataclass(frozen=True)
+class SavedDuplicates:
+    """What the last run of one kind left: its settings digest, the next slot, the slots held and
+    the verified pairs (a < b media ids, offset, bit error, frames)."""
+
+    kind: str
+    settings: str
+    next_slot: int
+    slots: SlotRows
+    pairs: np.ndarray  # (n, 5) float64: a, b, offset, bit_error, frames
+
+
+@dataclass(frozen=True)
+class DuplicateUpdate:
+    """One run's changes to what is kept for `kind`, written in one transaction. `reset` clears
+    everything first (other settings, or the first run)."""
+
+    kind: str
+    settings: str
+    next_slot: int
+    reset: bool
+    removed_slots: np.ndarray
+    added: SlotRows
+    segments: dict[str, Postings]  # book -> the new segment (empty ones are skipped)
+    dropped_media: np.ndarray  # pairs of these files go
+    pairs: list[tuple[int, int, int, float, int]]
+    compacted: dict[str, Postings] | None = None  # book -> replaces every segment of it
+
+
+def grouped_media(connection: Connection, kinds: tuple[str, ...]) -> GroupedMedia:
+    query = (
+        select(MediaFile.id, MediaFile.path, _KIND, MediaFile.content_hash)
+        .where(MediaFile.status == "indexed", _KIND.in_(list(kinds)))
+        .order_by(MediaFile.path)
+    )
+    rows = connection.execute(query).all()
+    return GroupedMedia(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]
+    )
+
+
+def fingerprint_entries(connection: Connection, kinds: tuple[str, ...]) -> list[FingerprintEntry]:
+    """Every indexed file's fingerprint of these kinds, without codes, by media id."""
+    query = (
+        select(
+            MediaFile.id, MediaFile.path, _KIND, AudioFingerprint.content_hash, AudioFingerprint.version,
+            func.length(AudioFingerprint.codes),
+        )
+        .join(AudioFingerprint, AudioFingerprint.media_file_id == MediaFile.id)
+        .where(MediaFile.status == "indexed", _KIND.in_(list(kinds)))
+        .order_by(MediaFile.id)
+    )  # fmt: skip
+    return [FingerprintEntry(*row) for row in connection.execute(query)]
+
+
+def codes_of(connection: Connection, media_ids: Iterable[int]) -> dict[int, np.ndarray]:
+    """The stored codes of these files (uint32), those whose blob is whole codes."""
+    ids = sorted(set(int(i) for i in media_ids))
+    found: dict[int, np.ndarray] = {}
+    for first in range(0, len(ids), IDS_PER_QUERY):
+        chunk = ids[first : first + IDS_PER_QUERY]
+        query = select(AudioFingerprint.media_file_id, AudioFingerprint.codes).where(
+            AudioFingerprint.media_file_id.in_(chunk)
+        )
+        for media_id, blob in connection.execute(query):
+            if len(blob) % 4 == 0:
+                found[media_id] = np.frombuffer(blob, dtype="<u4")
+    return found
+
+
+def saved(connection: Connection, kind: str) -> SavedDuplicates | None:
+    state = connection.execute(select(DuplicateState).where(DuplicateState.kind == kind)).first()
+    if state is None:
+        return None
+    rows = connection.execute(
+        select(
+            DuplicateSlot.slot, DuplicateSlot.media_file_id, DuplicateSlot.content_hash,
+            DuplicateSlot.version, DuplicateSlot.code_bytes, DuplicateSlot.share_bits,
+        )
+        .where(DuplicateSlot.kind == kind)
+        .order_by(DuplicateSlot.slot)
+    ).all()  # fmt: skip
+    columns = list(zip(*rows, strict=True)) if rows else [[]] * 6
+    slots = SlotRows(
+        np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype=np.int64), list(columns[2]),
+        np.array(columns[3], dtype=np.int64), np.array(columns[4], dtype=np.int64),
+        np.array(columns[5], dtype=np.int64),
+    )  # fmt: skip
+    pairs = connection.execute(
+        select(
+            DuplicatePair.a,
+            DuplicatePair.b,
+            DuplicatePair.offset,
+            DuplicatePair.bit_error,
+            DuplicatePair.frames,
+        )
+        .join(MediaFile, MediaFile.id == DuplicatePair.a)
+        .where(_KIND.in_([kind]))
+    ).all()
+    return SavedDuplicates(
+        kind, state.settings, state.next_slot, slots, np.array(pairs, dtype=np.float64).reshape(-1, 5)
+    )
+
+
+def segments(connection: Connection, kind: str, book: str) -> list[Postings]:
+    """Every segment of a book, each whole (its chunks joined)."""
+    rows = connection.execute(
+        select(
+            DuplicatePostings.segment, DuplicatePostings.values, DuplicatePostings.slots,
+            DuplicatePostings.positions, DuplicatePostings.masks,
+        )
+        .where(DuplicatePostings.kind == kind, DuplicatePostings.book == book)
+        .order_by(DuplicatePostings.segment, DuplicatePostings.id)
+    )  # fmt: skip
+    parts: dict[int, list] = {}
+    for segment, values, slots, positions, masks in rows:
+        parts.setdefault(segment, []).append((values, slots, positions, masks))
+    out = []
+    for chunks in parts.values():
+        out.append(
+            Postings(
+                np.frombuffer(b"".join(c[0] for c in chunks), dtype="<u4"),
+                np.frombuffer(b"".join(c[1] for c in chunks), dtype="<u4"),
+                np.frombuffer(b"".join(c[2] for c in chunks), dtype="<u2"),
+                np.frombuffer(b"".join(c[3] for c in chunks), dtype="<u4")
+                if chunks[0][3] is not None
+                else None,
+            )
+        )
+    return out
+
+
+def apply(session: Session, change: DuplicateUpdate) -> None:
+    kind = change.kind
+    if change.reset:
+        session.execute(delete(DuplicatePostings).where(DuplicatePostings.kind == kind))
+        session.execute(delete(DuplicateSlot).where(DuplicateSlot.kind == kind))
+        media = select(MediaFile.id).where(_KIND.in_([kind]))
+        session.execute(delete(DuplicatePair).where(DuplicatePair.a.in_(media)))
+        session.execute(delete(DuplicateState).where(DuplicateState.kind == kind))
+        session.add(DuplicateState(kind=kind, settings=change.settings, next_slot=change.next_slot))
+    else:
+        session.execute(
+            update(DuplicateState).where(DuplicateState.kind == kind).values(next_slot=change.next_slot)
+        )
+    removed = [int(s) for s in change.removed_slots]
+    for first in range(0, len(removed), IDS_PER_QUERY):
+        session.execute(
+            delete(DuplicateSlot).where(
+                DuplicateSlot.kind == kind, DuplicateSlot.slot.in_(removed[first : first + IDS_PER_QUERY])
+            )
+        )
+    dropped = [int(m) for m in change.dropped_media]
+    for first in range(0, len(dropped), IDS_PER_QUERY):
+        chunk = dropped[first : first + IDS_PER_QUERY]
+        session.execute(delete(DuplicatePair).where(DuplicatePair.a.in_(chunk) | DuplicatePair.b.in_(chunk)))
+    added = change.added
+    if added.slots.size:
+        session.execute(
+            insert(DuplicateSlot),
+            [
+                {"slot": int(s), "kind": kind, "media_file_id": int(m), "content_hash": h, "version": int(v),
+                 "code_bytes": int(c), "share_bits": int(b)}
+                for s, m, h, v, c, b in zip(
+                    added.slots, added.media_ids, added.hashes, added.versions, added.code_bytes,
+                    added.share_bits, strict=True,
+                )
+            ],
+        )  # fmt: skip
+    if change.pairs:
+        session.execute(
+            insert(DuplicatePair),
+            [{"a": a, "b": b, "offset": o, "bit_error": e, "frames": f} for a, b, o, e, f in change.pairs],
+        )
+    for book, postings in (change.compacted or {}).items():
+        session.execute(
+            delete(DuplicatePostings).where(DuplicatePostings.kind == kind, DuplicatePostings.book == book)
+        )
+        _write_segment(session, kind, book, 0, postings)
+    for book, postings in change.segments.items():
+        last = session.scalar(
+            select(func.max(DuplicatePostings.segment)).where(
+                DuplicatePostings.kind == kind, DuplicatePostings.book == book
+            )
+        )
+        _write_segment(session, kind, book, 0 if last is None else last + 1, postings)
+
+
+def _write_segment(session: Session, kind: str, book: str, segment: int, postings: Postings) -> None:
+    values = postings.values
+    begin = 0
+    while begin < values.size:
+        end = min(values.size, begin + CHUNK)
+        if end < values.size:  # a run of equal values stays in one chunk
+            end = int(np.searchsorted(values, values[end - 1], side="right"))
+        session.add(
+            DuplicatePostings(
+                kind=kind, book=book, segment=segment,
+                values=values[begin:end].astype("<u4").tobytes(),
+                slots=postings.slots[begin:end].astype("<u4").tobytes(),
+                positions=postings.positions[begin:end].astype("<u2").tobytes(),
+                masks=None if postings.masks is None else postings.masks[begin:end].astype("<u4").tobytes(),
+            )
+        )  # fmt: skip
+        begin = end
+    session.flush()
+
+
+def segment_count(connection: Connection, kind: str, book: str) -> int:
+    return (
+        connection.scalar(
+            select(func.count(func.distinct(DuplicatePostings.segment))).where(
+                DuplicatePostings.kind == kind, DuplicatePostings.book == book
+            )
+        )
+        or 0
+    )
