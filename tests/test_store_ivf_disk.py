@@ -232,6 +232,23 @@ def test_a_disk_filling_during_a_build_keeps_the_previous_index_and_says_so(smal
     assert header_of(library).kind == "ivfpq"
 
 
+def test_an_index_far_behind_is_built_as_the_size_calls_for_not_caught_up_first(tmp_path):
+    """An index file saved at 100 vectors (HNSW), a library at 4,000: opening builds IVF-PQ from
+    the stored vectors directly; catching the old one up first would hold every vector in RAM."""
+    library = tmp_path / "lib"
+    with LibraryStore.open(library, make_identity(), policy=POLICY) as store:
+        add_files(store, range(1))
+    unsaving = IndexPolicy(**{**POLICY.__dict__, "flat_max": 10**6, "hnsw_max": 10**6})
+    store = LibraryStore.open(library, make_identity(), policy=unsaving)
+    add_files(store, range(1, 40))  # the index follows in memory; its file stays at 100
+    store.close(save=False)
+    assert header_of(library).count == 100
+    with LibraryStore.open(library, make_identity(), policy=POLICY) as store:
+        assert not [m for m in store.messages if "brought up to date" in m], store.messages
+        assert [m for m in store.messages if "built ivfpq" in m and "4000 stored vectors" in m]
+        assert store._synced("audio").index.count() == 4000
+
+
 def test_the_crash_point_is_known():
     from pe_search import crash_points
 

@@ -98,6 +98,13 @@ class SpaceIndex:
             self.generation = header.generation
             if (header.generation, header.count) == (state.generation, state.count):
                 return []
+            wanted = self.policy.choose(state.count, self.dim, index.spec)
+            if wanted.kind != index.kind:
+                # Far behind (vectors written in bulk, a long crash-free run never saved): build
+                # the kind the library's size calls for at once, instead of first catching the
+                # old one up (a flat index caught up to 10M vectors would be 41 GB of RAM).
+                reason = f"index file at {header.count} vectors, library at {state.count}"
+                return [self.rebuild(wanted, live_ids(), state.generation, reason=reason)]
             return [self._stale_message(header, state, *self.catch_up(state.generation, live_ids()))]
 
     def _stale_message(self, header: IndexHeader, state: SpaceState, added: int, removed: int) -> str:
