@@ -154,13 +154,18 @@ def test_a_build_killed_at_a_chunk_resumes_without_adding_those_chunks_again(tmp
 
     from pe_search.store.vector_file import VectorFile
 
-    real_read, read = VectorFile.read, []
+    real_read, real_rows, read = VectorFile.read, VectorFile.read_rows, []
 
     def counting_read(self, ids):
         read.append(np.asarray(ids, dtype=np.int64).copy())
         return real_read(self, ids)
 
+    def counting_rows(self, start, stop):
+        read.append(np.arange(start, stop))
+        return real_rows(self, start, stop)
+
     monkeypatch.setattr(VectorFile, "read", counting_read)
+    monkeypatch.setattr(VectorFile, "read_rows", counting_rows)
     with LibraryStore.open(library, make_identity(), policy=POLICY) as store:
         index = store._synced("audio").index
         report = index.build_report

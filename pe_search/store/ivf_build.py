@@ -150,7 +150,7 @@ def build(
         key = _chunk_key(part)
         meta = _chunk_meta(meta_path, codes_path, key)
         if meta is None:
-            vectors = as_vectors(source.read(part), dim)
+            vectors = as_vectors(_read(source, part), dim)
             shard = faiss.clone_index(trained)
             shard.add_with_ids(vectors, part)
             scores = queries @ vectors.T
@@ -172,6 +172,13 @@ def build(
         )
     truth = Truth(queries, families, best_ids)
     return merged, truth, BuildReport(reused, added, vectors_added, trained_now)
+
+
+def _read(source: VectorSource, ids: np.ndarray) -> np.ndarray:
+    """The vectors of sorted `ids`: a run of consecutive ids by plain reads where the source can."""
+    if hasattr(source, "read_rows") and ids.size and ids[-1] - ids[0] == ids.size - 1:
+        return source.read_rows(int(ids[0]), int(ids[-1]) + 1)
+    return source.read(ids)
 
 
 def _chunk_meta(meta_path: Path, codes_path: Path, key: str) -> tuple[np.ndarray, np.ndarray] | None:
