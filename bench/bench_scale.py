@@ -427,6 +427,8 @@ def run_size(args, files: int) -> dict:
 def main() -> None:
     if frames_part(sys.argv[1:]):  # `--part frames`: bench/scale_frames.py with its own options
         return
+    if any(f"{a} {b}" == "--part vectors" for a, b in zip(sys.argv, sys.argv[1:])):  # bench/scale_vectors.py
+        return __import__("scale_vectors").main(sys.argv[1:])
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

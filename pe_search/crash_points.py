@@ -9,7 +9,8 @@ Unarmed, `reached` is one comparison. The points (docs/reliability.md):
 - `file-encoded`: a file encoded, before it is handed to the writer (a test replaces it there);
 - `file-written`: inside a file's write transaction, everything added, before it commits;
 - `file-committed`: just after a file's transaction committed;
-- `index-save`: inside a FAISS index save, the temporary file written, before the rename.
+- `index-save`: inside a FAISS index save, the temporary file written, before the rename;
+- `index-build-chunk`: an IVF build's chunk of codes written to its build folder (`ivf_build`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import threading
 
 ENV = "PE_SEARCH_CRASH_AT"
 SIGNAL_ENV = "PE_SEARCH_CRASH_SIGNAL"
-POINTS = ("file-written", "file-committed", "index-save", "file-encoded")
+POINTS = ("file-written", "file-committed", "index-save", "file-encoded", "index-build-chunk")
 SIGNALS = ("KILL", "INT", "STOP")
 
 

@@ -15,6 +15,8 @@ from sqlalchemy import Connection, Engine, update
 from sqlalchemy.orm import Session
 
 from pe_search.models.identity import ModelIdentity
+from pe_search.store.disk import disk_problem
+from pe_search.store.errors import LibraryDiskFullError
 from pe_search.store.frame_store import FramePolicy, FrameStore
 from pe_search.store.layout import LibraryLayout
 from pe_search.store.lock import WriterLock
@@ -61,12 +63,26 @@ class StoreCore:
             self._spaces[name] = space
             return space
 
-    def _maintain(self, space: SpaceIndex, count: int) -> bool:
+    def _maintain(self, space: SpaceIndex, count: int) -> bool | None:
+        """Switch, rebuild or tune the space's index as due: True when it changed; None when a
+        full disk stopped a build (said in one line; nothing is saved then, the previous index
+        file stays as it was)."""
+
         def live() -> np.ndarray:
             with self._read_engine.connect() as connection:
                 return live_ids(connection, space.space)
 
-        message = space.maintain(count, live)
+        try:
+            message = space.maintain(count, live)
+        except OSError as error:
+            if not isinstance(disk_problem(self.layout.root, error), LibraryDiskFullError):
+                raise
+            self._say(
+                f"{space.space}: the disk is full: could not build its new index; the previous "
+                f"{space.index.spec.kind} index is still used (free some space: the next write "
+                "resumes the build where it stopped)"
+            )
+            return None
         if message:
             self._say(message)
         return message is not None

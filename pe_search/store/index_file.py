@@ -2,6 +2,10 @@
 
     b"PESIDX1\\n" | u32 header length | header JSON | int64[masked] | faiss.write_index bytes
 
+An IVF-PQ index is written to a data file of its own beside it instead (`SPACE.index.TOKEN.ivf`,
+named in the header's `extra["data"]`), so that a reader can map it: the data file is written
+first, then the index file that names it replaces the old one, then the old data file goes.
+
 The header records the space, kind, parameters, dimension and the (generation, count) of the
 library the index reflects, which is what opening a library compares with SQLite. Files are
 replaced with `atomic_write`, so a reader sees the previous index or the next, never a mix.
@@ -47,6 +51,8 @@ def save_index(
     path: Path, space: str, index: VectorIndex, generation: int, crash_at: str | None = None
 ) -> IndexHeader:
     masked = index.masked()
+    save_data = getattr(index, "save_data", None)
+    data = save_data(path) if save_data is not None else None
     header = IndexHeader(
         space=space,
         kind=index.kind,
@@ -55,16 +61,36 @@ def save_index(
         generation=generation,
         count=index.count(),
         masked=int(masked.size),
+        extra={"data": data} if data else {},
     )
 
     def write(handle) -> None:
         raw = json.dumps(asdict(header), sort_keys=True).encode()
         handle.write(MAGIC + struct.pack("<I", len(raw)) + raw)
         handle.write(masked.astype("<i8").tobytes())
-        index.save(handle)
+        if data is None:
+            index.save(handle)
 
-    atomic_write(path, write, crash_at=crash_at)
+    try:
+        atomic_write(path, write, crash_at=crash_at)
+    except BaseException:
+        if data is not None:
+            path.with_name(data).unlink(missing_ok=True)  # the index file still names the old one
+        raise
+    forget_data(path, keep=data)
     return header
+
+
+def data_files(path: Path) -> list[Path]:
+    """The FAISS data files beside index file `path` (one is current; others are left over)."""
+    return sorted(path.parent.glob(f"{path.name}.*.ivf"))
+
+
+def forget_data(path: Path, keep: str | None) -> None:
+    """Delete the data files `path` no longer names (a reader mapping one keeps it until it lets go)."""
+    for other in data_files(path):
+        if other.name != keep:
+            other.unlink(missing_ok=True)
 
 
 def read_header(handle) -> tuple[IndexHeader, np.ndarray]:
@@ -81,15 +107,25 @@ def read_header(handle) -> tuple[IndexHeader, np.ndarray]:
     return header, masked
 
 
-def load_index(path: Path, source: VectorSource) -> tuple[IndexHeader, VectorIndex]:
-    """Read an index file; raises FileNotFoundError or IndexFileError when it cannot be used."""
+def load_index(path: Path, source: VectorSource, mapped: bool = False) -> tuple[IndexHeader, VectorIndex]:
+    """Read an index file; raises FileNotFoundError or IndexFileError when it cannot be used.
+
+    An index kept in its own data file (IVF-PQ) is memory-mapped when `mapped` (a reader)."""
     with open(path, "rb") as handle:
         header, masked = read_header(handle)
         cls = INDEX_CLASSES.get(header.kind)
         if cls is None:
             raise IndexFileError(f"unknown index kind {header.kind!r}")
+        data = header.extra.get("data")
         try:
-            index = cls.load(handle, header.dim, header.params, source, masked=masked)
+            if data:
+                index = cls.load_data(
+                    path.with_name(data), header.dim, header.params, source, masked=masked, mapped=mapped
+                )
+            else:
+                index = cls.load(handle, header.dim, header.params, source, masked=masked)
+        except FileNotFoundError as error:
+            raise IndexFileError(f"its data file {data} is missing") from error
         except RuntimeError as error:  # FAISS reports unreadable data as RuntimeError
             raise IndexFileError(f"unreadable FAISS data: {str(error).splitlines()[0]}") from error
     if index.count() != header.count:

@@ -116,10 +116,8 @@ class Opening(Repair):
                 messages = space.load(state, lambda s=state.space, c=connection: live_ids(c, s))
             for message in messages:
                 self._say(message)
-            if not self.readonly:
-                self._maintain(space, state.count)
-                if space.dirty:
-                    self._save(space)
+            if not self.readonly and self._maintain(space, state.count) is not None and space.dirty:
+                self._save(space)
 
     # -- the model that built the library -------------------------------------------------------------
 

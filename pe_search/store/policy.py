@@ -6,7 +6,9 @@
 
 Growing past a threshold switches at once; shrinking steps back only below half of it, so a
 library near a threshold does not rebuild back and forth. An IVF-PQ index is retrained when the
-library has grown `retrain_growth` times past the size it was trained on. Every threshold is a
+library has grown `retrain_growth` times past the size it was trained on; its search settings
+(nprobe, re-rank depth) are measured against exact search to reach `recall_target` when it is
+built and when it has grown by `retune_growth` (`ivf_tuning`). Every threshold is a
 constructor parameter so tests can exercise every type with a few hundred vectors.
 """
 
@@ -29,13 +31,18 @@ class IndexPolicy:
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 128
     ivf_lists_per_sqrt_n: float = 4.0  # nlist ~ 4 sqrt(n), a power of two
-    ivf_probe_share: float = 1 / 512  # nprobe = nlist * share, at least ivf_min_probes
+    recall_target: float = 0.95  # recall@10 the IVF search settings are tuned to reach (ivf_tuning)
+    tune_probes: int = 100  # tuning probes per family (three families)
+    retune_growth: float = 0.5  # tune again once the index has grown by this share
+    ivf_probe_share: float = 1 / 512  # only for an index saved before tuning existed, until tuned
     ivf_min_probes: int = 4
     ivf_min_list_size: int = 39  # FAISS wants >= 39 training points per list
     pq_m: int = 128  # sub-quantisers (bytes per code at 8 bits): 8 dimensions each at d = 1024
     pq_nbits: int = 8
-    rerank: int = 300  # PQ candidates re-scored exactly on the full vectors
+    rerank: int = 300  # PQ candidates re-scored exactly, for an index saved before tuning existed
+    rerank_min: int = 10  # the least re-rank depth tuning may choose
     train_size: int = 100_000  # vectors sampled to train IVF-PQ
+    build_chunk: int = 50_000  # vectors added (and kept on disk, for a resumed build) at a time
     retrain_growth: float = 4.0
     mask_rebuild_share: float = 0.2  # rebuild when this share of an index is masked deletions
     exact_subset_max: int = 20_000  # filtered search scans the subset exactly up to this size
@@ -78,7 +85,11 @@ class IndexPolicy:
         pq_m = max(m for m in range(1, min(self.pq_m, dim) + 1) if dim % m == 0)
         # 2**nbits centroids per sub-quantiser need enough training points
         nbits = max(1, min(self.pq_nbits, int(math.log2(max(2, train // self.ivf_min_list_size)))))
-        params = {"nlist": nlist, "pq_m": pq_m, "pq_nbits": nbits, "train_size": train, "trained_on": n}
+        params = {
+            "nlist": nlist, "pq_m": pq_m, "pq_nbits": nbits, "train_size": train, "trained_on": n,
+            "recall_target": self.recall_target, "tune_probes": self.tune_probes,
+            "rerank_min": self.rerank_min, "build_chunk": self.build_chunk,
+        }  # fmt: skip
         return self.search_params(IndexSpec("ivfpq", params)).params
 
     def search_params(self, spec: IndexSpec) -> IndexSpec:
@@ -86,11 +97,21 @@ class IndexPolicy:
         params = dict(spec.params)
         if spec.kind == "hnsw":
             params["ef_search"] = self.hnsw_ef_search
-        elif spec.kind == "ivfpq":
+        elif spec.kind == "ivfpq" and "tuned_on" not in params:  # tuned settings stay as measured
             probes = max(self.ivf_min_probes, math.ceil(params["nlist"] * self.ivf_probe_share))
             params["nprobe"] = min(params["nlist"], probes)
             params["rerank"] = self.rerank
         return IndexSpec(spec.kind, params)
+
+    def needs_tuning(self, spec: IndexSpec, n: int) -> bool:
+        """Whether an IVF index of n vectors should measure its search settings again: never
+        tuned, tuned to another target, or grown by `retune_growth` since."""
+        if spec.kind != "ivfpq":
+            return False
+        tuned_on = spec.params.get("tuned_on")
+        if tuned_on is None or spec.params.get("recall_target") != self.recall_target:
+            return True
+        return n > (1 + self.retune_growth) * max(int(tuned_on), 1)
 
     def choose(self, n: int, dim: int, current: IndexSpec | None = None) -> IndexSpec:
         """The index a space of n vectors should have; `current` when it is still right."""

@@ -7,15 +7,17 @@ library in one line instead.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from pe_search.errors import Option
-from pe_search.store import checksums, scrub, tags
+from pe_search.store import checksums, ivf_build, scrub, tags
 from pe_search.store.core import JOIN_CHUNK
 from pe_search.store.errors import LibraryDamagedError
+from pe_search.store.index_file import data_files
 from pe_search.store.schema import IndexState, MediaFile, ScrubState, Segment, Vector, VectorChunk
 from pe_search.store.text_repair import rebuild_text_index, text_index_damaged
 from pe_search.store.vector_file import VectorFile
@@ -55,7 +57,7 @@ class Repair(Writing):
             self._spaces.clear()
         self.layout.vectors_dir.mkdir(exist_ok=True)
         for path in self.layout.vectors_dir.iterdir():
-            path.unlink()
+            shutil.rmtree(path) if path.is_dir() else path.unlink()  # an IVF build's folder too
         self.frames.close()
         with self._session() as session:
             self.frames.remove_leftovers(session)
@@ -82,6 +84,12 @@ class Repair(Writing):
             if path.suffix == ".tmp" or (path.suffix in (".f32", ".index") and path.stem not in spaces):
                 log.info("removing leftover %s", path)
                 path.unlink()
+        for space in {p.name.split(".")[0] for p in self.layout.vectors_dir.iterdir()} - spaces:
+            # the IVF data files and build folder of a space the library no longer has
+            index_path = self.layout.vectors_dir / f"{space}.index"
+            for path in data_files(index_path):
+                path.unlink()
+            ivf_build.discard(index_path)
         with self._session() as session:
             self.frames.remove_leftovers(session)
 
@@ -215,8 +223,10 @@ class Repair(Writing):
                 )
                 other.generation += 1  # the indexes catch up with the live ids on load
             session.commit()
-        for path in (self.layout.vector_file(space), self.layout.index_file(space)):
+        index_path = self.layout.index_file(space)
+        for path in (self.layout.vector_file(space), index_path, *data_files(index_path)):
             path.unlink(missing_ok=True)
+        ivf_build.discard(index_path)
         return len(media_ids)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pe_search.store import ivf_build
 from pe_search.store.index_file import IndexFileError, IndexHeader, load_index, save_index
 from pe_search.store.layout import LibraryLayout
 from pe_search.store.policy import IndexPolicy
@@ -64,7 +65,7 @@ class SpaceIndex:
         """Load the index file and bring it to `state`; returns what had to be repaired."""
         with self.lock:
             try:
-                header, index = load_index(self.index_path, self.file)
+                header, index = self._read_index()
                 if header.dim != self.dim or header.space != self.space:
                     raise IndexFileError(f"made for {header.space} with dimension {header.dim}")
             except FileNotFoundError:
@@ -76,6 +77,17 @@ class SpaceIndex:
             spec = self.policy.choose(state.count, self.dim, state.spec)
             return [self.rebuild(spec, live_ids(), state.generation, reason=reason)]
 
+    def _read_index(self) -> tuple[IndexHeader, VectorIndex]:
+        """The saved index; a reader maps an IVF index's data file. A writer may have replaced
+        that file between reading the header and opening it: then read the header again."""
+        for attempt in range(3):
+            try:
+                return load_index(self.index_path, self.file, mapped=not self.writable)
+            except IndexFileError as error:
+                if attempt == 2 or not isinstance(error.__cause__, FileNotFoundError):
+                    raise
+        raise AssertionError("unreachable")
+
     def _adopt(
         self, header: IndexHeader, index: VectorIndex, state: SpaceState, live_ids: LiveIds
     ) -> list[str]:
@@ -86,6 +98,13 @@ class SpaceIndex:
             self.generation = header.generation
             if (header.generation, header.count) == (state.generation, state.count):
                 return []
+            wanted = self.policy.choose(state.count, self.dim, index.spec)
+            if wanted.kind != index.kind:
+                # Far behind (vectors written in bulk, a long crash-free run never saved): build
+                # the kind the library's size calls for at once, instead of first catching the
+                # old one up (a flat index caught up to 10M vectors would be 41 GB of RAM).
+                reason = f"index file at {header.count} vectors, library at {state.count}"
+                return [self.rebuild(wanted, live_ids(), state.generation, reason=reason)]
             return [self._stale_message(header, state, *self.catch_up(state.generation, live_ids()))]
 
     def _stale_message(self, header: IndexHeader, state: SpaceState, added: int, removed: int) -> str:
@@ -113,6 +132,8 @@ class SpaceIndex:
         """Build a `spec` index from the stored vectors of `live`; returns a message saying why."""
         with self.lock:
             index = create_index(spec, self.dim, self.file)
+            if hasattr(index, "workdir") and self.writable:
+                index.workdir = ivf_build.build_dir(self.index_path)  # survives a kill -9
             index.index(live)
             self.index = index
             self.generation = generation
@@ -148,6 +169,16 @@ class SpaceIndex:
             if self.index.masked_share() > self.policy.mask_rebuild_share:
                 reason = f"{self.index.masked().size} deleted vectors masked"
                 return self.rebuild(current, live_ids(), self.generation, reason=reason)
+            if self.policy.needs_tuning(current, count):
+                self.index.params.update(
+                    recall_target=self.policy.recall_target, rerank_min=self.policy.rerank_min
+                )
+                recall = self.index.retune(live_ids())
+                self.dirty += 1  # the new settings are saved with the index
+                return (
+                    f"{self.space}: {count} vectors: search settings tuned to nprobe="
+                    f"{self.index.params['nprobe']}, rerank={self.index.params['rerank']} (recall@10 {recall})"
+                )
             return None
 
     def should_save(self) -> bool:
@@ -156,6 +187,7 @@ class SpaceIndex:
     def save(self, crash_at: str | None = None) -> IndexHeader:
         with self.lock:
             header = save_index(self.index_path, self.space, self.index, self.generation, crash_at=crash_at)
+            ivf_build.discard(self.index_path)  # a finished build's chunks are in the saved index
             self.saved_generation = self.generation
             self.dirty = 0
             log.debug("%s: saved %s at generation %d", self.space, header.kind, header.generation)

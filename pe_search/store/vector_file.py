@@ -124,5 +124,14 @@ class VectorFile:
             return np.array(view[ids[0] : ids[-1] + 1])
         return view[ids]
 
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) by plain reads, not through the map: a pass over a file larger than
+        memory (an index build) then leaves nothing mapped in the process (its RSS stays small)."""
+        count = stop - start
+        data = np.fromfile(self.path, dtype=ROW_DTYPE, count=count * self.dim, offset=start * self._row_bytes)
+        if data.size != count * self.dim:
+            raise self._short(data.size // self.dim + start, stop)
+        return data.reshape(count, self.dim)
+
     def close(self) -> None:
         self._file.close()

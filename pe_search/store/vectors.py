@@ -4,17 +4,24 @@
 - `hnsw`: graph, `IndexIDMap(IndexHNSWFlat)`. FAISS cannot remove from HNSW, so deleted ids are
   masked with an id selector until the store rebuilds the index.
 - `ivfpq`: inverted lists of product-quantised codes (`IndexIVFPQ`), then an exact re-rank of the
-  best `rerank` candidates on the full vectors.
+  best `rerank` candidates on the full vectors; built in resumable chunks, its search settings
+  tuned to a recall target, mapped from disk by readers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import secrets
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pe_search.store import ivf_build, ivf_tuning
+from pe_search.store.atomic import atomic_write, temporary_path
 from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
 from pe_search.store.vector_index import (
     BUILD_CHUNK,
@@ -87,10 +94,23 @@ class IVFPQIndex(VectorIndex):
     """Inverted lists of PQ codes, probed by inner product, then an exact re-rank.
 
     params: nlist, nprobe, pq_m, pq_nbits, rerank (candidates re-scored on full vectors),
-    train_size (vectors sampled for training), trained_on (library size when trained).
+    train_size (vectors sampled for training), trained_on (library size when trained), and what
+    tuning chose them from (`ivf_tuning`: tuned_on, tuned_recall, recall_target).
+
+    Built in chunks that survive a kill (`ivf_build`). Saved as its own FAISS file beside the
+    index file (`save_data`), which a reading process maps (`IO_FLAG_MMAP`) instead of reading:
+    it holds the coarse centroids and codebooks, and the lists' pages come from disk as probes
+    touch them. Vectors a mapped index catches up with go to in-memory lists stacked behind the
+    mapped ones (`HStackInvertedLists`), and deletions there are masked.
     """
 
     kind = "ivfpq"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.workdir: Path | None = None  # where a build keeps its resumable state
+        self.build_report: ivf_build.BuildReport | None = None
+        self._mapped: tuple | None = None  # (mapped lists, in-memory lists, their stack)
 
     @staticmethod
     def estimate_bytes(n: int, dim: int, params: Mapping[str, Any]) -> int:
@@ -110,14 +130,68 @@ class IVFPQIndex(VectorIndex):
         index.cp.niter = int(self.params.get("train_iterations", 10))
         return index
 
-    def _train(self, ids: np.ndarray) -> None:
-        size = min(ids.size, int(self.params.get("train_size", 100_000)))
-        rng = np.random.default_rng(int(self.params.get("seed", 1234)))
-        sample = np.sort(rng.choice(ids, size=size, replace=False)) if size < ids.size else ids
-        self._index.train(as_vectors(self.source.read(sample), self.dim))
+    def index(self, ids: np.ndarray) -> None:
+        """Train on a sample, add in chunks (resuming a build `workdir` holds), then tune."""
+        ids = np.sort(np.ascontiguousarray(ids, dtype=np.int64).reshape(-1))
+        self._masked = np.zeros(0, dtype=np.int64)
+        self._mapped = None
+        if not ids.size:
+            self._index = self._empty()
+            return
+        with contextlib.ExitStack() as stack:
+            folder = self.workdir
+            if folder is None:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pe-ivf-build-")))
+            per_family = int(self.params.get("tune_probes", 100))
+            seed = int(self.params.get("seed", 1234))
+            self._index, truth, self.build_report = ivf_build.build(
+                folder,
+                self.params,
+                self.dim,
+                ids,
+                self.source,
+                self._empty,
+                lambda sample: ivf_tuning.make_probes(sample, per_family, seed),
+            )
+        self._tune(truth.queries, truth.families, truth.ids)
+
+    def retune(self, live: np.ndarray) -> dict:
+        """Tune again on probes from today's vectors (the library grew since the last tuning)."""
+        live = np.sort(np.ascontiguousarray(live, dtype=np.int64))
+        rng = np.random.default_rng([int(self.params.get("seed", 1234)), live.size])
+        sample = np.sort(rng.choice(live, size=min(live.size, 10_000), replace=False))
+        queries, families = ivf_tuning.make_probes(
+            self.source.read(sample),
+            int(self.params.get("tune_probes", 100)),
+            int(self.params.get("seed", 1234)),
+        )
+        truth = ivf_tuning.exact_top(queries, self.source, live, ivf_build.TRUTH_K, BUILD_CHUNK)
+        return self._tune(queries, families, truth)
+
+    def _tune(self, queries: np.ndarray, families: np.ndarray, truth: np.ndarray) -> dict:
+        target = float(self.params.get("recall_target", 0.95))
+        floor = int(self.params.get("rerank_min", 10))
+        tuning = ivf_tuning.tune(self._index, self.source, queries, families, truth, target, min_depth=floor)
+        self.params.update(tuning.params(int(self._index.ntotal), target))
+        return dict(tuning.recall)
+
+    def append(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if self._mapped is None:
+            return super().append(ids, vectors)
+        ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+        if not ids.size:
+            return None
+        _, memory, stacked = self._mapped
+        self._index.replace_invlists(memory, False)  # new codes go to the in-memory lists
+        try:
+            self._index.add_with_ids(as_vectors(vectors, self.dim), ids)
+        finally:
+            self._index.replace_invlists(stacked, False)
+        return None
 
     def _search(self, queries: np.ndarray, k: int, selector, share: float) -> tuple[np.ndarray, np.ndarray]:
-        depth = max(k, int(self.params.get("rerank", 100)))
+        # tuned for recall@10: a longer list re-ranks proportionally more candidates
+        depth = max(k, math.ceil(int(self.params.get("rerank", 100)) * max(k, 10) / 10))
         nlist = int(self.params["nlist"])
         nprobe = min(nlist, math.ceil(int(self.params.get("nprobe", 16)) / max(share, 1e-6)))
         params = faiss.SearchParametersIVF(nprobe=nprobe)
@@ -127,13 +201,74 @@ class IVFPQIndex(VectorIndex):
         return inner_products_by_id(queries, self.source, candidates, k)
 
     def _all_ids(self) -> np.ndarray:
-        lists = self._index.invlists
+        every = [self._index.invlists] if self._mapped is None else list(self._mapped[:2])
         parts = [
             faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+            for lists in every
             for i in range(lists.nlist)
             if lists.list_size(i)
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+    # -- its own data file -----------------------------------------------------------------------
+
+    def save_data(self, index_path: Path) -> str:
+        """Write the FAISS index to a new file beside `index_path`; returns its name."""
+        if self._mapped is not None:
+            raise RuntimeError("a mapped index is read-only: save it from the writing process")
+        name = f"{index_path.name}.{secrets.token_hex(4)}.ivf"
+
+        def write(handle) -> None:
+            writer = faiss.PyCallbackIOWriter(handle.write)
+            faiss.write_index(self._index, writer)
+            del writer
+
+        data_path = index_path.with_name(name)
+        try:
+            atomic_write(data_path, write)
+        except BaseException:
+            temporary_path(data_path).unlink(missing_ok=True)  # a full disk keeps no half file
+            raise
+        return name
+
+    @classmethod
+    def load_data(
+        cls,
+        data_path: Path,
+        dim: int,
+        params: Mapping[str, Any],
+        source: VectorSource,
+        masked: np.ndarray | None = None,
+        *,
+        mapped: bool,
+    ) -> IVFPQIndex:
+        """Load a `save_data` file: mapped (a reader) or read into memory (the writer)."""
+        if not data_path.exists():
+            raise FileNotFoundError(data_path)
+        index = faiss.read_index(str(data_path), faiss.IO_FLAG_MMAP if mapped else 0)
+        if index.d != dim:
+            raise ValueError(f"index has dimension {index.d}, library {dim}")
+        loaded = cls(dim, params, source, index=index, masked=masked)
+        if mapped:
+            loaded._stack()
+        return loaded
+
+    def _stack(self) -> None:
+        on_disk = self._index.invlists
+        self._index.own_invlists = False  # given back to the index in __del__, which unmaps them
+        memory = faiss.ArrayInvertedLists(self._index.nlist, self._index.code_size)
+        pointers = faiss.InvertedListsPtrVector()
+        pointers.push_back(on_disk)
+        pointers.push_back(memory)
+        stacked = faiss.HStackInvertedLists(2, pointers.data())
+        self._index.replace_invlists(stacked, False)
+        self._mapped = (on_disk, memory, stacked)
+        self.can_remove = False  # mapped codes cannot be removed: deletions are masked
+
+    def __del__(self) -> None:
+        mapped = getattr(self, "_mapped", None)
+        if mapped is not None:  # the index owns (and frees, unmapping the file) its mapped lists again
+            self._index.replace_invlists(mapped[0], True)
 
 
 INDEX_CLASSES: dict[str, type[VectorIndex]] = {cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFPQIndex)}

@@ -59,7 +59,8 @@ class Writing(StoreCore):
             if vectors is None:
                 vectors = np.zeros((0, space.dim), np.float32)
             space.apply(change.added_ids, vectors, change.removed_ids, change.generation)
-            if self._maintain(space, change.count) or space.should_save():
+            changed = self._maintain(space, change.count)
+            if changed is not None and (changed or space.should_save()):
                 self._save(space)
         for name in sorted(frame_spaces):
             with self._session() as session:

@@ -1,0 +1,200 @@
+"""Building a large IVF-PQ index so that a kill -9 or a full disk costs only the chunk under way
+(the autofaiss / faiss `contrib.ondisk` pattern: train once, add shards, merge).
+
+The build keeps its state in a folder beside the index file (`SPACE.index.build/`):
+
+    manifest.json     the index's structural parameters (a different one starts over)
+    trained.faiss     the trained, empty index (coarse centroids and PQ codebooks)
+    probes.npy        the tuning probes (see `ivf_tuning`), made from the training sample
+    chunk-NNNNN.faiss the codes of chunk N of the live ids (`build_chunk` ids each)
+    chunk-NNNNN.npz   the hash of chunk N's ids and the probes' exact top k among them
+
+Each file is written atomically, and a chunk only after the step before it is on disk, so a
+re-run finds every finished chunk and adds only the rest: a chunk is reused when the hash of its
+ids equals that of the same slice of today's live ids (a library that only grew reuses them all).
+The probes' exact neighbours are computed on the same pass over the vectors, so tuning costs
+no second read of a vectors file that may be larger than the machine's memory. The folder goes
+when the finished index has been saved (`discard`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pe_search import crash_points
+from pe_search.store.atomic import fsync_dir, temporary_path
+from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
+from pe_search.store.vector_index import BUILD_CHUNK, VectorSource, as_vectors
+
+TRUTH_K = 10  # recall@10 is what the search parameters are tuned for
+STRUCTURAL = ("nlist", "pq_m", "pq_nbits", "train_size", "seed", "train_iterations")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What one call of `build` did (tests count what a resumed build re-did)."""
+
+    chunks_reused: int
+    chunks_added: int
+    vectors_added: int
+    trained_now: bool
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Tuning probes with their exact top `TRUTH_K` ids among the vectors indexed."""
+
+    queries: np.ndarray  # float32 [p, d]
+    families: np.ndarray  # str [p]: which kind of probe each is
+    ids: np.ndarray  # int64 [p, TRUTH_K]
+
+
+def build_dir(index_path: Path) -> Path:
+    return index_path.with_name(index_path.name + ".build")
+
+
+def discard(index_path: Path) -> None:
+    """Forget a build's state (after the finished index was saved)."""
+    shutil.rmtree(build_dir(index_path), ignore_errors=True)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Put `data` at `path` atomically (as `atomic_write`, without its index-save crash point)."""
+    tmp = temporary_path(path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk keeps no half file
+        raise
+    fsync_dir(path.parent)
+
+
+def _faiss_bytes(index: faiss.Index) -> bytes:
+    return faiss.serialize_index(index).tobytes()
+
+
+def _read_faiss(path: Path) -> faiss.Index:
+    return faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
+
+
+def _chunk_key(ids: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(ids, dtype="<i8").tobytes()).hexdigest()
+
+
+def _top(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's k best (score, id), best first."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    best = np.take_along_axis(scores, part, 1)
+    order = np.argsort(-best, axis=1, kind="stable")
+    return np.take_along_axis(best, order, 1), np.take_along_axis(ids, np.take_along_axis(part, order, 1), 1)
+
+
+def build(
+    folder: Path,
+    params: dict,
+    dim: int,
+    ids: np.ndarray,
+    source: VectorSource,
+    empty: Callable[[], faiss.Index],
+    make_probes: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> tuple[faiss.Index, Truth, BuildReport]:
+    """The IVF-PQ index of the stored vectors of `ids` (sorted), resuming what `folder` holds.
+
+    `empty()` makes the untrained index; `make_probes(sample)` the tuning probes (queries,
+    families) from the training sample's vectors."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {"dim": dim, **{key: params.get(key) for key in STRUCTURAL}}
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.exists() or json.loads(manifest_path.read_text()) != manifest:
+        shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        _write(manifest_path, json.dumps(manifest, sort_keys=True).encode())
+    trained_path, probes_path = folder / "trained.faiss", folder / "probes.npz"
+    trained_now = not (trained_path.exists() and probes_path.exists())
+    if trained_now:
+        size = min(ids.size, int(params.get("train_size", 100_000)))
+        rng = np.random.default_rng(int(params.get("seed", 1234)))
+        sample = np.sort(rng.choice(ids, size=size, replace=False)) if size < ids.size else ids
+        vectors = as_vectors(source.read(sample), dim)
+        trained = empty()
+        trained.train(vectors)
+        queries, families = make_probes(vectors)
+        del vectors
+        _write(probes_path, _npz_bytes(queries=queries, families=families))
+        _write(trained_path, _faiss_bytes(trained))
+    trained = _read_faiss(trained_path)
+    with np.load(probes_path) as saved:
+        queries, families = saved["queries"], saved["families"]
+    merged = faiss.clone_index(trained)
+    best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
+    reused = added = vectors_added = 0
+    chunk = int(params.get("build_chunk", BUILD_CHUNK))
+    for number, start in enumerate(range(0, ids.size, chunk)):
+        part = ids[start : start + chunk]
+        codes_path, meta_path = folder / f"chunk-{number:05d}.faiss", folder / f"chunk-{number:05d}.npz"
+        key = _chunk_key(part)
+        meta = _chunk_meta(meta_path, codes_path, key)
+        if meta is None:
+            vectors = as_vectors(_read(source, part), dim)
+            shard = faiss.clone_index(trained)
+            shard.add_with_ids(vectors, part)
+            scores = queries @ vectors.T
+            top_scores, top_ids = _top(scores, np.broadcast_to(part, scores.shape), TRUTH_K)
+            del vectors, scores
+            _write(codes_path, _faiss_bytes(shard))
+            buffer = _npz_bytes(key=np.array(key), scores=top_scores, ids=top_ids)
+            _write(meta_path, buffer)
+            added, vectors_added = added + 1, vectors_added + part.size
+            crash_points.reached("index-build-chunk")
+        else:
+            shard = _read_faiss(codes_path)
+            top_scores, top_ids = meta
+            reused += 1
+        merged.merge_from(shard, 0)
+        del shard
+        best_scores, best_ids = _top(
+            np.concatenate([best_scores, top_scores], 1), np.concatenate([best_ids, top_ids], 1), TRUTH_K
+        )
+    truth = Truth(queries, families, best_ids)
+    return merged, truth, BuildReport(reused, added, vectors_added, trained_now)
+
+
+def _read(source: VectorSource, ids: np.ndarray) -> np.ndarray:
+    """The vectors of sorted `ids`: a run of consecutive ids by plain reads where the source can."""
+    if hasattr(source, "read_rows") and ids.size and ids[-1] - ids[0] == ids.size - 1:
+        return source.read_rows(int(ids[0]), int(ids[-1]) + 1)
+    return source.read(ids)
+
+
+def _chunk_meta(meta_path: Path, codes_path: Path, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """A finished chunk's probes' top k, when it holds the ids hashed to `key`."""
+    if not (meta_path.exists() and codes_path.exists()):
+        return None
+    try:
+        with np.load(meta_path) as saved:
+            if str(saved["key"]) != key:
+                return None
+            return saved["scores"], saved["ids"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
