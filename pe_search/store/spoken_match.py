@@ -9,10 +9,18 @@ this only reads its marks back onto the words and their times.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-if TYPE_CHECKING:  # transcripts.py imports text_index, which imports this module
-    from pe_search.store.transcripts import SpokenWord
+
+@dataclass(frozen=True)
+class SpokenWord:
+    """A word as the model wrote it (punctuation kept, leading space stripped) and when it was
+    said, in seconds from the file's start. Defined here, the leaf both text_index and
+    transcripts read, so that neither imports the other's importer (no cycle)."""
+
+    text: str
+    start: float
+    end: float
 
 
 def marked_spans(highlighted: str, mark_open: str, mark_close: str) -> tuple[str, list[tuple[int, int]]]:

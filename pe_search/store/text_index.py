@@ -18,7 +18,6 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, and_, delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -26,9 +25,7 @@ from sqlalchemy.orm import Session
 from pe_search.store import spoken_match, text_ranking
 from pe_search.store.filters import SearchFilter
 from pe_search.store.schema import MediaFile, TextEntry, TextSource
-
-if TYPE_CHECKING:  # transcripts.py reads this module's field names: imported at run time, a cycle
-    from pe_search.store.transcripts import SpokenWord
+from pe_search.store.spoken_match import SpokenWord
 
 # The words with their times of transcript entries, by entry id (`transcripts.phrase_words`).
 PhraseWords = Callable[[Connection, list[int]], "dict[int, tuple[SpokenWord, ...]]"]

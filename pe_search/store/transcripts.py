@@ -29,19 +29,10 @@ from pe_search.store.schema import (
     TranscriptPhraseRow,
     TranscriptRow,
 )
+from pe_search.store.spoken_match import SpokenWord
 from pe_search.store.text_index import TRANSCRIPT_FIELD
 
 _BATCH = 500  # ids per IN (...) query, under SQLite's variable limit
-
-
-@dataclass(frozen=True)
-class SpokenWord:
-    """A word as the model wrote it (punctuation kept, leading space stripped) and when it was
-    said, in seconds from the file's start."""
-
-    text: str
-    start: float
-    end: float
 
 
 @dataclass(frozen=True)
