@@ -6,21 +6,16 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from spoken_library import phrase
 from test_store_support import add_file, make_identity
 
 from pe_search.store import (
     LibraryLayout,
     LibraryStore,
-    SpokenWord,
     TextEntryRecord,
     TranscriptPhrase,
     TranscriptRecord,
 )
-
-
-def phrase(*timed: tuple[str, float, float]) -> TranscriptPhrase:
-    return TranscriptPhrase(tuple(SpokenWord(text, start, end) for text, start, end in timed))
-
 
 LIGHTHOUSE = TranscriptRecord(
     model="openai/whisper-tiny",
