@@ -209,8 +209,7 @@ def queries(database: Path, count: int) -> dict[str, list[str]]:
 def measure_queries(directory: Path, count: int, k: int) -> dict:
     import bench_scale as scale
 
-    from pe_search.query import hybrid
-    from pe_search.query.engine import QueryEngine, QueryVectors
+    from pe_search.query.engine import QueryEngine
     from pe_search.store import LibraryStore
 
     asked = queries(directory / "library.db", count)
@@ -228,16 +227,9 @@ def measure_queries(directory: Path, count: int, k: int) -> dict:
             for text in texts:
                 vector = rng.standard_normal(scale.VECTOR_DIM).astype(np.float32)
                 for mode in ("text", "hybrid"):  # interleaved, so machine load hits both alike
-                    vectors = QueryVectors(
-                        lambda e, v=vector: v,
-                        frozenset({"text"}),
-                        frozenset({"text_audio"}),
-                        {"text_audio": vector},
-                    )
-                    began, began_cpu = time.perf_counter(), time.process_time()
-                    hits = hybrid.search(engine, "text", vectors, text, mode, ("audio",), k=k)
-                    times[mode].append(time.perf_counter() - began)
-                    cpu[mode].append(time.process_time() - began_cpu)
+                    hits, wall, used = scale.timed_text_query(engine, text, vector, mode, k)
+                    times[mode].append(wall)
+                    cpu[mode].append(used)
                     if mode == "text":
                         landed += sum(1 for h in hits if h.words)
             for mode in ("text", "hybrid"):
