@@ -11,10 +11,9 @@ on generated media and ships them here, for `pe-search demo` and the end-to-end 
 - `evaluate`: held-out checks through `PeEncoder`;
 - `front_end`: the designed (frozen) DAC front end of their audio towers;
 - `tiny`: tiny random checkpoints in the hub's layout (the toy's starting point, and the tests');
-- `speech`, `speech_model`, `train_speech`, `speech_eval`: groundwork for a toy speech model (a
-  tiny Whisper trained on espeak-ng speech of the toy vocabulary, shipped for now as the draft
-  `checkpoints/whisper-toy-below-target`, and as `checkpoints/whisper-toy` once it is accurate
-  enough), so transformers' ASR pipeline can time words without a download (issue 26).
+- `speech`, `speech_model`, `train_speech`, `speech_eval`: the toy speech model (a tiny Whisper
+  trained on espeak-ng speech of the toy vocabulary, shipped as `checkpoints/whisper-toy`), so
+  transformers' ASR pipeline can time words without a download (issue 26).
 
 Importing this package is cheap: it only names the checkpoint directories (`models.shipped` knows them).
 """

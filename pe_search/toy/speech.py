@@ -181,6 +181,27 @@ def utterance(
     return Utterance(audio.astype(np.float32), spoken)
 
 
+def take(
+    rng: np.random.Generator,
+    bank: WordBank,
+    phrases: int = 5,
+    max_words: int = 6,
+    pause: tuple[float, float] = (0.75, 1.5),
+) -> Utterance:
+    """A take as an interview or a field recording has it: short phrases (one voice each, fluent
+    inside) with `pause` seconds of quiet before and after each, so the quiet between two phrases
+    is twice that; every word's place exact."""
+    audio: list[np.ndarray] = []
+    spoken_words: list[SpokenWord] = []
+    at = 0.0
+    for _ in range(phrases):
+        u = utterance(rng, bank, max_seconds=8.0, lead=pause, tail=pause, max_words=max_words)
+        audio.append(u.audio)
+        spoken_words += [SpokenWord(w.text, w.start + at, w.end + at) for w in u.words]
+        at += len(u.audio) / SAMPLE_RATE
+    return Utterance(np.concatenate(audio), spoken_words)
+
+
 # A voice no training run uses (odd speed and pitch): what the demo and the tests speak with.
 DEMO_VOICE = Voice("en-us", 151, 47)
 
