@@ -89,6 +89,8 @@ def demo_command(root, show, workers, as_json) -> None:
     click.echo(f'   pe-search search "a rising chirp" --library {report.library}')
     click.echo(f'   pe-search search "a red square moving right" --target video --library {report.library}')
     click.echo(f'   pe-search locate "a high beep" --library {report.library}')
+    if report.speech_library:
+        click.echo(f"   pe-search search '\"a deep rumble\"' --mode text --library {report.speech_library}")
 
 
 def _spoken_json(spoken) -> dict:

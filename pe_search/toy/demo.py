@@ -23,6 +23,9 @@ WORD_TOLERANCE = 0.1  # seconds: a spoken-phrase hit must start and end this clo
 # demo's spoken part runs when it is there and espeak-ng can speak the held-out phrases.
 SPEECH_CHECKPOINT = TOY_SPEECH_DIR
 SPEECH_FOLDER = "speech"  # under the demo's root, beside media/: spoken phrases at known times
+# The spoken files' own library (beside library/): the toy-world library and its R@1 stay the toy
+# PE-AV's alone, and the spoken part is searched where it was transcribed.
+SPEECH_LIBRARY = "speech-library"
 # (file, [(start s, phrase)]): captions of the toy world, spoken by a voice the model never heard
 SPOKEN = (
     ("interview.wav", ((0.8, "a green square moving left"), (5.5, "a deep rumble"))),
@@ -99,6 +102,7 @@ class DemoReport:
     located: list[LocateOutcome] = field(default_factory=list)
     spoken: list[SpokenOutcome] = field(default_factory=list)
     speech_note: str | None = None  # why the spoken part did not run
+    speech_library: str | None = None  # where the spoken part was indexed (None: it did not run)
     recall_at_1: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -251,20 +255,23 @@ def run_demo(
     with Library.open(library_dir, model=TOY_MODEL) as library:
         summary = library.index([media.media_dir], workers=workers, progress=index_progress)
         report = DemoReport(str(root), str(library_dir), summary.seconds, summary.files_indexed)
-        truth = {}
-        if speech_note is None:
-            truth = write_spoken_media(root)
-            progress(f"transcribing {len(truth)} spoken files with the toy speech model")
-            spoken = library.index(
+        progress("querying")
+        report.queries = run_queries(library, media, all_captions)
+        report.located = run_locate(library, media)
+    report.speech_note = speech_note
+    if speech_note is None:
+        truth = write_spoken_media(root)
+        report.speech_library = str(root / SPEECH_LIBRARY)
+        progress(
+            f"transcribing {len(truth)} spoken files with the toy speech model into {report.speech_library}"
+        )
+        with Library.open(report.speech_library, model=TOY_MODEL, frames=False) as spoken_library:
+            spoken = spoken_library.index(
                 [root / SPEECH_FOLDER], workers=workers, progress=index_progress, transcribe=TOY_SPEECH_MODEL
             )
             report.files_indexed += spoken.files_indexed
             report.index_seconds += spoken.seconds
-        progress("querying")
-        report.queries = run_queries(library, media, all_captions)
-        report.located = run_locate(library, media)
-        report.spoken = run_spoken(library, truth) if truth else []
-        report.speech_note = speech_note
+            report.spoken = run_spoken(spoken_library, truth)
     report.recall_at_1 = recall_at_1(report.queries)
     report.seconds = time.monotonic() - started
     return report
