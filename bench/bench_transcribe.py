@@ -3,6 +3,7 @@ without the speech gate, for a tiny Whisper and for a random-weight one of whisp
 
     .venv/bin/python bench/bench_transcribe.py                 # both models, the 60 s mixed file
     .venv/bin/python bench/bench_transcribe.py --models tiny   # quick
+    .venv/bin/python bench/bench_transcribe.py --models small --file talk40   # 40 s: 8 s talk, quiet
 
 The file is made here: speech (espeak-ng, the toy speech generator), quiet and toy sounds
 (a low tone, a rising chirp) in turn, so the gate has something to leave out and something it cannot
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer.transcribe import speech_payload  # noqa: E402
 from pe_search.models.shipped import TOY_SPEECH_DIR  # noqa: E402
-from pe_search.models.speech import SpeechModel  # noqa: E402
+from pe_search.models.speech import SpeechModel, SpeechPiece  # noqa: E402
 from pe_search.toy import sounds, speech, speech_model  # noqa: E402
 from pe_search.toy.media_writer import write_audio  # noqa: E402
 
@@ -52,13 +53,18 @@ LAYOUT = [
     (52.0, 8.0, "quiet"),
 ]
 SECONDS = 60.0
+# `--file talk40`: a shorter file for a loaded machine and a large model: 8 s of talk, then 32 s of
+# quiet. Unfiltered it is two 30 s pipeline chunks; the gate sends only the talk (5.6 s, but in two
+# pieces, each padded to a 30 s chunk: docs/benchmarks.md).
+TALK_LAYOUT = [(0.0, 8.0, "speech"), (8.0, 32.0, "quiet")]
+FILES = {"mixed60": (LAYOUT, SECONDS), "talk40": (TALK_LAYOUT, 40.0)}
 
 
-def mixed_file(path: Path) -> dict:
+def mixed_file(path: Path, layout=LAYOUT, seconds: float = SECONDS) -> dict:
     """Write the mixed file; returns how many seconds of each kind it holds."""
     phrases, at = [], 0.0
     rng = np.random.default_rng(0)
-    for start, length, kind in LAYOUT:
+    for start, length, kind in layout:
         if kind != "speech":
             continue
         at = start + 0.3
@@ -66,9 +72,9 @@ def mixed_file(path: Path) -> dict:
             text = speech.phrases()[int(rng.integers(len(speech.phrases())))]
             phrases.append((at, text))
             at += 0.5 * len(text.split()) + 1.2
-    utterance = speech.spoken(phrases, seconds=SECONDS)
+    utterance = speech.spoken(phrases, seconds=seconds)
     audio = utterance.audio.copy()
-    for start, length, kind in LAYOUT:
+    for start, length, kind in layout:
         if kind not in ("speech", "quiet"):  # toy sounds at 48 kHz, taken every third sample
             loud = sounds.sound(kind, length, seed=1).samples[::3][: round(length * RATE)]
             first = round(start * RATE)
@@ -143,6 +149,7 @@ def run(model: SpeechModel, media: Path, gate: bool) -> dict:
         "seconds_sent": round(sum(calls), 2),
         "pieces": len(calls),
         "words_heard": len(heard.words),
+        "load_average": [round(x, 1) for x in os.getloadavg()],  # as the run ends: the machine is shared
     }
 
 
@@ -151,11 +158,16 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["tiny", "small"], choices=["tiny", "small"])
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--file", default="mixed60", choices=sorted(FILES))
     args = parser.parse_args()
+    layout, seconds = FILES[args.file]
     with tempfile.TemporaryDirectory(dir=args.workdir) as work:
         root = Path(work)
         media = root / "mixed.wav"
-        result = {"file": {"seconds": SECONDS, "layout": LAYOUT, **mixed_file(media)}, "runs": {}}
+        result = {
+            "file": {"seconds": seconds, "layout": layout, **mixed_file(media, layout, seconds)},
+            "runs": {},
+        }
         for name in args.models:
             directory = tiny(root / "tiny") if name == "tiny" else small_sized(root / "small")
             if directory != TOY_SPEECH_DIR:
@@ -163,6 +175,9 @@ def main() -> None:
             model = SpeechModel(name, directory)
             model.transcribe([], "en")  # nothing: loads nothing
             _ = model.pipeline  # loaded before timing
+            # one untimed pass (1 s of quiet: a chunk through generate, word times and all), so the
+            # first timed run does not carry the process's one-time costs (thread pools, allocations)
+            model.transcribe([SpeechPiece(0.0, np.zeros(RATE, np.float32))], "en")
             result["runs"][name] = {
                 "checkpoint": "toy"
                 if directory == TOY_SPEECH_DIR
@@ -174,6 +189,9 @@ def main() -> None:
                 result["runs"][name]["runs"].append(run(model, media, gate))
                 print(json.dumps({name: result["runs"][name]}), file=sys.stderr, flush=True)  # as it goes
         result["load_average"] = os.getloadavg()
+        import torch
+
+        result["torch_threads"] = torch.get_num_threads()
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(result, indent=2))
 

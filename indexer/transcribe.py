@@ -116,18 +116,18 @@ class TranscriptionPlan:
     rebuild: bool = False
 
 
-def speech_for_library(
-    store,
+def chosen_speech(
+    recorded: tuple[str, str] | None,
     model: str | None,
     language: str | None = None,
     rebuild: bool = False,
     device: str | None = None,
-) -> TranscriptionPlan:
-    """The run's transcription model: the one given (recorded in the library), else the library's.
-    Another model than the library's raises TranscriptionModelMismatch unless `rebuild`. The model
-    is loaded here, so a checkpoint that is not a speech model or a language it does not know is
-    refused before any file is read."""
-    recorded = store.transcription_model()
+) -> tuple[str, SpeechModel, str | None] | None:
+    """The speech model a run would use, given the library's `recorded` (model, digest): the one
+    asked for, else the recorded one, else none (None). Loads it, so what a run would refuse is
+    refused here, each in one line: not a speech model, a language it does not know, another
+    model than the recorded one without `rebuild`, a language or a rebuild with no model at all.
+    Returns (model, the loaded model, the language code)."""
     if model is None:
         if recorded is None:
             if language is not None or rebuild:
@@ -140,7 +140,7 @@ def speech_for_library(
                         Option("transcribe"),
                     ),
                 )
-            return TranscriptionPlan(None)
+            return None
         model = recorded[0]
     loaded = load_speech_model(model, device)
     code = loaded.check_language(language)
@@ -151,6 +151,25 @@ def speech_for_library(
             options=(Option("transcribe", model), Option("rebuild_transcripts", switch=True)),
             value=model,
         )
+    return model, loaded, code
+
+
+def speech_for_library(
+    store,
+    model: str | None,
+    language: str | None = None,
+    rebuild: bool = False,
+    device: str | None = None,
+) -> TranscriptionPlan:
+    """The run's transcription model: the one given (recorded in the library), else the library's.
+    Another model than the library's raises TranscriptionModelMismatch unless `rebuild`. The model
+    is loaded here, so a checkpoint that is not a speech model or a language it does not know is
+    refused before any file is read."""
+    recorded = store.transcription_model()
+    chosen = chosen_speech(recorded, model, language, rebuild, device)
+    if chosen is None:
+        return TranscriptionPlan(None)
+    model, loaded, code = chosen
     if recorded != (model, loaded.weights_digest):
         store.record_transcription_model(model, loaded.weights_digest)
     return TranscriptionPlan(SpeechSource(model, code), loaded.weights_digest, rebuild)

@@ -343,6 +343,28 @@ class Library:
             stack.close()
             raise
 
+    def check_transcription(
+        self,
+        *,
+        transcribe: str | Path | None = None,
+        language: str | None = None,
+        rebuild_transcripts: bool = False,
+    ) -> None:
+        """Refuse now, in one line, the transcription options `index` would refuse: a checkpoint
+        that is not a speech model, a language it does not know, another model than the library's
+        without `rebuild_transcripts`, a language or a rebuild with no model at all. For a front
+        door that runs `index` in the background (the server) and must answer before it starts.
+        Loads the model (once per process: the run finds it loaded); writes nothing."""
+        from indexer.transcribe import chosen_speech
+
+        chosen_speech(
+            self.store.transcription_model(),
+            None if transcribe is None else str(transcribe),
+            language,
+            bool(rebuild_transcripts),
+            None if self._device is None else str(self._device),
+        )
+
     def _open_writer(self, stack: ExitStack, options: dict):
         """Open the store for writing (the writer lock) inside `stack`, with the run's settings:
         (store, settings, the options left for `run_index`, the Ctrl-C catcher, a progress bar or

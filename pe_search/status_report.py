@@ -49,8 +49,11 @@ class StatusReport:
     partial: list[FileProblem]
     damaged: list[DamagedFile]
     messages: list[str]
-    # Transcription (issue 26): the library's model, and files whose transcript is partial or failed
+    # Transcription (issue 26): the library's model, how many files have a transcript (how many of
+    # them complete), and the files whose transcript is partial or failed
     transcription_model: str | None = None
+    transcribed_files: int = 0
+    transcripts_complete: int = 0
     transcripts_incomplete: list[FileProblem] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -74,6 +77,7 @@ def status_report(store: LibraryStore, library_dir: str | Path) -> StatusReport:
     """The report of an open library store."""
     status = store.status()
     identity = status.identity
+    transcribed, complete = store.transcript_counts()
     return StatusReport(
         library=str(library_dir),
         models=list(identity.model_ids) if identity else [],
@@ -105,5 +109,7 @@ def status_report(store: LibraryStore, library_dir: str | Path) -> StatusReport:
         damaged=[DamagedFile(d.path, d.space, d.reason) for d in status.damaged],
         messages=list(status.messages),
         transcription_model=(store.transcription_model() or (None,))[0],
+        transcribed_files=transcribed,
+        transcripts_complete=complete,
         transcripts_incomplete=[FileProblem(path, reason) for path, reason in store.incomplete_transcripts()],
     )

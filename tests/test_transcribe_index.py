@@ -7,15 +7,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import pytest
-from speech_fixtures import tiny_whisper
+from speech_fixtures import pipeline_words, tiny_whisper
 
 from indexer.transcribe import TranscriptionModelMismatch
 from pe_search import Library
 from pe_search.media.speech_audio import speech_sound
 from pe_search.models.speech import NotASpeechModel, SpeechModel, UnknownLanguage
-from pe_search.models.torch_compat import ensure_torchvision_importable
 from pe_search.toy.speech import write_spoken
 
 OPTIONS = {"window": 2.0, "hop": 1.0, "frames_per_window": 4, "batch_size": 4, "workers": 0}
@@ -46,29 +44,6 @@ def stored_words(library: Library, path: Path) -> list[tuple[str, float, float]]
     media = library.store.find_media(str(path))
     record = library.store.transcript(media.id)
     return [(w.text, w.start, w.end) for phrase in record.phrases for w in phrase.words]
-
-
-def pipeline_words(model_dir: Path, audio: np.ndarray, language: str) -> list[tuple[str, float, float]]:
-    """transformers' own pipeline on one stretch of sound, as the issue asks (no pe-search code)."""
-    ensure_torchvision_importable()
-    from transformers import pipeline
-
-    pipe = pipeline("automatic-speech-recognition", model=str(model_dir), device="cpu")
-    out = pipe(
-        {"raw": audio, "sampling_rate": 16_000},
-        return_timestamps="word",
-        chunk_length_s=30,
-        generate_kwargs={"language": language, "task": "transcribe"},
-    )
-    return [
-        (
-            c["text"].strip(),
-            c["timestamp"][0],
-            c["timestamp"][1] if c["timestamp"][1] is not None else c["timestamp"][0],
-        )
-        for c in out["chunks"]
-        if c["text"].strip()
-    ]
 
 
 def test_stored_words_are_the_pipelines_own_in_the_files_time(

@@ -43,8 +43,12 @@ def status_command(library, as_json) -> None:
         click.echo(f"  failed: {shown_path(failure['path'])}: {failure['reason']}")
     for part in report["partial"]:
         click.echo(f"  partial: {shown_path(part['path'])}: {part['reason']}")
-    if report["transcription_model"]:
-        click.echo(f"  speech transcribed with {report['transcription_model']}")
+    if report["transcription_model"] or report["transcribed_files"]:
+        files, complete = report["transcribed_files"], report["transcripts_complete"]
+        click.echo(
+            f"  speech transcribed with {report['transcription_model'] or '(no model recorded)'}: "
+            f"{files} file{'' if files == 1 else 's'}, {complete} complete, {files - complete} partial or failed"
+        )
     for part in report["transcripts_incomplete"]:
         click.echo(f"  transcript partial or failed: {shown_path(part['path'])}: {part['reason']}")
     for damage in report["damaged"]:

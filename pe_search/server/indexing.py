@@ -68,6 +68,16 @@ class Watched(IndexRefused):
         )
 
 
+class TranscriptionRefused(IndexRefused):
+    """A run's transcription options that `index` would refuse (not a speech model, a language it
+    does not know, another model than the library's): the request's mistake, said before any run."""
+
+    status = 400
+
+    def __init__(self, error: PeSearchError) -> None:
+        super().__init__(error.what, error.fix, options=error.options, value=error.value)
+
+
 class IndexRunner:
     """The server's indexing runs: `start` one, `state` says where it stands, `log` streams it."""
 
@@ -106,24 +116,39 @@ class IndexRunner:
                 picked.append(folder)
         return picked
 
-    def start(self, names: Sequence[str] | None = None) -> dict[str, Any]:
-        """Start a run over the named configured folders; its first state."""
+    def start(
+        self, names: Sequence[str] | None = None, speech: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Start a run over the named configured folders; its first state. `speech`: the run's
+        transcription options (`transcribe`, `language`, `rebuild_transcripts`, as `Library.index`
+        takes them; none: the library's recorded model), checked before the run starts: a mistake
+        is raised here (`TranscriptionRefused`) and nothing runs."""
         folders = self.chosen(names)
         if self.watcher is not None:  # it holds the library's writer lock, and keeps them current
             raise Watched()
+        self._check_not_running()
+        speech = {name: value for name, value in (speech or {}).items() if value not in (None, False)}
+        try:
+            self.library.check_transcription(**speech)  # loads the model: outside the lock
+        except PeSearchError as error:
+            raise TranscriptionRefused(error) from None
         with self._lock:
-            if self._progress is not None and self._progress.status == RUNNING:
-                raise IndexRunning(self._progress.run)
+            self._check_not_running()
             run = 1 if self._progress is None else self._progress.run + 1
             self._stop.clear()
             self._progress = IndexProgress(run, [str(folder) for folder in folders], time.time())
             self._first_id = self._publish("started").id
             state = self._progress.as_dict()
             self._thread = threading.Thread(
-                target=self._run, args=(folders,), name=f"pe-search-index-{run}", daemon=True
+                target=self._run, args=(folders, speech), name=f"pe-search-index-{run}", daemon=True
             )
             self._thread.start()
         return state
+
+    def _check_not_running(self) -> None:
+        progress = self._progress
+        if progress is not None and progress.status == RUNNING:
+            raise IndexRunning(progress.run)
 
     def state(self) -> dict[str, Any] | None:
         with self._lock:
@@ -176,14 +201,14 @@ class IndexRunner:
             thread.join(STOP_WAIT)
 
     # ------------------------------------------------------------------ the run's thread
-    def _run(self, folders: list[Path]) -> None:
+    def _run(self, folders: list[Path], speech: dict[str, Any]) -> None:
         try:
             summary = self.library.index(
                 [str(folder) for folder in folders],
                 progress=self._on_event,
                 stop=self._stop,
                 on_message=lambda message: self._record("message", message=message),
-                **self.options,
+                **{**self.options, **speech},
             )
         except PeSearchError as error:
             self._end(FAILED, error=error.worded(http_spelling))

@@ -239,6 +239,8 @@ class StatusResponse(BaseModel):
     transcription_model: str | None = Field(
         default=None, description="The speech model transcripts are made with."
     )
+    transcribed_files: int = Field(0, description="Files with a transcript (complete, partial or failed).")
+    transcripts_complete: int = Field(0, description="Of those, the files whose whole speech was heard.")
     transcripts_incomplete: list[dict[str, str | None]] = Field(
         default_factory=list,
         description="Files whose transcript is partial or failed (indexed all the same), and why.",

@@ -41,6 +41,11 @@ class TranscriptAccess(StoreCore):
         with self._read_engine.connect() as connection:
             return transcripts.transcribed(connection)
 
+    def transcript_counts(self) -> tuple[int, int]:
+        """(files with a transcript, those whose transcript is complete)."""
+        with self._read_engine.connect() as connection:
+            return transcripts.counts(connection)
+
     def incomplete_transcripts(self) -> list[tuple[str, str]]:
         """(path, reason) of the files whose transcript is partial or failed, by path."""
         with self._read_engine.connect() as connection:

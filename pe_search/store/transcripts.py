@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from pe_search.store.schema import (
@@ -180,6 +180,14 @@ def transcribed(connection: Connection) -> dict[int, tuple[str, bool]]:
         select(TranscriptRow.media_file_id, TranscriptRow.weights_digest, TranscriptRow.complete)
     ).all()
     return {media_id: (digest, bool(complete)) for media_id, digest, complete in rows}
+
+
+def counts(connection: Connection) -> tuple[int, int]:
+    """(files with a transcript, those complete), in one read (status)."""
+    files, complete = connection.execute(
+        select(func.count(), func.coalesce(func.sum(case((TranscriptRow.complete, 1), else_=0)), 0))
+    ).one()
+    return int(files), int(complete)
 
 
 def incomplete(connection: Connection) -> list[tuple[str, str]]:

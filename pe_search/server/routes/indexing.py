@@ -27,6 +27,27 @@ class IndexStart(BaseModel):
         min_length=1,
         description="Which of the server's index folders to index (as GET /api/index lists them); none: all.",
     )
+    transcribe: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+        None,
+        description="Transcribe speech with this Whisper-family checkpoint (a Hugging Face id or a directory "
+        "on the server's machine), recorded with the library (none: the library's recorded model, if any).",
+    )
+    language: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        None, description="The speech's language code (none: detected per file)."
+    )
+    rebuild_transcripts: bool = Field(
+        False,
+        description="Transcribe every file again (and accept another model than the recorded one); "
+        "no vector is encoded again.",
+    )
+
+    def speech(self) -> dict[str, Any]:
+        """The transcription options, as `Library.index` takes them."""
+        return {
+            "transcribe": self.transcribe,
+            "language": self.language,
+            "rebuild_transcripts": self.rebuild_transcripts,
+        }
 
 
 class IndexProgressOut(BaseModel):
@@ -88,10 +109,14 @@ def start_index(
 ) -> IndexStatus:
     """Start indexing the server's folders (or the named ones among them) in the background:
     403 when indexing is off or a folder is not one of them, 409 while a run is going or when
-    the server watches its folders (it indexes their changes itself)."""
+    the server watches its folders (it indexes their changes itself), 400 for transcription
+    options `pe-search index` would refuse (checked before the run starts)."""
     runner = _runner(library)
     try:
-        runner.start(request.folders if request is not None else None)
+        if request is None:
+            runner.start()
+        else:
+            runner.start(request.folders, request.speech())
     except IndexRefused as error:
         raise _refused(error) from None
     return _status(runner)
