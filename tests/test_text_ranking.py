@@ -220,6 +220,36 @@ def test_pruned_ranking_is_fts5s_own_float_for_float(tmp_path, monkeypatch):
     assert len(pruned) == 3 and all(p is not None for p in pruned)  # each was answered by pruning
 
 
+def test_rare_words_entries_keep_fts5s_rank_float_for_float(tmp_path, monkeypatch):
+    """The rank bm25() gives the rare words' entries that hold no common word is used as it is
+    (only entries holding a common word too are scored in Python): it must be the float the whole
+    query gives, so the rare words are summed in the query's order, not the order of their counts
+    (floating-point addition of three parts depends on the order). Entries here hold three rare
+    words each, with term frequencies and lengths that vary, so the parts differ."""
+    rng = np.random.default_rng(11)
+    rare = ["moth", "kelp", "lamp"]  # the query's order; counts: lamp < kelp < moth
+    texts = []
+    for _ in range(36):
+        words = ["moth"] * int(rng.integers(1, 4)) + ["kelp"] * int(rng.integers(1, 3))
+        words += ["lamp"] * int(rng.integers(1, 3)) + ["wind"] * int(rng.integers(0, 4))
+        words += ["gong"] * int(rng.integers(0, 2))  # some hold the common word too
+        texts.append(" ".join(rng.permutation(words)))
+    texts += ["moth"] * 14 + ["kelp"] * 6 + ["gong harp door"] * 150 + ["gong"] * 40
+    pruned = []
+    original = text_ranking._pruned
+    monkeypatch.setattr(text_ranking, "_pruned", lambda *a: pruned.append(original(*a)) or pruned[-1])
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 130)  # moth, kelp, lamp (128) rare; gong not
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        _write(store, texts)
+        entries = {i + 1: (f"/x/{i:04d}.wav", text, "indexed") for i, text in enumerate(texts)}
+        with store._read_engine.connect() as connection:
+            found = text_ranking.ranked(connection, [*rare, "gong"], 40)
+            assert found == text_ranking._rank(connection, text_ranking.expression([*rare, "gong"]), 40)
+    assert len(pruned) == 1 and pruned[0] is not None  # answered by pruning
+    expected = bm25_ranking(entries, [*rare, "gong"])[:40]
+    assert [i for i, _ in found] == [i for i, _ in expected]
+
+
 def test_word_counts_are_taken_again_after_a_write(tmp_path, monkeypatch):
     """Counts are kept per version of the index: a write that makes the common word commoner (its
     idf lower) and adds rare-word entries changes the ranking, and the next query gives the BM25

@@ -88,18 +88,24 @@ def _pruned(
         return None
     bound = sum(_word_bound(rows, counts[t], tokens / rows) for t in common)
     # an entry without a common word scores its rare words' part alone, so only the best `depth`
-    # of those can be among the best `depth` in all; those with one score higher, all are read
-    candidates = {entry for entry, _ in _rank(connection, expression(rare), depth)}
-    candidates.update(
+    # of those can be among the best `depth` in all; those with one score higher, all are read.
+    # The rare words in the query's order: bm25() then sums their parts in the order the full
+    # query does (a common word's part in such an entry is 0.0, which adds nothing), so the rank
+    # bm25() gives an entry holding no common word is already its rank for the whole query, and
+    # only the entries holding a common word too are scored here (`_scores`).
+    scores = dict(_rank(connection, expression([t for t in terms if t in rare]), depth))
+    both = [
         row[0]
         for row in connection.exec_driver_sql(
             f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?",
             (f"({expression(rare)}) AND ({expression(common)})",),
         )
-    )
-    scores = _scores(connection, sorted(candidates), terms, counts, rows, tokens)
-    if scores is None:
-        return None
+    ]
+    if both:
+        rescored = _scores(connection, both, terms, counts, rows, tokens)
+        if rescored is None:
+            return None
+        scores.update(rescored)
     best = sorted(scores.items(), key=lambda pair: (pair[1], pair[0]))[:depth]
     if len(best) < depth or -best[-1][1] <= bound:
         return None
