@@ -250,6 +250,51 @@ def test_rare_words_entries_keep_fts5s_rank_float_for_float(tmp_path, monkeypatc
     assert [i for i, _ in found] == [i for i, _ in expected]
 
 
+def test_a_word_too_common_to_be_rare_first_joins_the_rare_ones_when_they_cannot_prove_it(
+    tmp_path, monkeypatch
+):
+    """Short entries holding "harp" alone outscore the long ones holding "kelp", the only word
+    rare enough at first: the bound of "harp" and "gong" lets nothing be proved from "kelp"'s
+    entries. With "harp" rare too, only "gong" (in most entries, FTS5's floor idf) is left, and
+    the answer is proved without ranking every match of the full query: the same ids and floats."""
+    texts = ["kelp door wind rain bell lamp moth"] * 12 + ["harp"] * 30 + ["gong bell"] * 200
+    pruned, run = [], []
+    original_pruned, original_rank = text_ranking._pruned, text_ranking._rank
+    monkeypatch.setattr(text_ranking, "_pruned", lambda *a: pruned.append(original_pruned(*a)) or pruned[-1])
+    monkeypatch.setattr(text_ranking, "_rank", lambda c, m, d: run.append(m) or original_rank(c, m, d))
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 20)  # kelp (12 entries) rare, harp (30) not
+    monkeypatch.setattr(text_ranking, "WIDER_RARE_ENTRIES", 100)
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        _write(store, texts)
+        entries = {i + 1: (f"/x/{i:04d}.wav", text, "indexed") for i, text in enumerate(texts)}
+        terms = ["kelp", "harp", "gong"]
+        with store._read_engine.connect() as connection:
+            found = text_ranking.ranked(connection, terms, 10)
+            assert pruned == [None, found] and text_ranking.expression(terms) not in run
+            assert found == text_ranking._rank(connection, text_ranking.expression(terms), 10)
+    assert [i for i, _ in found] == [i for i, _ in bm25_ranking(entries, terms)[:10]]
+    assert all(entries[i][1] == "harp" for i, _ in found)
+
+
+def test_rare_sets_widen_while_few_and_leave_a_common_word(monkeypatch):
+    """Worked by hand: the first set is as many of the rarest as hold RARE_ENTRIES (20,000)
+    together; then one more word at a time while they hold at most WIDER_RARE_ENTRIES (60,000)
+    and fewer entries than the words left."""
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 20_000)  # the module's fixture may lower it
+    monkeypatch.setattr(text_ranking, "WIDER_RARE_ENTRIES", 60_000)
+    sets = text_ranking.rare_sets
+    assert sets(["a", "b", "c", "d"], {"a": 100, "b": 150, "c": 23_600, "d": 1_000_000}) == [
+        ["a", "b"],
+        ["a", "b", "c"],
+    ]
+    assert sets(["a", "b"], {"a": 6_000, "b": 13_000}) == []  # 19,000 in all: rank every match
+    assert sets(["a", "b"], {"a": 22_000, "b": 60_001}) == [["a"]]  # the rarest alone, widened
+    assert sets(["a", "b"], {"a": 22_000, "b": 21_000}) == []  # the rest holds fewer: no gain
+    assert sets(["a", "b", "c"], {"a": 3_900, "b": 48_000, "c": 60_001}) == [["a"], ["a", "b"]]
+    assert sets(["a", "b", "c"], {"a": 3_900, "b": 58_000, "c": 60_001}) == [["a"]]  # 61,900 > 60,000
+    assert sets(["a", "b"], {"a": 70_000, "b": 60_001}) == []
+
+
 def test_word_counts_are_taken_again_after_a_write(tmp_path, monkeypatch):
     """Counts are kept per version of the index: a write that makes the common word commoner (its
     idf lower) and adds rare-word entries changes the ranking, and the next query gives the BM25
