@@ -31,9 +31,10 @@ while scoring only the entries that hold a rarer word (the MaxScore idea of Turt
   words alone (summed in the query's order, it is the float the whole query gives); only those
   holding a common word too are scored here.
 
-Why not per-word maximum scores (block-max WAND): at a million files, on every query of the
-benchmark's mix that pruning could not answer with a rare word, the best entry holding only common
-words scored above the `depth`-th of the full ranking ("toca bime locife": 5.57 against 5.38), so
+Why not per-word maximum scores (block-max WAND): at a million files, on each of the four queries
+of the benchmark's 30 where the first rare set's entries could not answer, the best entry holding
+only common words scores above the `depth`-th of the full ranking ("toca bime locife": 5.57
+against 5.38), so
 no bound however tight would have let the rare words' entries alone answer; those entries must be
 found and ranked, which FTS5 can only do by scoring every match (issue 24, docs/benchmarks.md).
 """
