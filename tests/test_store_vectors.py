@@ -93,6 +93,24 @@ def test_subset_search_returns_only_the_subset(kind, source):
     )
 
 
+def test_flat_single_query_is_exact_and_leaves_the_thread_setting_as_it_was(source):
+    """One query searches on one OpenMP thread (issue 24: hybrid mode's single query): the same
+    exact answer as numpy's, with and without a subset, and the caller's thread count restored."""
+    from pe_search.store.lazy_faiss import faiss
+
+    file, vectors = source
+    index = create_index(_spec("flat"), DIM, file)
+    index.index(np.arange(N))
+    before = faiss.omp_get_max_threads()
+    for query in QUERIES:
+        _, ids = index.search(query[None, :], 10)
+        np.testing.assert_array_equal(ids[0], _exact(vectors, np.arange(N), query[None, :], 10)[0])
+        subset = np.arange(1, N, 3)
+        _, ids = index.search(query[None, :], 4, subset=subset)
+        np.testing.assert_array_equal(ids[0], _exact(vectors, subset, query[None, :], 4)[0])
+    assert faiss.omp_get_max_threads() == before
+
+
 def test_hnsw_masks_deletions_and_reports_share(source):
     file, _ = source
     index = create_index(_spec("hnsw"), DIM, file)

@@ -220,6 +220,81 @@ def test_pruned_ranking_is_fts5s_own_float_for_float(tmp_path, monkeypatch):
     assert len(pruned) == 3 and all(p is not None for p in pruned)  # each was answered by pruning
 
 
+def test_rare_words_entries_keep_fts5s_rank_float_for_float(tmp_path, monkeypatch):
+    """The rank bm25() gives the rare words' entries that hold no common word is used as it is
+    (only entries holding a common word too are scored in Python): it must be the float the whole
+    query gives, so the rare words are summed in the query's order, not the order of their counts
+    (floating-point addition of three parts depends on the order). Entries here hold three rare
+    words each, with term frequencies and lengths that vary, so the parts differ."""
+    rng = np.random.default_rng(11)
+    rare = ["moth", "kelp", "lamp"]  # the query's order; counts: lamp < kelp < moth
+    texts = []
+    for _ in range(36):
+        words = ["moth"] * int(rng.integers(1, 4)) + ["kelp"] * int(rng.integers(1, 3))
+        words += ["lamp"] * int(rng.integers(1, 3)) + ["wind"] * int(rng.integers(0, 4))
+        words += ["gong"] * int(rng.integers(0, 2))  # some hold the common word too
+        texts.append(" ".join(rng.permutation(words)))
+    texts += ["moth"] * 14 + ["kelp"] * 6 + ["gong harp door"] * 150 + ["gong"] * 40
+    pruned = []
+    original = text_ranking._pruned
+    monkeypatch.setattr(text_ranking, "_pruned", lambda *a: pruned.append(original(*a)) or pruned[-1])
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 130)  # moth, kelp, lamp (128) rare; gong not
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        _write(store, texts)
+        entries = {i + 1: (f"/x/{i:04d}.wav", text, "indexed") for i, text in enumerate(texts)}
+        with store._read_engine.connect() as connection:
+            found = text_ranking.ranked(connection, [*rare, "gong"], 40)
+            assert found == text_ranking._rank(connection, text_ranking.expression([*rare, "gong"]), 40)
+    assert len(pruned) == 1 and pruned[0] is not None  # answered by pruning
+    expected = bm25_ranking(entries, [*rare, "gong"])[:40]
+    assert [i for i, _ in found] == [i for i, _ in expected]
+
+
+def test_a_word_too_common_to_be_rare_first_joins_the_rare_ones_when_they_cannot_prove_it(
+    tmp_path, monkeypatch
+):
+    """Short entries holding "harp" alone outscore the long ones holding "kelp", the only word
+    rare enough at first: the bound of "harp" and "gong" lets nothing be proved from "kelp"'s
+    entries. With "harp" rare too, only "gong" (in most entries, FTS5's floor idf) is left, and
+    the answer is proved without ranking every match of the full query: the same ids and floats."""
+    texts = ["kelp door wind rain bell lamp moth"] * 12 + ["harp"] * 30 + ["gong bell"] * 200
+    pruned, run = [], []
+    original_pruned, original_rank = text_ranking._pruned, text_ranking._rank
+    monkeypatch.setattr(text_ranking, "_pruned", lambda *a: pruned.append(original_pruned(*a)) or pruned[-1])
+    monkeypatch.setattr(text_ranking, "_rank", lambda c, m, d: run.append(m) or original_rank(c, m, d))
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 20)  # kelp (12 entries) rare, harp (30) not
+    monkeypatch.setattr(text_ranking, "WIDER_RARE_ENTRIES", 100)
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        _write(store, texts)
+        entries = {i + 1: (f"/x/{i:04d}.wav", text, "indexed") for i, text in enumerate(texts)}
+        terms = ["kelp", "harp", "gong"]
+        with store._read_engine.connect() as connection:
+            found = text_ranking.ranked(connection, terms, 10)
+            assert pruned == [None, found] and text_ranking.expression(terms) not in run
+            assert found == text_ranking._rank(connection, text_ranking.expression(terms), 10)
+    assert [i for i, _ in found] == [i for i, _ in bm25_ranking(entries, terms)[:10]]
+    assert all(entries[i][1] == "harp" for i, _ in found)
+
+
+def test_rare_sets_widen_while_few_and_leave_a_common_word(monkeypatch):
+    """Worked by hand: the first set is as many of the rarest as hold RARE_ENTRIES (20,000)
+    together; then one more word at a time while they hold at most WIDER_RARE_ENTRIES (60,000)
+    and fewer entries than the words left."""
+    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 20_000)  # the module's fixture may lower it
+    monkeypatch.setattr(text_ranking, "WIDER_RARE_ENTRIES", 60_000)
+    sets = text_ranking.rare_sets
+    assert sets(["a", "b", "c", "d"], {"a": 100, "b": 150, "c": 23_600, "d": 1_000_000}) == [
+        ["a", "b"],
+        ["a", "b", "c"],
+    ]
+    assert sets(["a", "b"], {"a": 6_000, "b": 13_000}) == []  # 19,000 in all: rank every match
+    assert sets(["a", "b"], {"a": 22_000, "b": 60_001}) == [["a"]]  # the rarest alone, widened
+    assert sets(["a", "b"], {"a": 22_000, "b": 21_000}) == []  # the rest holds fewer: no gain
+    assert sets(["a", "b", "c"], {"a": 3_900, "b": 48_000, "c": 60_001}) == [["a"], ["a", "b"]]
+    assert sets(["a", "b", "c"], {"a": 3_900, "b": 58_000, "c": 60_001}) == [["a"]]  # 61,900 > 60,000
+    assert sets(["a", "b"], {"a": 70_000, "b": 60_001}) == []
+
+
 def test_word_counts_are_taken_again_after_a_write(tmp_path, monkeypatch):
     """Counts are kept per version of the index: a write that makes the common word commoner (its
     idf lower) and adds rare-word entries changes the ranking, and the next query gives the BM25

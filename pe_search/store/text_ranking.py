@@ -23,13 +23,25 @@ while scoring only the entries that hold a rarer word (the MaxScore idea of Turt
   the phrase, its frequency the phrase's occurrences), and it occurs at most as often as an entry
   has tokens, so its bound is a word's.
 - If the `depth`-th best of them scores above the common words' bound, no entry holding only
-  common words can enter: that is the answer. Otherwise (every word common, or rare words too
-  weak, or the rare words' entries too many to beat the common ones' bound) the full query ranks
-  every match as before.
+  common words can enter: that is the answer. Otherwise the next-rarest word joins the rare ones
+  and pruning tries again, while they stay few (`rare_sets`); when none can prove it (every word
+  common, or the rare words holding fewer entries than are ranked, or entries holding only
+  common words truly among the best) the full query ranks every match as before.
+- The rare words' entries that hold no common word keep the rank bm25() gives them over the rare
+  words alone (summed in the query's order, it is the float the whole query gives); only those
+  holding a common word too are scored here.
+
+Why not per-word maximum scores (block-max WAND): at a million files, on each of the four queries
+of the benchmark's 30 where the first rare set's entries could not answer, the best entry holding
+only common words scores above the `depth`-th of the full ranking ("toca bime locife": 5.57
+against 5.38), so
+no bound however tight would have let the rare words' entries alone answer; those entries must be
+found and ranked, which FTS5 can only do by scoring every match (issue 24, docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
@@ -41,6 +53,10 @@ from pe_search.store.schema import FTS_TABLE, TextEntry
 
 K1, B = 1.2, 0.75  # FTS5's bm25() constants (fts5_aux.c)
 RARE_ENTRIES = 20_000  # entries the rare words may hold together: what is scored instead
+# how many they may hold when the first rare set could not prove the answer (`rare_sets`): a
+# pruning attempt ranks its rare words' entries (about 2 us an entry), ranking every match
+# costs about 1 us an entry of every word
+WIDER_RARE_ENTRIES = 60_000
 _RANK = f"SELECT rowid, bm25({FTS_TABLE}) AS r FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? ORDER BY r, rowid"
 _IDS_PER_READ = 5000  # entry ids per statement (SQLite binds at most 32,766 parameters)
 _LIBRARIES_KEPT = 16  # libraries whose word counts a process keeps
@@ -57,21 +73,48 @@ def ranked(connection: Connection, terms: list[str], depth: int) -> list[tuple[i
     best first, ties by entry id: exactly what ranking every match gives."""
     if len(terms) > 1:
         counts = _Counts.of(connection)
-        # first how many entries each word holds, up to the budget: a word past it on its own
-        # is common, and if every word is, nothing can be pruned (no need to count them all)
-        probed = {t: counts.entries_with(connection, t, RARE_ENTRIES + 1) for t in terms}
-        rare: list[str] = []
-        for term in sorted(terms, key=lambda t: probed[t]):
-            if sum(probed[t] for t in rare) + probed[term] > RARE_ENTRIES:
-                break
-            rare.append(term)
-        common = [t for t in terms if t not in rare]
-        if rare and common:
+        # first how many entries each word holds, up to the widest rare set: a word past it on
+        # its own is common, and if every word is, nothing can be pruned (no need to count them all)
+        probed = {t: counts.entries_with(connection, t, WIDER_RARE_ENTRIES + 1) for t in terms}
+        for rare in rare_sets(sorted(terms, key=lambda t: probed[t]), probed):
+            common = [t for t in terms if t not in rare]
             exact = probed | {t: counts.entries_with(connection, t) for t in common}
-            found = _pruned(connection, terms, rare, common, exact, depth)
+            try:
+                found = _pruned(connection, terms, rare, common, exact, depth)
+            except _NotSingleTokens:
+                break
             if found is not None:
                 return found
     return _rank(connection, expression(terms), depth)
+
+
+def rare_sets(order: list[str], entries: dict[str, int]) -> list[list[str]]:
+    """The rare sets pruning tries, in turn, for words `order`ed rarest first (`entries`: each
+    word's entries, counted up to a cap past `WIDER_RARE_ENTRIES`).
+
+    First the rarest words holding at most `RARE_ENTRIES` together, as many as fit (the rarest
+    alone when it holds more). When those cannot prove the answer (the best entries holding only
+    the other words score above theirs: at a million files "povisu rohi kami bitasa", where
+    "rohi" is rare and "kami" in 23,600 entries is not), the next-rarest word joins, and so on
+    while the rare words hold at most `WIDER_RARE_ENTRIES` together and fewer entries than the
+    words left (otherwise ranking every match costs about as much). At least one word is left
+    common; none is tried when every word together holds at most `RARE_ENTRIES` (ranking every
+    match is then cheap)."""
+    sizes = list(itertools.accumulate(entries[t] for t in order))
+    if len(order) < 2 or sizes[-1] <= RARE_ENTRIES:
+        return []
+    first = max((n for n in range(1, len(order)) if sizes[n - 1] <= RARE_ENTRIES), default=1)
+    tried = []
+    for n in range(first, len(order)):
+        held, left = sizes[n - 1], sizes[-1] - sizes[n - 1]
+        if held > RARE_ENTRIES and (held > WIDER_RARE_ENTRIES or left <= held):
+            break
+        tried.append(order[:n])
+    return tried
+
+
+class _NotSingleTokens(Exception):
+    """A query word is not one token (a phrase): the pruned scoring cannot work it out."""
 
 
 def _pruned(
@@ -88,18 +131,24 @@ def _pruned(
         return None
     bound = sum(_word_bound(rows, counts[t], tokens / rows) for t in common)
     # an entry without a common word scores its rare words' part alone, so only the best `depth`
-    # of those can be among the best `depth` in all; those with one score higher, all are read
-    candidates = {entry for entry, _ in _rank(connection, expression(rare), depth)}
-    candidates.update(
+    # of those can be among the best `depth` in all; those with one score higher, all are read.
+    # The rare words in the query's order: bm25() then sums their parts in the order the full
+    # query does (a common word's part in such an entry is 0.0, which adds nothing), so the rank
+    # bm25() gives an entry holding no common word is already its rank for the whole query, and
+    # only the entries holding a common word too are scored here (`_scores`).
+    scores = dict(_rank(connection, expression([t for t in terms if t in rare]), depth))
+    both = [
         row[0]
         for row in connection.exec_driver_sql(
             f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?",
             (f"({expression(rare)}) AND ({expression(common)})",),
         )
-    )
-    scores = _scores(connection, sorted(candidates), terms, counts, rows, tokens)
-    if scores is None:
-        return None
+    ]
+    if both:
+        rescored = _scores(connection, both, terms, counts, rows, tokens)
+        if rescored is None:
+            raise _NotSingleTokens
+        scores.update(rescored)
     best = sorted(scores.items(), key=lambda pair: (pair[1], pair[0]))[:depth]
     if len(best) < depth or -best[-1][1] <= bound:
         return None

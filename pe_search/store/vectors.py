@@ -60,7 +60,26 @@ class FlatIndex(VectorIndex):
 
     def _search(self, queries: np.ndarray, k: int, selector, share: float) -> tuple[np.ndarray, np.ndarray]:
         params = faiss.SearchParameters(sel=selector) if selector is not None else None
-        return self._index.search(queries, k, params=params)
+        with _one_thread_for_one_query(len(queries)):
+            return self._index.search(queries, k, params=params)
+
+
+@contextlib.contextmanager
+def _one_thread_for_one_query(queries: int):
+    """One OpenMP thread for a single query (issue 24): FAISS's exact search splits its work by
+    query, so a second thread has nothing to do but wait at the team's barrier, and on a busy
+    machine that wait costs more than the search (hybrid mode's one query at 20,000 vectors: about
+    20 ms of CPU of a 60 ms page). The setting is the calling thread's own (OpenMP's per-thread
+    nthreads-var), restored after, as frame_bounds does for its small calls."""
+    if queries != 1:
+        yield
+        return
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 class HNSWIndex(VectorIndex):
