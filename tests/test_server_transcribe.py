@@ -3,7 +3,7 @@
 mistakes in one line before a run starts (nothing indexed, no run), and a later request without
 them keeps the library's recorded model.
 
-Only the plumbing is asserted: the shipped draft checkpoint (`whisper-toy-below-target`) transcribes,
+Only the plumbing is asserted: the shipped toy checkpoint (`whisper-toy`) transcribes,
 and what is stored is transformers' own pipeline run on the pieces that reached the model, shifted to
 where each piece starts; how right its words are is not the point here."""
 
@@ -22,7 +22,7 @@ from pe_search.models.shipped import TOY_DIR
 from pe_search.models.speech import SpeechModel
 from pe_search.toy.speech import write_spoken
 
-DRAFT = TOY_DIR / "whisper-toy-below-target"  # the shipped draft speech checkpoint
+TOY_WHISPER = TOY_DIR / "whisper-toy"  # the shipped toy speech checkpoint
 NOT_SPEECH = TOY_DIR / "pe-av-toy"  # a PE checkpoint: not a speech model
 
 
@@ -101,7 +101,7 @@ def words_of(transcript: dict) -> list[tuple[str, float, float]]:
 
 
 def assert_same_words(stored: list, expected: list) -> None:
-    assert expected, "the draft model says something on this file"
+    assert expected, "the toy model says something on this file"
     assert [t for t, _, _ in stored] == [t for t, _, _ in expected]
     # the route rounds times to 4 decimals
     assert [x for _, s, e in stored for x in (s, e)] == pytest.approx(
@@ -111,16 +111,16 @@ def assert_same_words(stored: list, expected: list) -> None:
 
 def test_post_index_transcribes_and_a_later_run_keeps_the_recorded_model(library, incoming, sent):
     with serving(library, (incoming,)) as site, httpx.Client(base_url=site, timeout=WAIT) as client:
-        state = run_to_the_end(client, {"transcribe": str(DRAFT), "language": "en"})
+        state = run_to_the_end(client, {"transcribe": str(TOY_WHISPER), "language": "en"})
         assert state["summary"]["transcribed"] == 1
         transcript = transcript_of(client, incoming / "talk.wav")
         assert (transcript["model"], transcript["language"], transcript["complete"]) == (
-            str(DRAFT),
+            str(TOY_WHISPER),
             "en",
             True,
         )
         assert_same_words(words_of(transcript), expected_words(incoming / "talk.wav", sent))
-        assert client.get("/api/status").json()["transcription_model"] == str(DRAFT)
+        assert client.get("/api/status").json()["transcription_model"] == str(TOY_WHISPER)
 
         # a new file, and a request without the options: the library's recorded model hears it
         first = len(sent)
@@ -128,8 +128,8 @@ def test_post_index_transcribes_and_a_later_run_keeps_the_recorded_model(library
         state = run_to_the_end(client, {})
         assert (state["summary"]["files_indexed"], state["summary"]["transcribed"]) == (1, 1)
         later = transcript_of(client, incoming / "later.wav")
-        assert later["model"] == str(DRAFT)
-        assert {directory for directory, _, _ in sent[first:]} == {str(DRAFT)}
+        assert later["model"] == str(TOY_WHISPER)
+        assert {directory for directory, _, _ in sent[first:]} == {str(TOY_WHISPER)}
         assert_same_words(words_of(later), expected_words(incoming / "later.wav", sent[first:]))
 
 
@@ -149,9 +149,9 @@ def test_mistakes_are_refused_in_one_line_before_a_run(library, incoming, tmp_pa
             f"{NOT_SPEECH} is not a speech model (model_type 'pe_audio_video'): give transcribe a "
             "Whisper-family checkpoint (model_type 'whisper'), such as openai/whisper-small"
         )
-        message = refused(client, {"transcribe": str(DRAFT), "language": "xx"})
+        message = refused(client, {"transcribe": str(TOY_WHISPER), "language": "xx"})
         assert message == (
-            f"{DRAFT} does not know the language 'xx': give language one of the codes it knows: en "
+            f"{TOY_WHISPER} does not know the language 'xx': give language one of the codes it knows: en "
             "(or leave it out to detect it)"
         )
         message = refused(client, {"language": "en"})  # no model given, none recorded
@@ -170,11 +170,11 @@ def test_mistakes_are_refused_in_one_line_before_a_run(library, incoming, tmp_pa
 def test_another_model_is_refused_unless_the_transcripts_are_rebuilt(library, incoming, tmp_path, sent):
     other = tiny_whisper(tmp_path / "other")
     with serving(library, (incoming,)) as site, httpx.Client(base_url=site, timeout=WAIT) as client:
-        run_to_the_end(client, {"transcribe": str(DRAFT), "language": "en"})
+        run_to_the_end(client, {"transcribe": str(TOY_WHISPER), "language": "en"})
         runs = client.get("/api/index").json()["state"]["run"]
         message = refused(client, {"transcribe": str(other)})
         assert message == (
-            f"this library's speech was transcribed with {DRAFT}, not {other}: leave transcribe={other} out "
+            f"this library's speech was transcribed with {TOY_WHISPER}, not {other}: leave transcribe={other} out "
             "to use the library's, or add rebuild_transcripts=True to transcribe every file again "
             "with the new one"
         )
