@@ -127,16 +127,13 @@ _pool = _new_pool()
 os.register_at_fork(after_in_child=_renew_pool_after_fork)
 
 
-def _flat_codes_index(
-    encoding: str, dim: int, params: np.ndarray, codebook: Codebook | None, view: bool = False
-) -> faiss.Index:
-    """A FAISS flat-codes index scoring by inner product, kept per thread and reused (its code
-    buffer then only grows, with no page faults on later scans); `view`: the one whose codes are
-    pointed at the caller's memory instead (`_viewed`)."""
+def _flat_codes_index(encoding: str, dim: int, params: np.ndarray, codebook: Codebook | None) -> faiss.Index:
+    """A FAISS flat-codes index scoring by inner product, kept per thread and reused; its codes
+    are pointed at the caller's memory for each scan (`_viewed`)."""
     cache = getattr(_scratch, "indexes", None)
     if cache is None:
         cache = _scratch.indexes = {}
-    key = (encoding, dim, view)
+    key = (encoding, dim)
     entry = cache.get(key)  # [index, what its parameters were loaded from]
     if entry is None:
         if encoding == "f32":
@@ -158,22 +155,6 @@ def _flat_codes_index(
         faiss.copy_array_to_vector(codebook.centroids(), index.pq.centroids)
         entry[1] = codebook
     return index
-
-
-def _load_codes(index: faiss.Index, codes: np.ndarray, runs: list[tuple[int, int]]) -> int:
-    """Copy the codes of `runs` (row ranges of `codes`) back to back into the index; their rows."""
-    rows = sum(stop - start for start, stop in runs)
-    size = rows * codes.shape[1]
-    if index.codes.size() < size:
-        index.codes.resize(size)
-    target = faiss.rev_swig_ptr(index.codes.data(), size)
-    at = 0
-    for start, stop in runs:
-        part = codes[start:stop].reshape(-1)
-        target[at : at + part.size] = part
-        at += part.size
-    index.ntotal = rows
-    return rows
 
 
 @dataclass(frozen=True)
@@ -215,21 +196,37 @@ class _viewed:
         self.index.ntotal = 0
 
 
+def _run_positions(rows: list[tuple[int, int]]) -> np.ndarray:
+    """The positions of `rows` (runs), back to back, without a Python loop per position."""
+    starts, stops = np.array(rows, dtype=np.int64).reshape(-1, 2).T
+    lengths = stops - starts
+    return np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(
+        lengths.sum()
+    )
+
+
 def _scan_piece(job: ScanJob, rows: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, scores) of the frames of `rows` (position runs) above the job's cut."""
+    """(positions, scores) of the frames of `rows` (position runs) above the job's cut. One run is
+    scanned where it lies; several (what the piece bounds leave) are gathered into one array by
+    one numpy call first (a Python copy per run cost more than the scan for short runs)."""
+    positions = None
     if len(rows) == 1:
         codes = job.codes[rows[0][0] : rows[0][1]]
-        if codes.flags.c_contiguous:
-            index = _flat_codes_index(job.encoding, job.dim, job.params, job.codebook, view=True)
-            with _viewed(index, codes) as count:
-                return _search(index, job, rows, count)
+    else:
+        positions = _run_positions(rows)
+        codes = job.codes[positions]
+    if not codes.flags.c_contiguous:
+        codes = np.ascontiguousarray(codes)
     index = _flat_codes_index(job.encoding, job.dim, job.params, job.codebook)
-    return _search(index, job, rows, _load_codes(index, job.codes, rows))
+    with _viewed(index, codes) as count:
+        found_ids, found_scores = _search(index, job, count)
+    if positions is None:
+        return found_ids + rows[0][0], found_scores
+    return positions[found_ids], found_scores
 
 
-def _search(
-    index: faiss.Index, job: ScanJob, rows: list[tuple[int, int]], count: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _search(index: faiss.Index, job: ScanJob, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids, scores) of the index's rows above the job's cut."""
     top = min(SCAN_TOP, count)
     scores, ids = index.search(job.query, top)
     if top < count and scores[0, -1] > job.cutoff:  # more pass than asked for: ask for all
@@ -239,11 +236,7 @@ def _search(
     # (in the last bits), and k-NN is 3x faster; a frame's score is then the same whichever piece,
     # slice or batch it is scanned in.
     keep = (ids[0] >= 0) & (scores[0] > job.cutoff)
-    found_ids, found_scores = ids[0][keep].astype(np.int64), scores[0][keep]
-    if len(rows) == 1:
-        return found_ids + rows[0][0], found_scores
-    positions = np.concatenate([np.arange(start, stop) for start, stop in rows])
-    return positions[found_ids], found_scores
+    return ids[0][keep].astype(np.int64), scores[0][keep]
 
 
 def _run_units(units: list[tuple[int, list[tuple[int, int]]]], jobs: list[ScanJob]) -> list[tuple]:
