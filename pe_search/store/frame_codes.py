@@ -11,8 +11,8 @@
 - `f32`: raw float32 (`--frame-codes f32`), four times sq8's size.
 
 Scoring never decodes a whole block: a reused FAISS flat-codes index (the SIMD distance kernels
-of `IndexScalarQuantizer` / `IndexPQ`) is pointed at the codes a piece at a time (copied only
-when a piece gathers several runs) and searched by inner product on two threads; the pieces of
+of `IndexScalarQuantizer` / `IndexPQ`) is pointed at the codes a piece at a time (several runs
+gathered first by one numpy call) and searched by inner product on two threads; the pieces of
 many slices (a library-wide locate's windows) go to the threads in one hand-off (`scan_jobs`).
 """
 
