@@ -2,7 +2,7 @@
 the library grows to 1,000 hours. Run it alone or as `bench_scale.py --part frames` (same options).
 
     .venv/bin/python bench/scale_frames.py --workdir /big/scratch --in-file-hours 10 \\
-        --hours 100 300 1000 --full-hours 100
+        --hours 100 300 1000 --snapshots /big/scratch/snap
 
 Media are bench_frames' simulation (10-minute audio files, 30 s clip windows every 15 s, 25
 frames a second of 1024-d, events from 400 types; queries are event directions, threshold 0.3),
@@ -21,11 +21,14 @@ a block's checksums on its first read (900 MB at 10 h): that first query is repo
 
 Library-wide: 90M sq8 frames (1,000 h) are 92 GB, more than this machine's free disk. Library-wide
 locate reads only the frames of the windows clip search proposes (at least 64, `LOCATE_PROPOSALS`),
-so the library built at `--hours` holds every file's clip vectors (the coarse step, in full) but
-sq8 frame blocks only for the files the queries' clip search proposes at that size (written after
-the clip vectors, before the timings); at `--full-hours` a second library has every file's block,
-to show that the blocks nobody proposes do not change the time. Each size reports p50/p90 wall and
-CPU ms of the whole locate, of the clip search alone, and what the frames part read.
+so each size's library holds every file's clip vectors (the coarse step, in full, through the real
+writer), grown once in a flat index and copied at each size (`--snapshots` keeps these clip-only
+libraries for another run); then, per size, the clip index is switched to the kind the default
+policy chooses for that many vectors (flat to 50,000, HNSW beyond: the switch's time is reported),
+and per query the sq8 blocks of the files its clip search proposes are written, the query timed,
+and the blocks dropped again (the disk holds one query's blocks at a time). Each size reports
+p50/p90 wall and CPU ms of the whole locate, of the clip search alone, and their difference (the
+frames part).
 
 Wall time and CPU time (this process, all threads) are both given: the machine is shared.
 One JSON object per measurement, on stdout.
@@ -69,7 +72,7 @@ from indexer.write import EncodedFile, write_file  # noqa: E402
 from pe_search.models.spaces import Calibration  # noqa: E402
 from pe_search.query import frames as query_frames  # noqa: E402
 from pe_search.query.engine import LOCATE_PROPOSALS, QueryEngine, QueryVectors  # noqa: E402
-from pe_search.store import LibraryStore  # noqa: E402
+from pe_search.store import LibraryStore, MediaRecord  # noqa: E402
 from pe_search.store.frame_blocks import BlockFile  # noqa: E402
 from pe_search.store.policy import IndexPolicy  # noqa: E402
 
@@ -79,10 +82,10 @@ FILE_MINUTES = 10.0
 K = 20
 PROPOSALS = max(4 * K, LOCATE_PROPOSALS)  # what locate asks clip search for at k = 20
 SPACE = "audio_frame"
-# Clip vectors stay in a flat (exact) index at every size: the default policy would build HNSW past
-# 50,000 vectors, which costs more CPU than this shared machine has for it; the clip search's own
-# time is reported apart (item 1 measures the clip indexes at scale).
+# Clip vectors are grown in a flat (exact) index (cheap to append file by file); each size's copy
+# is then switched to what the default policy chooses for its size (POLICY) before the timings.
 CLIP_POLICY = IndexPolicy(flat_max=10**8)
+POLICY = IndexPolicy()  # what a library gets: the clip index measured is the one it chooses
 
 
 def smooth_world(width: int) -> World:
@@ -222,8 +225,6 @@ def in_file(kind: str, world: World, hours: float, workdir: Path, repeats: int, 
     labels, frames = long_frames(world, 999_999, hours * 3600)
     started = time.perf_counter()
     with LibraryStore.open(folder, identity()) as store, store.write() as tx:
-        from pe_search.store import MediaRecord
-
         media_id = tx.upsert_media(
             MediaRecord(path="/sim/long.wav", size=1, mtime=1.0, content_hash="long", status="indexed")
         )
@@ -301,101 +302,139 @@ def grow(store: LibraryStore, clips: ClipWriter, world: World, have: int, want: 
             logging.info("%d/%d files", seed + 1, want)
 
 
-def add_proposed_blocks(store: LibraryStore, world: World, queries: np.ndarray) -> int:
-    """Frame blocks for the files clip search proposes for `queries` that have none yet."""
-    with_blocks = {info.media_id for info, _ in store.frame_blocks(SPACE)}
-    wanted: set[int] = set()
-    for query in queries:
-        for proposal in query_frames.propose(store, "audio", query, PROPOSALS):
-            wanted.add(proposal.media_id)
-    added = 0
-    for media_id in sorted(wanted - with_blocks):
-        media = store.get_media(media_id)
-        seed = int(Path(media.path).stem)
+def frames_part(store: LibraryStore, proposals: list, query: np.ndarray, together: bool) -> list:
+    """What locate does after clip search: its candidates' windows scanned together
+    (`library_spans`, as the engine does) or one window after another (`file_spans`, as before)."""
+    calibration = Calibration(*CALIBRATION["text_audio_frame"])
+    readers = query_frames.block_readers(store, SPACE, [p.media_id for p in proposals])
+    if together:
+        return query_frames.library_spans(readers, proposals, query, calibration, THRESHOLD)
+    return [
+        query_frames.file_spans(readers[p.media_id], query, calibration, THRESHOLD, 0.0, p.windows)
+        for p in proposals
+        if p.media_id in readers
+    ]
+
+
+def proposed_files(store: LibraryStore, query: np.ndarray) -> list[int]:
+    """The files clip search proposes for `query` (what library-wide locate reads)."""
+    return sorted({p.media_id for p in query_frames.propose(store, "audio", query, PROPOSALS)})
+
+
+def put_blocks(store: LibraryStore, world: World, media_ids: list[int]) -> None:
+    """sq8 frame blocks (bench_frames' frames of each file), one transaction per file."""
+    for media_id in media_ids:
+        seed = int(Path(store.get_media(media_id).path).stem)
         _, frames = world.frames(seed, FILE_MINUTES * 60)
         starts = np.arange(len(frames)) * FRAME_SECONDS
+        ends = np.minimum(starts + FRAME_SECONDS, FILE_MINUTES * 60)
         with store.write() as tx:
-            tx.put_frames(
-                media_id, SPACE, starts, np.minimum(starts + FRAME_SECONDS, FILE_MINUTES * 60), frames, "sq8"
-            )
-        added += 1
-    return added
+            tx.put_frames(media_id, SPACE, starts, ends, frames, "sq8")
 
 
-def library_timings(folder: Path, queries: np.ndarray, repeats: int) -> dict:
-    result: dict = {}
-    with LibraryStore.open(folder, readonly=True, policy=CLIP_POLICY) as store:
-        engine = QueryEngine(store)
+def drop_blocks(store: LibraryStore, media_ids: list[int]) -> None:
+    """Remove these files' blocks again and compact (the disk holds one query's blocks at a time).
+    Reaches the frame store through the transaction: no public call drops a block alone."""
+    with store.write() as tx:
+        for media_id in media_ids:
+            tx._sink.frames.remove(tx.session, media_id, SPACE)
+    store.compact()
 
-        def locate(query):
-            return lambda: engine.locate(
-                query,
-                THRESHOLD,
-                k=K,
-                clip_query=QueryVectors(
-                    lambda name, q=query: q, frozenset({"text"}), frozenset({"text_audio"})
-                ),
-            )
 
-        timed(locate(queries[0]))  # first query: index load and checksums
-        result["warm"] = summary([timed(locate(q))[:2] for _ in range(repeats) for q in queries])
-        result["clip_search_warm"] = summary(
-            [timed(lambda q=q: query_frames.propose(store, "audio", q, PROPOSALS))[:2] for q in queries]
-        )
-        cold = []
-        for q in queries:
+def build_snapshots(folder: Path, hours: list[float], world: World) -> dict[float, Path]:
+    """Clip-only libraries at each size (every file's clip windows through the real writer, no
+    frames), grown once in a flat index and copied at each size: `folder/clip-{h}h`. Kept and
+    reused when already there."""
+    clips = None
+    per_hour = int(round(60 / FILE_MINUTES))
+    growing = folder / "growing"
+    snapshots = {}
+    for size in sorted(hours):
+        target = folder / f"clip-{size:g}h"
+        snapshots[size] = target
+        if target.exists():
+            continue
+        clips = clips or ClipWriter(world)
+        with LibraryStore.open(growing, identity(), policy=CLIP_POLICY) as store:
+            have = len(list(store.iter_media()))
+            started = time.perf_counter()
+            grow(store, clips, world, have, int(size * per_hour), full=False)
+            logging.info("%g h: %d files, %.0f s", size, int(size * per_hour), time.perf_counter() - started)
+        shutil.copytree(growing, target)
+    shutil.rmtree(growing, ignore_errors=True)
+    return snapshots
+
+
+def measure_snapshot(
+    snapshot: Path, hours: float, world: World, queries: np.ndarray, repeats: int, policy: IndexPolicy
+) -> dict:
+    """Library-wide locate on a clip-only snapshot (used up): the clip index switched to what
+    `policy` chooses at this size, then per query the proposed files' blocks written, the query
+    timed (warm and cold), the blocks dropped again."""
+    folder = snapshot.parent / f"measure-{hours:g}h"  # the snapshot is used up (disk: one copy)
+    shutil.rmtree(folder, ignore_errors=True)
+    snapshot.rename(folder)
+    row: dict = {"part": "library-wide", "blocks": "files clip search proposes, per query", "hours": hours}
+    started = time.perf_counter()
+    with LibraryStore.open(folder, identity(), policy=policy) as store, store.write() as tx:
+        # a commit: the clip index switches to the policy's kind for this size
+        tx.upsert_media(MediaRecord(path="/sim/x.wav", size=1, mtime=1.0, content_hash="x", status="indexed"))
+    row["index_switch_s"] = round(time.perf_counter() - started, 1)
+    warm, cold, clip, files, batched, alone = [], [], [], [], [], []
+    for query in queries:
+        with LibraryStore.open(folder, identity(), policy=policy) as store:
+            wanted = proposed_files(store, query)
+            put_blocks(store, world, wanted)
+        files.append(len(wanted))
+        with LibraryStore.open(folder, readonly=True, policy=policy) as store:
+            engine = QueryEngine(store)
+            vectors = QueryVectors(lambda name, q=query: q, frozenset({"text"}), frozenset({"text_audio"}))
+
+            def locate(engine=engine, query=query, vectors=vectors):
+                return engine.locate(query, THRESHOLD, k=K, clip_query=vectors)
+
+            def propose(store=store, query=query):
+                return query_frames.propose(store, "audio", query, PROPOSALS)
+
+            timed(locate)  # first query: index load and checksums
+            warm += [timed(locate)[:2] for _ in range(repeats)]
+            clip += [timed(propose)[:2] for _ in range(repeats)]
+            proposals = propose()
+
+            def part(together, store=store, proposals=proposals, query=query):
+                return lambda: frames_part(store, proposals, query, together)
+
+            batched += [timed(part(True))[:2] for _ in range(repeats)]
+            alone += [timed(part(False))[:2] for _ in range(repeats)]
             evict(folder)
-            cold.append(timed(locate(q))[:2])
-        result["cold"] = summary(cold)
-        blocks = store.frame_blocks(SPACE)
-        result["files"] = len(list(store.iter_media()))
-        result["files_with_blocks"] = len(blocks)
-        result["clip_vectors"] = engine.spaces.get("audio", 0)
-        result["index_kind"] = CLIP_POLICY.kind_for(result["clip_vectors"], DIM)
-    result["disk_gb"] = round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e9, 2)
-    return result
+            cold.append(timed(locate)[:2])
+            row["clip_vectors"] = engine.spaces.get("audio", 0)
+            row["index_kind"] = policy.kind_for(row["clip_vectors"], DIM)
+        disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e9
+        row["disk_gb_with_blocks"] = max(row.get("disk_gb_with_blocks", 0.0), round(disk, 2))
+        with LibraryStore.open(folder, identity(), policy=policy) as store:
+            drop_blocks(store, wanted)
+    row["files_proposed_per_query"] = files
+    row["warm"], row["cold"], row["clip_search_warm"] = summary(warm), summary(cold), summary(clip)
+    rest = row["warm"]["cpu_ms_p50"] - row["clip_search_warm"]["cpu_ms_p50"]
+    row["locate_less_clip_search_cpu_ms_p50"] = round(rest, 1)
+    row["frames_part_batched"], row["frames_part_per_window"] = summary(batched), summary(alone)
+    row["target_p50_ms"] = LIBRARY_TARGET_MS
+    row["target_held_warm_cpu"] = row["warm"]["cpu_ms_p50"] <= LIBRARY_TARGET_MS
+    shutil.rmtree(folder)
+    return row
 
 
 def library_wide(args, workdir: Path, world: World, queries: np.ndarray) -> list[dict]:
+    snapshots = build_snapshots(args.snapshots or workdir, args.hours, world)
+    if args.build_only:
+        return []
     results = []
-    clips = ClipWriter(world)
-    per_hour = int(round(60 / FILE_MINUTES))
-    for hours in args.full_hours:
-        folder = workdir / f"full-{hours:g}h"
-        started = time.perf_counter()
-        with LibraryStore.open(folder, identity(), policy=CLIP_POLICY) as store:
-            grow(store, clips, world, 0, int(hours * per_hour), full=True)
-        row = {
-            "part": "library-wide",
-            "blocks": "every file",
-            "hours": hours,
-            "build_s": round(time.perf_counter() - started),
-        }
-        row.update(library_timings(folder, queries, args.repeats))
+    for hours, snapshot in sorted(snapshots.items(), reverse=True):  # the target size first
+        policy = POLICY if args.clip_index == "policy" else CLIP_POLICY
+        row = measure_snapshot(snapshot, hours, world, queries, args.repeats, policy)
         print(json.dumps(row), flush=True)
         results.append(row)
-        shutil.rmtree(folder)
-    folder = workdir / "proposed"
-    have = 0
-    for hours in sorted(args.hours):
-        started = time.perf_counter()
-        with LibraryStore.open(folder, identity(), policy=CLIP_POLICY) as store:
-            grow(store, clips, world, have, int(hours * per_hour), full=False)
-            have = int(hours * per_hour)
-            added = add_proposed_blocks(store, world, queries)
-        row = {
-            "part": "library-wide",
-            "blocks": "files clip search proposes",
-            "hours": hours,
-            "blocks_added": added,
-            "build_s": round(time.perf_counter() - started),
-        }
-        row.update(library_timings(folder, queries, args.repeats))
-        row["target_p50_ms"] = LIBRARY_TARGET_MS
-        row["target_held_warm_cpu"] = row["warm"]["cpu_ms_p50"] <= LIBRARY_TARGET_MS
-        print(json.dumps(row), flush=True)
-        results.append(row)
-    shutil.rmtree(folder)
     return results
 
 
@@ -405,7 +444,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--in-file-hours", type=float, default=10.0, help="0: skip")
     parser.add_argument("--hours", type=float, nargs="*", default=[100.0, 300.0, 1000.0])
-    parser.add_argument("--full-hours", type=float, nargs="*", default=[100.0], help="sizes with every block")
+    parser.add_argument(
+        "--snapshots", type=Path, default=None, help="keep the clip-only libraries here (reused when present)"
+    )
+    parser.add_argument("--build-only", action="store_true", help="only build the clip-only libraries")
+    parser.add_argument(
+        "--clip-index",
+        choices=["policy", "flat"],
+        default="policy",
+        help="the clip index timed: the default policy's for each size, or flat (exact) at every size",
+    )
     parser.add_argument("--kinds", nargs="+", default=["smooth", "iid"], choices=["smooth", "iid"])
     parser.add_argument(
         "--smooth-frames", type=int, default=25, help="frames the smooth noise is averaged over"
@@ -427,7 +475,7 @@ def main(argv: list[str] | None = None) -> None:
                 row = in_file(kind, world, args.in_file_hours, workdir, args.repeats, args.in_file_queries)
                 row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3)
                 print(json.dumps(row), flush=True)
-        if args.hours or args.full_hours:
+        if args.hours:
             world = World()
             library_wide(args, workdir, world, world.directions[: args.queries])
     finally:

@@ -21,7 +21,7 @@ from test_store_support import DIM, make_identity
 
 from pe_search.models.spaces import Calibration
 from pe_search.query.frames import block_readers, file_spans
-from pe_search.store import LibraryLayout, LibraryStore, MediaRecord
+from pe_search.store import LibraryLayout, LibraryStore, MediaRecord, frame_slice
 from pe_search.store.frame_blocks import BlockFile
 
 SPACE = "audio_frame"
@@ -67,6 +67,13 @@ def hardest_thresholds(count: int) -> list[float]:
 def exact_frames(frames, positions: np.ndarray) -> np.ndarray:
     """What re-encoding the file gives: its float32 frames."""
     return FRAMES[frames.first + positions]
+
+
+@pytest.fixture(autouse=True)
+def bounds_on_small_slices(monkeypatch):
+    """The bounds' pass runs on slices of every size here (by default only from 4,096 frames, where
+    it pays), so these 2,003 frames exercise it."""
+    monkeypatch.setattr(frame_slice, "BOUNDS_MIN_FRAMES", 0)
 
 
 def unbounded(read):

@@ -21,7 +21,7 @@ from pe_search.query.frames import (
     Proposal,
     best_frames,
     block_readers,
-    file_spans,
+    library_spans,
     propose,
 )
 from pe_search.query.results import Hit, LocatedSpan, Moment
@@ -302,18 +302,9 @@ class QueryEngine:
                 candidates = self._all_blocks(LOCATE_SPACE, filters)
         readers = block_readers(self.store, LOCATE_SPACE, [c.media_id for c in candidates])
         spans: list[LocatedSpan] = []
-        for candidate in candidates:
-            if candidate.media_id not in readers:
-                continue
-            found, decided = file_spans(
-                readers[candidate.media_id],
-                query,
-                calibration,
-                threshold,
-                min_duration,
-                candidate.windows,
-                exact,
-            )
+        # every candidate's windows scanned together (one hand-off to the scan threads per round)
+        found_spans = library_spans(readers, candidates, query, calibration, threshold, min_duration, exact)
+        for candidate, (found, decided) in zip(candidates, found_spans, strict=True):
             note = None if decided else APPROXIMATE_NOTE
             spans += [LocatedSpan(candidate.path, s.start, s.end, s.probability, note) for s in found]
         spans.sort(key=lambda s: -s.probability)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pe_search.models.spaces import Calibration
-from pe_search.query.spans import Span, frames_to_spans
-from pe_search.store import FrameScan, FrameSlice, LibraryStore, SearchFilter
+from pe_search.query.spans import Span
+from pe_search.store import FrameScan, FrameSlice, LibraryStore, SearchFilter, scan_slices
 
 # The frames of one block overlapping [start, end] (both None: all of them), from one snapshot.
 SliceReader = Callable[..., FrameSlice | None]
@@ -29,6 +29,7 @@ APPROXIMATE_NOTE = "edges approximate: frames at the threshold decided on compac
 CUTOFF_MARGIN = 1e-3  # search a little below the cutoff; the probabilities then decide exactly
 MAX_WIDENINGS = 64  # a span running past a proposed window widens it, at most this often
 MAX_LISTED_FILES = 512  # more files than this are read as all blocks, not as an SQL IN list
+MAX_GAP = 1e-6  # seconds between one frame's end and the next one's start that still join them (as spans.py)
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,29 @@ def passing_frames(
     file is gone or changed) the code decides, and the answer says it is approximate."""
     if calibration.scale == 0:
         return _constant(frames, calibration, threshold)
+    return passing_frames_of([frames], query, calibration, threshold, exact)[0]
+
+
+def passing_frames_of(
+    slices: list[FrameSlice],
+    query: np.ndarray,
+    calibration: Calibration,
+    threshold: float,
+    exact: ExactFrames | None = None,
+) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """`passing_frames` for each of `slices` (of any files), their codes scanned together
+    (`scan_slices`: one hand-off to the scan threads for all of them)."""
+    if calibration.scale == 0:
+        return [_constant(frames, calibration, threshold) for frames in slices]
     sign, cutoff, slack = _cut(calibration, threshold)
     query = sign * np.asarray(query, dtype=np.float32)
-    found = frames.scan(query, cutoff, slack)
-    unsure_vectors = None
-    if found.unsure.size and exact is not None:
-        unsure_vectors = exact(frames, found.positions[found.unsure])
-    return _decided(found, query, sign, calibration, threshold, unsure_vectors)
+    passing = []
+    for frames, found in zip(slices, scan_slices(slices, query, cutoff, slack), strict=True):
+        unsure_vectors = None
+        if found.unsure.size and exact is not None:
+            unsure_vectors = exact(frames, found.positions[found.unsure])
+        passing.append(_decided(found, query, sign, calibration, threshold, unsure_vectors))
+    return passing
 
 
 def passing_frames_many(
@@ -220,10 +237,78 @@ def file_spans(
     return sorted(spans.values(), key=lambda s: s.start), all_decided
 
 
+@dataclass
+class _Window:
+    """One merged window of one candidate file while `library_spans` widens it."""
+
+    candidate: int  # index into the candidates
+    start: float | None
+    end: float | None
+    widened: int = 0
+
+
+def library_spans(
+    readers: dict[int, SliceReader],
+    candidates: list[Proposal],
+    query: np.ndarray,
+    calibration: Calibration,
+    threshold: float,
+    min_duration: float = 0.0,
+    exact: ExactFrames | None = None,
+) -> list[tuple[list[Span], bool]]:
+    """`file_spans` of every candidate (one answer each, in their order), with the slices of all
+    their windows scanned together in each round: the first round reads every merged window, each
+    later one only the windows a span ran out of, widened as `file_spans` widens them."""
+    spans: list[dict[tuple[float, float], Span]] = [{} for _ in candidates]
+    decided = [True] * len(candidates)
+    pending = [
+        _Window(number, start, end)
+        for number, candidate in enumerate(candidates)
+        if candidate.media_id in readers
+        for start, end in merge_windows(candidate.windows)
+    ]
+    while pending:
+        reads = []
+        for window in pending:
+            read = readers[candidates[window.candidate].media_id]
+            whole = window.widened >= MAX_WIDENINGS  # widened too often: the whole file, once
+            frames = read() if whole else read(window.start, window.end)
+            if frames is not None and len(frames):
+                reads.append((window, frames, whole))
+        passing = passing_frames_of([frames for _, frames, _ in reads], query, calibration, threshold, exact)
+        pending = []
+        for (window, frames, whole), (positions, probabilities, exact_here) in zip(
+            reads, passing, strict=True
+        ):
+            wider_start = positions.size and positions[0] == 0 and frames.first > 0
+            wider_end = (
+                positions.size
+                and positions[-1] == len(frames) - 1
+                and frames.first + len(frames) < frames.total
+            )
+            width = (
+                (window.end - window.start) if window.start is not None and window.end is not None else 0.0
+            )
+            if not whole and (wider_start or wider_end) and width > 0:
+                start = window.start - width if wider_start else window.start
+                end = window.end + width if wider_end else window.end
+                pending.append(_Window(window.candidate, start, end, window.widened + 1))
+                continue
+            decided[window.candidate] &= exact_here
+            for span in runs_to_spans(frames, positions, probabilities, min_duration):
+                spans[window.candidate].setdefault((span.start, span.end), span)
+    return [
+        (sorted(found.values(), key=lambda s: s.start), all_decided)
+        for found, all_decided in zip(spans, decided, strict=True)
+    ]
+
+
 def runs_to_spans(
     frames: FrameSlice, positions: np.ndarray, probabilities: np.ndarray, min_duration: float
 ) -> list[Span]:
-    """Spans of the passing frames: runs of consecutive frames, merged as `frames_to_spans` does."""
+    """Spans of the passing frames: runs of consecutive frames, merged as `frames_to_spans` merges
+    them (adjacent when the next starts within `MAX_GAP` of the previous one's end), in numpy:
+    a long event's thousands of frames are not walked one by one."""
     if not positions.size:
         return []
     breaks = np.flatnonzero(np.diff(positions) != 1) + 1
@@ -231,9 +316,14 @@ def runs_to_spans(
     for run, run_probabilities in zip(
         np.split(positions, breaks), np.split(probabilities, breaks), strict=True
     ):
-        spans += frames_to_spans(
-            frames.starts[run], frames.ends[run], run_probabilities, threshold=-1.0, min_duration=min_duration
-        )
+        starts, ends = frames.times(int(run[0]), int(run[-1]) + 1)  # only the run's times are built
+        apart = np.flatnonzero(starts[1:] - ends[:-1] > MAX_GAP) + 1
+        heads, tails = np.concatenate([[0], apart]), np.concatenate([apart, [len(run)]])
+        highest = np.maximum.reduceat(np.asarray(run_probabilities, np.float64), heads)
+        for head, tail, probability in zip(heads, tails, highest, strict=True):
+            span = Span(float(starts[head]), float(ends[tail - 1]), float(probability))
+            if span.duration >= min_duration - 1e-9:
+                spans.append(span)
     return spans
 
 

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from pe_search.store.filters import SearchFilter
     from pe_search.store.frame_codes import DEFAULT_FRAME_CODES, FRAME_CODES
     from pe_search.store.frame_records import FramePolicy
-    from pe_search.store.frame_slice import FrameScan, FrameSlice
+    from pe_search.store.frame_slice import FrameScan, FrameSlice, scan_slices
     from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
     from pe_search.store.library import LibraryStore
     from pe_search.store.model_record import recorded_model_ids
@@ -90,6 +90,7 @@ _EXPORTS = {
     "FramePolicy": "frame_records",
     "FrameScan": "frame_slice",
     "FrameSlice": "frame_slice",
+    "scan_slices": "frame_slice",
     "DEFAULT_LIBRARY": "layout",
     "LIBRARY_ENV": "layout",
     "LibraryLayout": "layout",
@@ -151,6 +152,7 @@ __all__ = [
     "FramePolicy",
     "FrameScan",
     "FrameSlice",
+    "scan_slices",
     "IndexPolicy",
     "IndexSpec",
     "NO_LABEL",

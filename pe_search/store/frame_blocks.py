@@ -310,14 +310,14 @@ class BlockFile:
         codes = np.asarray(data[codes_at : codes_at + (stop - first) * layout.code_size]).reshape(
             stop - first, layout.code_size
         )
-        starts, ends = layout.times.slice(first, stop)
         bounds = self._bounds(offset, nbytes, crcs, layout, first, stop, data)
+        times = layout.times  # built per use: a 10-hour slice has 900,000 frames
         return FrameSlice(
             media_id,
             space,
             first,
-            starts,
-            ends,
+            stop - first,
+            lambda a, b: times.slice(first + a, first + b),
             layout.encoding,
             layout.dim,
             np.array(params) if params is not None else np.zeros(0, np.float32),

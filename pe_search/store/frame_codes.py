@@ -10,9 +10,10 @@
   library. Blocks written before the codebook exists are `sq8`.
 - `f32`: raw float32 (`--frame-codes f32`), four times sq8's size.
 
-Scoring never decodes a whole block: the codes are copied, a piece at a time, into a reused
-FAISS flat-codes index (the SIMD distance kernels of `IndexScalarQuantizer` / `IndexPQ`) and
-searched by inner product on two threads.
+Scoring never decodes a whole block: a reused FAISS flat-codes index (the SIMD distance kernels
+of `IndexScalarQuantizer` / `IndexPQ`) is pointed at the codes a piece at a time (several runs
+gathered first by one numpy call) and searched by inner product on two threads; the pieces of
+many slices (a library-wide locate's windows) go to the threads in one hand-off (`scan_jobs`).
 """
 
 from __future__ import annotations
@@ -127,12 +128,13 @@ os.register_at_fork(after_in_child=_renew_pool_after_fork)
 
 
 def _flat_codes_index(encoding: str, dim: int, params: np.ndarray, codebook: Codebook | None) -> faiss.Index:
-    """A FAISS flat-codes index scoring by inner product, kept per thread and reused (its code
-    buffer then only grows, with no page faults on later scans)."""
+    """A FAISS flat-codes index scoring by inner product, kept per thread and reused; its codes
+    are pointed at the caller's memory for each scan (`_viewed`)."""
     cache = getattr(_scratch, "indexes", None)
     if cache is None:
         cache = _scratch.indexes = {}
-    entry = cache.get((encoding, dim))  # [index, what its parameters were loaded from]
+    key = (encoding, dim)
+    entry = cache.get(key)  # [index, what its parameters were loaded from]
     if entry is None:
         if encoding == "f32":
             index = faiss.IndexFlatIP(dim)
@@ -144,7 +146,7 @@ def _flat_codes_index(encoding: str, dim: int, params: np.ndarray, codebook: Cod
         else:
             raise ValueError(f"unknown frame encoding {encoding!r}")
         index.is_trained = True
-        entry = cache[(encoding, dim)] = [index, None]
+        entry = cache[key] = [index, None]
     index = entry[0]
     if encoding == "sq8" and entry[1] != params.tobytes():
         faiss.copy_array_to_vector(params, index.sq.trained)
@@ -155,37 +157,124 @@ def _flat_codes_index(encoding: str, dim: int, params: np.ndarray, codebook: Cod
     return index
 
 
-def _load_codes(index: faiss.Index, codes: np.ndarray, runs: list[tuple[int, int]]) -> int:
-    """Copy the codes of `runs` (row ranges of `codes`) back to back into the index; their rows."""
-    rows = sum(stop - start for start, stop in runs)
-    size = rows * codes.shape[1]
-    if index.codes.size() < size:
-        index.codes.resize(size)
-    target = faiss.rev_swig_ptr(index.codes.data(), size)
-    at = 0
-    for start, stop in runs:
-        part = codes[start:stop].reshape(-1)
-        target[at : at + part.size] = part
-        at += part.size
-    index.ntotal = rows
-    return rows
+@dataclass(frozen=True)
+class ScanJob:
+    """One slice's codes to scan against one query: the frames whose coded score exceeds `cutoff`.
+    `runs`: only these (start, stop) position ranges (None: all)."""
+
+    encoding: str
+    dim: int
+    params: np.ndarray
+    codes: np.ndarray
+    query: np.ndarray
+    cutoff: float
+    codebook: Codebook | None = None
+    runs: list[tuple[int, int]] | None = None
 
 
-def _scan_piece(args) -> tuple[np.ndarray, np.ndarray]:
-    encoding, dim, params, codes, query, cutoff, codebook, runs = args
-    index = _flat_codes_index(encoding, dim, params, codebook)
-    rows = _load_codes(index, codes, runs)
-    top = min(SCAN_TOP, rows)
-    scores, ids = index.search(query, top)
-    if top < rows and scores[0, -1] > cutoff:  # more pass than asked for: take them all
-        _, found_scores, found_ids = index.range_search(query, float(cutoff))
+class _viewed:
+    """The index's codes pointed at `codes` (C-contiguous rows) for the length of a `with`, not
+    copied: copying a 32,768-frame piece of sq8 codes costs 80 % of what scoring it costs. FAISS
+    keeps an index's codes in a `MaybeOwnedVector`, which may be a view of memory it does not own
+    (what its own memory-mapped indexes use); the view is dropped on leaving."""
+
+    def __init__(self, index: faiss.Index, codes: np.ndarray) -> None:
+        self.index, self.codes = index, codes
+
+    def __enter__(self) -> int:
+        view = faiss.MaybeOwnedVectorUInt8()
+        pointer = faiss.swig_ptr(self.codes.view(np.uint8).reshape(-1))
+        view.is_owned = False
+        view.view_data = view.c_ptr = pointer
+        view.view_size = view.c_size = self.codes.nbytes
+        self.index.codes = view
+        self.index.ntotal = len(self.codes)
+        return len(self.codes)
+
+    def __exit__(self, *exc) -> None:
+        self.index.codes = faiss.MaybeOwnedVectorUInt8()  # owns nothing, points at nothing
+        self.index.ntotal = 0
+
+
+def _run_positions(rows: list[tuple[int, int]]) -> np.ndarray:
+    """The positions of `rows` (runs), back to back, without a Python loop per position."""
+    starts, stops = np.array(rows, dtype=np.int64).reshape(-1, 2).T
+    lengths = stops - starts
+    return np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(
+        lengths.sum()
+    )
+
+
+def _scan_piece(job: ScanJob, rows: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, scores) of the frames of `rows` (position runs) above the job's cut. One run is
+    scanned where it lies; several (what the piece bounds leave) are gathered into one array by
+    one numpy call first (a Python copy per run cost more than the scan for short runs)."""
+    positions = None
+    if len(rows) == 1:
+        codes = job.codes[rows[0][0] : rows[0][1]]
     else:
-        keep = (ids[0] >= 0) & (scores[0] > cutoff)
-        found_ids, found_scores = ids[0][keep], scores[0][keep]
-    if len(runs) == 1:
-        return found_ids.astype(np.int64) + runs[0][0], found_scores
-    positions = np.concatenate([np.arange(start, stop) for start, stop in runs])
-    return positions[found_ids.astype(np.int64)], found_scores
+        positions = _run_positions(rows)
+        codes = job.codes[positions]
+    if not codes.flags.c_contiguous:
+        codes = np.ascontiguousarray(codes)
+    index = _flat_codes_index(job.encoding, job.dim, job.params, job.codebook)
+    with _viewed(index, codes) as count:
+        found_ids, found_scores = _search(index, job, count)
+    if positions is None:
+        return found_ids + rows[0][0], found_scores
+    return positions[found_ids], found_scores
+
+
+def _search(index: faiss.Index, job: ScanJob, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids, scores) of the index's rows above the job's cut."""
+    top = min(SCAN_TOP, count)
+    scores, ids = index.search(job.query, top)
+    if top < count and scores[0, -1] > job.cutoff:  # more pass than asked for: ask for all
+        top = count
+        scores, ids = index.search(job.query, top)
+    # Always FAISS's k-nearest search, never its range search: the two round a score differently
+    # (in the last bits), and k-NN is 3x faster; a frame's score is then the same whichever piece,
+    # slice or batch it is scanned in.
+    keep = (ids[0] >= 0) & (scores[0] > job.cutoff)
+    return ids[0][keep].astype(np.int64), scores[0][keep]
+
+
+def _run_units(units: list[tuple[int, list[tuple[int, int]]]], jobs: list[ScanJob]) -> list[tuple]:
+    """One scan thread's share: (job, positions, scores) of each unit, one FAISS call after another."""
+    return [(number, *_scan_piece(jobs[number], rows)) for number, rows in units]
+
+
+def scan_jobs(jobs: list[ScanJob]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each job's (frame positions sorted, their scores), all jobs handed to the two scan threads
+    at once: the pieces are dealt out by size, and each thread runs its share one FAISS call after
+    another (many small slices then cost two thread hand-offs, not two each)."""
+    units: list[tuple[int, list[tuple[int, int]], int]] = []  # (job, runs, frames)
+    for number, job in enumerate(jobs):
+        runs = [(0, len(job.codes))] if job.runs is None else job.runs
+        runs = [(start, stop) for start, stop in runs if stop > start]
+        units += [(number, group, sum(b - a for a, b in group)) for group in _scan_groups(runs)]
+    shares: list[list[tuple[int, list[tuple[int, int]]]]] = [[], []]
+    load = [0, 0]
+    for number, rows, frames in sorted(units, key=lambda unit: -unit[2]):
+        lighter = 0 if load[0] <= load[1] else 1
+        shares[lighter].append((number, rows))
+        load[lighter] += frames
+    shares = [share for share in shares if share]
+    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in jobs]
+    # FAISS on one OpenMP thread in each (see _new_pool)
+    for done in _pool.map(_run_units, shares, [jobs] * len(shares)):
+        for number, positions, scores in done:
+            found[number].append((positions, scores))
+    results = []
+    for parts in found:
+        if not parts:
+            results.append((np.zeros(0, np.int64), np.zeros(0, np.float32)))
+            continue
+        positions = np.concatenate([p for p, _ in parts])
+        scores = np.concatenate([s for _, s in parts])
+        order = np.argsort(positions, kind="stable")
+        results.append((positions[order], scores[order]))
+    return results
 
 
 def _scan_groups(runs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
@@ -274,19 +363,9 @@ def frames_above(
     """(frame positions sorted, their scores) of the frames whose inner product with `query`
     exceeds `cutoff`: a FAISS range search over the codes, nothing decoded. `runs`: only the
     frames of these (start, stop) position ranges are scanned (default: all)."""
-    if runs is None:
-        runs = [(0, len(codes))]
-    groups = _scan_groups([(start, stop) for start, stop in runs if stop > start])
-    if not groups:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
     query = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, dim))
     params = np.ascontiguousarray(params, dtype=np.float32)
-    pieces = [(encoding, dim, params, codes, query, cutoff, codebook, group) for group in groups]
-    found = list(_pool.map(_scan_piece, pieces))  # FAISS on one OpenMP thread each (see _new_pool)
-    positions = np.concatenate([f[0] for f in found])
-    found_scores = np.concatenate([f[1] for f in found])
-    order = np.argsort(positions, kind="stable")
-    return positions[order], found_scores[order]
+    return scan_jobs([ScanJob(encoding, dim, params, codes, query, cutoff, codebook, runs)])[0]
 
 
 MANY_PIECE = 8_192  # frames scored at a time when many queries score a block (32 MB at 1024-d)

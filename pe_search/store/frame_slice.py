@@ -8,7 +8,9 @@ of the cut), so a caller that needs exact answers re-scores just those on exact 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -16,13 +18,16 @@ from pe_search.store import frame_bounds
 from pe_search.store.frame_bounds import PieceBounds
 from pe_search.store.frame_codes import (
     Codebook,
+    ScanJob,
     decode,
-    frames_above,
     frames_above_many,
+    scan_jobs,
     score_error,
     scores,
     sq8_rounding,
 )
+
+BOUNDS_MIN_FRAMES = 4_096  # smaller slices skip the piece bounds' pass: it costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,8 @@ class FrameSlice:
     media_id: int
     space: str
     first: int
-    starts: np.ndarray
-    ends: np.ndarray
+    count: int
+    times: Callable[[int, int], tuple[np.ndarray, np.ndarray]]  # (starts, ends) of positions a .. b-1
     encoding: str
     dim: int
     params: np.ndarray
@@ -59,7 +64,20 @@ class FrameSlice:
     bounds: PieceBounds | None = None  # the block's per-piece bounds (sq8 blocks of version 2)
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return self.count
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        """float64 [n]: every frame's start (built on first use: a 10-hour slice has 900,000)."""
+        return self._all_times[0]
+
+    @cached_property
+    def ends(self) -> np.ndarray:
+        return self._all_times[1]
+
+    @cached_property
+    def _all_times(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.times(0, self.count)
 
     def vectors(self) -> np.ndarray:
         """float32 [n, d]: the frames as their code gives them back."""
@@ -73,18 +91,17 @@ class FrameSlice:
         """The frames whose coded inner product with `query` may exceed `cutoff`: every frame
         whose true score can be above `cutoff - margin`, given the code's error bound, is in the
         answer; those within `margin` plus that bound of `cutoff` are marked `unsure`."""
-        query = np.asarray(query, dtype=np.float32)
-        error = score_error(self.encoding, self.dim, self.params, query)
-        searched = cutoff - margin - (error or 0.0)
-        runs = self._runs(query, searched)
-        positions, found = frames_above(
-            self.encoding, self.dim, self.params, self.codes, query, searched, self.codebook, runs
-        )
-        found = found.astype(np.float64)
-        # an exact code (error 0) decides every frame; no bound (None) decides none for certain
-        unsure = np.flatnonzero(found <= cutoff + margin + error) if error else np.zeros(0, np.int64)
+        return scan_slices([self], query, cutoff, margin)[0]
+
+    def job(self, query: np.ndarray, searched: float) -> tuple[ScanJob, int]:
+        """(the scan of this slice's codes above `searched`, the frames whose codes it reads at
+        most): the piece bounds' pass runs here, for slices long enough to gain from it."""
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
+        params = np.ascontiguousarray(self.params, dtype=np.float32)
+        runs = self._runs(query, searched) if len(self) >= BOUNDS_MIN_FRAMES else None
         scanned = len(self) if runs is None else sum(stop - start for start, stop in runs)
-        return FrameScan(positions, found, unsure, error is not None, scanned)
+        job = ScanJob(self.encoding, self.dim, params, self.codes, query, searched, self.codebook, runs)
+        return job, scanned
 
     def _runs(self, query: np.ndarray, searched: float) -> list[tuple[int, int]] | None:
         """The position runs whose codes may hold a frame above `searched` (None: all of them)."""
@@ -119,3 +136,23 @@ class FrameSlice:
             unsure = np.flatnonzero(row_found <= cutoff + margin + error) if error else np.zeros(0, np.int64)
             scans.append(FrameScan(positions[at:stop], row_found, unsure, error is not None))
         return scans
+
+
+def scan_slices(
+    slices: list[FrameSlice], query: np.ndarray, cutoff: float, margin: float = 0.0
+) -> list[FrameScan]:
+    """`FrameSlice.scan` of each slice (of any blocks) for one query, their codes scanned in one
+    hand-off to the scan threads (library-wide locate reads up to 80 small slices per query)."""
+    query = np.asarray(query, dtype=np.float32)
+    errors = [score_error(s.encoding, s.dim, s.params, query) for s in slices]
+    planned = [
+        s.job(query, cutoff - margin - (error or 0.0)) for s, error in zip(slices, errors, strict=True)
+    ]
+    found = scan_jobs([job for job, _ in planned])
+    scans = []
+    for (positions, scores_found), error, (_, scanned) in zip(found, errors, planned, strict=True):
+        scores_found = scores_found.astype(np.float64)
+        # an exact code (error 0) decides every frame; no bound (None) decides none for certain
+        unsure = np.flatnonzero(scores_found <= cutoff + margin + error) if error else np.zeros(0, np.int64)
+        scans.append(FrameScan(positions, scores_found, unsure, error is not None, scanned))
+    return scans
