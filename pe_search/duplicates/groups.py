@@ -160,8 +160,7 @@ def find_duplicates(
     for group_kind in kinds:
         matched = match_kind(store, group_kind, settings, damaged=damaged, progress=progress)
         if not store.readonly:
-            with store.write() as tx:
-                tx.update_duplicates(matched.update)
+            store.keep_duplicates(matched.update)
         media = store.grouped_media((group_kind,))
         members = [
             Member(media_id, path, group_kind, content_hash, None)
