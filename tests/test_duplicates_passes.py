@@ -182,3 +182,13 @@ def test_a_run_killed_before_its_last_transaction_changes_nothing_a_reader_sees(
     assert database.execute(staged).fetchone()[0] == 0
     groups = find_duplicates(library.store, "audio")
     assert len(groups) == 10 and all(len(g.files) == 2 for g in groups)
+
+
+def test_the_bitmap_holds_exactly_the_values_of_its_sorted_arrays(monkeypatch):
+    monkeypatch.setattr(incremental, "_BLOCK", 100)  # a byte's run of values split across blocks
+    rng = np.random.default_rng(4)
+    first = np.sort(rng.integers(0, 5_000, 3_000, dtype=np.uint32))  # dense: bytes with many bits
+    second = np.sort(rng.integers(0, 2**32, 3_000, dtype=np.uint32))
+    bitmap = incremental._Bitmap(first, second, np.zeros(0, np.uint32))
+    probe = np.concatenate([np.arange(0, 6_000, dtype=np.uint32), second, second + 1, second - 1])
+    assert np.array_equal(bitmap.has(probe), np.isin(probe, np.concatenate([first, second])))
