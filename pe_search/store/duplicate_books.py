@@ -227,7 +227,7 @@ def segments(connection: Connection, kind: str, book: str) -> list[Postings]:
             DuplicatePostings.positions, DuplicatePostings.masks,
         )
         .where(*where)
-        .order_by(DuplicatePostings.segment, DuplicatePostings.id)
+        .order_by(DuplicatePostings.id)  # a segment's chunks are written in order; no sorter copy
     )  # fmt: skip
     for segment, values, slots, positions, masks in rows:
         into, at = out[segment], filled[segment]
