@@ -389,10 +389,15 @@ def _votes(
 ) -> list[np.ndarray]:
     """Every vote with at least one file of `prints` in it (`new`: their keys, by slot)."""
     votes: list[np.ndarray] = []
+    # per run of equal new keys, int32 (at a million files, 80 M runs: int64 columns and a
+    # per-batch sum of them were 2.5 GB of the peak)
     starts, sizes = _runs(new.values)
+    starts, sizes = starts.astype(np.int32), sizes.astype(np.int32)
     distinct = new.values[starts]
-    old_count = old_keys.count(distinct, alive) if old_keys.segments else np.zeros(distinct.size, np.int64)
-    usable_run = sizes + old_count <= settings.max_postings
+    total = sizes  # postings of each value, new and kept
+    if old_keys.segments:
+        total = sizes + old_keys.count(distinct, alive).astype(np.int32)
+    usable_run = total <= settings.max_postings
     usable = np.repeat(usable_run, sizes)
     # 12 bytes a key here (int32 files and positions), not 20: at a million files, 100 M keys
     value, position = new.values[usable], new.positions[usable].astype(np.int32)
@@ -403,6 +408,7 @@ def _votes(
         if not same.size:
             break
         votes.append(_pack(file[same], file[same + gap], position[same + gap] - position[same]))
+    del value, position, file, usable
     # ... and against the kept keys
     if old_keys.segments:
         keys_in = distinct[usable_run]
@@ -425,7 +431,7 @@ def _votes(
                 prints,
                 chosen,
                 new,
-                (starts, sizes, distinct, old_count, present),
+                (starts, sizes, distinct, total, present),
                 old_keys,
                 local_of_slot,
                 alive,
@@ -458,9 +464,9 @@ def _probe(
     settings: MatchSettings,
 ) -> np.ndarray:
     """Votes of the near codes of the files `chosen` (positions in `prints`) on every key.
-    `runs`: the new keys' runs (starts, sizes, values), the kept postings of each value, and a
-    bitmap of the new values (a run from scratch: most near codes hit no key)."""
-    starts, sizes, distinct, old_count, present = runs
+    `runs`: the new keys' runs (starts, sizes, values), the postings of each value new and kept,
+    and a bitmap of the new values (a run from scratch: most near codes hit no key)."""
+    starts, sizes, distinct, run_total, present = runs
     joined, begins, _ = _joined([prints.codes[i] for i in chosen])
     probe, at = near_codes(joined, settings.max_unreliable)
     owner = np.searchsorted(begins, at, side="right") - 1
@@ -478,7 +484,7 @@ def _probe(
     if starts.size:
         new_run = np.minimum(np.searchsorted(distinct, probe), starts.size - 1)
         in_new = distinct[new_run] == probe
-        total[in_new] = (sizes + old_count)[new_run[in_new]]
+        total[in_new] = run_total[new_run[in_new]]
     if old_keys.segments:
         distinct_probe, inverse = np.unique(probe, return_inverse=True)
         old_which, old_slots, old_positions, _ = old_keys.find(distinct_probe, alive)
