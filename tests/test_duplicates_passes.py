@@ -18,7 +18,7 @@ from pe_search.duplicates.incremental import _merge, _read, match_kind
 from pe_search.duplicates.matching import MatchSettings, keys_of, share_bits_of
 from pe_search.models.identity import ModelIdentity
 from pe_search.store import DuplicateUpdate, LibraryStore, Postings, SlotRows, duplicate_books
-from tests.test_duplicates_incremental import Library, _drifting, _from_scratch, _incremental
+from tests.test_duplicates_incremental import Library, _drifting, _from_scratch, _grouped_pairs, _incremental
 
 
 def _parts(rng: np.random.Generator, masks: bool) -> list[Postings]:
@@ -192,3 +192,23 @@ def test_the_bitmap_holds_exactly_the_values_of_its_sorted_arrays(monkeypatch):
     bitmap = incremental._Bitmap(first, second, np.zeros(0, np.uint32))
     probe = np.concatenate([np.arange(0, 6_000, dtype=np.uint32), second, second + 1, second - 1])
     assert np.array_equal(bitmap.has(probe), np.isin(probe, np.concatenate([first, second])))
+
+
+def test_grouping_lists_only_the_files_a_group_can_hold(tmp_path):
+    """Files sharing a content hash and the matched files, by path: the groups are those of every
+    file listed (at a million files, most are in no group)."""
+    library = Library(tmp_path / "lib", seed=25)
+    first = library.original(short=False)
+    exact = library.copy(first, "exact")
+    second = library.original(short=True)
+    reencoded = library.copy(second, "reencode")
+    for _ in range(3):
+        library.original(short=False)
+    ids = {path: library.store.find_media(path).id for path in library.truth}
+    paired = {ids[second], ids[reencoded], ids[first]}  # a file both paired and sharing a hash
+    listed = library.store.grouped_media(("audio",), paired=paired)
+    assert listed.paths == sorted([first, exact, second, reencoded])
+    assert listed.ids == [ids[p] for p in listed.paths]
+    assert library.store.grouped_media(("audio",)).paths == sorted(library.truth)
+    groups = find_duplicates(library.store, "audio")
+    assert _grouped_pairs(groups) == {tuple(sorted((first, exact))), tuple(sorted((second, reencoded)))}

@@ -161,7 +161,7 @@ def find_duplicates(
         matched = match_kind(store, group_kind, settings, damaged=damaged, progress=progress)
         if not store.readonly:
             store.keep_duplicates(matched.update)
-        media = store.grouped_media((group_kind,))
+        media = store.grouped_media((group_kind,), paired={m for pair in matched.pairs for m in pair})
         members = [
             Member(media_id, path, group_kind, content_hash, None)
             for media_id, path, content_hash in zip(media.ids, media.paths, media.hashes, strict=True)

@@ -125,13 +125,29 @@ class DuplicateUpdate:
     compacted: dict[str, Postings] | None = None  # book -> replaces every segment of it
 
 
-def grouped_media(connection: Connection, kinds: tuple[str, ...]) -> GroupedMedia:
-    query = (
-        select(MediaFile.id, MediaFile.path, _KIND, MediaFile.content_hash)
-        .where(MediaFile.status == "indexed", _KIND.in_(list(kinds)))
-        .order_by(MediaFile.path)
+def grouped_media(
+    connection: Connection, kinds: tuple[str, ...], paired: Iterable[int] | None = None
+) -> GroupedMedia:
+    """Indexed files of these kinds by path. With `paired` (media ids of matched files), only the
+    files a group can hold: those whose content hash another such file shares, and those ids (at a
+    million files, most files are in no group, and listing them all cost seconds)."""
+    base = select(MediaFile.id, MediaFile.path, _KIND, MediaFile.content_hash).where(
+        MediaFile.status == "indexed", _KIND.in_(list(kinds))
     )
-    rows = connection.execute(query).all()
+    if paired is None:
+        rows = connection.execute(base.order_by(MediaFile.path)).all()
+    else:
+        shared = (
+            select(MediaFile.content_hash)
+            .where(MediaFile.status == "indexed", _KIND.in_(list(kinds)), MediaFile.content_hash != "")
+            .group_by(MediaFile.content_hash)
+            .having(func.count() > 1)
+        )
+        rows = list(connection.execute(base.where(MediaFile.content_hash.in_(shared))))
+        ids = sorted(set(int(i) for i in paired) - {r[0] for r in rows})
+        for first in range(0, len(ids), IDS_PER_QUERY):
+            rows += connection.execute(base.where(MediaFile.id.in_(ids[first : first + IDS_PER_QUERY]))).all()
+        rows.sort(key=lambda r: r[1])
     return GroupedMedia(
         [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]
     )
