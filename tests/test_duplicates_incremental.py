@@ -112,8 +112,7 @@ class Library:
 
 def _incremental(library: Library, settings: MatchSettings) -> tuple[dict, int]:
     matched = match_kind(library.store, "audio", settings)
-    with library.store.write() as tx:
-        tx.update_duplicates(matched.update)
+    library.store.keep_duplicates(matched.update)
     return {
         k: (v.offset, round(v.bit_error, 9), v.frames) for k, v in matched.pairs.items()
     }, matched.matched_files

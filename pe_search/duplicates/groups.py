@@ -160,9 +160,8 @@ def find_duplicates(
     for group_kind in kinds:
         matched = match_kind(store, group_kind, settings, damaged=damaged, progress=progress)
         if not store.readonly:
-            with store.write() as tx:
-                tx.update_duplicates(matched.update)
-        media = store.grouped_media((group_kind,))
+            store.keep_duplicates(matched.update)
+        media = store.grouped_media((group_kind,), paired={m for pair in matched.pairs for m in pair})
         members = [
             Member(media_id, path, group_kind, content_hash, None)
             for media_id, path, content_hash in zip(media.ids, media.paths, media.hashes, strict=True)

@@ -57,6 +57,7 @@ FILES_PER_PASS = 20_000  # files whose codes are joined at once
 MAX_SEGMENTS = 8  # more segments than this in a book, or ...
 MAX_DEAD_SHARE = 0.25  # ... this share of dead postings: the run writes the book afresh
 _SIDE, _OFFSET_BIAS = 1 << 24, 1 << 15
+_BLOCK = 1 << 23  # postings converted or gathered at once
 _BALL = np.array(
     [1 << i for i in range(32)] + [(1 << i) | (1 << j) for i in range(32) for j in range(i + 1, 32)],
     dtype=np.uint32,
@@ -98,35 +99,14 @@ def share_bits(loud: np.ndarray, settings: MatchSettings) -> np.ndarray:
 # ------------------------------------------------------------------------------------ the new files
 @dataclass
 class _Prints:
-    """The files matched in this run: codes joined with one quiet code after each file."""
+    """The files matched in this run, in media id order (file i takes the i-th new slot): only
+    the codes of short files are held (the near-code lookup and the `codes` book need them;
+    verification reads the few candidates again), so memory follows the keys, not the codes."""
 
     local: np.ndarray  # each file's position among all live files (by media id)
-    codes: list[np.ndarray]
+    codes: dict[int, np.ndarray]  # short files' codes, by file
     loud: np.ndarray
     bits: np.ndarray
-
-    @classmethod
-    def of(cls, local: np.ndarray, codes: list[np.ndarray], settings: MatchSettings) -> _Prints:
-        loud = np.array([int(np.count_nonzero(c != QUIET)) for c in codes], dtype=np.int64)
-        return cls(local, codes, loud, share_bits(loud, settings))
-
-    def keys(self, slots: np.ndarray) -> Postings:
-        """Every file's lookup keys (matching.keys_of at its level) under its slot, sorted by
-        value; made `FILES_PER_PASS` files at a time, so memory follows the keys, not the codes."""
-        parts = []
-        for first in range(0, len(self.codes), FILES_PER_PASS):
-            files = np.arange(first, min(len(self.codes), first + FILES_PER_PASS))
-            joined, begins, owner = _joined([self.codes[i] for i in files])
-            picked = np.flatnonzero((joined != QUIET) & is_key_at(joined, self.bits[files][owner]))
-            file = owner[picked]
-            parts.append(
-                Postings(
-                    joined[picked],
-                    slots[files[file]].astype(np.uint32),
-                    (picked - begins[file]).astype(np.uint16),
-                )
-            )
-        return _merge(parts)
 
     def short(self, settings: MatchSettings) -> np.ndarray:
         return np.flatnonzero(self.loud < settings.probe_below)
@@ -138,7 +118,7 @@ class _Prints:
         parts = []
         for first in range(0, short.size, FILES_PER_PASS):
             chosen = short[first : first + FILES_PER_PASS]
-            joined, begins, owner = _joined([self.codes[i] for i in chosen])
+            joined, begins, owner = _joined([self.codes[int(i)] for i in chosen])
             masks = unreliable_bits(joined)
             usable = np.flatnonzero((joined != QUIET) & (np.bitwise_count(masks) <= settings.max_unreliable))
             file = owner[usable]
@@ -149,6 +129,72 @@ class _Prints:
                 )
             )  # fmt: skip
         return _merge(parts) if parts else _empty(masks=True)
+
+
+@dataclass
+class _Read:
+    """Files read in passes: which were found (some may have gone since they were listed), how
+    many non-quiet codes each has, their lookup keys (unsorted parts, slot = index in `ids`) and
+    the codes of the short ones (by index)."""
+
+    ids: list[int]
+    loud: np.ndarray
+    keys: list[Postings]
+    short: dict[int, np.ndarray]
+
+
+def _read(
+    read_codes: Callable[[list[int]], dict[int, np.ndarray]], ids: list[int], settings: MatchSettings
+) -> _Read:
+    """Read the codes of `ids` `FILES_PER_PASS` files at a time, keeping only their keys (at
+    each file's level, matching.keys_of) and the codes of short files."""
+    found: list[int] = []
+    louds, parts = [], []
+    short: dict[int, np.ndarray] = {}
+    for first in range(0, len(ids), FILES_PER_PASS):
+        got = read_codes(ids[first : first + FILES_PER_PASS])
+        chunk = [m for m in ids[first : first + FILES_PER_PASS] if m in got]
+        if not chunk:
+            continue
+        codes = [got.pop(m) for m in chunk]
+        del got
+        base = len(found)
+        found += chunk
+        loud = np.array([int(np.count_nonzero(c != QUIET)) for c in codes], dtype=np.int64)
+        louds.append(loud)
+        joined, begins, owner = _joined(codes)
+        picked = np.flatnonzero((joined != QUIET) & is_key_at(joined, share_bits(loud, settings)[owner]))
+        file = owner[picked]
+        parts.append(
+            Postings(
+                joined[picked], (file + base).astype(np.uint32), (picked - begins[file]).astype(np.uint16)
+            )
+        )
+        del joined, begins, owner, picked, file
+        for index in np.flatnonzero(loud < settings.probe_below).tolist():
+            short[base + index] = codes[index]
+    loud = np.concatenate(louds) if louds else np.zeros(0, dtype=np.int64)
+    return _Read(found, loud, parts, short)
+
+
+def _together(reads: list[_Read], first_slot: int) -> tuple[list[int], np.ndarray, list[Postings], dict]:
+    """Reads joined in media id order: (ids, loud, key parts with slots from `first_slot` on in
+    that order, short codes by position in it)."""
+    ids = [m for r in reads for m in r.ids]
+    order = np.argsort(np.array(ids, dtype=np.int64), kind="stable")
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    parts: list[Postings] = []
+    short: dict[int, np.ndarray] = {}
+    base = 0
+    for r in reads:
+        for part in r.keys:
+            part.slots[:] = (rank[part.slots.astype(np.int64) + base] + first_slot).astype(np.uint32)
+            parts.append(part)
+        short |= {int(rank[base + i]): c for i, c in r.short.items()}
+        base += len(r.ids)
+    loud = np.concatenate([r.loud for r in reads])[order] if reads else np.zeros(0, np.int64)
+    return [ids[i] for i in order.tolist()], loud, parts, short
 
 
 def _joined(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -175,6 +221,13 @@ class _Book:
 
     def __init__(self, segments: list[Postings]) -> None:
         self.segments = segments
+        self._bitmap: _Bitmap | None = None
+
+    def bitmap(self) -> _Bitmap:
+        """Every value the book holds (alive or not), made on first use."""
+        if self._bitmap is None:
+            self._bitmap = _Bitmap(*(s.values for s in self.segments))
+        return self._bitmap
 
     @property
     def size(self) -> int:
@@ -229,11 +282,19 @@ class _Book:
 
 class _Bitmap:
     """Which uint32 values are in a set: one bit per value (512 MB), for a first test of many
-    near codes against the keys."""
+    near codes against the keys (or of the keys' two-bit neighbours against the short codes).
+    Made from sorted arrays: the bits of each byte are or-ed over its run of values (a reduce over
+    runs, not a scattered `bitwise_or.at`, which took 4 s for 40 M values)."""
 
-    def __init__(self, values: np.ndarray) -> None:
+    def __init__(self, *sorted_values: np.ndarray) -> None:
         self.bits = np.zeros(1 << 29, dtype=np.uint8)
-        np.bitwise_or.at(self.bits, values >> 3, np.left_shift(1, values & 7).astype(np.uint8))
+        for values in sorted_values:
+            for lo in range(0, values.size, _BLOCK):
+                block = values[lo : lo + _BLOCK]
+                byte = block >> 3
+                starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]]) if block.size else byte[:0]
+                bits = np.bitwise_or.reduceat(np.left_shift(1, block & 7).astype(np.uint8), starts)
+                self.bits[byte[starts]] |= bits
 
     def has(self, values: np.ndarray) -> np.ndarray:
         return (self.bits[values >> 3] >> (values & 7).astype(np.uint8)) & 1 == 1
@@ -255,11 +316,12 @@ def _ball_hits(
     code, those bits are unreliable there, and the key is a lookup key at that file's level."""
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     step = max(1, 4_000_000 // _BALL.size)
+    present = book.bitmap()
     for first in range(0, keys.size, step):
         chunk = keys[first : first + step]
         near = (chunk[:, None] ^ _BALL[None, :]).reshape(-1)
-        which = np.repeat(np.arange(chunk.size), _BALL.size)
-        flips = np.tile(_BALL, chunk.size)
+        kept = np.flatnonzero(present.has(near))  # most of a key's neighbours are no short code
+        near, which, flips = near[kept], kept // _BALL.size, _BALL[kept % _BALL.size]
         distinct, inverse = np.unique(near, return_inverse=True)
         hit, slots, positions, masks = book.find(distinct, alive)
         if not hit.size:
@@ -327,22 +389,26 @@ def _votes(
 ) -> list[np.ndarray]:
     """Every vote with at least one file of `prints` in it (`new`: their keys, by slot)."""
     votes: list[np.ndarray] = []
+    # per run of equal new keys, int32 (at a million files, 80 M runs: int64 columns and a
+    # per-batch sum of them were 2.5 GB of the peak)
     starts, sizes = _runs(new.values)
+    starts, sizes = starts.astype(np.int32), sizes.astype(np.int32)
     distinct = new.values[starts]
-    old_count = old_keys.count(distinct, alive) if old_keys.segments else np.zeros(distinct.size, np.int64)
-    usable_run = sizes + old_count <= settings.max_postings
+    total = sizes  # postings of each value, new and kept
+    if old_keys.segments:
+        total = sizes + old_keys.count(distinct, alive).astype(np.int32)
+    usable_run = total <= settings.max_postings
     usable = np.repeat(usable_run, sizes)
-    value, file, position = (
-        new.values[usable],
-        local_of_slot[new.slots[usable]],
-        new.positions[usable].astype(np.int64),
-    )
+    # 12 bytes a key here (int32 files and positions), not 20: at a million files, 100 M keys
+    value, position = new.values[usable], new.positions[usable].astype(np.int32)
+    file = _gathered(local_of_slot.astype(np.int32), new.slots[usable])
     # keys of the new files against each other (matching.candidate_pairs' loop)
     for gap in range(1, min(settings.max_postings, max(value.size, 1))):
         same = np.flatnonzero(value[gap:] == value[:-gap])
         if not same.size:
             break
         votes.append(_pack(file[same], file[same + gap], position[same + gap] - position[same]))
+    del value, position, file, usable
     # ... and against the kept keys
     if old_keys.segments:
         keys_in = distinct[usable_run]
@@ -365,7 +431,7 @@ def _votes(
                 prints,
                 chosen,
                 new,
-                (starts, sizes, distinct, old_count, present),
+                (starts, sizes, distinct, total, present),
                 old_keys,
                 local_of_slot,
                 alive,
@@ -398,9 +464,9 @@ def _probe(
     settings: MatchSettings,
 ) -> np.ndarray:
     """Votes of the near codes of the files `chosen` (positions in `prints`) on every key.
-    `runs`: the new keys' runs (starts, sizes, values), the kept postings of each value, and a
-    bitmap of the new values (a run from scratch: most near codes hit no key)."""
-    starts, sizes, distinct, old_count, present = runs
+    `runs`: the new keys' runs (starts, sizes, values), the postings of each value new and kept,
+    and a bitmap of the new values (a run from scratch: most near codes hit no key)."""
+    starts, sizes, distinct, run_total, present = runs
     joined, begins, _ = _joined([prints.codes[i] for i in chosen])
     probe, at = near_codes(joined, settings.max_unreliable)
     owner = np.searchsorted(begins, at, side="right") - 1
@@ -418,7 +484,7 @@ def _probe(
     if starts.size:
         new_run = np.minimum(np.searchsorted(distinct, probe), starts.size - 1)
         in_new = distinct[new_run] == probe
-        total[in_new] = (sizes + old_count)[new_run[in_new]]
+        total[in_new] = run_total[new_run[in_new]]
     if old_keys.segments:
         distinct_probe, inverse = np.unique(probe, return_inverse=True)
         old_which, old_slots, old_positions, _ = old_keys.find(distinct_probe, alive)
@@ -500,16 +566,14 @@ def match_kind(
     old_keys = _Book(store.duplicate_segments(kind, KEYS) if not reset and slots.slots.size else [])
     old_codes = _Book(store.duplicate_segments(kind, CODES) if not reset and slots.slots.size else [])
     new_ids = sorted(set(current) - set(slots.media_ids[same].tolist()))
-    codes = store.fingerprint_codes(new_ids)
+    reads = [_read(store.fingerprint_codes, new_ids, settings)]
     if progress is not None:
         progress(len(current))
-    new_ids = [m for m in new_ids if m in codes]
 
     # Keys that crossed the stop-key line: their holders and probers are matched again.
     removed = was_alive & ~alive
-    if old_keys.segments and (new_ids or removed.any()):
-        fresh = _Prints.of(np.zeros(len(new_ids), np.int64), [codes[m] for m in new_ids], settings)
-        fresh_values = fresh.keys(np.zeros(len(new_ids), np.int64)).values
+    if old_keys.segments and (reads[0].ids or removed.any()):
+        fresh_values = np.sort(np.concatenate([p.values for p in reads[0].keys] or [np.zeros(0, np.uint32)]))
         changed = np.unique(np.concatenate([fresh_values, old_keys.with_slots(removed)]))
         before = old_keys.count(changed, was_alive)
         after = old_keys.count(changed, alive) + _count_in(fresh_values, changed)
@@ -521,9 +585,9 @@ def match_kind(
                 probers = _ball_hits(flipped, old_codes, alive, level_of_slot, settings)[1]
             again = np.unique(np.concatenate([holders, probers])).astype(np.int64)
             alive[again] = False
-            again_ids = media_of_slot[again].tolist()
-            codes |= store.fingerprint_codes(again_ids)
-            new_ids = sorted(set(new_ids) | {m for m in again_ids if m in codes})
+            reads.append(_read(store.fingerprint_codes, media_of_slot[again].tolist(), settings))
+    new_ids, loud, parts, short = _together(reads, size)
+    del reads
 
     kept_slots = np.flatnonzero(alive)
     live_media = np.concatenate([media_of_slot[kept_slots], np.array(new_ids, dtype=np.int64)])
@@ -534,18 +598,20 @@ def match_kind(
     local_of_slot[all_slots[order]] = np.arange(order.size)
     media_of_local = live_media[order]
     alive = np.r_[alive, np.zeros(len(new_ids), dtype=bool)]
-    prints = _Prints.of(local_of_slot[new_slots], [codes[m] for m in new_ids], settings)
+    prints = _Prints(local_of_slot[new_slots], short, loud, share_bits(loud, settings))
     level_of_slot = np.r_[level_of_slot, prints.bits]
-    new_keys = prints.keys(new_slots)
+    new_keys = _merge(parts)
     votes = _votes(prints, new_keys, local_of_slot, old_keys, old_codes, alive, level_of_slot, settings)
     candidates = _candidates(votes, settings)
     del votes
 
-    wanted = set(media_of_local[candidates[:, :2].reshape(-1)].tolist()) - set(codes)
-    codes |= store.fingerprint_codes(wanted)
+    codes = {new_ids[i]: c for i, c in short.items()}
+    codes |= store.fingerprint_codes(set(media_of_local[candidates[:, :2].reshape(-1)].tolist()) - set(codes))
     pairs: dict[tuple[int, int], PairMatch] = {}
     for a, b, offset in candidates.tolist():
         first, second = int(media_of_local[a]), int(media_of_local[b])
+        if first not in codes or second not in codes:  # gone since it was listed
+            continue
         found = verify(codes[first], codes[second], offset, settings)
         if found is not None:
             pairs[(first, second)] = PairMatch(found[0], found[1], found[2])
@@ -600,7 +666,7 @@ def _update(
     )  # fmt: skip
     segments = {KEYS: new_keys, CODES: new_codes}
     compacted = None
-    dead = old_keys.size - sum(p.size for p in old_keys.alive_postings(alive[:size]))
+    dead = old_keys.size - sum(int(np.count_nonzero(alive[s.slots])) for s in old_keys.segments)
     if not reset and (
         len(old_keys.segments) + 1 > MAX_SEGMENTS or dead > MAX_DEAD_SHARE * max(old_keys.size, 1)
     ):
@@ -623,15 +689,51 @@ def _update(
 
 
 def _merge(parts: list[Postings]) -> Postings:
-    parts = [p for p in parts if p.size]
-    if not parts:
+    """The parts joined and sorted by value (equal values in the parts' order). Takes the parts
+    out of `parts` as it copies them, and sorts one uint64 per posting in place (the value over
+    the posting's index) instead of an argsort and gathers: about 22 bytes a posting at the peak
+    (the joined arrays, the packed sort and the order), where a whole-array argsort and gather took
+    twice that."""
+    kept = [p for p in parts if p.size]
+    parts.clear()
+    if not kept:
         return _empty()
-    values = np.concatenate([p.values for p in parts])
-    order = np.argsort(values, kind="stable")
-    masks = None if parts[0].masks is None else np.concatenate([p.masks for p in parts])[order]
+    total = sum(p.size for p in kept)
+    values = np.empty(total, dtype=np.uint32)
+    slots = np.empty(total, dtype=np.uint32)
+    positions = np.empty(total, dtype=np.uint16)
+    masks = None if kept[0].masks is None else np.empty(total, dtype=np.uint32)
+    at = 0
+    for index in range(len(kept)):
+        part, kept[index] = kept[index], None  # type: ignore[call-overload]
+        end = at + part.size
+        values[at:end], slots[at:end], positions[at:end] = part.values, part.slots, part.positions
+        if masks is not None:
+            masks[at:end] = part.masks
+        at = end
+        del part
+    packed = np.empty(total, dtype=np.uint64)
+    for lo in range(0, total, _BLOCK):
+        hi = min(total, lo + _BLOCK)
+        packed[lo:hi] = (values[lo:hi].astype(np.uint64) << np.uint64(32)) | np.arange(
+            lo, hi, dtype=np.uint64
+        )
+    packed.sort()
+    order = np.empty(total, dtype=np.uint32)
+    for lo in range(0, total, _BLOCK):
+        hi = min(total, lo + _BLOCK)
+        values[lo:hi] = packed[lo:hi] >> np.uint64(32)
+        order[lo:hi] = packed[lo:hi] & np.uint64(0xFFFFFFFF)
+    del packed
     return Postings(
-        values[order],
-        np.concatenate([p.slots for p in parts])[order],
-        np.concatenate([p.positions for p in parts])[order],
-        masks,
-    )
+        values, _gathered(slots, order), _gathered(positions, order),
+        None if masks is None else _gathered(masks, order),
+    )  # fmt: skip
+
+
+def _gathered(array: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """array[order], a block at a time (fancy indexing makes an int64 copy of its index)."""
+    out = np.empty(order.size, dtype=array.dtype)
+    for lo in range(0, order.size, _BLOCK):
+        out[lo : lo + _BLOCK] = array[order[lo : lo + _BLOCK]]
+    return out

@@ -3,7 +3,8 @@ after adding files matches only those (pe_search/duplicates/incremental.py).
 
 The store does not interpret the arrays: postings are sorted uint32 values with their slots and
 positions (and, for short files' codes, their unreliable bits), kept in chunks of at most
-`CHUNK` rows so no blob nears SQLite's limit. Also here: the light listings a run of a million
+`CHUNK` rows so no blob nears SQLite's limit, each written in its own transaction under a staged
+name that the run's last transaction renames (`staged_name`). Also here: the light listings a run of a million
 files needs (no ORM objects, no fingerprint blobs) and the codes of a chosen few files.
 """
 
@@ -27,7 +28,21 @@ from pe_search.store.schema import (
 
 CHUNK = 4_000_000  # postings per row (about 40 MB)
 IDS_PER_QUERY = 900  # SQLite's bound-parameter limit is 999 on old builds
+SLOTS_PER_INSERT = 50_000  # slot rows built and inserted at once (a row dict is ~1 KB of Python)
+
+
+def staged_name(book: str) -> str:
+    """A book's chunks are written under this name (invisible to readers) a chunk per transaction,
+    and renamed to the book in the run's last one. The same length as the book's name, so SQLite
+    rewrites each renamed row in place (a same-size row overwrites only the pages that changed:
+    the row's first page, not its blobs) and the rename costs no second copy in the WAL."""
+    return book.upper()
+
+
 _KIND = case((MediaFile.has_video, "video"), else_="audio")  # media_kind(), in SQL
+
+
+KEYS, CODES = "keys", "codes"  # the books
 
 
 @dataclass(frozen=True)
@@ -94,7 +109,8 @@ class SavedDuplicates:
 
 @dataclass(frozen=True)
 class DuplicateUpdate:
-    """One run's changes to what is kept for `kind`, written in one transaction. `reset` clears
+    """One run's changes to what is kept for `kind` (`LibraryStore.keep_duplicates`: the new
+    postings staged a chunk per transaction, the rest in one last transaction). `reset` clears
     everything first (other settings, or the first run)."""
 
     kind: str
@@ -109,13 +125,29 @@ class DuplicateUpdate:
     compacted: dict[str, Postings] | None = None  # book -> replaces every segment of it
 
 
-def grouped_media(connection: Connection, kinds: tuple[str, ...]) -> GroupedMedia:
-    query = (
-        select(MediaFile.id, MediaFile.path, _KIND, MediaFile.content_hash)
-        .where(MediaFile.status == "indexed", _KIND.in_(list(kinds)))
-        .order_by(MediaFile.path)
+def grouped_media(
+    connection: Connection, kinds: tuple[str, ...], paired: Iterable[int] | None = None
+) -> GroupedMedia:
+    """Indexed files of these kinds by path. With `paired` (media ids of matched files), only the
+    files a group can hold: those whose content hash another such file shares, and those ids (at a
+    million files, most files are in no group, and listing them all cost seconds)."""
+    base = select(MediaFile.id, MediaFile.path, _KIND, MediaFile.content_hash).where(
+        MediaFile.status == "indexed", _KIND.in_(list(kinds))
     )
-    rows = connection.execute(query).all()
+    if paired is None:
+        rows = connection.execute(base.order_by(MediaFile.path)).all()
+    else:
+        shared = (
+            select(MediaFile.content_hash)
+            .where(MediaFile.status == "indexed", _KIND.in_(list(kinds)), MediaFile.content_hash != "")
+            .group_by(MediaFile.content_hash)
+            .having(func.count() > 1)
+        )
+        rows = list(connection.execute(base.where(MediaFile.content_hash.in_(shared))))
+        ids = sorted(set(int(i) for i in paired) - {r[0] for r in rows})
+        for first in range(0, len(ids), IDS_PER_QUERY):
+            rows += connection.execute(base.where(MediaFile.id.in_(ids[first : first + IDS_PER_QUERY]))).all()
+        rows.sort(key=lambda r: r[1])
     return GroupedMedia(
         [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]
     )
@@ -185,37 +217,56 @@ def saved(connection: Connection, kind: str) -> SavedDuplicates | None:
 
 
 def segments(connection: Connection, kind: str, book: str) -> list[Postings]:
-    """Every segment of a book, each whole (its chunks joined)."""
+    """Every segment of a book, each whole: its chunks copied into arrays sized first, so reading
+    holds the book once (joining the chunks' bytes held it twice: 3 GB at a million files)."""
+    where = (DuplicatePostings.kind == kind, DuplicatePostings.book == book)
+    sizes = connection.execute(
+        select(
+            DuplicatePostings.segment, func.sum(func.length(DuplicatePostings.positions)) / 2,
+            func.max(DuplicatePostings.masks.is_not(None)),
+        )
+        .where(*where)
+        .group_by(DuplicatePostings.segment)
+        .order_by(DuplicatePostings.segment)
+    ).all()  # fmt: skip
+    out: dict[int, Postings] = {}
+    for segment, count, masked in sizes:
+        count = int(count)
+        out[segment] = Postings(
+            np.empty(count, "<u4"), np.empty(count, "<u4"), np.empty(count, "<u2"),
+            np.empty(count, "<u4") if masked else None,
+        )  # fmt: skip
+    filled = dict.fromkeys(out, 0)
     rows = connection.execute(
         select(
             DuplicatePostings.segment, DuplicatePostings.values, DuplicatePostings.slots,
             DuplicatePostings.positions, DuplicatePostings.masks,
         )
-        .where(DuplicatePostings.kind == kind, DuplicatePostings.book == book)
-        .order_by(DuplicatePostings.segment, DuplicatePostings.id)
+        .where(*where)
+        .order_by(DuplicatePostings.id)  # a segment's chunks are written in order; no sorter copy
     )  # fmt: skip
-    parts: dict[int, list] = {}
     for segment, values, slots, positions, masks in rows:
-        parts.setdefault(segment, []).append((values, slots, positions, masks))
-    out = []
-    for chunks in parts.values():
-        out.append(
-            Postings(
-                np.frombuffer(b"".join(c[0] for c in chunks), dtype="<u4"),
-                np.frombuffer(b"".join(c[1] for c in chunks), dtype="<u4"),
-                np.frombuffer(b"".join(c[2] for c in chunks), dtype="<u2"),
-                np.frombuffer(b"".join(c[3] for c in chunks), dtype="<u4")
-                if chunks[0][3] is not None
-                else None,
-            )
-        )
-    return out
+        into, at = out[segment], filled[segment]
+        end = at + len(positions) // 2
+        into.values[at:end] = np.frombuffer(values, "<u4")
+        into.slots[at:end] = np.frombuffer(slots, "<u4")
+        into.positions[at:end] = np.frombuffer(positions, "<u2")
+        if into.masks is not None:
+            into.masks[at:end] = np.frombuffer(masks, "<u4")
+        filled[segment] = end
+    return list(out.values())
 
 
 def apply(session: Session, change: DuplicateUpdate) -> None:
+    """The run's last transaction: state, slots and pairs, and the staged chunks taken in."""
     kind = change.kind
+    staged = list(change.compacted or change.segments)
     if change.reset:
-        session.execute(delete(DuplicatePostings).where(DuplicatePostings.kind == kind))
+        session.execute(
+            delete(DuplicatePostings).where(
+                DuplicatePostings.kind == kind, DuplicatePostings.book.in_([KEYS, CODES])
+            )
+        )
         session.execute(delete(DuplicateSlot).where(DuplicateSlot.kind == kind))
         media = select(MediaFile.id).where(_KIND.in_([kind]))
         session.execute(delete(DuplicatePair).where(DuplicatePair.a.in_(media)))
@@ -237,15 +288,17 @@ def apply(session: Session, change: DuplicateUpdate) -> None:
         chunk = dropped[first : first + IDS_PER_QUERY]
         session.execute(delete(DuplicatePair).where(DuplicatePair.a.in_(chunk) | DuplicatePair.b.in_(chunk)))
     added = change.added
-    if added.slots.size:
+    for first in range(0, added.slots.size, SLOTS_PER_INSERT):
+        part = slice(first, first + SLOTS_PER_INSERT)
         session.execute(
             insert(DuplicateSlot),
             [
                 {"slot": int(s), "kind": kind, "media_file_id": int(m), "content_hash": h, "version": int(v),
                  "code_bytes": int(c), "share_bits": int(b)}
                 for s, m, h, v, c, b in zip(
-                    added.slots, added.media_ids, added.hashes, added.versions, added.code_bytes,
-                    added.share_bits, strict=True,
+                    added.slots[part].tolist(), added.media_ids[part].tolist(), added.hashes[part],
+                    added.versions[part].tolist(), added.code_bytes[part].tolist(),
+                    added.share_bits[part].tolist(), strict=True,
                 )
             ],
         )  # fmt: skip
@@ -254,37 +307,64 @@ def apply(session: Session, change: DuplicateUpdate) -> None:
             insert(DuplicatePair),
             [{"a": a, "b": b, "offset": o, "bit_error": e, "frames": f} for a, b, o, e, f in change.pairs],
         )
-    for book, postings in (change.compacted or {}).items():
+    for book in change.compacted or {}:
         session.execute(
             delete(DuplicatePostings).where(DuplicatePostings.kind == kind, DuplicatePostings.book == book)
         )
-        _write_segment(session, kind, book, 0, postings)
-    for book, postings in change.segments.items():
-        last = session.scalar(
-            select(func.max(DuplicatePostings.segment)).where(
-                DuplicatePostings.kind == kind, DuplicatePostings.book == book
-            )
+    for book in staged:  # the chunks stage() wrote in earlier transactions become the book's
+        session.execute(
+            update(DuplicatePostings)
+            .where(DuplicatePostings.kind == kind, DuplicatePostings.book == staged_name(book))
+            .values(book=book)
         )
-        _write_segment(session, kind, book, 0 if last is None else last + 1, postings)
 
 
-def _write_segment(session: Session, kind: str, book: str, segment: int, postings: Postings) -> None:
-    values = postings.values
-    begin = 0
+def chunk_bounds(values: np.ndarray) -> list[tuple[int, int]]:
+    """[begin, end) of each chunk of a sorted book: at most `CHUNK` postings, except that a run of
+    equal values stays in one chunk."""
+    bounds, begin = [], 0
     while begin < values.size:
         end = min(values.size, begin + CHUNK)
-        if end < values.size:  # a run of equal values stays in one chunk
+        if end < values.size:
             end = int(np.searchsorted(values, values[end - 1], side="right"))
-        session.add(
-            DuplicatePostings(
-                kind=kind, book=book, segment=segment,
-                values=values[begin:end].astype("<u4").tobytes(),
-                slots=postings.slots[begin:end].astype("<u4").tobytes(),
-                positions=postings.positions[begin:end].astype("<u2").tobytes(),
-                masks=None if postings.masks is None else postings.masks[begin:end].astype("<u4").tobytes(),
-            )
-        )  # fmt: skip
+        bounds.append((begin, end))
         begin = end
+    return bounds
+
+
+def discard_staged(session: Session, kind: str) -> None:
+    """Drop chunks staged by a run that did not reach its last transaction (killed, or failed)."""
+    session.execute(
+        delete(DuplicatePostings).where(
+            DuplicatePostings.kind == kind,
+            DuplicatePostings.book.in_([staged_name(KEYS), staged_name(CODES)]),
+        )
+    )
+
+
+def next_segment(session: Session, kind: str, book: str) -> int:
+    """A segment number no chunk of the book (kept or staged) has."""
+    last = session.scalar(
+        select(func.max(DuplicatePostings.segment)).where(
+            DuplicatePostings.kind == kind, DuplicatePostings.book.in_([book, staged_name(book)])
+        )
+    )
+    return 0 if last is None else last + 1
+
+
+def stage(
+    session: Session, kind: str, book: str, segment: int, postings: Postings, begin: int, end: int
+) -> None:
+    """Write postings[begin:end] as one staged chunk of a segment of `book`."""
+    session.add(
+        DuplicatePostings(
+            kind=kind, book=staged_name(book), segment=segment,
+            values=postings.values[begin:end].astype("<u4").tobytes(),
+            slots=postings.slots[begin:end].astype("<u4").tobytes(),
+            positions=postings.positions[begin:end].astype("<u2").tobytes(),
+            masks=None if postings.masks is None else postings.masks[begin:end].astype("<u4").tobytes(),
+        )
+    )  # fmt: skip
     session.flush()
 
 

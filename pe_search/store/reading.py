@@ -131,10 +131,13 @@ class Reading(StoreCore):
 
     # -- what duplicate grouping keeps (duplicate_books.py) -----------------------------------------
 
-    def grouped_media(self, kinds: tuple[str, ...]) -> duplicate_books.GroupedMedia:
-        """Every indexed file of these kinds by path (id, path, kind, content hash), as columns."""
+    def grouped_media(
+        self, kinds: tuple[str, ...], paired: Iterable[int] | None = None
+    ) -> duplicate_books.GroupedMedia:
+        """Every indexed file of these kinds by path (id, path, kind, content hash), as columns;
+        with `paired` (media ids), only files sharing a content hash and those."""
         with self._read_engine.connect() as connection:
-            return duplicate_books.grouped_media(connection, kinds)
+            return duplicate_books.grouped_media(connection, kinds, paired)
 
     def fingerprint_entries(self, kinds: tuple[str, ...]) -> list[duplicate_books.FingerprintEntry]:
         """Every indexed file's stored fingerprint of these kinds, without its codes."""

@@ -21,8 +21,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from pe_search.media.timecode import SourceTimecode
-from pe_search.store import audio_prints, checksums, duplicate_books, tags, text_index, timecodes, transcripts
-from pe_search.store.duplicate_books import DuplicateUpdate
+from pe_search.store import audio_prints, checksums, tags, text_index, timecodes, transcripts
 from pe_search.store.frame_codes import DEFAULT_FRAME_CODES
 from pe_search.store.frame_store import FrameStore
 from pe_search.store.layout import check_space_name
@@ -148,10 +147,6 @@ class WriteTransaction:
             audio_prints.drop(self.session, media_id)
         else:
             audio_prints.put(self.session, media_id, codes, content_hash, version)
-
-    def update_duplicates(self, change: DuplicateUpdate) -> None:
-        """Keep what a duplicates run learnt (pairs, slots, postings), in this transaction."""
-        duplicate_books.apply(self.session, change)
 
     def delete_media(self, media_id: int) -> int:
         """Delete a file with its segments and vectors; returns how many vectors went."""

@@ -10,7 +10,9 @@ from contextlib import ExitStack, contextmanager
 
 import numpy as np
 
+from pe_search.store import duplicate_books
 from pe_search.store.core import StoreCore
+from pe_search.store.duplicate_books import DuplicateUpdate
 from pe_search.store.space_index import SpaceIndex
 from pe_search.store.transaction import SpaceCommit, VectorSink, WriteTransaction
 
@@ -50,6 +52,26 @@ class Writing(StoreCore):
                 finally:
                     self._writer_thread = None
                 self._after_commit(committed, tx.frame_spaces)
+
+    def keep_duplicates(self, change: DuplicateUpdate, crash_at: str | None = None) -> None:
+        """Keep what a duplicates run learnt for the next run: each chunk of its new postings in a
+        transaction of its own, staged (readers do not see it), then the slots, pairs and state in
+        one last transaction that takes the staged chunks in. So the write-ahead log holds a chunk
+        at a time, not a whole book (1.5 GB at a million files, which the log would hold beside the
+        library), and a run that dies before its last transaction changes nothing a reader sees
+        (the next run drops what it staged). `crash_at="staged"` (tests) stops before the last."""
+        with self.write() as tx:
+            duplicate_books.discard_staged(tx.session, change.kind)
+        for book, postings in (change.compacted or change.segments).items():
+            with self.write() as tx:
+                segment = duplicate_books.next_segment(tx.session, change.kind, book)
+            for begin, end in duplicate_books.chunk_bounds(postings.values):
+                with self.write() as tx:
+                    duplicate_books.stage(tx.session, change.kind, book, segment, postings, begin, end)
+        if crash_at == "staged":
+            raise RuntimeError("crash_at: staged")
+        with self.write() as tx:
+            duplicate_books.apply(tx.session, change)
 
     def _after_commit(self, committed: dict[str, SpaceCommit], frame_spaces: set[str]) -> None:
         """Bring the in-memory indexes to the committed state; switch types and save as due."""
