@@ -57,7 +57,20 @@ SECONDS = 60.0
 # quiet. Unfiltered it is two 30 s pipeline chunks; the gate sends only the talk (5.6 s, but in two
 # pieces, each padded to a 30 s chunk: docs/benchmarks.md).
 TALK_LAYOUT = [(0.0, 8.0, "speech"), (8.0, 32.0, "quiet")]
-FILES = {"mixed60": (LAYOUT, SECONDS), "talk40": (TALK_LAYOUT, 40.0)}
+# `--file field600`: ten minutes as a field recording or a long take has them, talk now and then:
+# three 10 s stretches of talk, a tone and a chirp, and long quiet. Unfiltered it is 24 pipeline
+# chunks; the gate sends the talk and the loud sounds.
+FIELD_LAYOUT = [
+    (0.0, 10.0, "speech"),
+    (10.0, 190.0, "quiet"),
+    (200.0, 30.0, "low_tone"),
+    (230.0, 10.0, "speech"),
+    (240.0, 180.0, "quiet"),
+    (420.0, 10.0, "chirp_up"),
+    (430.0, 10.0, "speech"),
+    (440.0, 160.0, "quiet"),
+]
+FILES = {"mixed60": (LAYOUT, SECONDS), "talk40": (TALK_LAYOUT, 40.0), "field600": (FIELD_LAYOUT, 600.0)}
 
 
 def mixed_file(path: Path, layout=LAYOUT, seconds: float = SECONDS) -> dict:
