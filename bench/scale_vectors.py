@@ -21,7 +21,8 @@ Steps, each printed to stderr as it ends, one JSON object per size on stdout:
    distribution, recall@10 against exact, RSS (VmRSS, VmHWM).
    Distributions: `text_like` (bench_vectors' queries: two-centre mixtures through a perturbed
    projection plus the modality gap), `offset` (the same with a gap twice as long), `own` (stored
-   vectors).
+   vectors), and, reported but not a target, `foreign` (another model's queries: unrelated to the
+   data's clusters).
 4. Append (a new process): the writer opens the library and commits 10,000 new vectors (files of
    `PER_FILE` windows through `LibraryStore.write()`); the time of those commits, the index
    following each (no rebuild), and the close (which saves the index) apart.
@@ -103,11 +104,20 @@ class Data:
 
 
 def query_sets(data: Data) -> dict[str, np.ndarray]:
+    """The three distributions of the targets, and `foreign` (reported, not a target)."""
     text_like = queries(data.dim, data.seed, QUERIES)
     _, _, _, gap = _model(data.dim, data.seed)
-    offset = queries(data.dim, data.seed + 1, QUERIES) + gap  # a modality gap twice as long
+    # text-like queries (other draws of the same model) with a modality gap twice as long
+    offset = queries(data.dim, data.seed, 2 * QUERIES)[QUERIES:] + gap
     own = data.rows(0, CHUNK)[np.random.default_rng(5).choice(CHUNK, QUERIES, replace=False)]
-    return {"text_like": text_like, "offset": offset.astype(np.float32), "own": own}
+    # Queries of another model (other centres, projection and gap) moved by this one's gap too:
+    # unrelated to the data's clusters. sc-ivf's `offset` was these (seed + 1 changes the whole
+    # model, not only the draws), hence its 0.386 (docs/store.md).
+    foreign = queries(data.dim, data.seed + 1, QUERIES) + gap
+    return {
+        "text_like": text_like, "offset": offset.astype(np.float32), "own": own,
+        "foreign": foreign.astype(np.float32),
+    }  # fmt: skip
 
 
 def _media(index: int) -> MediaRecord:
@@ -130,7 +140,8 @@ def build_library(directory: Path, n: int, dim: int, ident: ModelIdentity) -> tu
     n = files * PER_FILE
     with LibraryStore.open(directory, ident) as store, store.write() as tx:  # file 0 through the writer
         media_id = tx.upsert_media(_media(0))
-        tx.add_vectors(SPACE, tx.add_segments(media_id, _segments()), data.rows(0, CHUNK)[:PER_FILE])
+        first = data.rows(0, min(CHUNK, n))[:PER_FILE]  # as the bulk pass draws them (below)
+        tx.add_vectors(SPACE, tx.add_segments(media_id, _segments()), first)
     best_scores = np.full((len(every), 0), -np.inf, np.float32)
     best_ids = np.zeros((len(every), 0), np.int64)
     file = VectorFile(directory / "vectors" / f"{SPACE}.f32", dim, writable=True)
@@ -247,7 +258,12 @@ def step_build(directory: Path) -> dict:
         messages = list(store.messages)
         index = store._synced(SPACE).index
         spec = index.spec.describe()
+        report = getattr(index, "build_report", None)
+        timings = getattr(index, "timings", {})
     return {
+        **{f"build_{key}": value for key, value in timings.items() if key != "build_s"},
+        "build_train_add_s": timings.get("build_s"),
+        "build_report": None if report is None else report.__dict__,
         "build_s": round(time.perf_counter() - began, 1),
         "build_cpu_s": round(time.process_time() - began_cpu, 1),
         "build_peak_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
@@ -358,6 +374,41 @@ def cli_search(directory: Path) -> dict:
             "cli_children_cpu_s_total": round(children.ru_utime + children.ru_stime, 1)}  # fmt: skip
 
 
+def cli_part(owned: Path, n: int) -> dict:
+    """Step 5: a toy-identity library of n vectors, its index built, then `pe-search search`."""
+    from pe_search.models.model_set import ModelSet
+
+    models = ModelSet.load("toy", "toy-frame")
+    toy = owned / "toy"
+    figures, _ = build_library(toy, n, models.dim, models.identity())
+    built = _step("build", str(toy))
+    result = {"cli_library_write_s": figures["library_write_s"], "cli_build_s": built["build_s"]}
+    result["cli_build_cpu_s"], result["cli_index"] = built["build_cpu_s"], built["index"]
+    result |= cli_search(toy)
+    result["targets_held"] = targets(result)
+    return result
+
+
+def killed_build(directory: Path, chunk: int) -> dict:
+    """Item 7: the build step killed (-9) when its `chunk`-th chunk is on disk; the next build
+    step resumes from the chunks it left."""
+    command = [sys.executable, str(Path(__file__)), "--step", "build", str(directory)]
+    env = {**os.environ, "PE_SEARCH_CRASH_AT": f"index-build-chunk:{chunk}"}
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
+    seconds = time.perf_counter() - began
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    folder = directory / "vectors" / f"{SPACE}.index.build"
+    result = {
+        "killed_build_returncode": done.returncode,
+        "killed_build_s": round(seconds, 1),
+        "killed_build_children_cpu_s_total": round(children.ru_utime + children.ru_stime, 1),
+        "killed_build_chunks_left": len(list(folder.glob("chunk-*.npz"))),
+    }
+    print(f"  killed build: {json.dumps(result)}", file=sys.stderr, flush=True)
+    return result
+
+
 def _step(name: str, *args: str) -> dict:
     command = [sys.executable, str(Path(__file__)), "--step", name, *args]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
@@ -388,29 +439,28 @@ def targets(result: dict) -> dict[str, bool]:
     return held
 
 
-def run(n: int, workdir: str | None, keep: bool, cli: bool) -> dict:
+def run(n: int, workdir: str | None, keep: bool, cli: bool | str, kill_at: int | None = None) -> dict:
     owned = Path(tempfile.mkdtemp(dir=workdir, prefix="scale-vectors-"))
     try:
+        if cli == "only":  # item 5 alone (its library is small beside the 1024-d one)
+            return {"vectors": n, **cli_part(owned, n), "load_avg": os.getloadavg()[0]}
         library = owned / "lib"
         result, saved = build_library(library, n, 1024, identity(1024))
         query_file = owned / "queries.json"
         query_file.write_text(json.dumps(saved))
         print(f"  library: {json.dumps(result)}", file=sys.stderr, flush=True)
+        if kill_at:
+            result |= killed_build(library, kill_at)
         result |= _step("build", str(library))
         result |= _step("serve", str(library), str(query_file))
         result |= _step("append", str(library))
         result["library_gb"] = round(
             sum(p.stat().st_size for p in library.rglob("*") if p.is_file()) / 1e9, 2
         )
+        if not keep:
+            shutil.rmtree(library)  # room for the toy library (the disk holds one at 10M)
         if cli:
-            from pe_search.models.model_set import ModelSet
-
-            models = ModelSet.load("toy", "toy-frame")
-            toy = owned / "toy"
-            figures, _ = build_library(toy, n, models.dim, models.identity())
-            result["cli_library_write_s"] = figures["library_write_s"]
-            result["cli_build_s"] = _step("build", str(toy))["build_s"]
-            result |= cli_search(toy)
+            result |= cli_part(owned, n)
         result["load_avg"] = os.getloadavg()[0]
         result["targets_held"] = targets(result)
         return result
@@ -430,6 +480,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-cli", action="store_true", help="skip the toy-identity library for pe-search search"
     )
+    parser.add_argument("--only-cli", action="store_true", help="only step 5 (pe-search search)")
+    parser.add_argument(
+        "--kill-build-at", type=int, help="kill -9 the first build at this chunk, then resume (item 7)"
+    )
     parser.add_argument("--step", choices=["build", "serve", "append"], help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -438,7 +492,18 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(step(*map(Path, args.paths))), flush=True)
         return
     for n in args.vectors:
-        print(json.dumps(run(n, args.workdir, args.keep, not args.no_cli)), flush=True)
+        print(
+            json.dumps(
+                run(
+                    n,
+                    args.workdir,
+                    args.keep,
+                    "only" if args.only_cli else not args.no_cli,
+                    args.kill_build_at,
+                )
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

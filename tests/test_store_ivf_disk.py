@@ -28,9 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PER_FILE = 100
 CHUNK = 500
 # flat up to 60 vectors, HNSW up to 150, then IVF-PQ (nlist 32 on a 2,000-vector sample)
+# (tuning may probe up to half the lists: 32 lists of ~125 vectors are coarse, where the default
+# 1/16 is meant for 2,048 lists of thousands)
 POLICY = IndexPolicy(
-    flat_max=60, hnsw_max=150, train_size=2_000, save_every=10**9, build_chunk=CHUNK, tune_probes=40
-)
+    flat_max=60, hnsw_max=150, train_size=2_000, save_every=10**9, build_chunk=CHUNK, tune_probes=40,
+    tune_max_probe_share=0.5,
+)  # fmt: skip
 
 # trained on 1,000 sampled vectors whatever the size, so a build grown by a file resumes
 SAMPLED = IndexPolicy(**{**POLICY.__dict__, "train_size": 1_000})
@@ -130,6 +133,18 @@ def test_search_settings_are_tuned_to_the_target_and_recorded(library):
     assert lowered["tuned_recall"] >= 0.5
 
 
+def test_a_budget_that_keeps_a_family_below_the_target_is_recorded_and_said(library):
+    tight = IndexPolicy(**{**POLICY.__dict__, "tune_max_probe_share": 1 / 32, "recall_target": 0.999})
+    with LibraryStore.open(library, make_identity(), policy=tight) as store:  # another budget: retuned
+        said = [m for m in store.messages if "search settings tuned" in m]
+    params = header_of(library).params
+    assert params["tuned_max_nprobe"] == 1 and params["nprobe"] == 1  # never past the cap
+    assert params["tuned_reached"] is False and params["tuned_recall"] < 0.999
+    missed = sorted(name for name, fam in params["tuned_families"].items() if fam["reached_at"] is None)
+    assert missed and len(said) == 1
+    assert said[0].endswith(f"below the target within nprobe <= 1: {', '.join(missed)}")
+
+
 CRASHING_BUILD = """
 import sys
 from pathlib import Path
@@ -150,7 +165,7 @@ def test_a_build_killed_at_a_chunk_resumes_without_adding_those_chunks_again(tmp
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True)
     assert done.returncode == -9, done.stderr.decode()[-2000:]
     folder = library / "vectors" / "audio.index.build"
-    assert sorted(p.name for p in folder.glob("chunk-*.faiss")) == [f"chunk-0000{i}.faiss" for i in range(3)]
+    assert sorted(p.name for p in folder.glob("chunk-*.npz")) == [f"chunk-0000{i}.npz" for i in range(3)]
 
     from pe_search.store.vector_file import VectorFile
 
@@ -213,7 +228,7 @@ def test_a_disk_filling_during_a_build_keeps_the_previous_index_and_says_so(smal
     real_write, fillers = ivf_build._write, []
 
     def filling_at_the_second_chunk(path: Path, data: bytes) -> None:
-        if path.name == "chunk-00001.faiss" and not fillers:
+        if path.name == "chunk-00001.npz" and not fillers:
             fillers.append(_fill(small_disk))
         real_write(path, data)
 

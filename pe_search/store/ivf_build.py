@@ -6,8 +6,9 @@ The build keeps its state in a folder beside the index file (`SPACE.index.build/
     manifest.json     the index's structural parameters (a different one starts over)
     trained.faiss     the trained, empty index (coarse centroids and PQ codebooks)
     probes.npy        the tuning probes (see `ivf_tuning`), made from the training sample
-    chunk-NNNNN.faiss the codes of chunk N of the live ids (`build_chunk` ids each)
-    chunk-NNNNN.npz   the hash of chunk N's ids and the probes' exact top k among them
+    chunk-NNNNN.npz   chunk N of the live ids (`build_chunk` ids each): the hash of its ids, its
+                      vectors' codes (`sa_encode`: list number and PQ code, 130 bytes at
+                      d = 1024) and the probes' exact top k among them
 
 Each file is written atomically, and a chunk only after the step before it is on disk, so a
 re-run finds every finished chunk and adds only the rest: a chunk is reused when the hash of its
@@ -37,6 +38,7 @@ from pe_search.store.vector_index import BUILD_CHUNK, VectorSource, as_vectors
 
 TRUTH_K = 10  # recall@10 is what the search parameters are tuned for
 STRUCTURAL = ("nlist", "pq_m", "pq_nbits", "train_size", "seed", "train_iterations")
+CHUNK_FORMAT = "sa-codes"  # chunk files hold codes only (the quantiser once, in trained.faiss)
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def build(
     `empty()` makes the untrained index; `make_probes(sample)` the tuning probes (queries,
     families) from the training sample's vectors."""
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = {"dim": dim, **{key: params.get(key) for key in STRUCTURAL}}
+    manifest = {"dim": dim, "chunks": CHUNK_FORMAT, **{key: params.get(key) for key in STRUCTURAL}}
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists() or json.loads(manifest_path.read_text()) != manifest:
         shutil.rmtree(folder)
@@ -146,27 +148,23 @@ def build(
     chunk = int(params.get("build_chunk", BUILD_CHUNK))
     for number, start in enumerate(range(0, ids.size, chunk)):
         part = ids[start : start + chunk]
-        codes_path, meta_path = folder / f"chunk-{number:05d}.faiss", folder / f"chunk-{number:05d}.npz"
+        chunk_path = folder / f"chunk-{number:05d}.npz"
         key = _chunk_key(part)
-        meta = _chunk_meta(meta_path, codes_path, key)
-        if meta is None:
+        saved = _chunk(chunk_path, key)
+        if saved is None:
             vectors = as_vectors(_read(source, part), dim)
-            shard = faiss.clone_index(trained)
-            shard.add_with_ids(vectors, part)
+            codes = trained.sa_encode(vectors)
             scores = queries @ vectors.T
             top_scores, top_ids = _top(scores, np.broadcast_to(part, scores.shape), TRUTH_K)
             del vectors, scores
-            _write(codes_path, _faiss_bytes(shard))
-            buffer = _npz_bytes(key=np.array(key), scores=top_scores, ids=top_ids)
-            _write(meta_path, buffer)
+            _write(chunk_path, _npz_bytes(key=np.array(key), codes=codes, scores=top_scores, ids=top_ids))
             added, vectors_added = added + 1, vectors_added + part.size
             crash_points.reached("index-build-chunk")
         else:
-            shard = _read_faiss(codes_path)
-            top_scores, top_ids = meta
+            codes, top_scores, top_ids = saved
             reused += 1
-        merged.merge_from(shard, 0)
-        del shard
+        merged.add_sa_codes(codes, part)
+        del codes
         best_scores, best_ids = _top(
             np.concatenate([best_scores, top_scores], 1), np.concatenate([best_ids, top_ids], 1), TRUTH_K
         )
@@ -181,15 +179,15 @@ def _read(source: VectorSource, ids: np.ndarray) -> np.ndarray:
     return source.read(ids)
 
 
-def _chunk_meta(meta_path: Path, codes_path: Path, key: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """A finished chunk's probes' top k, when it holds the ids hashed to `key`."""
-    if not (meta_path.exists() and codes_path.exists()):
+def _chunk(path: Path, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A finished chunk's (codes, probes' top k scores, ids), when it holds the ids hashed to `key`."""
+    if not path.exists():
         return None
     try:
-        with np.load(meta_path) as saved:
+        with np.load(path) as saved:
             if str(saved["key"]) != key:
                 return None
-            return saved["scores"], saved["ids"]
+            return saved["codes"], saved["scores"], saved["ids"]
     except (OSError, ValueError, KeyError):
         return None
 

@@ -17,11 +17,18 @@ see `ivf_build`). For each nprobe (powers of two) the index's candidates are re-
 each depth in `DEPTHS`; the cheapest pair reaching the target is kept, its cost counted in bytes a
 query touches: nprobe lists of codes and ids, plus `depth` full vectors read back for the
 re-rank (on a library larger than memory both are disk reads).
+
+The tuning has a budget, so that it ends at 10M vectors: nprobe goes no further than
+`tune_max_probe_share` of the lists (policy: 1/16, 128 of 2,048), and each (probe, candidate)
+pair is scored exactly once across the steps (`ScoreCache`). A family the cap keeps below the
+target is recorded as such (`tuned_reached`, `tuned_families`) and said in the build's message,
+and the settings then are those with the best worst-family recall within the budget.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +37,7 @@ from pe_search.store.vector_index import VectorSource
 
 FAMILIES = ("own", "near", "shifted")
 DEPTHS = (10, 20, 40, 80, 160, 320, 640)
+READ_ROWS = 16_384  # rows read back at a time while scoring candidates (64 MiB at d = 1024)
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,11 @@ class Tuning:
     rerank: int
     recall: dict[str, float]  # recall@10 of each probe family at these settings
     reached: bool  # whether every family reached the target
+    # the cheapest (nprobe, depth) at which each family alone reached the target; None: not
+    # within the budget (nprobe <= max_nprobe)
+    family_reached: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    max_nprobe: int = 0  # the budget: the most lists a tuning step probed
+    rows_scored: int = 0  # distinct (probe, vector) pairs scored exactly: what tuning read back
 
     def params(self, count: int, target: float) -> dict:
         return {
@@ -46,7 +59,21 @@ class Tuning:
             "tuned_on": count,
             "tuned_recall": min(self.recall.values()),
             "recall_target": target,
+            "tuned_reached": self.reached,
+            "tuned_families": {
+                name: {"recall": self.recall[name], "reached_at": list(at) if at else None}
+                for name, at in self.family_reached.items()
+            },
+            "tuned_max_nprobe": self.max_nprobe,
         }
+
+    def describe(self) -> str:
+        """One line: the settings, and each family that the budget kept below the target."""
+        line = f"nprobe={self.nprobe}, rerank={self.rerank} (recall@10 {self.recall})"
+        missed = sorted(name for name, at in self.family_reached.items() if at is None)
+        if missed:
+            line += f"; below the target within nprobe <= {self.max_nprobe}: {', '.join(missed)}"
+        return line
 
 
 def make_probes(sample: np.ndarray, per_family: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +99,11 @@ def _recall(found: np.ndarray, truth: np.ndarray, k: int) -> np.ndarray:
     return np.array([len(set(f[:k].tolist()) & set(t[:k].tolist())) / k for f, t in zip(found, truth)])
 
 
+def probe_cap(nlist: int, share: float) -> int:
+    """The most lists tuning may have a query probe: `share` of them (at least one)."""
+    return max(1, min(nlist, math.ceil(nlist * share)))
+
+
 def tune(
     index: faiss.IndexIVF,
     source: VectorSource,
@@ -81,23 +113,31 @@ def tune(
     target: float,
     k: int = 10,
     min_depth: int = 10,
+    max_nprobe: int | None = None,
 ) -> Tuning:
     """The cheapest (nprobe, depth) whose recall@k reaches `target` on every probe family (else
-    the best recall found)."""
+    the best worst-family recall found), with nprobe <= `max_nprobe` (default: all lists).
+
+    Its cost is bounded: at most log2(max_nprobe) + 1 searches of the probes, and each
+    (probe, candidate) pair is scored exactly once across them (`ScoreCache`), so the rows read
+    back are at most probes x max(DEPTHS) x steps, in practice little more than one step's."""
     nlist, ntotal = int(index.nlist), max(1, int(index.ntotal))
+    cap = nlist if max_nprobe is None else max(1, min(nlist, int(max_nprobe)))
     list_bytes = ntotal / nlist * (index.code_size + 8)
     row_bytes = index.d * 4
     floor = max(k, min_depth)
     depths = [d for d in DEPTHS if d >= floor] or [floor]
     names = [f for f in FAMILIES if np.any(families == f)]
+    cache = ScoreCache(queries, source)
     best: tuple[float, int, int, dict] | None = None  # (cost, nprobe, depth, recall)
     fallback: tuple[float, float, int, int, dict] | None = None  # (-worst recall, cost, ...)
+    family_best: dict[str, tuple[float, int, int] | None] = dict.fromkeys(names)  # (cost, nprobe, depth)
     nprobe = 1
-    while nprobe <= nlist:
+    while nprobe <= cap:
         if best is not None and nprobe * list_bytes >= best[0]:
             break
         _, candidates = index.search(queries, max(depths), params=faiss.SearchParametersIVF(nprobe=nprobe))
-        exact = _exact_scores(queries, source, candidates)
+        exact = cache.scores(candidates)
         for depth in depths:
             scores = np.where(np.arange(candidates.shape[1]) < depth, exact, -np.inf)
             order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
@@ -106,27 +146,58 @@ def tune(
             per_probe = _recall(found, truth, k)
             recall = {f: round(float(per_probe[families == f].mean()), 4) for f in names}
             worst, cost = min(recall.values()), nprobe * list_bytes + depth * row_bytes
+            for name in names:
+                mark = family_best[name]
+                if recall[name] >= target and (mark is None or cost < mark[0]):
+                    family_best[name] = (cost, nprobe, depth)
             if worst >= target and (best is None or cost < best[0]):
                 best = (cost, nprobe, depth, recall)
             if fallback is None or (-worst, cost) < fallback[:2]:
                 fallback = (-worst, cost, nprobe, depth, recall)
         nprobe *= 2
+    reached = {name: (mark[1], mark[2]) if mark else None for name, mark in family_best.items()}
     if best is not None:
-        return Tuning(best[1], best[2], best[3], True)
-    return Tuning(fallback[2], fallback[3], fallback[4], False)
+        return Tuning(best[1], best[2], best[3], True, reached, cap, cache.scored)
+    return Tuning(fallback[2], fallback[3], fallback[4], False, reached, cap, cache.scored)
 
 
-def _exact_scores(queries: np.ndarray, source: VectorSource, candidates: np.ndarray) -> np.ndarray:
-    """Exact inner products of each query with its candidates (-inf where there is none)."""
-    scores = np.full(candidates.shape, -np.inf, dtype=np.float32)
-    valid = candidates >= 0
-    if not valid.any():
-        return scores
-    view = source.view(int(candidates.max()) + 1)
-    for row in range(len(queries)):
-        ids = candidates[row][valid[row]]
-        scores[row, valid[row]] = view[np.sort(ids)][np.argsort(np.argsort(ids))] @ queries[row]
-    return scores
+class ScoreCache:
+    """Exact inner products of each probe with the vectors of its candidates, each (probe, id)
+    computed once: successive tuning steps (more lists probed) mostly return the same rows."""
+
+    def __init__(self, queries: np.ndarray, source: VectorSource) -> None:
+        self.queries, self.source = queries, source
+        self.ids = [np.zeros(0, dtype=np.int64) for _ in range(len(queries))]  # sorted, per probe
+        self.values = [np.zeros(0, dtype=np.float32) for _ in range(len(queries))]
+        self.scored = 0
+
+    def scores(self, candidates: np.ndarray) -> np.ndarray:
+        """float32 like `candidates`: each one's exact score (-inf where there is none)."""
+        fresh = []
+        for row, known in enumerate(self.ids):
+            ids = np.unique(candidates[row][candidates[row] >= 0])
+            fresh.append(ids[~np.isin(ids, known, assume_unique=True)])
+        wanted = np.unique(np.concatenate(fresh)) if fresh else np.zeros(0, dtype=np.int64)
+        for start in range(0, wanted.size, READ_ROWS):  # sorted ids: one pass through the file
+            part = wanted[start : start + READ_ROWS]
+            rows = self.source.read(part)
+            for row, ids in enumerate(fresh):
+                ids = ids[(ids >= part[0]) & (ids <= part[-1])]
+                if not ids.size:
+                    continue
+                values = rows[np.searchsorted(part, ids)] @ self.queries[row]
+                merged = np.concatenate([self.ids[row], ids])
+                order = np.argsort(merged, kind="stable")
+                self.ids[row] = merged[order]
+                self.values[row] = np.concatenate([self.values[row], values.astype(np.float32)])[order]
+                self.scored += int(ids.size)
+            del rows
+        out = np.full(candidates.shape, -np.inf, dtype=np.float32)
+        for row, known in enumerate(self.ids):
+            valid = candidates[row] >= 0
+            if valid.any():
+                out[row, valid] = self.values[row][np.searchsorted(known, candidates[row][valid])]
+        return out
 
 
 def exact_top(queries: np.ndarray, source: VectorSource, ids: np.ndarray, k: int, chunk: int) -> np.ndarray:

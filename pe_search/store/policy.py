@@ -33,6 +33,7 @@ class IndexPolicy:
     ivf_lists_per_sqrt_n: float = 4.0  # nlist ~ 4 sqrt(n), a power of two
     recall_target: float = 0.95  # recall@10 the IVF search settings are tuned to reach (ivf_tuning)
     tune_probes: int = 100  # tuning probes per family (three families)
+    tune_max_probe_share: float = 1 / 16  # tuning tries nprobe up to this share of the lists (its budget)
     retune_growth: float = 0.5  # tune again once the index has grown by this share
     ivf_probe_share: float = 1 / 512  # only for an index saved before tuning existed, until tuned
     ivf_min_probes: int = 4
@@ -88,6 +89,7 @@ class IndexPolicy:
         params = {
             "nlist": nlist, "pq_m": pq_m, "pq_nbits": nbits, "train_size": train, "trained_on": n,
             "recall_target": self.recall_target, "tune_probes": self.tune_probes,
+            "tune_max_probe_share": self.tune_max_probe_share,
             "rerank_min": self.rerank_min, "build_chunk": self.build_chunk,
         }  # fmt: skip
         return self.search_params(IndexSpec("ivfpq", params)).params
@@ -105,12 +107,14 @@ class IndexPolicy:
 
     def needs_tuning(self, spec: IndexSpec, n: int) -> bool:
         """Whether an IVF index of n vectors should measure its search settings again: never
-        tuned, tuned to another target, or grown by `retune_growth` since."""
+        tuned, tuned to another target or budget, or grown by `retune_growth` since."""
         if spec.kind != "ivfpq":
             return False
         tuned_on = spec.params.get("tuned_on")
         if tuned_on is None or spec.params.get("recall_target") != self.recall_target:
             return True
+        if spec.params.get("tune_max_probe_share", self.tune_max_probe_share) != self.tune_max_probe_share:
+            return True  # another budget
         return n > (1 + self.retune_growth) * max(int(tuned_on), 1)
 
     def choose(self, n: int, dim: int, current: IndexSpec | None = None) -> IndexSpec:

@@ -138,7 +138,9 @@ class SpaceIndex:
             self.index = index
             self.generation = generation
             self.dirty += max(1, int(live.size))
-            return f"{self.space}: {reason}; built {spec.describe()} from {live.size} stored vectors"
+            message = f"{self.space}: {reason}; built {spec.describe()} from {live.size} stored vectors"
+            tuning = getattr(index, "tuning", None)
+            return message if tuning is None else f"{message}; search settings tuned to {tuning.describe()}"
 
     # -- changes after a commit ------------------------------------------------------------------
 
@@ -171,13 +173,14 @@ class SpaceIndex:
                 return self.rebuild(current, live_ids(), self.generation, reason=reason)
             if self.policy.needs_tuning(current, count):
                 self.index.params.update(
-                    recall_target=self.policy.recall_target, rerank_min=self.policy.rerank_min
+                    recall_target=self.policy.recall_target,
+                    rerank_min=self.policy.rerank_min,
+                    tune_max_probe_share=self.policy.tune_max_probe_share,
                 )
-                recall = self.index.retune(live_ids())
+                self.index.retune(live_ids())
                 self.dirty += 1  # the new settings are saved with the index
                 return (
-                    f"{self.space}: {count} vectors: search settings tuned to nprobe="
-                    f"{self.index.params['nprobe']}, rerank={self.index.params['rerank']} (recall@10 {recall})"
+                    f"{self.space}: {count} vectors: search settings tuned to {self.index.tuning.describe()}"
                 )
             return None
 

@@ -14,6 +14,7 @@ import contextlib
 import math
 import secrets
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,8 @@ class IVFPQIndex(VectorIndex):
         super().__init__(*args, **kwargs)
         self.workdir: Path | None = None  # where a build keeps its resumable state
         self.build_report: ivf_build.BuildReport | None = None
+        self.tuning: ivf_tuning.Tuning | None = None  # the last tuning's outcome (messages)
+        self.timings: dict[str, float] = {}  # the last build's: train and add, tuning (benchmarks)
         self._mapped: tuple | None = None  # (mapped lists, in-memory lists, their stack)
 
     @staticmethod
@@ -163,6 +166,7 @@ class IVFPQIndex(VectorIndex):
                 folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pe-ivf-build-")))
             per_family = int(self.params.get("tune_probes", 100))
             seed = int(self.params.get("seed", 1234))
+            began = time.perf_counter()
             self._index, truth, self.build_report = ivf_build.build(
                 folder,
                 self.params,
@@ -172,7 +176,9 @@ class IVFPQIndex(VectorIndex):
                 self._empty,
                 lambda sample: ivf_tuning.make_probes(sample, per_family, seed),
             )
+            built = time.perf_counter()
         self._tune(truth.queries, truth.families, truth.ids)
+        self.timings = {"build_s": round(built - began, 1), "tune_s": round(time.perf_counter() - built, 1)}
 
     def retune(self, live: np.ndarray) -> dict:
         """Tune again on probes from today's vectors (the library grew since the last tuning)."""
@@ -190,8 +196,14 @@ class IVFPQIndex(VectorIndex):
     def _tune(self, queries: np.ndarray, families: np.ndarray, truth: np.ndarray) -> dict:
         target = float(self.params.get("recall_target", 0.95))
         floor = int(self.params.get("rerank_min", 10))
-        tuning = ivf_tuning.tune(self._index, self.source, queries, families, truth, target, min_depth=floor)
+        cap = ivf_tuning.probe_cap(
+            int(self.params["nlist"]), float(self.params.get("tune_max_probe_share", 1.0))
+        )
+        tuning = ivf_tuning.tune(
+            self._index, self.source, queries, families, truth, target, min_depth=floor, max_nprobe=cap
+        )
         self.params.update(tuning.params(int(self._index.ntotal), target))
+        self.tuning = tuning
         return dict(tuning.recall)
 
     def append(self, ids: np.ndarray, vectors: np.ndarray) -> None:
