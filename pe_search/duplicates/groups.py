@@ -88,23 +88,14 @@ def group_members(
     members: list[Member], settings: MatchSettings | None = None
 ) -> tuple[list[list[int]], dict]:
     """Groups (positions in `members`, each of 2+) and the verified pairs {(a, b): Match}."""
-    joined = _UnionFind(len(members))
-    by_hash: dict[str, int] = {}
-    for i, member in enumerate(members):
-        if member.content_hash:
-            first = by_hash.setdefault(member.content_hash, i)
-            if first != i:
-                joined.union(first, i)
+    joined = _joined_by_content_hash(members)
     printed = [i for i, m in enumerate(members) if m.codes is not None and m.codes.size]
     pairs = {}
     for match in find_matches([members[i].codes for i in printed], settings):
         a, b = printed[match.a], printed[match.b]
         joined.union(a, b)
         pairs[(a, b)] = match
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(members)):
-        groups[joined.find(i)].append(i)
-    return [g for g in groups.values() if len(g) > 1], pairs
+    return _groups_of(joined, len(members)), pairs
 
 
 def choose_keep(infos: list[FileInfo], paths: list[str]) -> tuple[int, str]:
@@ -190,13 +181,7 @@ def group_matched(
 ) -> tuple[list[list[int]], dict[tuple[int, int], Match]]:
     """Groups (positions in `members`, each of 2+) of equal content hashes and verified pairs
     (by media ids), and those pairs by positions, as `group_members` gives them."""
-    joined = _UnionFind(len(members))
-    by_hash: dict[str, int] = {}
-    for i, member in enumerate(members):
-        if member.content_hash:
-            first = by_hash.setdefault(member.content_hash, i)
-            if first != i:
-                joined.union(first, i)
+    joined = _joined_by_content_hash(members)
     position = {member.media_id: i for i, member in enumerate(members)}
     pairs = {}
     for (first, second), match in matched.items():
@@ -207,10 +192,27 @@ def group_matched(
         a, b = min(a, b), max(a, b)
         joined.union(a, b)
         pairs[(a, b)] = Match(a, b, offset, match.bit_error, match.frames)
+    return _groups_of(joined, len(members)), pairs
+
+
+def _joined_by_content_hash(members: list[Member]) -> _UnionFind:
+    """A union-find over `members` with every set of equal content hashes already joined."""
+    joined = _UnionFind(len(members))
+    by_hash: dict[str, int] = {}
+    for i, member in enumerate(members):
+        if member.content_hash:
+            first = by_hash.setdefault(member.content_hash, i)
+            if first != i:
+                joined.union(first, i)
+    return joined
+
+
+def _groups_of(joined: _UnionFind, count: int) -> list[list[int]]:
+    """The sets of two or more positions that `joined` holds."""
     groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(members)):
+    for i in range(count):
         groups[joined.find(i)].append(i)
-    return [g for g in groups.values() if len(g) > 1], pairs
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def _describe(kind: str, members: list[Member], positions: list[int], pairs: dict) -> DuplicateGroup:
