@@ -145,16 +145,22 @@ def test_failed_files_never_come_back(library):
     assert found and not failed & {m.path for m in found}
 
 
-def test_pruning_never_scores_the_common_words_entries(library, monkeypatch):
-    """With a rare word strong enough, the full query (which scores every entry holding "bark",
-    more than half the library) is never run, and the answer is still the head of the ranking."""
-    store, entries = library
+def _ranked_matches(monkeypatch) -> list[str]:
+    """The MATCH expressions FTS5 is asked to rank, in order (rare below 60 entries)."""
     monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 60)
-    run = []
+    run: list[str] = []
     original = text_ranking._rank
     monkeypatch.setattr(
         text_ranking, "_rank", lambda c, match, depth: run.append(match) or original(c, match, depth)
     )
+    return run
+
+
+def test_pruning_never_scores_the_common_words_entries(library, monkeypatch):
+    """With a rare word strong enough, the full query (which scores every entry holding "bark",
+    more than half the library) is never run, and the answer is still the head of the ranking."""
+    store, entries = library
+    run = _ranked_matches(monkeypatch)
     found = store.search_text("bark harp", limit=5)
     assert '"bark" OR "harp"' not in run and '"harp"' in run
     expected = kept(entries, bm25_ranking(entries, ["bark", "harp"]))[:5]
@@ -379,12 +385,7 @@ def test_pruning_takes_a_phrase_as_one_term(library, monkeypatch, query, rare):
     the ranking worked out by hand. (The pruned scoring computes BM25 from single tokens, so a
     query holding a phrase is then answered by FTS5's ranking of the full query.)"""
     store, entries = library
-    monkeypatch.setattr(text_ranking, "RARE_ENTRIES", 60)
-    run = []
-    original = text_ranking._rank
-    monkeypatch.setattr(
-        text_ranking, "_rank", lambda c, match, depth: run.append(match) or original(c, match, depth)
-    )
+    run = _ranked_matches(monkeypatch)
     found = store.search_text(query, limit=5)
     assert run and run[0] == rare
     terms = [t.strip('"') for t in re.findall(r'"[^"]+"|\w+', query)]
