@@ -12,6 +12,7 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -54,3 +55,8 @@ def chromium(downloads: Path | None = None) -> Iterator[webdriver.Chrome]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for(driver: webdriver.Chrome, script: str, *args):
+    """The first truthy value `script` returns in the page, retried until WAIT seconds pass."""
+    return WebDriverWait(driver, WAIT).until(lambda d: d.execute_script(script, *args))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +152,20 @@ def assert_same_library(first: dict, second: dict, atol: float = 1e-4) -> None:
         assert [x[:4] for x in a] == [x[:4] for x in b], path
         for x, y in zip(a, b, strict=True):
             np.testing.assert_allclose(x[4], y[4], atol=max(atol, x[5], y[5]), err_msg=f"{path} {x[:4]}")
+
+
+@contextmanager
+def local_ray_cluster() -> Iterator[str]:
+    """A two-CPU Ray cluster started by this process; its address for other drivers."""
+    import ray
+
+    saved = dict(os.environ)
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # local and short-lived: no token written to ~/.ray
+    os.environ["PE_SEARCH_COMPILE"] = "0"  # eager encoders: no inductor start-up in every actor
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)

@@ -12,14 +12,13 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pytest
-from selenium.webdriver.support.ui import WebDriverWait
 
 from pe_search.api import Library
 from pe_search.server import ServerConfig, create_app
 from pe_search.toy import synth
 from pe_search.toy.demo_media import DemoMedia, GeneratedFile
 from pe_search.toy.media_writer import write_audio
-from testkit.chromium import WAIT, chromium
+from testkit.chromium import WAIT, chromium, wait_for
 from testkit.server_live import live_server
 
 EDGE = 0.08  # s: how far an event's drawn edges may be from the generator's (plus one pixel)
@@ -62,10 +61,6 @@ def toy_site(demo, media, takes, tmp_path_factory):
 def browser(toy_site):
     with chromium() as driver:
         yield driver
-
-
-def wait_for(driver, script: str, *args):
-    return WebDriverWait(driver, WAIT).until(lambda d: d.execute_script(script, *args))
 
 
 def select_file(driver, site: str, path: Path, query: str = "silence") -> None:

@@ -7,7 +7,6 @@ for local runs as much as for Ray).
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sqlite3
@@ -21,7 +20,7 @@ import pytest
 import ray
 import soundfile
 import torch
-from indexing import FAST, assert_same_library, make_folder, snapshot
+from indexing import FAST, assert_same_library, local_ray_cluster, make_folder, snapshot
 
 from indexer import write
 from indexer.distributors.ray import (
@@ -49,16 +48,8 @@ ACTOR_TITLE = b"FileEncoder"  # Ray names an actor's process after its class
 @pytest.fixture(scope="module")
 def cluster():
     """A two-CPU Ray cluster started by this process; its address for other drivers."""
-    saved = dict(os.environ)
-    os.environ["RAY_AUTH_MODE"] = "disabled"  # local and short-lived: no token written to ~/.ray
-    os.environ["PE_SEARCH_COMPILE"] = "0"  # eager encoders: no inductor start-up in every actor
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
-        os.environ.clear()
-        os.environ.update(saved)
+    with local_ray_cluster() as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

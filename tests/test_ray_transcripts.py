@@ -3,12 +3,9 @@ both for files it encodes and for files it only transcribes (`--rebuild-transcri
 
 from __future__ import annotations
 
-import logging
-import os
-
 import pytest
-import ray
 import torch
+from indexing import local_ray_cluster
 from speech_fixtures import tiny_whisper
 
 from pe_search import Library
@@ -19,17 +16,9 @@ OPTIONS = {"window": 2.0, "hop": 1.0, "frames_per_window": 4, "batch_size": 4}
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A two-CPU Ray cluster started by this process (as tests/test_ray.py's)."""
-    saved = dict(os.environ)
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    os.environ["PE_SEARCH_COMPILE"] = "0"
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
-        os.environ.clear()
-        os.environ.update(saved)
+    """A two-CPU Ray cluster started by this process (tests/indexing.py's)."""
+    with local_ray_cluster() as address:
+        yield address
 
 
 def transcripts(library: Library) -> dict[str, tuple]:

@@ -8,11 +8,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from selenium.webdriver.support.ui import WebDriverWait
 from spoken_library import TALK, build
 
 from pe_search.server import ServerConfig, create_app
-from testkit.chromium import WAIT, chromium
+from testkit.chromium import chromium, wait_for
 from testkit.server_live import live_server
 
 SEEK = 0.1  # s: how close to a clicked word's start the player must be
@@ -30,10 +29,6 @@ def spoken_site(tmp_path_factory):
 def browser(spoken_site):
     with chromium() as driver:
         yield driver
-
-
-def wait_for(driver, script: str, *args):
-    return WebDriverWait(driver, WAIT).until(lambda d: d.execute_script(script, *args))
 
 
 def select(driver, site: str, path, query: str) -> None:
