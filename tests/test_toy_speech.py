@@ -149,8 +149,8 @@ def test_shipped_model_transcribes_continuous_held_out_speech_through_the_pipeli
     """The shipped toy loads in transformers' own ASR pipeline (word timestamps, 30 s chunks) and,
     on freshly generated continuous speech (up to 8 s, no pause for the gate to cut at) in voices
     it never trained on (odd pitches and speeds) and new word orders, returns word chunks in time
-    order inside the audio and gets most words right (measured: WER 0.06 on utterances up to 8 s;
-    a random or mismatched checkpoint gets about 1.0). Phrases between pauses, what indexing hands
+    order inside the audio and gets most words right (measured here: 43 words, WER 0.35; on another
+    held-out set of 10 such utterances 0.06; a random or mismatched checkpoint gets about 1.0). Phrases between pauses, what indexing hands
     it, are held to issue 26's bar in tests/test_toy_speech_accuracy.py."""
     from transformers import pipeline
 
@@ -169,5 +169,4 @@ def test_shipped_model_transcribes_continuous_held_out_speech_through_the_pipeli
         assert times == sorted(times) and times[0] >= 0.0 and times[-1] <= u.duration + 0.02, times
         total = total + speech_eval.score(u.words, got)
     assert total.words >= 25
-    print(f"continuous held-out: {total.words} words, WER {total.wer:.3f}")
     assert total.wer <= 0.6, (total.wer, total.words)
