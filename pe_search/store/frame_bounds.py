@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
+from pe_search.store.lazy_faiss import faiss, one_omp_thread  # FAISS imported on first use (issue 24)
 
 BOUND_PIECE = 16  # frames per bounded piece
 _GROUP = 256  # pieces decoded at a time while computing bounds (16 MB of float32 at 1024-d)
@@ -62,9 +62,7 @@ def compute(codes: np.ndarray, params: np.ndarray, dim: int, piece: int = BOUND_
     pieces = pieces_of(len(codes), piece)
     centroids = np.empty((pieces, dim), np.uint8)
     radii = np.empty(pieces, np.float32)
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)  # small calls: OpenMP's team costs more than it gives on a busy machine
-    try:
+    with one_omp_thread():  # small calls: OpenMP's team costs more than it gives on a busy machine
         for group in range(0, pieces, _GROUP):
             first, stop = group * piece, min(len(codes), (group + _GROUP) * piece)
             decoded = quantiser.decode(np.ascontiguousarray(codes[first:stop]))
@@ -79,8 +77,6 @@ def compute(codes: np.ndarray, params: np.ndarray, dim: int, piece: int = BOUND_
             radii[group : group + len(heads)] = _round_up(
                 np.maximum.reduceat(distances, heads) * (1 + _RADIUS_SLACK)
             )
-    finally:
-        faiss.omp_set_num_threads(threads)
     return PieceBounds(piece, centroids, radii)
 
 

@@ -9,6 +9,8 @@ its names onto this stand-in, so later reads cost what a module attribute costs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -21,3 +23,17 @@ class _Faiss:
 
 
 faiss: Any = _Faiss()
+
+
+@contextmanager
+def one_omp_thread() -> Iterator[None]:
+    """FAISS on one OpenMP thread inside the block, the setting restored after.
+
+    For small calls (one query, a few pieces) OpenMP's team costs more than it gives on a busy
+    machine. The setting is the calling thread's own (OpenMP's per-thread nthreads-var)."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)

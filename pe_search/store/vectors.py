@@ -23,7 +23,7 @@ import numpy as np
 
 from pe_search.store import ivf_build, ivf_tuning
 from pe_search.store.atomic import atomic_write, temporary_path
-from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
+from pe_search.store.lazy_faiss import faiss, one_omp_thread  # FAISS imported on first use (issue 24)
 from pe_search.store.vector_index import (
     BUILD_CHUNK,
     IndexSpec,
@@ -65,22 +65,12 @@ class FlatIndex(VectorIndex):
             return self._index.search(queries, k, params=params)
 
 
-@contextlib.contextmanager
 def _one_thread_for_one_query(queries: int):
     """One OpenMP thread for a single query (issue 24): FAISS's exact search splits its work by
     query, so a second thread has nothing to do but wait at the team's barrier, and on a busy
     machine that wait costs more than the search (hybrid mode's one query at 20,000 vectors: about
-    20 ms of CPU of a 60 ms page). The setting is the calling thread's own (OpenMP's per-thread
-    nthreads-var), restored after, as frame_bounds does for its small calls."""
-    if queries != 1:
-        yield
-        return
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(threads)
+    20 ms of CPU of a 60 ms page)."""
+    return one_omp_thread() if queries == 1 else contextlib.nullcontext()
 
 
 class HNSWIndex(VectorIndex):
