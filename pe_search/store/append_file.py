@@ -6,10 +6,17 @@ back to back). Writes go to a position (past what SQLite has made live), are mad
 `fdatasync` before the SQLite commit that refers to them, and are never read back through the
 file descriptor: readers share one read-only memory map of the file, mapped again only when the
 file has grown past what it covers.
+
+A file read at random rows (the clip vectors' exact re-rank: a few thousand rows of a file that
+at 10M vectors is 41 GB and mostly not in memory) is mapped with `random_access`: the kernel then
+reads only the pages a query touches instead of its read-around window (`read_ahead_kb`, 8 MB on
+some disks: measured at 10M vectors, 2.2 s a query), and `will_need` asks for a query's rows all
+at once, so the disk serves them in parallel rather than one page fault after another.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections.abc import Callable
@@ -24,15 +31,23 @@ class AppendFile:
     `writable` opens (and creates) the file for `write`; read-only handles only map it."""
 
     def __init__(
-        self, path: Path, *, writable: bool, dtype: np.dtype | type = np.uint8, width: int | None = None
+        self,
+        path: Path,
+        *,
+        writable: bool,
+        dtype: np.dtype | type = np.uint8,
+        width: int | None = None,
+        random_access: bool = False,
     ):
         self.path = path
+        self.random_access = random_access
         self.writable = writable
         self.dtype = np.dtype(dtype)
         self.width = width
         self.row_bytes = self.dtype.itemsize * (width or 1)
         self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if writable else None
         self._map: np.ndarray | None = None
+        self._region: mmap.mmap | None = None  # what `_map` views
         self._lock = threading.Lock()
 
     def rows(self) -> int:
@@ -66,12 +81,33 @@ class AppendFile:
                 if have < rows:
                     raise short(have)
                 shape = (have,) if self.width is None else (have, self.width)
-                self._map = np.memmap(self.path, dtype=self.dtype, mode="r", shape=shape)
+                with open(self.path, "rb") as handle:
+                    region = mmap.mmap(handle.fileno(), have * self.row_bytes, access=mmap.ACCESS_READ)
+                if self.random_access:
+                    region.madvise(mmap.MADV_RANDOM)
+                self._region = region
+                self._map = np.frombuffer(region, dtype=self.dtype).reshape(shape)
             return self._map
+
+    def will_need(self, rows: np.ndarray) -> None:
+        """Start reading these rows (of the current map) from disk now, together."""
+        region = self._region
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if region is None or not rows.size:
+            return
+        page = mmap.PAGESIZE
+        starts = np.unique(rows) * self.row_bytes
+        first = starts // page * page
+        last = np.minimum(-(-(starts + self.row_bytes) // page) * page, len(region))
+        # runs of rows whose pages touch or overlap become one request
+        breaks = np.flatnonzero(first[1:] > last[:-1]) + 1
+        for begin, end in zip(first[np.r_[0, breaks]], last[np.r_[breaks - 1, last.size - 1]], strict=True):
+            if begin < end:
+                region.madvise(mmap.MADV_WILLNEED, int(begin), int(end - begin))
 
     def close(self) -> None:
         with self._lock:
-            self._map = None
+            self._map = self._region = None  # unmapped once no array still views it
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -101,6 +101,9 @@ def inner_products_by_id(
     shared = candidates.ndim == 1
     width = candidates.shape[-1]
     matrix = source.view(int(candidates.max()) + 1)
+    will_need = getattr(source, "will_need", None)  # a file on disk (vectors in memory need none)
+    if will_need is not None:
+        will_need(candidates)
     scores = np.empty((nq, k), dtype=np.float32)
     ids = np.empty((nq, k), dtype=np.int64)
     faiss.knn_inner_products_by_idx(
