@@ -297,3 +297,25 @@ def test_status_reports_spaces_and_media(store):
     assert set(status.spaces) == {"audio", "audio_frame"}
     assert status.spaces["audio_frame"].count == 2 and status.spaces["audio_frame"].index_type == "flat"
     assert status.identity.dim == DIM
+
+
+def test_readers_map_the_database_and_the_writer_does_not(tmp_path):
+    """Readers read SQLite's pages through a map (a million-file text query's scattered docsize
+    lookups: docs/benchmarks.md); the writer, whose memory indexing budgets, does not."""
+    from pe_search.store.database import open_engine
+
+    with LibraryStore.open(tmp_path / "lib", make_identity()):
+        pass
+    database = tmp_path / "lib" / "library.db"
+
+    def mapped(engine) -> int:
+        with engine.connect() as connection:
+            return int(connection.exec_driver_sql("PRAGMA mmap_size").scalar())
+
+    reader, writer = open_engine(database, writer=False), open_engine(database, writer=True)
+    try:
+        assert mapped(reader) >= 512 * 2**20 > database.stat().st_size  # the whole file, and room to grow
+        assert mapped(writer) == 0
+    finally:
+        reader.dispose()
+        writer.dispose()

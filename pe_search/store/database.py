@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+# Readers map up to this much of the database instead of copying its pages into SQLite's cache
+# (issue 24): ranking a text query reads each matching entry's size from FTS5's docsize table,
+# thousands of scattered lookups at a million files, and through the map the median text query
+# there took 48 ms of CPU instead of 58 (hybrid 42 instead of 55). The pages a process touches
+# count in its RSS, as page cache the kernel can take back; a larger page cache (64 MB) did not
+# help. Writers keep SQLite's own reads: their memory is budgeted for indexing.
+READER_MMAP_BYTES = 1 << 30
 
 
 def open_engine(database: Path, *, writer: bool) -> Engine:
@@ -60,6 +67,8 @@ def open_engine(database: Path, *, writer: bool) -> Engine:
         if writer:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+        else:
+            cursor.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
