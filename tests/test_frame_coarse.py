@@ -13,6 +13,14 @@ import pytest
 from pe_search.store import frame_codes
 
 
+@pytest.fixture(autouse=True)
+def _integer_pass_on_small_slices(monkeypatch):
+    """Two passes for these few hundred frames too (the store keeps sq8 alone for slices under
+    COARSE_MIN_FRAMES), and top-k searches that grow (not whole small pieces at once)."""
+    monkeypatch.setattr(frame_codes, "COARSE_MIN_FRAMES", 0)
+    monkeypatch.setattr(frame_codes, "SCAN_WHOLE", 0)
+
+
 def _frames(count: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(frames, the event direction): i.i.d. noise of norm ~0.6, and an event (0.8 along one
     direction) on a few runs of frames, as bench_frames' frames are."""
@@ -171,3 +179,24 @@ def test_faiss_direct_signed_kernel_is_an_exact_integer_dot_product(dim):
     found = np.empty(40)
     found[ids[0]] = scores[0]
     np.testing.assert_array_equal(found, (codes.astype(np.int64) - 128) @ query[0].astype(np.int64))
+
+
+def test_slices_under_the_threshold_are_scored_by_sq8_alone(monkeypatch):
+    """Library-wide locate's windows (750 frames each) mostly pass: one sq8 pass, not two."""
+    monkeypatch.setattr(frame_codes, "COARSE_MIN_FRAMES", 4_096)
+    monkeypatch.setattr(frame_codes, "SCAN_PIECE", 1_000)
+    frames, direction = _frames(5_000, 64, seed=5)
+    coded = frame_codes.encode(frames, "sq8")
+    every = _sq8_alone(coded, direction)
+    calls = _kernel_calls(monkeypatch)
+    for runs, integer in (([(0, 4_095)], False), ([(0, 2_500), (2_600, 5_000)], True), (None, True)):
+        calls.clear()
+        positions, scores = frame_codes.frames_above(
+            "sq8", 64, coded.params, coded.codes, direction, 0.4, runs=runs
+        )
+        assert ("integer" in {kind for kind, _ in calls}) is integer
+        wanted = np.ones(len(frames), bool) if runs is None else np.zeros(len(frames), bool)
+        for start, stop in runs or []:
+            wanted[start:stop] = True
+        np.testing.assert_array_equal(positions, np.flatnonzero(wanted & (every.astype(np.float64) > 0.4)))
+        np.testing.assert_array_equal(scores, every[positions])

@@ -113,8 +113,12 @@ SCAN_PIECE = 32_768  # frames per FAISS call when scanning a block (two threads 
 # The integer pass's sums of `dim` products (code - 128) * weight, |.| <= 128 * 127 each, are exact
 # in float32 (FAISS's output) while below 2**24: up to 1,032 dimensions; beyond, sq8 alone.
 COARSE_MAX_DIM = (2**24 - 1) // (128 * 127)
+# Slices under this many frames are scored by sq8 alone: library-wide locate's windows are where
+# clip search found the sound, so most of their frames pass, and two passes would score them twice.
+COARSE_MIN_FRAMES = 4_096
 SCAN_TOP = 512  # top-k asked per piece; a piece whose k-th frame still passes is searched again,
 SCAN_TOP_GROWTH = 8  # for this many times more (an event of the query's sound fills a piece's top 512)
+SCAN_WHOLE = 4_096  # a piece of at most this many frames is asked for all of them at once
 _scratch = threading.local()
 # The two scan threads are the parallelism: FAISS's own OpenMP threads inside them would only
 # oversubscribe the cores (the setting is per calling thread, so clip indexes keep theirs).
@@ -236,8 +240,11 @@ class _Coarse:
 
 def _coarse(job: ScanJob) -> _Coarse | None:
     """The integer pass for an sq8 job (None: sq8 alone, for other codes, a zero or non-finite
-    query, an infinite cut or more than COARSE_MAX_DIM dimensions)."""
+    query, an infinite cut, more than COARSE_MAX_DIM dimensions or under COARSE_MIN_FRAMES)."""
     if job.encoding != "sq8" or job.dim > COARSE_MAX_DIM or not np.isfinite(job.cutoff):
+        return None
+    frames = len(job.codes) if job.runs is None else sum(stop - start for start, stop in job.runs)
+    if frames < COARSE_MIN_FRAMES:
         return None
     dim = job.dim
     vmin, vdiff = job.params[:dim].astype(np.float64), job.params[dim:].astype(np.float64)
@@ -296,7 +303,7 @@ def _search(
     """(row ids, scores) of the index's rows scoring above `cutoff`."""
     if not count:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    top = min(SCAN_TOP, count)
+    top = count if count <= SCAN_WHOLE else min(SCAN_TOP, count)  # small: the heap costs little
     scores, ids = index.search(query, top)
     while top < count and scores[0, -1] > cutoff:  # more pass than asked for: ask for more
         top = min(count, top * SCAN_TOP_GROWTH)  # (all at once: a heap of the whole piece costs more)
