@@ -9,7 +9,7 @@ of the cut), so a caller that needs exact answers re-scores just those on exact 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -78,6 +78,18 @@ class FrameSlice:
     @cached_property
     def _all_times(self) -> tuple[np.ndarray, np.ndarray]:
         return self.times(0, self.count)
+
+    def part(self, start: int, stop: int) -> FrameSlice:
+        """Frames start .. stop-1 of this slice (positions in it) as a slice of their own."""
+        start, stop = max(0, start), min(self.count, max(start, stop))
+        times = self.times
+        return replace(
+            self,
+            first=self.first + start,
+            count=stop - start,
+            times=lambda a, b: times(start + a, start + b),
+            codes=self.codes[start:stop],
+        )
 
     def vectors(self) -> np.ndarray:
         """float32 [n, d]: the frames as their code gives them back."""
