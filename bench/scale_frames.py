@@ -13,11 +13,13 @@ with the noise varying smoothly in time (bench_frames' noise table averaged over
 `--smooth-frames` consecutive rows, scaled back to norm 0.6), as frames of a steady sound do.
 
 In-file: one file of `--in-file-hours` (900,000 frames at 10 h) as one sq8 block, per kind of
-frames; locate inside it with the block's piece bounds (`frame_bounds`) and without them (the
-same block, the bounds left out of the read), warm (p50 of the queries, repeated) and cold (the
+frames; locate inside it with the block's piece bounds (`frame_bounds`), without them (the
+same block, the bounds left out of the read) and with sq8's kernel alone (`sq8_one_pass`: the
+integer pass left out, the scan before it), warm (p50 of the queries, repeated) and cold (the
 library's files evicted from the page cache with posix_fadvise(DONTNEED) before each query: only
 this benchmark's files), with the share of frames whose codes were scanned. The process verifies
 a block's checksums on its first read (900 MB at 10 h): that first query is reported apart.
+`--frames-on-disk` builds the file's float32 frames (3.7 GB at 10 h) in a memory-mapped file.
 
 Library-wide: 90M sq8 frames (1,000 h) are 92 GB, more than this machine's free disk. Library-wide
 locate reads only the frames of the windows clip search proposes (at least 64, `LOCATE_PROPOSALS`),
@@ -28,7 +30,8 @@ policy chooses for that many vectors (flat to 50,000, HNSW beyond: the switch's 
 and per query the sq8 blocks of the files its clip search proposes are written, the query timed,
 and the blocks dropped again (the disk holds one query's blocks at a time). Each size reports
 p50/p90 wall and CPU ms of the whole locate, of the clip search alone, and their difference (the
-frames part).
+frames part). `--keep-snapshots` measures the snapshots in place and keeps them, switched index
+included (a second run then skips the HNSW build).
 
 Wall time and CPU time (this process, all threads) are both given: the machine is shared.
 One JSON object per measurement, on stdout.
