@@ -74,6 +74,7 @@ def bounds_on_small_slices(monkeypatch):
     """The bounds' pass runs on slices of every size here (by default only from 4,096 frames, where
     it pays), so these 2,003 frames exercise it."""
     monkeypatch.setattr(frame_slice, "BOUNDS_MIN_FRAMES", 0)
+    monkeypatch.setattr(frame_slice, "BOUNDS_MAX_SHARE", 1.0)  # keep the runs however many survive
 
 
 def unbounded(read):
@@ -141,6 +142,25 @@ def test_pruned_scans_return_the_full_scans_frames_and_skip_most_pieces(library)
         whole = read()
         assert whole.scan(QUERY, 2.0).scanned < len(whole) / 4  # the events are a tenth of the file
         assert skipped > 0
+
+
+def test_bounds_that_keep_more_than_the_share_give_way_to_a_scan_of_every_code(library, monkeypatch):
+    """Past BOUNDS_MAX_SHARE of a slice the runs are dropped and every code is scanned (the
+    integer pass over all of it costs less): the same frames and scores either way."""
+    store, read = reader_of(library)
+    with store:
+        whole = read()
+        pruned = whole.scan(QUERY, 2.0)
+        share = pruned.scanned / len(whole)
+        assert 0.0 < share < 0.25
+        monkeypatch.setattr(frame_slice, "BOUNDS_MAX_SHARE", share * 0.99)
+        everything = whole.scan(QUERY, 2.0)
+        assert everything.scanned == len(whole)
+        assert np.array_equal(everything.positions, pruned.positions)
+        assert np.array_equal(everything.scores, pruned.scores)
+        assert np.array_equal(everything.unsure, pruned.unsure)
+        monkeypatch.setattr(frame_slice, "BOUNDS_MAX_SHARE", share * 1.01)
+        assert whole.scan(QUERY, 2.0).scanned == pruned.scanned
 
 
 def test_every_frame_lies_within_its_pieces_radius(library):

@@ -181,21 +181,27 @@ def test_faiss_direct_signed_kernel_is_an_exact_integer_dot_product(dim):
     np.testing.assert_array_equal(found, (codes.astype(np.int64) - 128) @ query[0].astype(np.int64))
 
 
-def test_slices_under_the_threshold_are_scored_by_sq8_alone(monkeypatch):
-    """Library-wide locate's windows (750 frames each) mostly pass: one sq8 pass, not two."""
+def test_small_slices_and_bounded_runs_are_scored_by_sq8_alone(monkeypatch):
+    """Library-wide locate's windows (750 frames each) and the runs piece bounds leave lie where
+    the sound is: most of their frames pass, so one sq8 pass, not two."""
     monkeypatch.setattr(frame_codes, "COARSE_MIN_FRAMES", 4_096)
-    monkeypatch.setattr(frame_codes, "SCAN_PIECE", 1_000)
     frames, direction = _frames(5_000, 64, seed=5)
     coded = frame_codes.encode(frames, "sq8")
     every = _sq8_alone(coded, direction)
     calls = _kernel_calls(monkeypatch)
-    for runs, integer in (([(0, 4_095)], False), ([(0, 2_500), (2_600, 5_000)], True), (None, True)):
+    monkeypatch.setattr(frame_codes, "SCAN_PIECE", 4_095)
+    for codes, runs, integer in (
+        (coded.codes[:4_095], None, False),  # under the threshold
+        (coded.codes, [(0, 2_500), (2_600, 5_000)], False),  # runs piece bounds left: near the cut
+        (coded.codes, None, True),
+    ):
         calls.clear()
         positions, scores = frame_codes.frames_above(
-            "sq8", 64, coded.params, coded.codes, direction, 0.4, runs=runs
+            "sq8", 64, coded.params, codes, direction, 0.4, runs=runs
         )
         assert ("integer" in {kind for kind, _ in calls}) is integer
-        wanted = np.ones(len(frames), bool) if runs is None else np.zeros(len(frames), bool)
+        wanted = np.zeros(len(frames), bool)
+        wanted[: len(codes)] = runs is None
         for start, stop in runs or []:
             wanted[start:stop] = True
         np.testing.assert_array_equal(positions, np.flatnonzero(wanted & (every.astype(np.float64) > 0.4)))

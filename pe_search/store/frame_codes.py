@@ -240,12 +240,12 @@ class _Coarse:
 
 def _coarse(job: ScanJob) -> _Coarse | None:
     """The integer pass for an sq8 job (None: sq8 alone, for other codes, a zero or non-finite
-    query, an infinite cut, more than COARSE_MAX_DIM dimensions or under COARSE_MIN_FRAMES)."""
+    query, an infinite cut, more than COARSE_MAX_DIM dimensions, under COARSE_MIN_FRAMES, or the
+    runs piece bounds left)."""
     if job.encoding != "sq8" or job.dim > COARSE_MAX_DIM or not np.isfinite(job.cutoff):
         return None
-    frames = len(job.codes) if job.runs is None else sum(stop - start for start, stop in job.runs)
-    if frames < COARSE_MIN_FRAMES:
-        return None
+    if job.runs is not None or len(job.codes) < COARSE_MIN_FRAMES:
+        return None  # what piece bounds leave lies near the cut: mostly frames that pass
     dim = job.dim
     vmin, vdiff = job.params[:dim].astype(np.float64), job.params[dim:].astype(np.float64)
     query = job.query.astype(np.float64).reshape(-1)
