@@ -21,7 +21,7 @@ from test_store_support import DIM, make_identity
 
 from pe_search.models.spaces import Calibration
 from pe_search.query.frames import block_readers, file_spans
-from pe_search.store import LibraryLayout, LibraryStore, MediaRecord, frame_slice
+from pe_search.store import LibraryLayout, LibraryStore, MediaRecord, frame_codes, frame_slice
 from pe_search.store.frame_blocks import BlockFile
 
 SPACE = "audio_frame"
@@ -74,7 +74,6 @@ def bounds_on_small_slices(monkeypatch):
     """The bounds' pass runs on slices of every size here (by default only from 4,096 frames, where
     it pays), so these 2,003 frames exercise it."""
     monkeypatch.setattr(frame_slice, "BOUNDS_MIN_FRAMES", 0)
-    monkeypatch.setattr(frame_slice, "BOUNDS_MAX_SHARE", 1.0)  # keep the runs however many survive
 
 
 def unbounded(read):
@@ -144,23 +143,20 @@ def test_pruned_scans_return_the_full_scans_frames_and_skip_most_pieces(library)
         assert skipped > 0
 
 
-def test_bounds_that_keep_more_than_the_share_give_way_to_a_scan_of_every_code(library, monkeypatch):
-    """Past BOUNDS_MAX_SHARE of a slice the runs are dropped and every code is scanned (the
-    integer pass over all of it costs less): the same frames and scores either way."""
+def test_a_slice_the_integer_pass_scans_skips_the_bounds(library, monkeypatch):
+    """Where the integer pass applies (sq8 slices from COARSE_MIN_FRAMES frames) every code goes
+    through it and the bounds are not read: the same frames and scores as the pruned scan."""
     store, read = reader_of(library)
     with store:
         whole = read()
         pruned = whole.scan(QUERY, 2.0)
-        share = pruned.scanned / len(whole)
-        assert 0.0 < share < 0.25
-        monkeypatch.setattr(frame_slice, "BOUNDS_MAX_SHARE", share * 0.99)
+        assert pruned.scanned < len(whole) / 4
+        monkeypatch.setattr(frame_codes, "COARSE_MIN_FRAMES", 0)
         everything = whole.scan(QUERY, 2.0)
         assert everything.scanned == len(whole)
         assert np.array_equal(everything.positions, pruned.positions)
         assert np.array_equal(everything.scores, pruned.scores)
         assert np.array_equal(everything.unsure, pruned.unsure)
-        monkeypatch.setattr(frame_slice, "BOUNDS_MAX_SHARE", share * 1.01)
-        assert whole.scan(QUERY, 2.0).scanned == pruned.scanned
 
 
 def test_every_frame_lies_within_its_pieces_radius(library):

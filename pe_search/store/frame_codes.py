@@ -238,13 +238,18 @@ class _Coarse:
     cut: float
 
 
+def integer_pass(encoding: str, dim: int, count: int) -> bool:
+    """Whether a scan of `count` frames' codes (all of them, no runs) goes through the integer pass."""
+    return encoding == "sq8" and dim <= COARSE_MAX_DIM and count >= COARSE_MIN_FRAMES
+
+
 def _coarse(job: ScanJob) -> _Coarse | None:
     """The integer pass for an sq8 job (None: sq8 alone, for other codes, a zero or non-finite
     query, an infinite cut, more than COARSE_MAX_DIM dimensions, under COARSE_MIN_FRAMES, or the
     runs piece bounds left)."""
-    if job.encoding != "sq8" or job.dim > COARSE_MAX_DIM or not np.isfinite(job.cutoff):
+    if not integer_pass(job.encoding, job.dim, len(job.codes)) or not np.isfinite(job.cutoff):
         return None
-    if job.runs is not None or len(job.codes) < COARSE_MIN_FRAMES:
+    if job.runs is not None:
         return None  # what piece bounds leave lies near the cut: mostly frames that pass
     dim = job.dim
     vmin, vdiff = job.params[:dim].astype(np.float64), job.params[dim:].astype(np.float64)

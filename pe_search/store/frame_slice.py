@@ -21,6 +21,7 @@ from pe_search.store.frame_codes import (
     ScanJob,
     decode,
     frames_above_many,
+    integer_pass,
     scan_jobs,
     score_error,
     scores,
@@ -28,10 +29,6 @@ from pe_search.store.frame_codes import (
 )
 
 BOUNDS_MIN_FRAMES = 4_096  # smaller slices skip the piece bounds' pass: it costs more than it saves
-# When the bounds keep more than this share of a slice's frames, every code is scanned instead:
-# the integer pass over all of them (frame_codes, 0.1 us a frame) costs less than the sq8 kernel
-# over the runs the bounds keep, gathered (measured at 10 h: 87 against 131 ms of CPU at 15 %).
-BOUNDS_MAX_SHARE = 0.08
 
 
 @dataclass(frozen=True)
@@ -114,10 +111,12 @@ class FrameSlice:
         most): the piece bounds' pass runs here, for slices long enough to gain from it."""
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
         params = np.ascontiguousarray(self.params, dtype=np.float32)
-        runs = self._runs(query, searched) if len(self) >= BOUNDS_MIN_FRAMES else None
+        # A slice the integer pass scans skips the bounds: at 10 h the integer pass over every code
+        # took 83-88 ms of CPU on i.i.d. and smooth frames alike, the bounds' centroid pass with the
+        # runs it keeps 106-180 (most centroids pass its low cut, so its searches grow and repeat).
+        bounded = len(self) >= BOUNDS_MIN_FRAMES and not integer_pass(self.encoding, self.dim, len(self))
+        runs = self._runs(query, searched) if bounded else None
         scanned = len(self) if runs is None else sum(stop - start for start, stop in runs)
-        if runs is not None and scanned > BOUNDS_MAX_SHARE * len(self):
-            runs, scanned = None, len(self)
         job = ScanJob(self.encoding, self.dim, params, self.codes, query, searched, self.codebook, runs)
         return job, scanned
 
