@@ -13,11 +13,13 @@ with the noise varying smoothly in time (bench_frames' noise table averaged over
 `--smooth-frames` consecutive rows, scaled back to norm 0.6), as frames of a steady sound do.
 
 In-file: one file of `--in-file-hours` (900,000 frames at 10 h) as one sq8 block, per kind of
-frames; locate inside it with the block's piece bounds (`frame_bounds`) and without them (the
-same block, the bounds left out of the read), warm (p50 of the queries, repeated) and cold (the
+frames; locate inside it with the block's piece bounds (`frame_bounds`), without them (the
+same block, the bounds left out of the read) and with sq8's kernel alone (`sq8_one_pass`: the
+integer pass left out, the scan before it), warm (p50 of the queries, repeated) and cold (the
 library's files evicted from the page cache with posix_fadvise(DONTNEED) before each query: only
 this benchmark's files), with the share of frames whose codes were scanned. The process verifies
 a block's checksums on its first read (900 MB at 10 h): that first query is reported apart.
+`--frames-on-disk` builds the file's float32 frames (3.7 GB at 10 h) in a memory-mapped file.
 
 Library-wide: 90M sq8 frames (1,000 h) are 92 GB, more than this machine's free disk. Library-wide
 locate reads only the frames of the windows clip search proposes (at least 64, `LOCATE_PROPOSALS`),
@@ -28,7 +30,8 @@ policy chooses for that many vectors (flat to 50,000, HNSW beyond: the switch's 
 and per query the sq8 blocks of the files its clip search proposes are written, the query timed,
 and the blocks dropped again (the disk holds one query's blocks at a time). Each size reports
 p50/p90 wall and CPU ms of the whole locate, of the clip search alone, and their difference (the
-frames part).
+frames part). `--keep-snapshots` measures the snapshots in place and keeps them, switched index
+included (a second run then skips the HNSW build).
 
 Wall time and CPU time (this process, all threads) are both given: the machine is shared.
 One JSON object per measurement, on stdout.
@@ -72,7 +75,11 @@ from indexer.write import EncodedFile, write_file  # noqa: E402
 from pe_search.models.spaces import Calibration  # noqa: E402
 from pe_search.query import frames as query_frames  # noqa: E402
 from pe_search.query.engine import LOCATE_PROPOSALS, QueryEngine, QueryVectors  # noqa: E402
-from pe_search.store import LibraryStore, MediaRecord  # noqa: E402
+from pe_search.store import (  # noqa: E402
+    LibraryStore,
+    MediaRecord,
+    frame_codes,  # noqa: E402
+)
 from pe_search.store.frame_blocks import BlockFile  # noqa: E402
 from pe_search.store.policy import IndexPolicy  # noqa: E402
 
@@ -100,8 +107,12 @@ def smooth_world(width: int) -> World:
     return world
 
 
-def long_frames(world: World, seed: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    """World.frames for a long file, built in place (one float32 array, no full-size temporaries)."""
+def long_frames(
+    world: World, seed: int, seconds: float, on_disk: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """World.frames for a long file, built in place (one float32 array, no full-size temporaries;
+    `on_disk`: a memory-mapped file there, so the 3.7 GB of a 10-hour file are page cache the
+    kernel may drop, not the process's own memory)."""
     rng = np.random.default_rng([seed, 1])
     count = int(round(seconds / FRAME_SECONDS))
     labels = np.empty(count, dtype=np.int64)
@@ -111,7 +122,10 @@ def long_frames(world: World, seed: int, seconds: float) -> tuple[np.ndarray, np
         labels[at : at + length] = rng.integers(0, len(world.directions))
         at += length
     start = int(rng.integers(0, len(world.noise) - 1))
-    frames = np.empty((count, DIM), np.float32)
+    if on_disk is None:
+        frames = np.empty((count, DIM), np.float32)
+    else:
+        frames = np.lib.format.open_memmap(on_disk, mode="w+", dtype=np.float32, shape=(count, DIM))
     step = 65_536
     for lo in range(0, count, step):
         hi = min(count, lo + step)
@@ -220,9 +234,12 @@ def scanned_share(store: LibraryStore, media_id: int, queries: np.ndarray) -> fl
     return float(np.mean([frames.scan(sign * q, cutoff, slack).scanned / len(frames) for q in queries]))
 
 
-def in_file(kind: str, world: World, hours: float, workdir: Path, repeats: int, queries: int) -> dict:
+def in_file(
+    kind: str, world: World, hours: float, workdir: Path, repeats: int, queries: int, on_disk: bool = False
+) -> dict:
     folder = workdir / f"in-file-{kind}"
-    labels, frames = long_frames(world, 999_999, hours * 3600)
+    spill = workdir / f"in-file-{kind}.frames.npy" if on_disk else None
+    labels, frames = long_frames(world, 999_999, hours * 3600, spill)
     started = time.perf_counter()
     with LibraryStore.open(folder, identity()) as store, store.write() as tx:
         media_id = tx.upsert_media(
@@ -233,6 +250,8 @@ def in_file(kind: str, world: World, hours: float, workdir: Path, repeats: int, 
     write_s = time.perf_counter() - started
     count = len(frames)
     del frames
+    if spill is not None:
+        spill.unlink()
     present = np.unique(labels)
     asked = np.concatenate(
         [world.directions[present[: queries // 2]], world.directions[: queries - queries // 2]]
@@ -259,7 +278,7 @@ def in_file(kind: str, world: World, hours: float, workdir: Path, repeats: int, 
         evict(folder)
         wall, cpu, _ = timed(locate(asked[0]))  # maps the block and checks its checksums
         result["first_query_wall_ms"], result["first_query_cpu_ms"] = round(wall, 1), round(cpu, 1)
-        for name, context in (("bounds", None), ("no_bounds", NoBounds)):
+        for name, context in (("bounds", None), ("no_bounds", NoBounds), ("sq8_one_pass", OnePass)):
             with context() if context else _nothing():
                 warm = [timed(locate(q))[:2] for _ in range(repeats) for q in asked]
                 cold = []
@@ -273,6 +292,18 @@ def in_file(kind: str, world: World, hours: float, workdir: Path, repeats: int, 
     result["target_held_warm_cpu"] = result["bounds_warm"]["cpu_ms_p50"] <= IN_FILE_TARGET_MS
     shutil.rmtree(folder)
     return result
+
+
+class OnePass:
+    """sq8 scanned by its own kernel alone (the integer pass left out: the design before it)."""
+
+    def __enter__(self):
+        self.saved = frame_codes._coarse
+        frame_codes._coarse = lambda job: None
+        return self
+
+    def __exit__(self, *exc):
+        frame_codes._coarse = self.saved
 
 
 class _nothing:
@@ -366,21 +397,30 @@ def build_snapshots(folder: Path, hours: list[float], world: World) -> dict[floa
 
 
 def measure_snapshot(
-    snapshot: Path, hours: float, world: World, queries: np.ndarray, repeats: int, policy: IndexPolicy
+    snapshot: Path,
+    hours: float,
+    world: World,
+    queries: np.ndarray,
+    repeats: int,
+    policy: IndexPolicy,
+    keep: bool = False,
 ) -> dict:
-    """Library-wide locate on a clip-only snapshot (used up): the clip index switched to what
-    `policy` chooses at this size, then per query the proposed files' blocks written, the query
-    timed (warm and cold), the blocks dropped again."""
-    folder = snapshot.parent / f"measure-{hours:g}h"  # the snapshot is used up (disk: one copy)
-    shutil.rmtree(folder, ignore_errors=True)
-    snapshot.rename(folder)
+    """Library-wide locate on a clip-only snapshot (used up unless `keep`): the clip index switched
+    to what `policy` chooses at this size, then per query the proposed files' blocks written, the
+    query timed (warm and cold), the blocks dropped again. Kept, the snapshot is measured in place
+    and keeps its switched index (a second run skips the switch: an HNSW build at 1,000 h)."""
+    folder = snapshot
+    if not keep:
+        folder = snapshot.parent / f"measure-{hours:g}h"  # the snapshot is used up (disk: one copy)
+        shutil.rmtree(folder, ignore_errors=True)
+        snapshot.rename(folder)
     row: dict = {"part": "library-wide", "blocks": "files clip search proposes, per query", "hours": hours}
     started = time.perf_counter()
     with LibraryStore.open(folder, identity(), policy=policy) as store, store.write() as tx:
         # a commit: the clip index switches to the policy's kind for this size
         tx.upsert_media(MediaRecord(path="/sim/x.wav", size=1, mtime=1.0, content_hash="x", status="indexed"))
     row["index_switch_s"] = round(time.perf_counter() - started, 1)
-    warm, cold, clip, files, batched, alone = [], [], [], [], [], []
+    warm, cold, clip, files, batched, alone, first, clip_cold = [], [], [], [], [], [], [], []
     for query in queries:
         with LibraryStore.open(folder, identity(), policy=policy) as store:
             wanted = proposed_files(store, query)
@@ -396,7 +436,7 @@ def measure_snapshot(
             def propose(store=store, query=query):
                 return query_frames.propose(store, "audio", query, PROPOSALS)
 
-            timed(locate)  # first query: index load and checksums
+            first.append(timed(locate)[:2])  # first query: index load and checksums
             warm += [timed(locate)[:2] for _ in range(repeats)]
             clip += [timed(propose)[:2] for _ in range(repeats)]
             proposals = propose()
@@ -408,6 +448,8 @@ def measure_snapshot(
             alone += [timed(part(False))[:2] for _ in range(repeats)]
             evict(folder)
             cold.append(timed(locate)[:2])
+            evict(folder)
+            clip_cold.append(timed(propose)[:2])
             row["clip_vectors"] = engine.spaces.get("audio", 0)
             row["index_kind"] = policy.kind_for(row["clip_vectors"], DIM)
         disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e9
@@ -416,12 +458,14 @@ def measure_snapshot(
             drop_blocks(store, wanted)
     row["files_proposed_per_query"] = files
     row["warm"], row["cold"], row["clip_search_warm"] = summary(warm), summary(cold), summary(clip)
+    row["clip_search_cold"], row["first_query_after_open"] = summary(clip_cold), summary(first)
     rest = row["warm"]["cpu_ms_p50"] - row["clip_search_warm"]["cpu_ms_p50"]
     row["locate_less_clip_search_cpu_ms_p50"] = round(rest, 1)
     row["frames_part_batched"], row["frames_part_per_window"] = summary(batched), summary(alone)
     row["target_p50_ms"] = LIBRARY_TARGET_MS
     row["target_held_warm_cpu"] = row["warm"]["cpu_ms_p50"] <= LIBRARY_TARGET_MS
-    shutil.rmtree(folder)
+    if not keep:
+        shutil.rmtree(folder)
     return row
 
 
@@ -432,7 +476,7 @@ def library_wide(args, workdir: Path, world: World, queries: np.ndarray) -> list
     results = []
     for hours, snapshot in sorted(snapshots.items(), reverse=True):  # the target size first
         policy = POLICY if args.clip_index == "policy" else CLIP_POLICY
-        row = measure_snapshot(snapshot, hours, world, queries, args.repeats, policy)
+        row = measure_snapshot(snapshot, hours, world, queries, args.repeats, policy, args.keep_snapshots)
         print(json.dumps(row), flush=True)
         results.append(row)
     return results
@@ -449,6 +493,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--build-only", action="store_true", help="only build the clip-only libraries")
     parser.add_argument(
+        "--keep-snapshots",
+        action="store_true",
+        help="measure the snapshots in place and keep them (with their switched clip index) for another run",
+    )
+    parser.add_argument(
         "--clip-index",
         choices=["policy", "flat"],
         default="policy",
@@ -462,6 +511,11 @@ def main(argv: list[str] | None = None) -> None:
         "--queries", type=int, default=4, help="library-wide queries (each proposes up to 80 files)"
     )
     parser.add_argument("--in-file-queries", type=int, default=8)
+    parser.add_argument(
+        "--frames-on-disk",
+        action="store_true",
+        help="build the long file's float32 frames in a memory-mapped file under --workdir (3.7 GB at 10 h)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -472,7 +526,15 @@ def main(argv: list[str] | None = None) -> None:
         if args.in_file_hours > 0:
             for kind in args.kinds:
                 world = smooth_world(args.smooth_frames) if kind == "smooth" else World()
-                row = in_file(kind, world, args.in_file_hours, workdir, args.repeats, args.in_file_queries)
+                row = in_file(
+                    kind,
+                    world,
+                    args.in_file_hours,
+                    workdir,
+                    args.repeats,
+                    args.in_file_queries,
+                    args.frames_on_disk,
+                )
                 row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3)
                 print(json.dumps(row), flush=True)
         if args.hours:

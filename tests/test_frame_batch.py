@@ -193,3 +193,52 @@ def test_runs_become_the_spans_frames_to_spans_gives():
             at = positions[run]
             expected += frames_to_spans(starts[at], ends[at], probabilities[run], -1.0, min_duration)
         assert runs_to_spans(frames, positions, probabilities, min_duration) == expected
+
+
+def test_a_widened_window_scans_only_the_frames_it_has_not_scanned(library, monkeypatch):
+    """File 4's event is widened many times: each round reads the wider window but scores only its
+    new frames, so no frame of any file is scanned twice, and the spans stay those above."""
+    import pe_search.query.frames as query_frames
+
+    scanned: list[tuple[int, int, int]] = []  # (file, first block position, stop)
+    scan = query_frames.scan_slices
+
+    def spy(slices, *args):
+        scanned.extend((s.media_id, s.first, s.first + len(s)) for s in slices)
+        return scan(slices, *args)
+
+    monkeypatch.setattr(query_frames, "scan_slices", spy)
+    store, candidates, readers = open_library(library)
+    exact = exact_of(candidates)
+    with store:
+        for threshold in (0.5, 0.01):
+            scanned.clear()
+            found = library_spans(readers, candidates, QUERY, CALIBRATION, threshold, exact=exact)
+            for number, (spans_found, decided) in enumerate(found):
+                assert decided and spans(spans_found) == float32_spans(number, threshold)
+            windows_of_file = {}
+            for media_id, first, stop in scanned:
+                windows_of_file.setdefault(media_id, []).append((first, stop))
+            for candidate in candidates:
+                counts = np.zeros(COUNT, int)
+                for first, stop in windows_of_file.get(candidate.media_id, []):
+                    counts[first:stop] += 1
+                merged = len(query_frames.merge_windows(candidate.windows))
+                assert counts.max() <= merged  # a frame twice only where two merged windows meet
+            wide = candidates[4].media_id  # widened many times over: 2,600 frames of event
+            assert sum(stop - first for media_id, first, stop in scanned if media_id == wide) < 2 * COUNT
+
+
+def test_part_of_a_slice_is_its_frames_with_their_times_and_codes(library):
+    store, candidates, readers = open_library(library)
+    with store:
+        frames = readers[candidates[0].media_id](10.0, 20.0)
+        part = frames.part(5, 40)
+        assert (part.first, len(part)) == (frames.first + 5, 35)
+        assert np.array_equal(part.codes, frames.codes[5:40])
+        assert np.array_equal(part.starts, frames.starts[5:40]) and np.array_equal(
+            part.ends, frames.ends[5:40]
+        )
+        assert np.array_equal(part.times(3, 7)[0], frames.starts[8:12])
+        assert len(frames.part(-3, 2)) == 2 and len(frames.part(len(frames) - 1, len(frames) + 9)) == 1
+        assert len(frames.part(7, 3)) == 0

@@ -21,7 +21,7 @@ from test_store_support import DIM, make_identity
 
 from pe_search.models.spaces import Calibration
 from pe_search.query.frames import block_readers, file_spans
-from pe_search.store import LibraryLayout, LibraryStore, MediaRecord, frame_slice
+from pe_search.store import LibraryLayout, LibraryStore, MediaRecord, frame_codes, frame_slice
 from pe_search.store.frame_blocks import BlockFile
 
 SPACE = "audio_frame"
@@ -141,6 +141,22 @@ def test_pruned_scans_return_the_full_scans_frames_and_skip_most_pieces(library)
         whole = read()
         assert whole.scan(QUERY, 2.0).scanned < len(whole) / 4  # the events are a tenth of the file
         assert skipped > 0
+
+
+def test_a_slice_the_integer_pass_scans_skips_the_bounds(library, monkeypatch):
+    """Where the integer pass applies (sq8 slices from COARSE_MIN_FRAMES frames) every code goes
+    through it and the bounds are not read: the same frames and scores as the pruned scan."""
+    store, read = reader_of(library)
+    with store:
+        whole = read()
+        pruned = whole.scan(QUERY, 2.0)
+        assert pruned.scanned < len(whole) / 4
+        monkeypatch.setattr(frame_codes, "COARSE_MIN_FRAMES", 0)
+        everything = whole.scan(QUERY, 2.0)
+        assert everything.scanned == len(whole)
+        assert np.array_equal(everything.positions, pruned.positions)
+        assert np.array_equal(everything.scores, pruned.scores)
+        assert np.array_equal(everything.unsure, pruned.unsure)
 
 
 def test_every_frame_lies_within_its_pieces_radius(library):

@@ -80,6 +80,7 @@ def test_a_frame_scoring_exactly_the_cut_is_not_above_it(monkeypatch, top):
     """Integer frames and a one-hot query score exactly in float32: 3, 2, 2, 1, 0 against a cut of
     2 keeps only the 3."""
     monkeypatch.setattr(frame_codes, "SCAN_TOP", top)
+    monkeypatch.setattr(frame_codes, "SCAN_WHOLE", 0)  # top-k searches, not the whole piece at once
     vectors = np.zeros((5, DIM), np.float32)
     vectors[:, 0] = [3, 2, 2, 1, 0]
     coded = frame_codes.encode(vectors, "f32")

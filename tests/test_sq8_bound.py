@@ -81,6 +81,7 @@ def test_a_scan_in_pieces_returns_exactly_the_frames_above_the_cut(monkeypatch, 
     """Pieces of the block (and a top-k too small for what passes) change nothing in the answer."""
     monkeypatch.setattr(frame_codes, "SCAN_PIECE", piece)
     monkeypatch.setattr(frame_codes, "SCAN_TOP", top)
+    monkeypatch.setattr(frame_codes, "SCAN_WHOLE", 0)  # top-k searches, not whole small pieces
     vectors = _block(count=300, seed=9)
     coded = frame_codes.encode(vectors, "sq8")
     query = np.random.default_rng(10).standard_normal(DIM).astype(np.float32)

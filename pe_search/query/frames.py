@@ -239,12 +239,27 @@ def file_spans(
 
 @dataclass
 class _Window:
-    """One merged window of one candidate file while `library_spans` widens it."""
+    """One merged window of one candidate file while `library_spans` widens it, with what its
+    earlier rounds found: the block positions first .. stop-1 they scanned, and the passing
+    frames among them (block positions, probabilities), so a wider read scans only what is new."""
 
     candidate: int  # index into the candidates
     start: float | None
     end: float | None
     widened: int = 0
+    scanned: tuple[int, int] | None = None
+    positions: np.ndarray | None = None
+    probabilities: np.ndarray | None = None
+    decided: bool = True
+
+
+def _new_parts(frames: FrameSlice, scanned: tuple[int, int] | None) -> list[FrameSlice]:
+    """The parts of `frames` outside the block positions `scanned` (all of it when None)."""
+    if scanned is None:
+        return [frames]
+    low, high = scanned[0] - frames.first, scanned[1] - frames.first
+    parts = [frames.part(0, low), frames.part(high, len(frames))]
+    return [part for part in parts if len(part)]
 
 
 def library_spans(
@@ -274,12 +289,24 @@ def library_spans(
             whole = window.widened >= MAX_WIDENINGS  # widened too often: the whole file, once
             frames = read() if whole else read(window.start, window.end)
             if frames is not None and len(frames):
-                reads.append((window, frames, whole))
-        passing = passing_frames_of([frames for _, frames, _ in reads], query, calibration, threshold, exact)
+                reads.append((window, frames, whole, _new_parts(frames, window.scanned)))
+        parts = [part for *_, new in reads for part in new]
+        answers = iter(passing_frames_of(parts, query, calibration, threshold, exact))
         pending = []
-        for (window, frames, whole), (positions, probabilities, exact_here) in zip(
-            reads, passing, strict=True
-        ):
+        for window, frames, whole, new in reads:
+            # this round's passing frames and the earlier rounds', as positions in `frames`
+            positions = [] if window.positions is None else [window.positions - frames.first]
+            probabilities = [] if window.probabilities is None else [window.probabilities]
+            exact_here = window.decided
+            for part in new:
+                part_positions, part_probabilities, part_decided = next(answers)
+                positions.append(part_positions + (part.first - frames.first))
+                probabilities.append(part_probabilities)
+                exact_here &= part_decided
+            positions = np.concatenate(positions) if positions else np.zeros(0, np.int64)
+            probabilities = np.concatenate(probabilities) if probabilities else np.zeros(0)
+            order = np.argsort(positions, kind="stable")
+            positions, probabilities = positions[order], probabilities[order]
             wider_start = positions.size and positions[0] == 0 and frames.first > 0
             wider_end = (
                 positions.size
@@ -292,7 +319,19 @@ def library_spans(
             if not whole and (wider_start or wider_end) and width > 0:
                 start = window.start - width if wider_start else window.start
                 end = window.end + width if wider_end else window.end
-                pending.append(_Window(window.candidate, start, end, window.widened + 1))
+                scanned = (frames.first, frames.first + len(frames))
+                pending.append(
+                    _Window(
+                        window.candidate,
+                        start,
+                        end,
+                        window.widened + 1,
+                        scanned,
+                        positions + frames.first,
+                        probabilities,
+                        exact_here,
+                    )
+                )
                 continue
             decided[window.candidate] &= exact_here
             for span in runs_to_spans(frames, positions, probabilities, min_duration):
