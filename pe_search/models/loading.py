@@ -184,7 +184,9 @@ def load_model(directory: Path, kind: str, device: torch.device, dtype: torch.dt
         try:
             model = MODEL_CLASSES[kind].from_pretrained(directory, dtype=dtype)
         except (OSError, ValueError, RuntimeError) as error:
-            raise ModelLoadError(f"cannot load the checkpoint in {directory}: {error}".splitlines()[0]) from None
+            raise ModelLoadError(
+                f"cannot load the checkpoint in {directory}: {error}".splitlines()[0]
+            ) from None
     return model.to(device).eval()
 
 
