@@ -51,7 +51,7 @@ def write_checkpoint(path: Path) -> Path:
     """Default-size audio and fused towers, PE-Core S video tower, tiny text tower, random weights."""
     from transformers import PeAudioVideoConfig
 
-    from pe_search.models.loading import PeAudioVideoModelLoadable
+    from pe_search.models.pe_classes import PeAudioVideoModelLoadable
 
     tokenizer = tiny.build_tokenizer()
     config = PeAudioVideoConfig(

@@ -18,17 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pe_search.duplicates.groups import DuplicateGroup, find_duplicates, open_for_duplicates
 from pe_search.errors import Option, PeSearchError
-from pe_search.export import ExportReport, FileFacts, Layout, export_results
-from pe_search.export.captions import CaptionReport, write_captions
-from pe_search.export.transcripts import TRANSCRIPT_FIELD, FileTranscript, words_between, write_transcript
-from pe_search.media.peaks import Peaks, waveform_peaks
-from pe_search.media.probe import probe
-from pe_search.media.timecode import SourceTimecode
-from pe_search.media.trim import TrimmedClip, write_clip
 from pe_search.models.choice import ModelChoice, choose_models
 from pe_search.models.model_set import ModelSet
+from pe_search.models.text_encoder import TextModels
 from pe_search.progress_bar import IndexProgressBar
 from pe_search.query import parameters as params
 from pe_search.query.curve import FrameCurve, frame_curve
@@ -46,6 +39,7 @@ from pe_search.store import (
     LibraryStatus,
     LibraryStore,
     MediaInfo,
+    ModelMismatchError,
     SearchFilter,
     TranscriptRecord,
     disk_errors,
@@ -61,6 +55,16 @@ CACHED_PEAKS = 64  # waveform peaks a Library keeps (10,000 bins: 160 kB each)
 
 if TYPE_CHECKING:
     from indexer.watch import Watcher
+    from pe_search.duplicates.groups import DuplicateGroup
+    from pe_search.export import ExportReport, FileFacts
+    from pe_search.export.captions import CaptionReport
+    from pe_search.export.transcripts import FileTranscript
+    from pe_search.media.peaks import Peaks
+    from pe_search.media.timecode import SourceTimecode
+    from pe_search.media.trim import TrimmedClip
+
+# Editors' formats (OpenTimelineIO), media decoding (PyAV) and the duplicate finder are imported
+# by the methods that use them: a search process never does (issue 24, item 5).
 
 
 class LibraryClosedError(PeSearchError):
@@ -93,6 +97,7 @@ class Library:
         fast: bool | None = None,
         default_model: str | Path | None = None,
         default_frame_model: str | Path | None = None,
+        lean_queries: bool = False,
     ) -> None:
         self.path = path
         self._model_args = (model, frame_model)
@@ -100,6 +105,9 @@ class Library:
         self._frames, self._batch_size, self._fast = frames, batch_size, fast
         self._defaults = (default_model, default_frame_model)
         self._models: ModelSet | None = None
+        self._lean_queries = lean_queries
+        self._text_models: TextModels | None = None
+        self._checked: set[int] = set()  # ids of the query models found to be the library's
         self._store: LibraryStore | None = None
         self._queries: QueryService | None = None
         # Threads may share a Library: the first use of the store or the models opens or loads
@@ -125,6 +133,7 @@ class Library:
         fast: bool | None = None,
         default_model: str | Path | None = None,
         default_frame_model: str | Path | None = None,
+        lean_queries: bool = False,
     ) -> Library:
         """Open the library at `path` (default: $PE_SEARCH_LIBRARY or ./pe-library).
 
@@ -132,7 +141,11 @@ class Library:
         (and `frame_model` for 40 ms audio frames; default: the one paired with `model`, as
         toy-frame with toy, else `default_frame_model`). `frames=False`: no frame model.
         `default_model`: the model of a new library when `model` is None (a front door's default).
-        `batch_size` and `fast` go to the encoders (`PeEncoder.from_pretrained`)."""
+        `batch_size` and `fast` go to the encoders (`PeEncoder.from_pretrained`).
+        `lean_queries`: a query of text alone loads the models' text side alone (no audio or
+        video tower: seconds less to the first answer), for a process that answers a query or
+        two and exits (the CLI's search); a process that goes on to other kinds of query loads
+        the text side twice."""
         library = cls(
             resolve_library_dir(None if path is None else str(path)),
             model,
@@ -144,6 +157,7 @@ class Library:
             fast=fast,
             default_model=default_model,
             default_frame_model=default_frame_model,
+            lean_queries=lean_queries,
         )
         if not LibraryLayout(library.path).exists() and model is None and default_model is None:
             raise LibraryNotFoundError(library.path)
@@ -209,11 +223,44 @@ class Library:
             return self._models
 
     @property
+    def text_models(self) -> TextModels:
+        """The text side of this library's models alone (loaded on first use, once)."""
+        with self._opening:
+            self._check_open()
+            if self._text_models is None:
+                choice = self.model_choice()
+                self._text_models = TextModels.load(
+                    choice.model,
+                    choice.frame_model,
+                    device=self._device,
+                    dtype=self._dtype,
+                    batch_size=self._batch_size,
+                )
+            return self._text_models
+
+    def _the_librarys(self, models: ModelSet | TextModels) -> ModelSet | TextModels:
+        """`models`, once they are found to be the ones that built the library: vectors of
+        another model share no space with the library's, so a query with them is refused
+        (`ModelMismatchError`) rather than answered with meaningless hits."""
+        with self._opening:
+            if id(models) not in self._checked:
+                stored = self.store.identity
+                difference = None if stored is None else stored.difference(models.identity())
+                if difference is not None:
+                    raise ModelMismatchError(self.path, difference)
+                self._checked.add(id(models))
+        return models
+
+    @property
     def queries(self) -> QueryService:
         """The query entry point on this library's store (kept while the store is open)."""
         with self._opening:
             if self._queries is None or self._queries.store is not self.store:
-                self._queries = QueryService(self.store, lambda: self.models)
+                self._queries = QueryService(
+                    self.store,
+                    lambda: self._the_librarys(self.models),
+                    (lambda: self._the_librarys(self.text_models)) if self._lean_queries else None,
+                )
             return self._queries
 
     def close(self) -> None:
@@ -550,6 +597,8 @@ class Library:
         (the next `index` recomputes it), as `pe-search duplicates` names it."""
         if kind not in (None, "audio", "video"):
             raise ValueError(f"kind must be audio or video, got {kind!r}")
+        from pe_search.duplicates.groups import find_duplicates, open_for_duplicates
+
         self._check_open()
         with open_for_duplicates(self.path) as store:  # keeps what it learnt for the next run
             return find_duplicates(store, kind, damaged=damaged)
@@ -588,6 +637,8 @@ class Library:
         listed in the report, spans past a file's end clamped and noted; raises `ExportError`
         (nothing written) for an unknown format, an existing output without `force`, an output
         that cannot be written, or nothing left to export."""
+        from pe_search.export import Layout, export_results
+
         facts = {path_: self._file_facts(path_) for path_ in {result.path for result in results}}
         layout = Layout(handles=handles, markers_only=markers_only)
         said = self._said(results)
@@ -600,6 +651,8 @@ class Library:
         (None for every other result): the hit's own `words`, else the transcript's words in its
         range when the text gave its time (a hit the vectors placed keeps its segment's range,
         which is not the words')."""
+        from pe_search.export.transcripts import TRANSCRIPT_FIELD, words_between
+
         transcripts: dict[int, TranscriptRecord | None] = {}
         said: list[str | None] = []
         for result in results:
@@ -617,6 +670,9 @@ class Library:
 
     def _file_facts(self, path: str) -> FileFacts | None:
         """What the library recorded of a file (a file it has not indexed: what its headers say)."""
+        from pe_search.export import FileFacts
+        from pe_search.media.probe import probe
+
         media = self.store.find_media(path)
         if media is not None:
             return FileFacts(media.duration, media.kind, media.size, media.mtime)
@@ -672,6 +728,8 @@ class Library:
         """Write a file's events (of `events`) as captions, "[Dog barking]", to a .vtt or .srt file;
         overlapping events stay separate, overlapping cues. An existing file is refused unless
         `force`."""
+        from pe_search.export.captions import write_captions
+
         return write_captions(timeline.events, path, timeline.path, timeline.duration, force=force)
 
     def transcript(self, file: str | Path | int) -> FileTranscript:
@@ -679,6 +737,8 @@ class Library:
         start and end in seconds, the model that heard them, and whether the transcript is
         complete (`record.reason` says why not). `record` is None for a file not transcribed
         (index with `transcribe=`); a file not in the library is refused."""
+        from pe_search.export.transcripts import FileTranscript
+
         media = self._indexed(file)
         return FileTranscript(media.path, media.id, media.duration, self.store.transcript(media.id))
 
@@ -688,6 +748,8 @@ class Library:
         """Write a file's transcript (of `transcript`) to a .srt or .vtt file (a cue per phrase)
         or a .txt file (a line per phrase with its times). An existing file is refused unless
         `force`."""
+        from pe_search.export.transcripts import write_transcript
+
         return write_transcript(transcript, path, force=force)
 
     def peaks(self, file: str | Path | int, bins: int) -> Peaks:
@@ -698,6 +760,8 @@ class Library:
         with self._opening:
             found = self._peaks.get(key)
         if found is None:
+            from pe_search.media.peaks import waveform_peaks
+
             found = waveform_peaks(media.path, bins, media.duration or 0.0)
             with self._opening:
                 self._peaks[key] = found
@@ -747,6 +811,8 @@ class Library:
         falls on a keyframe, else re-encoded (`pe_search.media.trim`). The source is never written;
         an existing `out` is refused unless `force`; a span past the file's end is clamped and
         `TrimmedClip.note` says so. The source path and offsets go into the clip's metadata."""
+        from pe_search.media.trim import write_clip
+
         return write_clip(
             path, start, end, out, handles=handles, force=force, source_timecode=self._source_timecode(path)
         )

@@ -81,3 +81,54 @@ def test_the_migrations_are_read_as_alembic_reads_them():
     shipped = revisions()
     assert shipped.head == script.get_current_head()
     assert shipped.known == {rev.revision for rev in script.walk_revisions()}
+
+
+# What only the audio and video towers need: a text query must not import them (issue 24, item 5:
+# timm and PE-V's model with it were a second of `pe-search search`'s start, torch.compile's
+# inductor another, for a query that runs the text tower alone); nor PyAV, for a library that
+# recorded its files' timecodes. (torchvision and torch._dynamo stay: transformers imports them.)
+TEXT_SEARCH_NEEDS_NONE_OF = (
+    "timm",
+    "torch._inductor.compile_fx",
+    "transformers.models.pe_video.modeling_pe_video",
+    "transformers.models.pe_audio_video.modeling_pe_audio_video",
+    "av",
+)
+
+
+def test_a_text_search_loads_the_text_tower_alone(tmp_path):
+    """`pe-search search TEXT` in a process of its own: hits from the toy model's text tower,
+    none of the other towers' libraries imported."""
+    import json
+
+    import numpy as np
+
+    from pe_search.media.timecode import zero_timecode
+    from pe_search.models.model_set import ModelSet
+    from pe_search.store import LibraryStore, MediaRecord, SegmentRecord
+
+    identity = ModelSet.load("toy", "toy-frame").identity()  # the library records the toy models
+    library = tmp_path / "library"
+    vectors = np.random.default_rng(0).standard_normal((3, 4, identity.dim)).astype(np.float32)
+    with LibraryStore.open(library, identity) as store:
+        for number, rows in enumerate(vectors):
+            with store.write() as tx:
+                media_id = tx.upsert_media(
+                    MediaRecord(path=f"/m/{number}.wav", size=1, mtime=0.0, duration=8.0, status="indexed")
+                )
+                segments = tx.add_segments(
+                    media_id, [SegmentRecord(2.0 * i, 2.0 * i + 2.0) for i in range(4)]
+                )
+                tx.add_vectors("audio", segments, rows)
+                tx.set_timecode(media_id, zero_timecode(None))  # as the indexer records one
+    code = (
+        "import sys\n"
+        "from pe_search.cli.main import cli\n"
+        f"try:\n    cli(['search', 'a high beep', '--library', {str(library)!r}, '--target', 'audio', "
+        "'--mode', 'vector', '-k', '5', '--json'])\n"
+        "except SystemExit as done:\n    assert not done.code, done.code\n"
+        f"print(sorted(m for m in {TEXT_SEARCH_NEEDS_NONE_OF!r} if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+    assert len(json.loads(done.stdout)) == 3  # the best segment of each file

@@ -90,7 +90,8 @@ def search_command(
     """Search by TEXT, a sound, footage, sound + TEXT, footage + TEXT, or an indexed segment."""
     from pe_search.api import Library
 
-    with Library.open(library, device=device) as opened:
+    # One query, then the process ends: a text query loads the text side alone.
+    with Library.open(library, device=device, lean_queries=True) as opened:
         hits = opened.search(
             text, audio=audio, video=video, like=like, target=target, k=k, offset=offset, min_prob=min_prob,
             all_segments=all_segments, kinds=kinds or None, path_prefix=path_prefix, path_glob=path_glob,

@@ -19,8 +19,15 @@ from torch import nn
 
 from pe_search.models import loading
 from pe_search.models.serial import serialised
-from pe_search.models.spaces import EMBEDDINGS, Calibration, Space, logit_parameter_path, spaces_for
-from pe_search.models.towers import PeTowers, by_length, cls_text_states, encoder_body, fuse_input
+from pe_search.models.spaces import (
+    EMBEDDINGS,
+    HEAD_PATHS,
+    Calibration,
+    Space,
+    logit_parameter_path,
+    spaces_for,
+)
+from pe_search.models.towers import PeTowers, encoder_body, fuse_input, text_states
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +49,7 @@ class CheckpointIdentity:
 
 
 def _heads(model: nn.Module, kind: str) -> dict[str, nn.Module]:
-    if kind == "audio_video":
-        return {
-            "text_audio": model.audio_model.text_audio_head,
-            "text_video": model.video_model.text_video_head,
-            "text_audio_video": model.text_audio_video_head,
-            "audio": model.audio_model.audio_head,
-            "video": model.video_model.video_head,
-            "audio_video": model.audio_video_head,
-            "audio_plus_text": model.audio_plus_text_head,
-            "video_plus_text": model.video_plus_text_head,
-        }
-    if kind == "audio":
-        return {"text_audio": model.text_audio_head, "audio": model.audio_head}
-    if kind == "audio_frame":
-        return {"text_audio_frame": model.text_audio_head, "audio_frame": model.audio_head}
-    return {"text_video": model.text_video_head, "video": model.video_head}
+    return {embedding: model.get_submodule(path) for embedding, path in HEAD_PATHS[kind].items()}
 
 
 class PeEncoder(PeTowers):
@@ -171,29 +163,7 @@ class PeEncoder(PeTowers):
     @serialised
     def text_states(self, texts: Sequence[str]) -> torch.Tensor:
         """The last text layer's CLS state per text, as `forward()` takes it (hidden_states[-1][:, 0])."""
-        if isinstance(texts, str):
-            raise TypeError("texts must be a sequence of strings")
-        states = [None] * len(texts)
-        lengths = [len(self.tokenizer(t, truncation=True, max_length=512)["input_ids"]) for t in texts]
-        with torch.inference_mode():
-            for batch in by_length(lengths, max(self.batch_size, 32)):
-                tokens = self.tokenizer(
-                    [texts[i] for i in batch],
-                    padding=True,
-                    truncation=True,
-                    max_length=512,
-                    return_tensors="pt",
-                ).to(self.device)
-                output = self.text_model(
-                    input_ids=tokens["input_ids"],
-                    attention_mask=tokens["attention_mask"],
-                    output_hidden_states=True,
-                    return_dict=True,
-                )
-                cls_states = cls_text_states(output)
-                for row, index in enumerate(batch):
-                    states[index] = cls_states[row]
-        return torch.stack(states) if states else torch.empty(0, self.text_model.config.hidden_size)
+        return text_states(self.tokenizer, self.text_model, texts, self.batch_size)
 
     @serialised
     def embed_text(

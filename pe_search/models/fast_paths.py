@@ -172,7 +172,9 @@ class FastAudioFrontEnd(nn.Module):
 
     With `compile`, the whole front end goes through inductor once (dynamic shapes: one graph
     for every clip length and batch size); if that fails here (no C++ compiler, unsupported
-    platform) it logs once and runs eagerly from then on.
+    platform) it logs once and runs eagerly from then on. `torch.compile` is called on the first
+    clip, not here: it imports inductor (about a second), which a process that loads the models
+    but encodes no audio (a text query) never needs.
     """
 
     def __init__(self, embedder: nn.Module, compile: bool = True) -> None:
@@ -184,10 +186,8 @@ class FastAudioFrontEnd(nn.Module):
         self.bottleneck = _Conv(embedder.bottleneck)
         self.data_proj = embedder.data_proj
         self.hop_length = embedder.config.dac_config.hop_length
-        self.compiled = None
-        if compile:
-            persistent_compile_cache()
-            self.compiled = torch.compile(self._features, dynamic=True)
+        self.compile = compile
+        self.compiled = None  # torch.compile's function, made on the first clip
 
     def forward(
         self, input_values: torch.Tensor, padding_mask: torch.Tensor | None = None
@@ -200,12 +200,15 @@ class FastAudioFrontEnd(nn.Module):
         return embeds, padding_mask
 
     def _one(self, input_values: torch.Tensor) -> torch.Tensor:
-        if self.compiled is not None:
+        if self.compile:
+            if self.compiled is None:
+                persistent_compile_cache()
+                self.compiled = torch.compile(self._features, dynamic=True)
             try:
                 return self.compiled(input_values)
             except Exception as error:  # inductor could not build or run its kernels here
                 log.warning("compiled audio front end failed (%s); running it eagerly", error)
-                self.compiled = None
+                self.compile, self.compiled = False, None
         return self._features(input_values)
 
     def _features(self, input_values: torch.Tensor) -> torch.Tensor:

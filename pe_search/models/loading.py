@@ -1,7 +1,9 @@
 """Find a PE checkpoint (hub id or local directory), detect its kind, and load it.
 
 A hub id is first resolved to a local snapshot directory; from there a hub checkpoint and a
-saved directory take the same path through `from_pretrained`.
+saved directory take the same path through `from_pretrained`. transformers' PE classes live in
+`pe_classes.py`, imported only when a whole model is loaded (a text query loads less:
+`text_encoder.py`).
 """
 
 from __future__ import annotations
@@ -20,23 +22,8 @@ import torch
 from pe_search.errors import ModelLoadError, Option
 from pe_search.media.rate import PE_HOP_SAMPLES, SAMPLE_RATE
 from pe_search.models.shipped import TOY_FRAME_MODEL, TOY_MODEL, TOY_MODELS, toy_model_dir
-from pe_search.models.torch_compat import ensure_torchvision_importable
-
-ensure_torchvision_importable()
-
-import transformers  # noqa: E402
-from transformers import (  # noqa: E402
-    AutoTokenizer,
-    PeAudioFrameLevelModel,
-    PeAudioModel,
-    PeAudioVideoModel,
-    PeVideoModel,
-)
-
-from pe_search.models.docstring_lint import quiet_docstring_lint  # noqa: E402
 
 log = logging.getLogger(__name__)
-quiet_docstring_lint()
 
 CHECKPOINT_FILES = [
     "config.json",
@@ -48,35 +35,6 @@ CHECKPOINT_FILES = [
     "preprocessor_config.json",
     "video_preprocessor_config.json",
 ]
-
-
-class PeAudioVideoModelLoadable(PeAudioVideoModel):
-    """PeAudioVideoModel whose saved checkpoints load back.
-
-    Upstream ties every tensor of the fused encoder's video tower to the video model's, except
-    rotary buffers; timm's PE rope keeps its frequencies in a *buffer* named `bands`, which the
-    pattern sweeps in, so `from_pretrained` fails with "`bands` is not an nn.Parameter". Here the
-    pattern leaves `rope.bands` out as well; everything else is the upstream class.
-    """
-
-    _tied_weights_keys = {
-        **{
-            key: value
-            for key, value in PeAudioVideoModel._tied_weights_keys.items()
-            if not key.startswith(r"audio_video_encoder\.embedder\.video_encoder")
-        },
-        r"audio_video_encoder\.embedder\.video_encoder\.(?!rotary_emb|.*\.rope\.pos_embed|.*\.rope\.bands)": (
-            r"video_model\.video_encoder\.(?!rotary_emb|.*\.rope\.pos_embed|.*\.rope\.bands)"
-        ),
-    }
-
-
-MODEL_CLASSES = {
-    "audio_video": PeAudioVideoModelLoadable,
-    "audio": PeAudioModel,
-    "video": PeVideoModel,
-    "audio_frame": PeAudioFrameLevelModel,
-}
 
 
 @dataclass(frozen=True)
@@ -202,28 +160,47 @@ def config_digest(directory: Path) -> str:
 _LOADING = threading.Lock()
 
 
-def load_model(directory: Path, kind: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+@contextlib.contextmanager
+def quiet_loading():
+    """Hold the process's one model load at a time, with transformers' logging and progress bars
+    quiet while it runs (a whole model here, or a text tower in `text_encoder.py`)."""
+    import transformers
+
     with _LOADING:
-        return _load_model(directory, kind, device, dtype)
+        verbosity = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+        try:
+            yield
+        finally:
+            transformers.logging.set_verbosity(verbosity)
+            transformers.logging.enable_progress_bar()
 
 
-def _load_model(directory: Path, kind: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    try:
-        model = MODEL_CLASSES[kind].from_pretrained(directory, dtype=dtype)
-    except (OSError, ValueError, RuntimeError) as error:
-        raise ModelLoadError(f"cannot load the checkpoint in {directory}: {error}".splitlines()[0]) from None
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-        transformers.logging.enable_progress_bar()
+def load_model(directory: Path, kind: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    from pe_search.models.pe_classes import MODEL_CLASSES  # the whole model's classes (timm and all)
+
+    with quiet_loading():
+        try:
+            model = MODEL_CLASSES[kind].from_pretrained(directory, dtype=dtype)
+        except (OSError, ValueError, RuntimeError) as error:
+            raise ModelLoadError(
+                f"cannot load the checkpoint in {directory}: {error}".splitlines()[0]
+            ) from None
     return model.to(device).eval()
 
 
 def load_tokenizer(directory: Path):
+    """The checkpoint's tokenizer. AutoTokenizer would build the whole PE config to learn the
+    model type (for PE-AV: PE-V's config, which imports timm and torchvision); it is given a bare
+    config with what it reads from one instead: the model type and any tokenizer class."""
+    from transformers import AutoTokenizer, PreTrainedConfig
+
+    recorded = json.loads((directory / "config.json").read_text())
+    config = PreTrainedConfig(tokenizer_class=recorded.get("tokenizer_class"))
+    config.model_type = recorded.get("model_type", "")
     try:
-        return AutoTokenizer.from_pretrained(directory)
+        return AutoTokenizer.from_pretrained(directory, config=config)
     except (OSError, ValueError) as error:
         raise ModelLoadError(f"cannot load the tokenizer in {directory}: {error}".splitlines()[0]) from None
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -55,30 +56,13 @@ class ModelSet:
         fast: bool | None = None,
     ) -> ModelSet:
         """`fast`: the encoders' speed paths (default on unless PE_SEARCH_FAST=0)."""
-        clip = PeEncoder.from_pretrained(model, device=device, dtype=dtype, batch_size=batch_size, fast=fast)
-        if clip.kind == "audio_frame":
-            raise ModelLoadError(
-                f"{model} is a PE-A-Frame checkpoint",
-                "give it as {0}, not {1}",
-                options=(Option("frame_model"), Option("model")),
-                value=str(model),
-            )
-        frames = None
-        frame_model = paired_frame_model(frame_model) or frame_model  # "toy" means its frame model
-        if frame_model is not None:
-            frames = PeEncoder.from_pretrained(
-                frame_model, device=device, dtype=dtype, batch_size=batch_size, fast=fast
-            )
-            if frames.kind != "audio_frame":
-                raise ModelLoadError(
-                    f"{frame_model} is a {frames.kind} checkpoint, not PE-A-Frame ({{0}})",
-                    options=(Option("frame_model"),),
-                    value=str(frame_model),
-                )
-            if frames.dim != clip.dim:
-                raise ModelLoadError(
-                    f"{frame_model} gives {frames.dim}-d vectors but {model} gives {clip.dim}-d: pick a matching pair"
-                )
+        clip, frames, frame_model = load_pair(
+            lambda source: PeEncoder.from_pretrained(
+                source, device=device, dtype=dtype, batch_size=batch_size, fast=fast
+            ),
+            model,
+            frame_model,
+        )
         dtype_name = None if dtype is None else str(dtype).removeprefix("torch.")
         source = ModelSource(
             str(model), None if frame_model is None else str(frame_model), dtype_name, batch_size, fast
@@ -122,17 +106,66 @@ class ModelSet:
         raise KeyError(space)
 
     def identity(self) -> ModelIdentity:
-        identities = [e.identity for e in self.encoders]
-        return ModelIdentity(
-            model_ids=tuple(i.source for i in identities),
-            config_hash=_combined(i.config_sha256 for i in identities),
-            weights_hash=_combined(i.weights_sha256 for i in identities),
-            former_weights=functools.partial(_former_combined, tuple(identities)),
-            dim=self.dim,
-            calibration={
-                name: (self.calibration(name).scale, self.calibration(name).bias) for name in self.spaces
-            },
+        calibration = {
+            name: (self.calibration(name).scale, self.calibration(name).bias) for name in self.spaces
+        }
+        return identity_of([e.identity for e in self.encoders], self.dim, calibration)
+
+
+class _Loaded(Protocol):
+    kind: str
+
+    @property
+    def dim(self) -> int: ...
+
+
+E = TypeVar("E", bound=_Loaded)
+
+
+def load_pair(
+    load: Callable[[str | Path], E], model: str | Path, frame_model: str | Path | None
+) -> tuple[E, E | None, str | Path | None]:
+    """(clip encoder, frame encoder or None, the frame model's name) loaded with `load`, checked
+    to be a clip-level checkpoint and a PE-A-Frame of the same dimension; "toy" brings its frame
+    model. For the whole encoders (`ModelSet`) and the text side alone (`text_encoder.TextModels`)."""
+    clip = load(model)
+    if clip.kind == "audio_frame":
+        raise ModelLoadError(
+            f"{model} is a PE-A-Frame checkpoint",
+            "give it as {0}, not {1}",
+            options=(Option("frame_model"), Option("model")),
+            value=str(model),
         )
+    frames = None
+    frame_model = paired_frame_model(frame_model) or frame_model  # "toy" means its frame model
+    if frame_model is not None:
+        frames = load(frame_model)
+        if frames.kind != "audio_frame":
+            raise ModelLoadError(
+                f"{frame_model} is a {frames.kind} checkpoint, not PE-A-Frame ({{0}})",
+                options=(Option("frame_model"),),
+                value=str(frame_model),
+            )
+        if frames.dim != clip.dim:
+            raise ModelLoadError(
+                f"{frame_model} gives {frames.dim}-d vectors but {model} gives {clip.dim}-d: pick a matching pair"
+            )
+    return clip, frames, frame_model
+
+
+def identity_of(
+    identities: Sequence[CheckpointIdentity], dim: int, calibration: dict | None = None
+) -> ModelIdentity:
+    """The library-level identity of these checkpoints (clip model first): what a library
+    records, and what a query's models are checked against."""
+    return ModelIdentity(
+        model_ids=tuple(i.source for i in identities),
+        config_hash=_combined(i.config_sha256 for i in identities),
+        weights_hash=_combined(i.weights_sha256 for i in identities),
+        former_weights=functools.partial(_former_combined, tuple(identities)),
+        dim=dim,
+        calibration=calibration or {},
+    )
 
 
 _EMBED_BY_INPUTS: dict[tuple[str, ...], Callable[..., np.ndarray]] = {

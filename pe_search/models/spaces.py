@@ -22,6 +22,32 @@ Space = Score
 SPACES: dict[str, Score] = CATALOGUE.scores
 
 
+HEAD_PATHS: dict[str, dict[str, str]] = {
+    "audio_video": {
+        "text_audio": "audio_model.text_audio_head",
+        "text_video": "video_model.text_video_head",
+        "text_audio_video": "text_audio_video_head",
+        "audio": "audio_model.audio_head",
+        "video": "video_model.video_head",
+        "audio_video": "audio_video_head",
+        "audio_plus_text": "audio_plus_text_head",
+        "video_plus_text": "video_plus_text_head",
+    },
+    "audio": {"text_audio": "text_audio_head", "audio": "audio_head"},
+    "audio_frame": {"text_audio_frame": "text_audio_head", "audio_frame": "audio_head"},
+    "video": {"text_video": "text_video_head", "video": "video_head"},
+}
+"""Checkpoint kind -> embedding -> the module (in transformers' PE model) whose head projects into it."""
+
+TEXT_MODEL_PATH = "text_model"
+"""Where every PE checkpoint kind keeps its text tower (ModernBERT)."""
+
+
+def text_embeddings(kind: str) -> tuple[str, ...]:
+    """The embeddings a checkpoint of `kind` computes from text alone."""
+    return tuple(e for e in EMBEDDINGS[kind] if QUERY_INPUTS.get(e) == ("text",))
+
+
 def spaces_for(kind: str) -> dict[str, Score]:
     """The scores a checkpoint of `kind` can compute: both of their embeddings are computed by it."""
     return CATALOGUE.scores_for(kind)

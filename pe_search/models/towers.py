@@ -81,6 +81,32 @@ def cls_text_states(output) -> torch.Tensor:
     return output.hidden_states[-1][:, 0]
 
 
+def text_states(tokenizer, text_model: nn.Module, texts: Sequence[str], batch_size: int) -> torch.Tensor:
+    """The last text layer's CLS state per text (hidden_states[-1][:, 0], as `forward()` takes
+    it), texts batched by token length; the one text path of the whole encoder and of the text
+    tower loaded alone (`text_encoder.py`)."""
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of strings")
+    device = next(text_model.parameters()).device
+    states = [None] * len(texts)
+    lengths = [len(tokenizer(t, truncation=True, max_length=512)["input_ids"]) for t in texts]
+    with torch.inference_mode():
+        for batch in by_length(lengths, max(batch_size, 32)):
+            tokens = tokenizer(
+                [texts[i] for i in batch], padding=True, truncation=True, max_length=512, return_tensors="pt"
+            ).to(device)
+            output = text_model(
+                input_ids=tokens["input_ids"],
+                attention_mask=tokens["attention_mask"],
+                output_hidden_states=True,
+                return_dict=True,
+            )
+            cls_states = cls_text_states(output)
+            for row, index in enumerate(batch):
+                states[index] = cls_states[row]
+    return torch.stack(states) if states else torch.empty(0, text_model.config.hidden_size)
+
+
 def tied(first: nn.Module, second: nn.Module) -> bool:
     return all(
         a is b or a.data_ptr() == b.data_ptr() for a, b in zip(first.parameters(), second.parameters())

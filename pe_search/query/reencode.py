@@ -16,7 +16,6 @@ from collections import OrderedDict
 import numpy as np
 
 from pe_search.errors import PeSearchError
-from pe_search.media.audio import audio_spans
 from pe_search.media.damage import DamageLog
 from pe_search.models.catalogue import CATALOGUE
 from pe_search.models.encoder import PeEncoder
@@ -90,6 +89,8 @@ class ChunkReencoder:
             )
             for c in missing
         ]
+        from pe_search.media.audio import audio_spans  # PyAV: only when frames are re-encoded
+
         for _, chunk, _, samples in audio_spans(media.path, requests, DamageLog()):
             if not samples.size:
                 raise ValueError("no audio where the chunk was")

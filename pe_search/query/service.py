@@ -16,6 +16,7 @@ import numpy as np
 from pe_search.errors import Option
 from pe_search.models.catalogue import CATALOGUE
 from pe_search.models.model_set import ModelSet
+from pe_search.models.text_encoder import TextModels
 from pe_search.query import hybrid
 from pe_search.query.engine import QueryEngine, QueryVectors
 from pe_search.query.inputs import QuerySampling, query_audio, query_video
@@ -33,9 +34,17 @@ from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
 class QueryService:
     """Queries against one open library store, with the library's models (loaded on first need)."""
 
-    def __init__(self, store: LibraryStore, models: Callable[[], ModelSet]) -> None:
+    def __init__(
+        self,
+        store: LibraryStore,
+        models: Callable[[], ModelSet],
+        text_models: Callable[[], TextModels] | None = None,
+    ) -> None:
+        """`text_models`: the text side alone, for queries of text alone (no audio or video
+        tower loaded); without it every query embeds with `models`."""
         self.store = store
         self._models = models
+        self._text_models = text_models
         self._engine: QueryEngine | None = None
 
     @property
@@ -88,12 +97,13 @@ class QueryService:
         )
 
     def _media_vectors(self, request: QueryRequest) -> QueryVectors:
-        models = self._models()
+        text_alone = request.audio is None and request.video is None and self._text_models is not None
+        models: ModelSet | TextModels = self._text_models() if text_alone else self._models()
         text = request.text
         sampling = QuerySampling.of(self.store.index_settings())  # as the library's windows are cut
         audio = query_audio(request.audio, sampling.window) if request.audio is not None else None
         video = (
-            query_video(request.video, models.clip.frame_preprocessing, sampling)
+            query_video(request.video, self._models().clip.frame_preprocessing, sampling)
             if request.video is not None
             else None
         )

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pe_search.models.loading import PeAudioVideoModelLoadable
+from pe_search.models.pe_classes import PeAudioVideoModelLoadable
 from pe_search.models.towers import cls_text_states, encoder_body, fuse_input
 from pe_search.toy import front_end, synth, tiny
 
