@@ -247,7 +247,7 @@ class Library:
                 stored = self.store.identity
                 difference = None if stored is None else stored.difference(models.identity())
                 if difference is not None:
-                    raise ModelMismatchError(self.path, difference)
+                    raise ModelMismatchError(self.path, difference, querying=True)
                 self._checked.add(id(models))
         return models
 

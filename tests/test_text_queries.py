@@ -86,5 +86,8 @@ def test_a_query_with_other_weights_is_refused(tmp_path):
             assert opened.search("a beep", target="audio", mode="vector")  # the model that built it
     write_tiny_checkpoint(model, "audio", seed=7)  # other weights in its place
     for lean in (False, True):
-        with Library.open(library, lean_queries=lean) as opened, pytest.raises(ModelMismatchError):
+        with Library.open(library, lean_queries=lean) as opened, pytest.raises(ModelMismatchError) as refused:
             opened.search("a beep", target="audio", mode="vector")
+        # a query has no rebuild of its own: the fix names the index run that has it
+        assert "query it with the model that built it" in str(refused.value)
+        assert "index with --rebuild" in str(refused.value)

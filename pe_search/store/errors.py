@@ -41,13 +41,19 @@ class LibraryVersionError(PeSearchError):
 class ModelMismatchError(PeSearchError):
     """The library was built with another model than the one it is opened with."""
 
-    def __init__(self, library_dir: str | Path, difference: str) -> None:
+    def __init__(self, library_dir: str | Path, difference: str, *, querying: bool = False) -> None:
         self.library_dir = str(library_dir)
         self.difference = difference
+        fix = (
+            "query it with the model that built it, or index it again for this model "
+            "(re-encodes every file: index with {0})"
+            if querying  # a query has no rebuild of its own: say which command has it
+            else "open it with the model that built it, or rebuild it for this model "
+            "(re-encodes every file: pass {0})"
+        )
         super().__init__(
             f"library {self.library_dir} was built with another model ({difference})",
-            "open it with the model that built it, or rebuild it for this model "
-            "(re-encodes every file: pass {0})",
+            fix,
             options=(Option("rebuild", switch=True),),
             value=difference,
         )
