@@ -69,6 +69,12 @@ class AppendFile:
                 self._map = np.memmap(self.path, dtype=self.dtype, mode="r", shape=shape)
             return self._map
 
+    def release(self) -> None:
+        """Let go of the memory map (mapped again on the next read): the pages a pass touched
+        through it leave the process's RSS; they stay in the page cache."""
+        with self._lock:
+            self._map = None
+
     def close(self) -> None:
         with self._lock:
             self._map = None

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
-from pe_search.store.vector_index import VectorSource
+from pe_search.store.vector_index import VectorSource, read_sorted
 
 FAMILIES = ("own", "near", "shifted")
 DEPTHS = (10, 20, 40, 80, 160, 320, 640)
@@ -206,7 +206,7 @@ def exact_top(queries: np.ndarray, source: VectorSource, ids: np.ndarray, k: int
     best_ids = np.zeros((len(queries), 0), dtype=np.int64)
     for start in range(0, ids.size, chunk):
         part = ids[start : start + chunk]
-        scores = queries @ source.read(part).T
+        scores = queries @ read_sorted(source, part).T  # plain reads: no mapped pages kept
         scores = np.concatenate([best_scores, scores], 1)
         every = np.concatenate([best_ids, np.broadcast_to(part, (len(queries), part.size))], 1)
         keep = min(k, scores.shape[1])

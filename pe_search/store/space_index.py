@@ -171,7 +171,17 @@ class SpaceIndex:
             self.dirty += int(added_ids.size + removed_ids.size)
 
     def maintain(self, count: int, live_ids: LiveIds) -> str | None:
-        """Switch index type when the size calls for it, or rebuild when too much of it is masked."""
+        """Switch index type when the size calls for it, or rebuild when too much of it is masked.
+
+        After a build or a tuning the vectors file's map is let go: the rows they read through
+        it (a tuning's candidates, up to ~0.8 GB at 10M) would stay in the writer's RSS until
+        the next remap."""
+        message = self._maintain(count, live_ids)
+        if message is not None:
+            self.file.release()
+        return message
+
+    def _maintain(self, count: int, live_ids: LiveIds) -> str | None:
         with self.lock:
             current = self.index.spec
             wanted = self.policy.choose(count, self.dim, current, self.spaces())

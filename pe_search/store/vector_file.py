@@ -133,5 +133,9 @@ class VectorFile:
             raise self._short(data.size // self.dim + start, stop)
         return data.reshape(count, self.dim)
 
+    def release(self) -> None:
+        """Drop the memory map (see `AppendFile.release`): after an index build or tuning."""
+        self._file.release()
+
     def close(self) -> None:
         self._file.close()
