@@ -9,8 +9,9 @@ import numpy as np
 
 from pe_search.models.identity import ModelIdentity
 from pe_search.store import IndexPolicy, LibraryStore, MediaRecord, SegmentRecord
-from pe_search.store.ivf_tuning import exact_top
+from pe_search.store.ivf_tuning import READ_ROWS, exact_top
 from pe_search.store.vector_file import VectorFile
+from pe_search.store.vectors import create_index
 
 DIM = 8
 
@@ -27,7 +28,13 @@ class Counting:
 
     def read_rows(self, start, stop):
         self.plain += stop - start
+        self.largest = max(getattr(self, "largest", 0), stop - start)
         return self.file.read_rows(start, stop)
+
+    def read_scattered(self, ids):
+        self.plain += len(ids)
+        self.largest = max(getattr(self, "largest", 0), len(ids))
+        return self.file.read_scattered(ids)
 
     def view(self, rows):
         return self.file.view(rows)
@@ -67,3 +74,31 @@ def test_the_map_is_let_go_after_the_index_switches(tmp_path):
         assert space.index.kind == "ivfpq"
         assert any("switching" in m for m in store.messages)
         assert space.file._file._map is None  # the build and its tuning's map is gone
+
+
+def test_scattered_rows_are_read_plainly(tmp_path):
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((300, DIM)).astype(np.float32)
+    file = VectorFile(tmp_path / "v.f32", DIM, writable=True)
+    file.write(0, vectors)
+    ids = np.array([0, 7, 8, 150, 299])
+    np.testing.assert_array_equal(file.read_scattered(ids), vectors[ids])
+    assert file._file._map is None
+    file.close()
+
+
+def test_a_retune_reads_no_rows_through_the_map_and_few_at_a_time(tmp_path):
+    rng = np.random.default_rng(6)
+    n = 2 * READ_ROWS + 100
+    file = VectorFile(tmp_path / "v.f32", DIM, writable=True)
+    file.write(0, rng.standard_normal((n, DIM)).astype(np.float32))
+    source = Counting(file)
+    spec = IndexPolicy(train_size=2_000, tune_probes=5, tune_max_probe_share=1.0).spec("ivfpq", n, DIM)
+    index = create_index(spec, DIM, source)
+    index.index(np.arange(n))
+    source.mapped = source.plain = source.largest = 0
+    index.retune(np.arange(n))
+    assert source.mapped == 0
+    assert source.plain >= n  # the exact pass read every vector once ...
+    assert source.largest <= READ_ROWS  # ... at most READ_ROWS of them at a time
+    file.close()

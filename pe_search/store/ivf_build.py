@@ -131,7 +131,7 @@ def build(
         size = min(ids.size, int(params.get("train_size", 100_000)))
         rng = np.random.default_rng(int(params.get("seed", 1234)))
         sample = np.sort(rng.choice(ids, size=size, replace=False)) if size < ids.size else ids
-        vectors = as_vectors(source.read(sample), dim)
+        vectors = as_vectors(read_sorted(source, sample), dim)
         trained = empty()
         trained.train(vectors)
         queries, families = make_probes(vectors)

@@ -180,7 +180,7 @@ class ScoreCache:
         wanted = np.unique(np.concatenate(fresh)) if fresh else np.zeros(0, dtype=np.int64)
         for start in range(0, wanted.size, READ_ROWS):  # sorted ids: one pass through the file
             part = wanted[start : start + READ_ROWS]
-            rows = self.source.read(part)
+            rows = read_sorted(self.source, part)
             for row, ids in enumerate(fresh):
                 ids = ids[(ids >= part[0]) & (ids <= part[-1])]
                 if not ids.size:

@@ -50,6 +50,8 @@ def read_sorted(source: VectorSource, ids: np.ndarray) -> np.ndarray:
     the process (the writer's RSS; issue 24, item 6), else through the source's map."""
     if hasattr(source, "read_rows") and ids.size and ids[-1] - ids[0] == ids.size - 1:
         return source.read_rows(int(ids[0]), int(ids[-1]) + 1)
+    if hasattr(source, "read_scattered"):
+        return source.read_scattered(ids)
     return source.read(ids)
 
 
