@@ -33,8 +33,10 @@ class IndexPolicy:
     flat_max: int = 50_000
     hnsw_max: int = 500_000
     # bytes of RAM the flat and HNSW indexes of ALL clip spaces may take together (each space an
-    # equal share); IVF-PQ (~136 B a vector) is what a space outgrowing its share switches to
-    memory_budget: int = 512 * 2**20
+    # equal share); IVF-PQ (~136 B a vector) is what a space outgrowing its share switches to.
+    # 256 MiB: the writer's build of that IVF-PQ holds its training sample twice (100,000 x 4 KB,
+    # and FAISS's residuals of it) beside the index it replaces (docs/benchmarks.md, issue 24 item 6)
+    memory_budget: int = 256 * 2**20
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 128
