@@ -435,6 +435,8 @@ def main() -> None:
         return
     if any(f"{a} {b}" == "--part vectors" for a, b in zip(sys.argv, sys.argv[1:])):  # bench/scale_vectors.py
         return __import__("scale_vectors").main(sys.argv[1:])
+    if any(f"{a} {b}" == "--part writer" for a, b in zip(sys.argv, sys.argv[1:])):  # bench/scale_writer.py
+        return __import__("scale_writer").main(sys.argv[1:])  # issue 24 item 6: the writer's memory
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

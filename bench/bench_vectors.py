@@ -96,7 +96,7 @@ def _recall(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     return float(np.mean([len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth, strict=True)]))
 
 
-def run(n: int, dim: int, nq: int, k: int, single: int, seed: int, workdir: Path) -> dict:
+def run(n: int, dim: int, nq: int, k: int, single: int, seed: int, workdir: Path, spaces: int = 1) -> dict:
     file = VectorFile(workdir / "bench.f32", dim, writable=True)
     generate_s = _write_data(file, n, dim, seed)
     base = file.view(n)[:n]
@@ -108,7 +108,7 @@ def run(n: int, dim: int, nq: int, k: int, single: int, seed: int, workdir: Path
 
     truth = exact(xq)  # also maps the file's pages in
 
-    spec = IndexPolicy().choose(n, dim)
+    spec = IndexPolicy().choose(n, dim, spaces=spaces)  # one of `spaces` clip spaces (its budget share)
     index = create_index(spec, dim, file)
     build_s, _ = _timed(lambda: index.index(np.arange(n, dtype=np.int64)))
     found = index.search(xq, k)[1]
@@ -161,11 +161,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None, help="where the 4n*d-byte vectors file goes")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument(
+        "--spaces", type=int, default=1, help="clip spaces sharing the writer's memory budget"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-        result = run(args.n, args.dim, args.queries, args.k, args.single, args.seed, Path(workdir))
+        result = run(
+            args.n, args.dim, args.queries, args.k, args.single, args.seed, Path(workdir), args.spaces
+        )
     if args.json:
         print(json.dumps(result))
         return

@@ -95,15 +95,14 @@ class AppendFile:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if region is None or not rows.size:
             return
-        page = mmap.PAGESIZE
-        starts = np.unique(rows) * self.row_bytes
-        first = starts // page * page
-        last = np.minimum(-(-(starts + self.row_bytes) // page) * page, len(region))
-        # runs of rows whose pages touch or overlap become one request
-        breaks = np.flatnonzero(first[1:] > last[:-1]) + 1
-        for begin, end in zip(first[np.r_[0, breaks]], last[np.r_[breaks - 1, last.size - 1]], strict=True):
-            if begin < end:
-                region.madvise(mmap.MADV_WILLNEED, int(begin), int(end - begin))
+        for begin, end in page_runs(rows, self.row_bytes, len(region)):
+            region.madvise(mmap.MADV_WILLNEED, begin, end - begin)
+
+    def release(self) -> None:
+        """Let go of the memory map (mapped again on the next read): the pages a pass touched
+        through it leave the process's RSS; they stay in the page cache."""
+        with self._lock:
+            self._map = self._region = None
 
     def close(self) -> None:
         with self._lock:
@@ -111,3 +110,18 @@ class AppendFile:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def page_runs(rows: np.ndarray, row_bytes: int, size: int) -> list[tuple[int, int]]:
+    """The byte ranges [begin, end) of whole pages that hold these rows, below `size`: rows whose
+    pages touch or overlap make one range, so a read-ahead request covers each page once."""
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if not rows.size:
+        return []
+    page = mmap.PAGESIZE
+    starts = np.unique(rows) * row_bytes
+    first = starts // page * page
+    last = np.minimum(-(-(starts + row_bytes) // page) * page, size)
+    breaks = np.flatnonzero(first[1:] > last[:-1]) + 1
+    runs = zip(first[np.r_[0, breaks]].tolist(), last[np.r_[breaks - 1, last.size - 1]].tolist(), strict=True)
+    return [(begin, end) for begin, end in runs if begin < end]

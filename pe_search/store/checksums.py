@@ -24,6 +24,7 @@ so a check costs about 1 s per GB it reads, less from the page cache):
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -35,9 +36,25 @@ VERIFY_BYTES = 256 << 20  # checksummed bytes an open verifies at most (about 0.
 def piece_crcs(data: bytes | memoryview | np.ndarray, piece: int | None = None) -> bytes:
     """The CRC-32 of each `piece`-byte piece of `data` (the last may be shorter), packed as
     little-endian uint32 (what `frame_blocks.crcs` holds)."""
+    return parts_crcs([data], piece)
+
+
+def parts_crcs(parts: Sequence[bytes | memoryview | np.ndarray], piece: int | None = None) -> bytes:
+    """`piece_crcs` of the bytes of `parts` one after the other, without joining them."""
     piece = piece or PIECE_BYTES
-    view = memoryview(data).cast("B")
-    crcs = [zlib.crc32(view[at : at + piece]) for at in range(0, len(view), piece)]
+    crcs, crc, filled = [], 0, 0
+    for part in parts:
+        view = memoryview(part).cast("B")
+        at = 0
+        while at < len(view):
+            take = min(piece - filled, len(view) - at)
+            crc = zlib.crc32(view[at : at + take], crc)
+            filled, at = filled + take, at + take
+            if filled == piece:
+                crcs.append(crc)
+                crc, filled = 0, 0
+    if filled:
+        crcs.append(crc)
     return np.asarray(crcs, dtype="<u4").tobytes()
 
 

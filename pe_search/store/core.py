@@ -59,9 +59,18 @@ class StoreCore:
 
     def _new_space(self, name: str, dim: int) -> SpaceIndex:
         with self._spaces_lock:
-            space = SpaceIndex(self.layout, name, dim, self.policy, writable=not self.readonly)
+            space = SpaceIndex(
+                self.layout, name, dim, self.policy, writable=not self.readonly, spaces=self._space_count
+            )
             self._spaces[name] = space
             return space
+
+    def _space_count(self) -> int:
+        """How many clip spaces share the policy's memory budget: those the library has (a
+        reader may not have loaded them all), at least one."""
+        with self._read_engine.connect() as connection:
+            recorded = connection.exec_driver_sql("SELECT count(*) FROM index_state").scalar_one()
+        return max(1, int(recorded), len(self._spaces))
 
     def _maintain(self, space: SpaceIndex, count: int) -> bool | None:
         """Switch, rebuild or tune the space's index as due: True when it changed; None when a

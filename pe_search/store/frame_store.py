@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from pe_search.errors import Option
 from pe_search.store import checksums, frame_compaction, frame_damage
-from pe_search.store.frame_blocks import BlockFile, FrameTimes, pack_block
+from pe_search.store.frame_blocks import BlockFile, FrameTimes, block_parts
 from pe_search.store.frame_codes import (
     DEFAULT_FRAME_CODES,
     FRAME_CODES,
@@ -134,26 +134,30 @@ class FrameStore:
                 log.info("%s: trained a PQ codebook on %d frames", space, len(vectors))
             if codebook is not None:
                 encoding = "pq"
-        data = pack_block(FrameTimes.of(starts, ends), encode(vectors, encoding, codebook), dim)
+        parts = block_parts(FrameTimes.of(starts, ends), encode(vectors, encoding, codebook), dim)
         offset = int(row.tail)
-        self.block_file(space, row.generation).write(offset, data)
-        row.tail = offset + len(data)
-        row.live_bytes = row.live_bytes + len(data)
+        size = 0
+        block_file = self.block_file(space, row.generation)
+        for part in parts:  # one after the other: the codes are not copied into one string
+            block_file.write(offset + size, part)
+            size += memoryview(part).nbytes
+        row.tail = offset + size
+        row.live_bytes = row.live_bytes + size
         row.frames = row.frames + len(vectors)
         info = FrameBlockInfo(
-            media_id, space, offset, len(data), len(vectors), float(starts[0]), float(ends[-1]), encoding
+            media_id, space, offset, size, len(vectors), float(starts[0]), float(ends[-1]), encoding
         )
         session.add(
             FrameBlock(
                 media_file_id=media_id,
                 space=space,
                 offset=offset,
-                nbytes=len(data),
+                nbytes=size,
                 count=len(vectors),
                 start_s=info.start,
                 end_s=info.end,
                 encoding=encoding,
-                crcs=checksums.piece_crcs(data),
+                crcs=checksums.parts_crcs(parts),
             )
         )
         return info

@@ -34,7 +34,7 @@ import numpy as np
 from pe_search import crash_points
 from pe_search.store.atomic import fsync_dir, temporary_path
 from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
-from pe_search.store.vector_index import BUILD_CHUNK, VectorSource, as_vectors
+from pe_search.store.vector_index import BUILD_CHUNK, VectorSource, as_vectors, read_sorted
 
 TRUTH_K = 10  # recall@10 is what the search parameters are tuned for
 STRUCTURAL = ("nlist", "pq_m", "pq_nbits", "train_size", "seed", "train_iterations")
@@ -131,7 +131,7 @@ def build(
         size = min(ids.size, int(params.get("train_size", 100_000)))
         rng = np.random.default_rng(int(params.get("seed", 1234)))
         sample = np.sort(rng.choice(ids, size=size, replace=False)) if size < ids.size else ids
-        vectors = as_vectors(source.read(sample), dim)
+        vectors = as_vectors(read_sorted(source, sample), dim)
         trained = empty()
         trained.train(vectors)
         queries, families = make_probes(vectors)
@@ -152,7 +152,7 @@ def build(
         key = _chunk_key(part)
         saved = _chunk(chunk_path, key)
         if saved is None:
-            vectors = as_vectors(_read(source, part), dim)
+            vectors = as_vectors(read_sorted(source, part), dim)
             codes = trained.sa_encode(vectors)
             scores = queries @ vectors.T
             top_scores, top_ids = _top(scores, np.broadcast_to(part, scores.shape), TRUTH_K)
@@ -170,13 +170,6 @@ def build(
         )
     truth = Truth(queries, families, best_ids)
     return merged, truth, BuildReport(reused, added, vectors_added, trained_now)
-
-
-def _read(source: VectorSource, ids: np.ndarray) -> np.ndarray:
-    """The vectors of sorted `ids`: a run of consecutive ids by plain reads where the source can."""
-    if hasattr(source, "read_rows") and ids.size and ids[-1] - ids[0] == ids.size - 1:
-        return source.read_rows(int(ids[0]), int(ids[-1]) + 1)
-    return source.read(ids)
 
 
 def _chunk(path: Path, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
-from pe_search.store.vector_index import VectorSource
+from pe_search.store.vector_index import VectorSource, read_sorted
 
 FAMILIES = ("own", "near", "shifted")
 # Re-rank depths tried. At 10M vectors (nlist 2048: ~4,900 a list) PQ 128 x 8 ranks the true top
@@ -183,7 +183,7 @@ class ScoreCache:
         wanted = np.unique(np.concatenate(fresh)) if fresh else np.zeros(0, dtype=np.int64)
         for start in range(0, wanted.size, READ_ROWS):  # sorted ids: one pass through the file
             part = wanted[start : start + READ_ROWS]
-            rows = self.source.read(part)
+            rows = read_sorted(self.source, part)
             for row, ids in enumerate(fresh):
                 ids = ids[(ids >= part[0]) & (ids <= part[-1])]
                 if not ids.size:
@@ -209,7 +209,7 @@ def exact_top(queries: np.ndarray, source: VectorSource, ids: np.ndarray, k: int
     best_ids = np.zeros((len(queries), 0), dtype=np.int64)
     for start in range(0, ids.size, chunk):
         part = ids[start : start + chunk]
-        scores = queries @ source.read(part).T
+        scores = queries @ read_sorted(source, part).T  # plain reads: no mapped pages kept
         scores = np.concatenate([best_scores, scores], 1)
         every = np.concatenate([best_ids, np.broadcast_to(part, (len(queries), part.size))], 1)
         keep = min(k, scores.shape[1])

@@ -1,8 +1,14 @@
 """Which index a space gets as it grows, chosen like autofaiss: by size and a memory budget.
 
-    exact (flat)  while n <= flat_max
-    HNSW          while n <= hnsw_max and the graph with its full vectors fits the budget
+    exact (flat)  while n <= flat_max and its full vectors fit the space's share of the budget
+    HNSW          while n <= hnsw_max and the graph with its full vectors fits that share
     IVF-PQ        beyond: compressed codes in RAM, exact re-rank on the vectors file
+
+The budget is the writer's, over all of a library's clip spaces together (issue 24, item 6):
+each of `spaces` spaces gets an equal share, so a library with three clip spaces keeps its
+float32 indexes (flat, HNSW) to a third of it each. A budget per space let each of three spaces
+hold a 2 GB HNSW graph (500,000 x 1024-d full vectors plus links), and the writing process
+peaked at 5.8 GB growing one space to 2M vectors.
 
 Growing past a threshold switches at once; shrinking steps back only below half of it, so a
 library near a threshold does not rebuild back and forth. An IVF-PQ index is retrained when the
@@ -26,7 +32,11 @@ ORDER = ("flat", "hnsw", "ivfpq")
 class IndexPolicy:
     flat_max: int = 50_000
     hnsw_max: int = 500_000
-    memory_budget: int = 4 * 2**30  # bytes of RAM the index of one space may take
+    # bytes of RAM the flat and HNSW indexes of ALL clip spaces may take together (each space an
+    # equal share); IVF-PQ (~136 B a vector) is what a space outgrowing its share switches to.
+    # 256 MiB: the writer's build of that IVF-PQ holds its training sample twice (100,000 x 4 KB,
+    # and FAISS's residuals of it) beside the index it replaces (docs/benchmarks.md, issue 24 item 6)
+    memory_budget: int = 256 * 2**20
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 128
@@ -50,10 +60,16 @@ class IndexPolicy:
     save_every: int = 20_000  # save an index after this many changed vectors ...
     save_share: float = 0.1  # ... or this share of its size, whichever is larger
 
-    def kind_for(self, n: int, dim: int) -> str:
-        if n <= self.flat_max and self.estimate("flat", n, dim) <= self.memory_budget:
+    def share(self, spaces: int = 1) -> int:
+        """The bytes one of `spaces` clip spaces may give a flat or HNSW index."""
+        return self.memory_budget // max(1, spaces)
+
+    def kind_for(self, n: int, dim: int, spaces: int = 1) -> str:
+        """The kind for n vectors in one of a library's `spaces` clip spaces."""
+        share = self.share(spaces)
+        if n <= self.flat_max and self.estimate("flat", n, dim) <= share:
             return "flat"
-        if n <= self.hnsw_max and self.estimate("hnsw", n, dim) <= self.memory_budget:
+        if n <= self.hnsw_max and self.estimate("hnsw", n, dim) <= share:
             return "hnsw"
         return "ivfpq"
 
@@ -117,9 +133,10 @@ class IndexPolicy:
             return True  # another budget
         return n > (1 + self.retune_growth) * max(int(tuned_on), 1)
 
-    def choose(self, n: int, dim: int, current: IndexSpec | None = None) -> IndexSpec:
-        """The index a space of n vectors should have; `current` when it is still right."""
-        want = self.kind_for(n, dim)
+    def choose(self, n: int, dim: int, current: IndexSpec | None = None, spaces: int = 1) -> IndexSpec:
+        """The index a space of n vectors, one of the library's `spaces` clip spaces, should
+        have; `current` when it is still right."""
+        want = self.kind_for(n, dim, spaces)
         if current is None or current.kind not in ORDER:
             return self.spec(want, n, dim)
         if current.kind == want:
@@ -130,8 +147,9 @@ class IndexPolicy:
         if ORDER.index(want) > ORDER.index(current.kind):
             return self.spec(want, n, dim)
         # Shrinking: step down only when twice the size would still want the smaller kind.
-        if ORDER.index(self.kind_for(2 * n, dim)) < ORDER.index(current.kind):
-            return self.spec(self.kind_for(2 * n, dim), n, dim)
+        smaller = self.kind_for(2 * n, dim, spaces)
+        if ORDER.index(smaller) < ORDER.index(current.kind):
+            return self.spec(smaller, n, dim)
         return current
 
     def should_save(self, dirty: int, count: int) -> bool:

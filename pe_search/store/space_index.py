@@ -46,10 +46,20 @@ class SpaceState:
 
 
 class SpaceIndex:
-    def __init__(self, layout: LibraryLayout, space: str, dim: int, policy: IndexPolicy, *, writable: bool):
+    def __init__(
+        self,
+        layout: LibraryLayout,
+        space: str,
+        dim: int,
+        policy: IndexPolicy,
+        *,
+        writable: bool,
+        spaces: Callable[[], int] = lambda: 1,
+    ):
         self.space = space
         self.dim = dim
         self.policy = policy
+        self.spaces = spaces  # how many clip spaces share the policy's memory budget
         self.writable = writable
         self.index_path = layout.index_file(space)
         self.file = VectorFile(layout.vector_file(space), dim, writable=writable)
@@ -74,7 +84,7 @@ class SpaceIndex:
                 reason = f"index file unreadable ({error})"
             else:
                 return self._adopt(header, index, state, live_ids)
-            spec = self.policy.choose(state.count, self.dim, state.spec)
+            spec = self.policy.choose(state.count, self.dim, state.spec, self.spaces())
             return [self.rebuild(spec, live_ids(), state.generation, reason=reason)]
 
     def _read_index(self) -> tuple[IndexHeader, VectorIndex]:
@@ -98,7 +108,7 @@ class SpaceIndex:
             self.generation = header.generation
             if (header.generation, header.count) == (state.generation, state.count):
                 return []
-            wanted = self.policy.choose(state.count, self.dim, index.spec)
+            wanted = self.policy.choose(state.count, self.dim, index.spec, self.spaces())
             if wanted.kind != index.kind:
                 # Far behind (vectors written in bulk, a long crash-free run never saved): build
                 # the kind the library's size calls for at once, instead of first catching the
@@ -161,10 +171,20 @@ class SpaceIndex:
             self.dirty += int(added_ids.size + removed_ids.size)
 
     def maintain(self, count: int, live_ids: LiveIds) -> str | None:
-        """Switch index type when the size calls for it, or rebuild when too much of it is masked."""
+        """Switch index type when the size calls for it, or rebuild when too much of it is masked.
+
+        After a build or a tuning the vectors file's map is let go: the rows they read through
+        it (a tuning's candidates, up to ~0.8 GB at 10M) would stay in the writer's RSS until
+        the next remap."""
+        message = self._maintain(count, live_ids)
+        if message is not None:
+            self.file.release()
+        return message
+
+    def _maintain(self, count: int, live_ids: LiveIds) -> str | None:
         with self.lock:
             current = self.index.spec
-            wanted = self.policy.choose(count, self.dim, current)
+            wanted = self.policy.choose(count, self.dim, current, self.spaces())
             if wanted != current:
                 reason = f"{count} vectors: switching from {current.describe()}"
                 return self.rebuild(wanted, live_ids(), self.generation, reason=reason)

@@ -44,6 +44,17 @@ class IndexSpec:
         return f"{self.kind}({inner})" if inner else self.kind
 
 
+def read_sorted(source: VectorSource, ids: np.ndarray) -> np.ndarray:
+    """The vectors of sorted `ids`: a run of consecutive ids by plain reads where the source can
+    (`VectorFile.read_rows`), so a pass over a file larger than memory leaves no mapped pages in
+    the process (the writer's RSS; issue 24, item 6), else through the source's map."""
+    if hasattr(source, "read_rows") and ids.size and ids[-1] - ids[0] == ids.size - 1:
+        return source.read_rows(int(ids[0]), int(ids[-1]) + 1)
+    if hasattr(source, "read_scattered"):
+        return source.read_scattered(ids)
+    return source.read(ids)
+
+
 def _ids(ids: np.ndarray | list[int]) -> np.ndarray:
     return np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
 

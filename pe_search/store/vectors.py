@@ -31,6 +31,7 @@ from pe_search.store.vector_index import (
     VectorSource,
     as_vectors,
     inner_products_by_id,
+    read_sorted,
 )
 
 __all__ = [
@@ -176,11 +177,13 @@ class IVFPQIndex(VectorIndex):
         rng = np.random.default_rng([int(self.params.get("seed", 1234)), live.size])
         sample = np.sort(rng.choice(live, size=min(live.size, 10_000), replace=False))
         queries, families = ivf_tuning.make_probes(
-            self.source.read(sample),
+            read_sorted(self.source, sample),
             int(self.params.get("tune_probes", 100)),
             int(self.params.get("seed", 1234)),
         )
-        truth = ivf_tuning.exact_top(queries, self.source, live, ivf_build.TRUTH_K, BUILD_CHUNK)
+        # a chunk of READ_ROWS (64 MiB at d = 1024): with BUILD_CHUNK the pass held ~600 MB of
+        # rows, scores and their ids at a time (issue 24, item 6)
+        truth = ivf_tuning.exact_top(queries, self.source, live, ivf_build.TRUTH_K, ivf_tuning.READ_ROWS)
         return self._tune(queries, families, truth)
 
     def _tune(self, queries: np.ndarray, families: np.ndarray, truth: np.ndarray) -> dict:
