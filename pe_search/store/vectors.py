@@ -24,6 +24,7 @@ import numpy as np
 from pe_search.store import ivf_build, ivf_tuning
 from pe_search.store.atomic import atomic_write, temporary_path
 from pe_search.store.lazy_faiss import faiss, one_omp_thread  # FAISS imported on first use (issue 24)
+from pe_search.store.page_cache import prefetch
 from pe_search.store.vector_index import (
     BUILD_CHUNK,
     IndexSpec,
@@ -111,8 +112,9 @@ class IVFPQIndex(VectorIndex):
     Built in chunks that survive a kill (`ivf_build`). Saved as its own FAISS file beside the
     index file (`save_data`), which a reading process maps (`IO_FLAG_MMAP`) instead of reading:
     it holds the coarse centroids and codebooks, and the lists' pages come from disk as probes
-    touch them. Vectors a mapped index catches up with go to in-memory lists stacked behind the
-    mapped ones (`HStackInvertedLists`), and deletions there are masked.
+    touch them; the whole file is read ahead in the background from open (`page_cache`). Vectors
+    a mapped index catches up with go to in-memory lists stacked behind the mapped ones
+    (`HStackInvertedLists`), and deletions there are masked.
     """
 
     kind = "ivfpq"
@@ -124,6 +126,7 @@ class IVFPQIndex(VectorIndex):
         self.tuning: ivf_tuning.Tuning | None = None  # the last tuning's outcome (messages)
         self.timings: dict[str, float] = {}  # the last build's: train and add, tuning (benchmarks)
         self._mapped: tuple | None = None  # (mapped lists, in-memory lists, their stack)
+        self.prefetching = None  # a mapped index's lists file being read ahead (`page_cache`)
 
     @staticmethod
     def estimate_bytes(n: int, dim: int, params: Mapping[str, Any]) -> int:
@@ -275,6 +278,7 @@ class IVFPQIndex(VectorIndex):
         loaded = cls(dim, params, source, index=index, masked=masked)
         if mapped:
             loaded._stack()
+            loaded.prefetching = prefetch(data_path)
         return loaded
 
     def _stack(self) -> None:
