@@ -53,8 +53,9 @@ def build_library(root: Path) -> Path:
     return library
 
 
-def serving(library: Path, folders: tuple[Path, ...] = (), token: str | None = None):
-    config = ServerConfig(library=library, index_folders=folders, index_workers=0, token=token)
+def serving(library: Path, folders: tuple[Path, ...] = (), token: str | None = None, **settings):
+    """A live server of `library`; `settings`: more of its `ServerConfig` (transcribe, ...)."""
+    config = ServerConfig(library=library, index_folders=folders, index_workers=0, token=token, **settings)
     return live_server(create_app(config, warm_up=True))
 
 

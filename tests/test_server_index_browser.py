@@ -102,3 +102,16 @@ def test_behind_a_token_the_control_appears_after_one_sign_in(browser, tmp_path)
             )
         )  # the welcome's count, asked again at the end of the run
         browser.get("about:blank")
+
+
+def test_the_panel_says_which_speech_model_its_runs_transcribe_with(browser, tmp_path):
+    library = build_library(tmp_path)
+    incoming = write_sounds(LATER, tmp_path / "incoming")
+    speech = tmp_path / "models" / "whisper-small-en"  # named only: the page shows the server's setting
+    with serving(library, (incoming,), transcribe=str(speech)) as site:
+        browser.get(f"{site}/")
+        panel = browser.find_element(By.ID, "indexing")
+        WebDriverWait(browser, WAIT).until(lambda d: panel.is_displayed())
+        shown = browser.find_element(By.ID, "index-folders").text
+        assert shown == f"{incoming} · transcribing speech (whisper-small-en)"
+        browser.get("about:blank")

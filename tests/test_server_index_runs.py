@@ -78,7 +78,8 @@ def test_the_stream_delivers_a_run_in_order(library, incoming):
         assert client.get("/api/files").json()["total"] == len(FIRST)
         before = client.get("/api/index").json()
         assert before == {
-            "enabled": True, "folders": [str(incoming)], "watching": False, "running": False, "state": None, "last_event_id": 0
+            "enabled": True, "folders": [str(incoming)], "watching": False, "running": False, "transcribe": None,
+            "state": None, "last_event_id": 0,
         }  # fmt: skip
         started = client.post("/api/index")
         assert started.status_code == 202 and started.json()["state"]["folders"] == [str(incoming)]

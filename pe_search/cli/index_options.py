@@ -39,6 +39,22 @@ MODEL_OPTIONS = [
     ),
 ]
 
+TRANSCRIBE_OPTIONS = [  # index, watch and serve (the runs a server starts)
+    click.option(
+        "--transcribe",
+        default=None,
+        metavar="ID_OR_DIR",
+        help="Transcribe speech with this Whisper-family checkpoint (hub id, directory, or `toy`); recorded "
+        "with the library (default: the library's, else no transcripts).",
+    ),
+    click.option(
+        "--language",
+        default=None,
+        metavar="CODE",
+        help="The speech's language for --transcribe, such as en (default: detected per file).",
+    ),
+]
+
 RUN_OPTIONS = [
     click.option(
         "--window",
@@ -70,19 +86,7 @@ RUN_OPTIONS = [
         type=click.IntRange(min=0),
         help="Decode worker processes (0: decode in this process).",
     ),
-    click.option(
-        "--transcribe",
-        default=None,
-        metavar="ID_OR_DIR",
-        help="Transcribe speech with this Whisper-family checkpoint (hub id, directory, or `toy`); recorded "
-        "with the library (default: the library's, else no transcripts).",
-    ),
-    click.option(
-        "--language",
-        default=None,
-        metavar="CODE",
-        help="The speech's language for --transcribe, such as en (default: detected per file).",
-    ),
+    *TRANSCRIBE_OPTIONS,
     click.option("--include", multiple=True, metavar="GLOB", help="Only files matching (repeatable)."),
     click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching (repeatable)."),
 ]
@@ -91,6 +95,13 @@ RUN_OPTIONS = [
 def model_options(function):
     """--model, --frame-model, --no-frames, --batch-size, --device, --bf16, --no-fast."""
     for option in reversed(MODEL_OPTIONS):
+        function = option(function)
+    return function
+
+
+def transcribe_options(function):
+    """--transcribe, --language."""
+    for option in reversed(TRANSCRIBE_OPTIONS):
         function = option(function)
     return function
 

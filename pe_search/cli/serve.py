@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from pe_search.cli.index_options import transcribe_options
 from pe_search.cli.library_option import library_option
 from pe_search.cli.output import emit_json, json_option
 from pe_search.errors import PeSearchError
@@ -64,9 +65,21 @@ def bind_token(host: str, token: str | None) -> str | None:
     type=click.Path(exists=True, file_okay=False, readable=True, resolve_path=True, path_type=Path),
     help="Watch a folder and index its changes as they happen (Library.watch), shown live on the page (repeatable).",
 )  # fmt: skip
+@transcribe_options
 @json_option
 def serve_command(
-    library, host, port, token, max_upload_mb, max_upload_seconds, device, allow_index, watch, as_json
+    library,
+    host,
+    port,
+    token,
+    max_upload_mb,
+    max_upload_seconds,
+    device,
+    allow_index,
+    watch,
+    transcribe,
+    language,
+    as_json,
 ) -> None:
     """Serve a library over HTTP: the API (docs at /docs) and a page where every hit plays."""
     import uvicorn
@@ -79,8 +92,15 @@ def serve_command(
         raise PeSearchError(
             "give --watch or --allow-index, not both", "a watching server indexes its folders' changes itself"
         )
+    if (transcribe or language) and not (allow_index or watch):
+        raise PeSearchError(
+            "--transcribe and --language apply to the runs this server starts",
+            "add --allow-index FOLDER or --watch FOLDER",
+        )
     opened = Library.open(library, device=device)
     _ = opened.store  # a missing or unreadable library fails here, as one line, not in the first request
+    if transcribe or language:  # a mistake is said now, not at the first run
+        opened.check_transcription(transcribe=transcribe, language=language)
     config = ServerConfig(
         library=opened.path,
         token=token,
@@ -89,6 +109,8 @@ def serve_command(
         loopback_only=is_loopback(host),
         index_folders=tuple(dict.fromkeys(allow_index or watch)),
         watch=bool(watch),
+        transcribe=transcribe,
+        language=language,
     )
     app = create_app(config, opened, warm_up=True)
     shown = f"[{host}]" if ":" in host else host
@@ -100,6 +122,7 @@ def serve_command(
                 "token_required": bool(token),
                 "index_folders": [str(folder) for folder in config.index_folders],
                 "watching": config.watch,
+                "transcribe": config.transcribe,
             }
         )
     else:

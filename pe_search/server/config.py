@@ -25,6 +25,13 @@ class ServerConfig:
     index_folders: tuple[Path, ...] = ()  # folders POST /api/index may index (none: indexing is off)
     index_workers: int = 1  # decode processes of those runs (`Library.index(workers=...)`)
     watch: bool = False  # watch `index_folders` (`Library.watch`) rather than index them on request
+    transcribe: str | None = None  # the speech model of the runs it starts (none: the library's, if any)
+    language: str | None = None  # their speech's language (none: detected per file)
+
+    def run_options(self) -> dict:
+        """What every indexing run this server starts is given (`Library.index` / `watch`)."""
+        speech = {"transcribe": self.transcribe, "language": self.language}
+        return {"workers": self.index_workers, **{k: v for k, v in speech.items() if v is not None}}
 
 
 def is_loopback(host: str) -> bool:

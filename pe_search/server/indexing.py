@@ -78,6 +78,9 @@ class TranscriptionRefused(IndexRefused):
         super().__init__(error.what, error.fix, options=error.options, value=error.value)
 
 
+SPEECH_DEFAULTS = ("transcribe", "language")  # run options a server may set for all its runs
+
+
 class IndexRunner:
     """The server's indexing runs: `start` one, `state` says where it stands, `log` streams it."""
 
@@ -127,7 +130,8 @@ class IndexRunner:
         if self.watcher is not None:  # it holds the library's writer lock, and keeps them current
             raise Watched()
         self._check_not_running()
-        speech = {name: value for name, value in (speech or {}).items() if value not in (None, False)}
+        given = {name: value for name, value in (speech or {}).items() if value not in (None, False)}
+        speech = {**self.speech_defaults(), **given}  # the request's own options win
         try:
             self.library.check_transcription(**speech)  # loads the model: outside the lock
         except PeSearchError as error:
@@ -144,6 +148,11 @@ class IndexRunner:
             )
             self._thread.start()
         return state
+
+    def speech_defaults(self) -> dict[str, Any]:
+        """The transcription options every run here gets unless its request says otherwise
+        (`pe-search serve --transcribe/--language`)."""
+        return {name: self.options[name] for name in SPEECH_DEFAULTS if self.options.get(name) is not None}
 
     def _check_not_running(self) -> None:
         progress = self._progress

@@ -31,7 +31,7 @@ class ServedLibrary:
         self.config = config
         self.library = library or Library.open(config.library)
         self.query_lock = threading.Lock()
-        self.indexing = IndexRunner(self.library, config.index_folders, {"workers": config.index_workers})
+        self.indexing = IndexRunner(self.library, config.index_folders, config.run_options())
         if config.watch:
             self.indexing.watch()
 

@@ -73,6 +73,11 @@ class IndexStatus(BaseModel):
     folders: list[str]
     watching: bool = Field(..., description="Whether the server watches them (runs start by themselves).")
     running: bool
+    transcribe: str | None = Field(
+        None,
+        description="The speech model this server's runs transcribe with unless a request names one "
+        "(pe-search serve --transcribe; null: the library's recorded model, if any).",
+    )
     state: IndexProgressOut | None = Field(None, description="The latest run (null: none yet).")
     last_event_id: int
 
@@ -88,6 +93,7 @@ def _status(runner: IndexRunner) -> IndexStatus:
         folders=[str(folder) for folder in runner.folders],
         watching=runner.watcher is not None,
         running=state is not None and state["status"] == "running",
+        transcribe=runner.speech_defaults().get("transcribe"),
         state=state,
         last_event_id=runner.log.last_id,
     )

@@ -84,7 +84,8 @@ async function setUpIndexing() {
   if (!status.enabled) return;
   const panel = $("#indexing");
   panel.hidden = false;
-  $("#index-folders").textContent = `${status.watching ? "Watching " : ""}${status.folders.join(" · ")}`;
+  const speech = status.transcribe ? ` · transcribing speech (${status.transcribe.split("/").pop()})` : "";
+  $("#index-folders").textContent = `${status.watching ? "Watching " : ""}${status.folders.join(" · ")}${speech}`;
   $("#index-go").hidden = status.watching; // a watching server starts its runs itself
   $("#index-go").addEventListener("click", startIndexing);
   showRun(status.state);
