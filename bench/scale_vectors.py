@@ -293,12 +293,17 @@ def evict(directory: Path) -> list[str]:
     return evicted
 
 
-def step_serve(directory: Path, query_file: Path) -> dict:
+def step_serve(directory: Path, query_file: Path, warm: bool = True) -> dict:
+    """A serving process: opened on a cold page cache and warmed as a server is (`warm_up`: its
+    index's lists file read ahead in the background); the first answer is timed while that read
+    goes on, the query families after it (the vectors file stays out of the page cache: the
+    re-rank's rows come from disk)."""
     saved = json.loads(query_file.read_text())
     evicted = evict(directory)
     sets = {name: np.asarray(v, dtype=np.float32) for name, v in saved["sets"].items()}
     began, began_cpu = time.perf_counter(), time.process_time()
     store = LibraryStore.open(directory, readonly=True)
+    reading = store.warm_up() if warm else []
     first = store.search(SPACE, sets["text_like"][:1], k=10)
     open_s = time.perf_counter() - began
     result: dict = {
@@ -307,6 +312,9 @@ def step_serve(directory: Path, query_file: Path) -> dict:
         "first_answer_hits": len(first[0]),
         "evicted_files": len(evicted),
     }
+    for thread in reading:
+        thread.join()
+    result["warm_up_s"] = round(time.perf_counter() - began, 3)  # open to the lists file read
     for name, found in sets.items():
         times, cpu, ids = [], [], []
         for query in found:

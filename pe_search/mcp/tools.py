@@ -51,8 +51,11 @@ class LibraryTools:
         self._query_lock = threading.Lock()
 
     def warm_up(self) -> None:
-        """Load the models now (a background thread at start), so the first query does not wait
-        for them as long; a model that cannot load is left for that query to word."""
+        """Read the indexes ahead and load the models now (a background thread at start), so the
+        first query does not wait for them as long; a model that cannot load is left for that
+        query to word."""
+        with contextlib.suppress(PeSearchError):
+            self.library.store.warm_up()
         with contextlib.suppress(PeSearchError):
             _ = self.library.models
 

@@ -41,8 +41,9 @@ class ServedLibrary:
             yield self.library
 
     def warm_up(self) -> None:
-        """Open the store and load the models now rather than on the first query."""
-        _ = self.library.store
+        """Open the store, read its indexes ahead and load the models now rather than on the first
+        query."""
+        self.library.store.warm_up()
         _ = self.library.models
 
     def file(self, file_id: int) -> MediaInfo:

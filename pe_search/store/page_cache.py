@@ -4,10 +4,10 @@ A reading process maps its IVF-PQ lists (codes and ids: 1.4 GB at 10M vectors of
 Straight after open, each query that probes a list nobody has read yet waits for its pages from
 disk, one fault after another, on top of the re-rank's own reads: measured at 10M vectors, the
 first family of queries a fresh process answered had a p50 13 ms above the later ones. A reader
-therefore asks for its whole lists file once, at open, from a thread: the disk reads it in large
-requests while the first queries run. The pages belong to the page cache, not to the process's
-RSS, until a query touches them; a file larger than a share of the memory available is left to
-be read as probed.
+that stays up (a server) therefore asks for its whole lists file once, at start, from a thread:
+the disk reads it in large requests, one at a time, so that the queries' own reads are not queued
+behind all of it. The pages belong to the page cache, not to the process's RSS, until a query
+touches them; a file larger than a share of the memory available is left to be read as probed.
 """
 
 from __future__ import annotations
@@ -55,8 +55,12 @@ def _read_ahead(path: Path) -> None:
         return
     try:
         size = os.fstat(fd).st_size
-        for offset in range(0, size, PREFETCH_REQUEST_BYTES):  # one request would read one window
-            os.posix_fadvise(fd, offset, PREFETCH_REQUEST_BYTES, os.POSIX_FADV_WILLNEED)
+        for offset in range(0, size, PREFETCH_REQUEST_BYTES):  # one request reads one window at most
+            length = min(PREFETCH_REQUEST_BYTES, size - offset)
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
+            # wait for it (its last byte) before asking for the next: the whole file asked for at
+            # once queues every query's own reads behind it (measured at 10M: first answer 2.1 s)
+            os.pread(fd, 1, offset + length - 1)
     except OSError:
         pass  # a hint only: the queries read what they probe
     finally:

@@ -6,6 +6,7 @@ brought up to the newest committed generation (another process may have written 
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 from sqlalchemy import select
@@ -172,6 +173,23 @@ class Searching(StoreCore):
         )
         with self._read_engine.connect() as connection:
             return np.fromiter(connection.scalars(query), dtype=np.int64)
+
+    def warm_up(self) -> list[threading.Thread]:
+        """For a long-lived reader (a server): load every space's index now and read the files
+        it maps into the page cache in the background (`page_cache`), now and after each reload,
+        so the first queries do not each wait for their lists' pages from disk (measured at 10M
+        vectors: the first family's p50 13 ms above the later ones). Not for a process that
+        answers one query: the read-ahead competes with that query's own reads. Returns the
+        reads started, for a caller that waits for them (a benchmark)."""
+        with self._read_engine.connect() as connection:
+            names = connection.execute(select(IndexState.space)).scalars().all()
+        started = []
+        for name in names:
+            space = self._synced(name)
+            reading = None if space is None else space.warm_up()
+            if reading is not None:
+                started.append(reading)
+        return started
 
     def _synced(self, name: str) -> SpaceIndex | None:
         """The space's index, first brought to the newest committed generation (another process

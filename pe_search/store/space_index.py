@@ -67,9 +67,17 @@ class SpaceIndex:
         self.generation = 0  # library generation the in-memory index reflects; -1 unknown
         self.saved_generation = -1
         self.dirty = 0  # changes since the index file was last written
+        self.warm = False  # a long-lived reader: read each index file it maps ahead (`warm_up`)
         self.lock = threading.RLock()
 
     # -- loading and repair ------------------------------------------------------------------------
+
+    def warm_up(self) -> threading.Thread | None:
+        """From now on read each index file this reader maps into the page cache in the
+        background, starting with the current one (the read started, if any)."""
+        with self.lock:
+            self.warm = True
+            return self.index.prefetch()
 
     def load(self, state: SpaceState, live_ids: LiveIds) -> list[str]:
         """Load the index file and bring it to `state`; returns what had to be repaired."""
@@ -104,6 +112,8 @@ class SpaceIndex:
         with self.lock:
             index.params.update(self.policy.search_params(index.spec).params)
             self.index = index
+            if self.warm:
+                index.prefetch()
             self.saved_generation = header.generation
             self.generation = header.generation
             if (header.generation, header.count) == (state.generation, state.count):

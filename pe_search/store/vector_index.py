@@ -10,6 +10,7 @@ build itself and, for compressed codes, to re-rank. The kinds are in `vectors`.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -260,6 +261,11 @@ class VectorIndex(ABC):
 
     def nbytes(self) -> int:
         return self.estimate_bytes(int(self._index.ntotal), self.dim, self.params)
+
+    def prefetch(self) -> threading.Thread | None:
+        """Start bringing what the index reads from disk into memory ahead of queries (a mapped
+        kind): the thread reading, if any."""
+        return None
 
     # -- per kind -------------------------------------------------------------------------------
 

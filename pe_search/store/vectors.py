@@ -14,6 +14,7 @@ import contextlib
 import math
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -112,9 +113,9 @@ class IVFPQIndex(VectorIndex):
     Built in chunks that survive a kill (`ivf_build`). Saved as its own FAISS file beside the
     index file (`save_data`), which a reading process maps (`IO_FLAG_MMAP`) instead of reading:
     it holds the coarse centroids and codebooks, and the lists' pages come from disk as probes
-    touch them; the whole file is read ahead in the background from open (`page_cache`). Vectors
-    a mapped index catches up with go to in-memory lists stacked behind the mapped ones
-    (`HStackInvertedLists`), and deletions there are masked.
+    touch them (a long-lived reader reads the whole file ahead: `prefetch`). Vectors a mapped index
+    catches up with go to in-memory lists stacked behind the mapped ones (`HStackInvertedLists`),
+    and deletions there are masked.
     """
 
     kind = "ivfpq"
@@ -126,7 +127,8 @@ class IVFPQIndex(VectorIndex):
         self.tuning: ivf_tuning.Tuning | None = None  # the last tuning's outcome (messages)
         self.timings: dict[str, float] = {}  # the last build's: train and add, tuning (benchmarks)
         self._mapped: tuple | None = None  # (mapped lists, in-memory lists, their stack)
-        self.prefetching = None  # a mapped index's lists file being read ahead (`page_cache`)
+        self.data_path: Path | None = None  # the data file mapped
+        self.prefetching = None  # that file being read ahead (`prefetch`)
 
     @staticmethod
     def estimate_bytes(n: int, dim: int, params: Mapping[str, Any]) -> int:
@@ -277,9 +279,15 @@ class IVFPQIndex(VectorIndex):
             raise ValueError(f"index has dimension {index.d}, library {dim}")
         loaded = cls(dim, params, source, index=index, masked=masked)
         if mapped:
+            loaded.data_path = data_path
             loaded._stack()
-            loaded.prefetching = prefetch(data_path)
         return loaded
+
+    def prefetch(self) -> threading.Thread | None:
+        """Read the mapped data file into the page cache from a background thread (`page_cache`)."""
+        if self._mapped is not None and self.data_path is not None:
+            self.prefetching = prefetch(self.data_path)
+        return self.prefetching
 
     def _stack(self) -> None:
         on_disk = self._index.invlists
