@@ -5,6 +5,12 @@ three-space library switches to IVF-PQ at ~22,000 vectors a space).
   loops (128 sub-quantisers x 25 k-means iterations), and on a busy machine each loop's barrier
   waits for a descheduled thread (30,000 x 1024-d with three other busy processes: 29.8 s wall
   and 12.5 s CPU on two threads, 6.5 s and 2.0 s on one).
+- The policy builds an HNSW graph only if it would still fit the space's share at twice the size:
+  one space under the 256 MiB budget built a graph at 50,001 vectors and threw it away at 60,897
+  (92 s of building for 22% of growth).
+
+Thresholds are worked out by hand from the byte counts (HNSW: the float32 row, 2M int32 links,
+level, offset, id map: 4 * DIM + 8 * M + 24 bytes a vector); exact answers come from numpy.
 """
 
 from __future__ import annotations
@@ -58,3 +64,45 @@ def test_the_build_trains_on_one_openmp_thread_and_restores_the_setting(monkeypa
     finally:
         faiss.omp_set_num_threads(threads)
     assert index.count() == len(data)
+
+
+M = 4
+GRAPH_ROW = 4 * DIM + 8 * M + 24  # 184 bytes a vector
+
+
+def test_hnsw_is_built_only_if_it_would_still_fit_at_twice_the_size():
+    policy = IndexPolicy(flat_max=50, hnsw_max=10_000, hnsw_m=M, memory_budget=400 * GRAPH_ROW)
+    assert policy.estimate("hnsw", 400, DIM) == 400 * GRAPH_ROW  # the arithmetic above
+    # a fresh space: a graph for 200 vectors fits 400 too; one for 201 would be left at 401
+    assert policy.choose(200, DIM).kind == "hnsw"
+    assert policy.choose(201, DIM).kind == "ivfpq"
+    # three spaces: a third each (133 graph rows): HNSW up to 66 vectors, flat up to 50
+    assert policy.choose(66, DIM, spaces=3).kind == "hnsw"
+    assert policy.choose(67, DIM, spaces=3).kind == "ivfpq"
+    # growing out of flat: the same rule
+    flat = policy.choose(50, DIM)
+    assert flat.kind == "flat"
+    assert policy.choose(51, DIM, flat).kind == "hnsw"
+    assert policy.choose(200, DIM, flat).kind == "hnsw"
+    assert policy.choose(201, DIM, flat).kind == "ivfpq"
+    # a graph that was built keeps serving while it fits the share itself (400 vectors)
+    graph = policy.choose(150, DIM)
+    assert policy.choose(400, DIM, graph) == graph
+    assert policy.choose(401, DIM, graph).kind == "ivfpq"
+    # shrinking from IVF-PQ steps down only to a kind that fits at twice the size
+    ivf = policy.choose(1_000, DIM)
+    assert policy.choose(201, DIM, ivf) == ivf
+    assert policy.choose(200, DIM, ivf).kind == "hnsw"
+
+
+def test_one_space_under_the_default_budget_skips_the_short_lived_graph():
+    policy = IndexPolicy()
+    share = 256 * 2**20
+    graph_row = 4 * 1024 + 8 * 32 + 24  # d = 1024, M = 32: 4,376 bytes a vector
+    last_graph = share // graph_row  # 61,342: the most vectors a graph may hold
+    assert policy.choose(50_000, 1024).kind == "flat"
+    assert policy.choose(50_001, 1024).kind == "ivfpq"  # a graph there would go at 61,343
+    assert 2 * 50_001 * graph_row > share
+    graph = policy.spec("hnsw", 50_001, 1024)  # built by an earlier version: kept while it fits
+    assert policy.choose(last_graph, 1024, graph) == graph
+    assert policy.choose(last_graph + 1, 1024, graph).kind == "ivfpq"
