@@ -18,8 +18,8 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from pe_search.store import IndexPolicy
-from pe_search.store.vectors import create_index
+from pe_search.store import IndexPolicy, ivf_tuning
+from pe_search.store.vectors import IndexSpec, create_index
 
 DIM = 32
 
@@ -106,3 +106,36 @@ def test_one_space_under_the_default_budget_skips_the_short_lived_graph():
     graph = policy.spec("hnsw", 50_001, 1024)  # built by an earlier version: kept while it fits
     assert policy.choose(last_graph, 1024, graph) == graph
     assert policy.choose(last_graph + 1, 1024, graph).kind == "ivfpq"
+
+
+def test_a_small_index_reaches_the_target_on_probes_the_tuning_never_saw():
+    """8,000 vectors around 500 centres: 128 lists, and the default cap (1/16: 8 lists) kept the
+    tuned recall at 0.56. Probes from another seed, exact answers from numpy."""
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((500, DIM)).astype(np.float32)
+    data = (centres[rng.integers(0, 500, 8_000)] + rng.standard_normal((8_000, DIM))).astype(np.float32)
+    policy = IndexPolicy()
+    index = create_index(policy.spec("ivfpq", len(data), DIM), DIM, ArraySource(data))
+    index.index(np.arange(len(data)))
+    assert index.params["nlist"] == 128
+    probes, families = ivf_tuning.make_probes(data[rng.choice(len(data), 4_000, replace=False)], 200, 77)
+    exact = np.argsort(-(probes @ data.T), axis=1)[:, :10]
+    found = index.search(probes, 10)[1]
+    recall = np.array([len(set(a) & set(b)) / 10 for a, b in zip(found, exact, strict=True)])
+    for name in ivf_tuning.FAMILIES:
+        assert recall[families == name].mean() >= policy.recall_target, name
+    assert index.params["tuned_reached"] is True
+
+
+def test_an_index_tuned_without_free_bytes_is_retuned_only_where_they_lift_its_cap():
+    policy = IndexPolicy()  # 1 MiB free, a 1/16 probe share
+    tuned = {"recall_target": 0.95, "tune_max_probe_share": 1 / 16, "pq_m": 128, "pq_nbits": 8}
+    # 30,000 vectors in 512 lists of 136-byte entries (128-byte code, 8-byte id): 7,969 bytes a
+    # list, 131 in 1 MiB, more than the share's 32
+    small = IndexSpec("ivfpq", {**tuned, "nlist": 512, "tuned_on": 30_000})
+    assert 2**20 // (30_000 / 512 * 136) == 131
+    assert policy.needs_tuning(small, 30_000)
+    assert not policy.needs_tuning(IndexSpec("ivfpq", {**small.params, "tune_free_bytes": 2**20}), 30_000)
+    # 10M vectors in 2,048 lists: 664,063 bytes a list, one in 1 MiB: its settings cannot change
+    big = IndexSpec("ivfpq", {**tuned, "nlist": 2_048, "tuned_on": 10_000_000})
+    assert not policy.needs_tuning(big, 10_000_000)

@@ -45,6 +45,11 @@ class IndexPolicy:
     recall_target: float = 0.95  # recall@10 the IVF search settings are tuned to reach (ivf_tuning)
     tune_probes: int = 100  # tuning probes per family (three families)
     tune_max_probe_share: float = 1 / 16  # tuning tries nprobe up to this share of the lists (its budget)
+    # bytes a query may touch (lists of codes, re-ranked rows) that tuning counts as free: it may
+    # probe the lists that fit in them past the share above, and within them takes the best
+    # recall reaching the target, not the cheapest (small libraries; ivf_tuning). 1 MiB: 256
+    # re-ranked rows at d = 1024; at 10M a single list is 0.66 MB, so big indexes are unchanged.
+    tune_free_bytes: int = 2**20
     retune_growth: float = 0.5  # tune again once the index has grown by this share
     ivf_probe_share: float = 1 / 512  # only for an index saved before tuning existed, until tuned
     ivf_min_probes: int = 4
@@ -118,7 +123,7 @@ class IndexPolicy:
         params = {
             "nlist": nlist, "pq_m": pq_m, "pq_nbits": nbits, "train_size": train, "trained_on": n,
             "recall_target": self.recall_target, "tune_probes": self.tune_probes,
-            "tune_max_probe_share": self.tune_max_probe_share,
+            "tune_max_probe_share": self.tune_max_probe_share, "tune_free_bytes": self.tune_free_bytes,
             "rerank_min": self.rerank_min, "build_chunk": self.build_chunk,
         }  # fmt: skip
         return self.search_params(IndexSpec("ivfpq", params)).params
@@ -144,7 +149,18 @@ class IndexPolicy:
             return True
         if spec.params.get("tune_max_probe_share", self.tune_max_probe_share) != self.tune_max_probe_share:
             return True  # another budget
+        if spec.params.get("tune_free_bytes", 0) != self.tune_free_bytes and self._free_lifts_cap(spec, n):
+            return True  # other free bytes, that let a small index probe more lists
         return n > (1 + self.retune_growth) * max(int(tuned_on), 1)
+
+    def _free_lifts_cap(self, spec: IndexSpec, n: int) -> bool:
+        """Whether the free bytes hold more of the index's lists than its probe share: only then
+        can they change its settings (not at 10M, where one list is 0.66 MB: no costly retune)."""
+        params = spec.params
+        nlist = max(1, int(params.get("nlist", 1)))
+        code = (int(params.get("pq_m", self.pq_m)) * int(params.get("pq_nbits", self.pq_nbits)) + 7) // 8
+        list_bytes = max(1, n) / nlist * (code + 8)
+        return self.tune_free_bytes // list_bytes > math.ceil(nlist * self.tune_max_probe_share)
 
     def choose(self, n: int, dim: int, current: IndexSpec | None = None, spaces: int = 1) -> IndexSpec:
         """The index a space of n vectors, one of the library's `spaces` clip spaces, should
