@@ -109,3 +109,34 @@ def test_each_probe_candidate_pair_is_scored_once_across_steps(world):
         for p in (1, 2, 4, 8, 16)
     )
     assert read.size < returned / 2
+
+
+def test_settings_within_the_free_bytes_buy_recall_and_lift_the_cap(world):
+    """Below `free_bytes` a query's cost is negligible (a small library): the tuning may probe as
+    many lists as fit in it, past the cap, and takes the best worst-family recall among the
+    settings that fit, not the cheapest that reaches the target."""
+    data, index, queries, families, truth = world
+    list_bytes = N / NLIST * (index.code_size + 8)  # 62.5 codes of 6 bytes and 8-byte ids
+    row_bytes = DIM * 4
+    free = 16 * list_bytes  # 14,000 bytes: 16 lists, or fewer lists and some re-ranked rows
+    tuning = ivf_tuning.tune(
+        index, CountingSource(data), queries, families, truth, 0.5, max_nprobe=4, free_bytes=free
+    )
+    assert tuning.max_nprobe == 16  # the cap (4) lifted to the lists that fit in the free bytes
+    expected = {}
+    for nprobe in (1, 2, 4, 8, 16):
+        for depth in ivf_tuning.DEPTHS:
+            cost = nprobe * list_bytes + depth * row_bytes
+            if cost <= free:
+                recall = numpy_recall(index, data, queries, truth, nprobe, depth)
+                expected[(nprobe, depth)] = (
+                    min(recall[families == f].mean() for f in ("own", "shifted")),
+                    -cost,
+                )
+    best = max(expected.values())[0]
+    assert best >= 0.5  # the free settings reach the target, so the best of them is taken
+    chosen = (tuning.nprobe, tuning.rerank)
+    assert chosen in expected and expected[chosen][0] == pytest.approx(best, abs=1e-3)
+    cheapest = ivf_tuning.tune(index, CountingSource(data), queries, families, truth, 0.5, max_nprobe=4)
+    assert (cheapest.nprobe, cheapest.rerank) != chosen  # without free bytes: the cheapest reaching 0.5
+    assert min(cheapest.recall.values()) < best

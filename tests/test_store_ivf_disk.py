@@ -29,10 +29,11 @@ PER_FILE = 100
 CHUNK = 500
 # flat up to 60 vectors, HNSW up to 150, then IVF-PQ (nlist 32 on a 2,000-vector sample)
 # (tuning may probe up to half the lists: 32 lists of ~125 vectors are coarse, where the default
-# 1/16 is meant for 2,048 lists of thousands)
+# 1/16 is meant for 2,048 lists of thousands; no free bytes: at d = 16 every setting would be
+# "free", and these tests check the cap and the cheapest settings reaching the target)
 POLICY = IndexPolicy(
     flat_max=60, hnsw_max=150, train_size=2_000, save_every=10**9, build_chunk=CHUNK, tune_probes=40,
-    tune_max_probe_share=0.5,
+    tune_max_probe_share=0.5, tune_free_bytes=0,
 )  # fmt: skip
 
 # trained on 1,000 sampled vectors whatever the size, so a build grown by a file resumes

@@ -140,10 +140,12 @@ def test_policy_switches_with_size_and_budget():
     assert policy.choose(100, DIM).kind == "flat"
     assert policy.choose(101, DIM).kind == "hnsw"
     assert policy.choose(1001, DIM).kind == "ivfpq"
-    # a memory budget too small for an HNSW graph goes straight to compressed codes
-    graph_bytes = IndexPolicy().estimate("hnsw", 200, DIM)
+    # a memory budget too small for an HNSW graph goes straight to compressed codes (a graph is
+    # built only if it would still fit at twice the size: here up to 200 vectors)
+    graph_bytes = IndexPolicy().estimate("hnsw", 400, DIM)
     tight = IndexPolicy(flat_max=100, hnsw_max=1000, memory_budget=graph_bytes)
     assert tight.choose(150, DIM).kind == "hnsw"
+    assert tight.choose(201, DIM).kind == "ivfpq"
     assert tight.choose(400, DIM).kind == "ivfpq"
 
 

@@ -35,10 +35,17 @@ def test_hnsw_only_while_its_graph_fits_the_share():
     graph_row = 4 * DIM + 2 * m * 4 + 4 + 4 + 8 + 8
     budget = 2 * 200 * graph_row
     policy = IndexPolicy(flat_max=50, hnsw_max=10_000, hnsw_m=m, memory_budget=budget)
-    assert policy.choose(400, DIM, spaces=1).kind == "hnsw"
-    assert policy.choose(401, DIM, spaces=1).kind == "ivfpq"
-    assert policy.choose(200, DIM, spaces=2).kind == "hnsw"
-    assert policy.choose(201, DIM, spaces=2).kind == "ivfpq"
+    # a graph is built only if it would still fit at twice the size (400 graph rows, one space)
+    assert policy.choose(200, DIM, spaces=1).kind == "hnsw"
+    assert policy.choose(201, DIM, spaces=1).kind == "ivfpq"
+    assert policy.choose(100, DIM, spaces=2).kind == "hnsw"
+    assert policy.choose(101, DIM, spaces=2).kind == "ivfpq"
+    # and serves while it fits itself
+    graph = policy.choose(200, DIM, spaces=1)
+    assert policy.choose(400, DIM, graph, spaces=1) == graph
+    assert policy.choose(401, DIM, graph, spaces=1).kind == "ivfpq"
+    assert policy.choose(200, DIM, graph, spaces=2) == graph
+    assert policy.choose(201, DIM, graph, spaces=2).kind == "ivfpq"
 
 
 def test_a_second_space_makes_the_first_step_up_at_its_next_commit():

@@ -33,12 +33,18 @@ import numpy as np
 
 from pe_search import crash_points
 from pe_search.store.atomic import fsync_dir, temporary_path
-from pe_search.store.lazy_faiss import faiss  # imported on first use (issue 24)
+from pe_search.store.lazy_faiss import faiss, one_omp_thread  # imported on first use (issue 24)
 from pe_search.store.vector_index import BUILD_CHUNK, VectorSource, as_vectors, read_sorted
 
 TRUTH_K = 10  # recall@10 is what the search parameters are tuned for
 STRUCTURAL = ("nlist", "pq_m", "pq_nbits", "train_size", "seed", "train_iterations")
 CHUNK_FORMAT = "sa-codes"  # chunk files hold codes only (the quantiser once, in trained.faiss)
+# TRAIN_THREADS: training runs on one OpenMP thread. The PQ's 128 sub-quantisers are trained one
+# after another, 25 k-means iterations each, each iteration a few tiny parallel loops; on a busy
+# machine every loop's barrier waits for a descheduled thread. 30,000 x 1024-d at load 8-9 took
+# 421 s to build (bench_vectors); the PQ training alone took 29.8 s wall / 12.5 s CPU on two
+# threads beside three busy processes, 6.5 s / 2.0 s on one. The coarse k-means (BLAS) gained
+# nothing from a second thread (30,000 -> 2,048 lists: 9.9 s wall on two, 8.9 s on one).
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,8 @@ def build(
         sample = np.sort(rng.choice(ids, size=size, replace=False)) if size < ids.size else ids
         vectors = as_vectors(read_sorted(source, sample), dim)
         trained = empty()
-        trained.train(vectors)
+        with one_omp_thread():  # see TRAIN_THREADS
+            trained.train(vectors)
         queries, families = make_probes(vectors)
         del vectors
         _write(probes_path, _npz_bytes(queries=queries, families=families))

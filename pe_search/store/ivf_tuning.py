@@ -20,7 +20,12 @@ re-rank (on a library larger than memory both are disk reads).
 
 The tuning has a budget, so that it ends at 10M vectors: nprobe goes no further than
 `tune_max_probe_share` of the lists (policy: 1/16, 128 of 2,048), and each (probe, candidate)
-pair is scored exactly once across the steps (`ScoreCache`). A family the cap keeps below the
+pair is scored exactly once across the steps (`ScoreCache`). A small index is the other way
+round: below `tune_free_bytes` (policy: 1 MiB) a query costs next to nothing, so the tuning may
+probe as many lists as fit in it, past that share, and among the settings within it that reach
+the target takes the one with the best recall rather than the cheapest: the cheapest sits at
+the edge of the target on its own probes, and 30,000 vectors tuned so fell below it (0.94) on
+probes and queries it never saw. A family the cap keeps below the
 target is recorded as such (`tuned_reached`, `tuned_families`) and said in the build's message,
 and the settings then are those with the best worst-family recall within the budget.
 """
@@ -117,16 +122,24 @@ def tune(
     k: int = 10,
     min_depth: int = 10,
     max_nprobe: int | None = None,
+    free_bytes: float = 0.0,
 ) -> Tuning:
     """The cheapest (nprobe, depth) whose recall@k reaches `target` on every probe family (else
     the best worst-family recall found), with nprobe <= `max_nprobe` (default: all lists).
+
+    A query touching at most `free_bytes` costs next to nothing (a small library: lists of a few
+    dozen codes): the tuning may probe as many lists as fit in it even past `max_nprobe`, and
+    when some settings within it reach the target it takes the best worst-family recall among
+    them instead of the cheapest. Tuned at the edge of the target, 100 probes a family left
+    30,000 vectors below it on probes they never saw (docs/benchmarks.md, "Small libraries").
 
     Its cost is bounded: at most log2(max_nprobe) + 1 searches of the probes, and each
     (probe, candidate) pair is scored exactly once across them (`ScoreCache`), so the rows read
     back are at most probes x max(DEPTHS) x steps, in practice little more than one step's."""
     nlist, ntotal = int(index.nlist), max(1, int(index.ntotal))
-    cap = nlist if max_nprobe is None else max(1, min(nlist, int(max_nprobe)))
     list_bytes = ntotal / nlist * (index.code_size + 8)
+    cap = nlist if max_nprobe is None else max(1, min(nlist, int(max_nprobe)))
+    cap = max(cap, min(nlist, int(free_bytes // list_bytes)))  # lists that fit in the free bytes
     row_bytes = index.d * 4
     floor = max(k, min_depth)
     depths = [d for d in DEPTHS if d >= floor] or [floor]
@@ -134,14 +147,21 @@ def tune(
     cache = ScoreCache(queries, source)
     best: tuple[float, int, int, dict] | None = None  # (cost, nprobe, depth, recall)
     fallback: tuple[float, float, int, int, dict] | None = None  # (-worst recall, cost, ...)
+    free: tuple[float, float, int, int, dict] | None = None  # the same, within the free bytes
     family_best: dict[str, tuple[float, int, int] | None] = dict.fromkeys(names)  # (cost, nprobe, depth)
     nprobe = 1
     while nprobe <= cap:
-        if best is not None and nprobe * list_bytes >= best[0]:
+        lists = nprobe * list_bytes
+        # Once a pair reached the target and this many lists cost more, only settings within the
+        # free bytes can still be taken: score no deeper than they reach (the same choice, a
+        # fraction of the rows: at 30,000 vectors 160 candidates a probe instead of 2,560).
+        chasing = best is None or lists < best[0]
+        step = depths if chasing else [d for d in depths if lists + d * row_bytes <= free_bytes]
+        if not step:
             break
-        _, candidates = index.search(queries, max(depths), params=faiss.SearchParametersIVF(nprobe=nprobe))
+        _, candidates = index.search(queries, max(step), params=faiss.SearchParametersIVF(nprobe=nprobe))
         exact = cache.scores(candidates)
-        for depth in depths:
+        for depth in step:
             scores = np.where(np.arange(candidates.shape[1]) < depth, exact, -np.inf)
             order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
             found = np.take_along_axis(candidates, order, 1)
@@ -157,8 +177,12 @@ def tune(
                 best = (cost, nprobe, depth, recall)
             if fallback is None or (-worst, cost) < fallback[:2]:
                 fallback = (-worst, cost, nprobe, depth, recall)
+            if cost <= free_bytes and (free is None or (-worst, cost) < free[:2]):
+                free = (-worst, cost, nprobe, depth, recall)
         nprobe *= 2
     reached = {name: (mark[1], mark[2]) if mark else None for name, mark in family_best.items()}
+    if free is not None and -free[0] >= target:
+        return Tuning(free[2], free[3], free[4], True, reached, cap, cache.scored)
     if best is not None:
         return Tuning(best[1], best[2], best[3], True, reached, cap, cache.scored)
     return Tuning(fallback[2], fallback[3], fallback[4], False, reached, cap, cache.scored)

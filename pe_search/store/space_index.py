@@ -206,6 +206,7 @@ class SpaceIndex:
                     recall_target=self.policy.recall_target,
                     rerank_min=self.policy.rerank_min,
                     tune_max_probe_share=self.policy.tune_max_probe_share,
+                    tune_free_bytes=self.policy.tune_free_bytes,
                 )
                 self.index.retune(live_ids())
                 self.dirty += 1  # the new settings are saved with the index

@@ -198,8 +198,9 @@ class IVFPQIndex(VectorIndex):
             int(self.params["nlist"]), float(self.params.get("tune_max_probe_share", 1.0))
         )
         tuning = ivf_tuning.tune(
-            self._index, self.source, queries, families, truth, target, min_depth=floor, max_nprobe=cap
-        )
+            self._index, self.source, queries, families, truth, target, min_depth=floor, max_nprobe=cap,
+            free_bytes=float(self.params.get("tune_free_bytes", 0)),
+        )  # fmt: skip
         self.params.update(tuning.params(int(self._index.ntotal), target))
         self.tuning = tuning
         return dict(tuning.recall)
