@@ -1,7 +1,9 @@
 """Transcription options through the server (issue 26): `POST /api/index` takes `transcribe`,
 `language` and `rebuild_transcripts` as `pe-search index` takes its flags, refuses the same
 mistakes in one line before a run starts (nothing indexed, no run), and a later request without
-them keeps the library's recorded model.
+them keeps the library's recorded model. `pe-search serve --transcribe MODEL [--language CODE]`
+gives every run the server starts those options (the page's Index button sends none), unless a
+request names its own, and refuses a mistake in them in one line before it serves.
 
 Only the plumbing is asserted: the shipped toy checkpoint (`whisper-toy`) transcribes,
 and what is stored is transformers' own pipeline run on the pieces that reached the model, shifted to
@@ -9,14 +11,17 @@ where each piece starts; how right its words are is not the point here."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from served_indexing import WAIT, build_library, no_compile_step, read_events, serving
 from speech_fixtures import pipeline_words, tiny_whisper
 
+from pe_search.cli.main import cli
 from pe_search.media.speech_audio import speech_sound
 from pe_search.models.shipped import TOY_DIR
 from pe_search.models.speech import SpeechModel
@@ -185,3 +190,58 @@ def test_another_model_is_refused_unless_the_transcripts_are_rebuilt(library, in
         assert transcript_of(client, incoming / "talk.wav")["model"] == str(other)
         assert {directory for directory, _, _ in sent[first:]} == {str(other)}
         assert client.get("/api/status").json()["transcription_model"] == str(other)
+
+
+# `pe-search serve --transcribe MODEL [--language CODE]`: the speech model of every run the server
+# starts (the page's Index button sends no options; a watching server starts its runs itself),
+# unless a request names its own; a mistake in them said in one line before the server starts.
+
+
+def test_a_run_the_page_starts_transcribes_with_the_servers_model(library, incoming, sent):
+    settings = {"transcribe": str(TOY_WHISPER), "language": "en"}
+    with (
+        serving(library, (incoming,), **settings) as site,
+        httpx.Client(base_url=site, timeout=WAIT) as client,
+    ):
+        assert client.get("/api/index").json()["transcribe"] == str(TOY_WHISPER)  # the page shows it
+        assert client.get("/api/status").json()["transcription_model"] is None  # nothing recorded yet
+        state = run_to_the_end(client, {})  # what the page's Index button sends
+        assert state["summary"]["transcribed"] == 1
+        transcript = transcript_of(client, incoming / "talk.wav")
+        assert (transcript["model"], transcript["language"]) == (str(TOY_WHISPER), "en")
+        assert {directory for directory, _, _ in sent} == {str(TOY_WHISPER)}
+        assert_same_words(words_of(transcript), expected_words(incoming / "talk.wav", sent))
+
+
+def test_a_server_without_the_option_transcribes_nothing_new(library, incoming, sent):
+    with serving(library, (incoming,)) as site, httpx.Client(base_url=site, timeout=WAIT) as client:
+        assert client.get("/api/index").json()["transcribe"] is None
+        state = run_to_the_end(client, {})
+        assert (state["summary"]["files_indexed"], state["summary"]["transcribed"]) == (1, 0)
+        assert sent == []
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            ["--allow-index", "{incoming}", "--transcribe", str(NOT_SPEECH)],
+            f"{NOT_SPEECH} is not a speech model",
+        ),
+        (
+            ["--allow-index", "{incoming}", "--transcribe", str(TOY_WHISPER), "--language", "xx"],
+            f"{TOY_WHISPER} does not know the language 'xx'",
+        ),
+        (
+            ["--transcribe", str(TOY_WHISPER)],
+            "--transcribe and --language apply to the runs this server starts",
+        ),
+    ],
+)
+def test_serve_refuses_transcription_it_cannot_use_in_one_line(library, incoming, options, message):
+    options = [option.format(incoming=incoming) for option in options]
+    result = CliRunner().invoke(cli, ["serve", "--library", str(library), *options, "--json"])
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)["error"]
+    assert message in error and "\n" not in error
+    assert "Traceback" not in result.output
