@@ -179,3 +179,48 @@ def test_deletions_stay_hidden_from_the_mapped_writer_and_after_its_save(grown):
     with LibraryStore.open(grown, readonly=True, policy=SAVING) as reader:
         found = reader.search_ids("audio", probes, k=10)[1]
         assert not np.isin(found, gone).any() and (found >= 0).all()
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["sparse-lists", "full-lists"])
+def test_merging_a_faiss_written_file_with_new_codes_gives_faiss_own_file(tmp_path, spread):
+    """A data file FAISS wrote itself (with few lists filled FAISS writes them `sprs`, else
+    `full`) read by plain reads and merged with new codes reads back, in FAISS, as FAISS's own
+    index given every vector."""
+    from pe_search.store import ivf_lists
+
+    rng = np.random.default_rng(3)
+    train = rng.standard_normal((2_000, DIM)).astype(np.float32)
+    quantizer = faiss.IndexFlatIP(DIM)
+    trained = faiss.IndexIVFPQ(quantizer, DIM, 16, 4, 8, faiss.METRIC_INNER_PRODUCT)
+    trained.train(train)
+    first = train[:300] if spread else np.repeat(train[:1], 40, axis=0) + 0.01 * train[:40]
+    later = rng.standard_normal((120, DIM)).astype(np.float32)
+    saved = faiss.clone_index(trained)
+    saved.add_with_ids(first, np.arange(len(first), dtype=np.int64))
+    old = tmp_path / "old.ivf"
+    faiss.write_index(saved, str(old))
+    expected = faiss.clone_index(saved)
+    new_ids = np.arange(1_000, 1_000 + len(later), dtype=np.int64)
+    expected.add_with_ids(later, new_ids)
+
+    added = faiss.clone_index(trained)  # the codes added since: in FAISS's lists
+    added.add_with_ids(later, new_ids)
+    header = ivf_lists.header_bytes(expected)
+    from_file = ivf_lists.FileLists(old, len(header), 16, int(trained.code_size))
+    filled = np.array([saved.invlists.list_size(i) for i in range(16)])
+    assert np.array_equal(from_file.sizes(), filled)
+    new = tmp_path / "new.ivf"
+    with open(new, "wb") as handle:
+        sources = [from_file, ivf_lists.MemoryLists(added.invlists, int(trained.code_size))]
+        ivf_lists.write(handle, header, 16, int(trained.code_size), sources)
+    merged = faiss.read_index(str(new))
+    for mapped in (merged, faiss.read_index(str(new), faiss.IO_FLAG_MMAP)):
+        for number in range(16):
+            size = expected.invlists.list_size(number)
+            assert mapped.invlists.list_size(number) == size
+            want = faiss.rev_swig_ptr(expected.invlists.get_ids(number), size)
+            assert np.array_equal(faiss.rev_swig_ptr(mapped.invlists.get_ids(number), size), want)
+        got = mapped.search(later[:5], 10, params=faiss.SearchParametersIVF(nprobe=16))
+        want = expected.search(later[:5], 10, params=faiss.SearchParametersIVF(nprobe=16))
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_array_equal(got[0], want[0])
