@@ -7,6 +7,8 @@ The expected answers come from FAISS itself: the trained index read whole into m
 
 from __future__ import annotations
 
+import errno
+import gc
 import os
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from test_disk_trouble import _fill, small_disk  # noqa: F401 (a fixture)
 from test_store_ivf_disk import POLICY, add_files, every_vector, header_of, queries, vectors_of
 from test_store_support import DIM, make_identity
 
@@ -162,6 +165,47 @@ def test_a_save_killed_half_way_through_the_merge_leaves_the_previous_index_usab
         np.testing.assert_array_equal(read[1], answers[1])
     assert header_of(library).count == 4300  # saved at close: the stray half file is gone
     assert not list(folder.glob("audio.index.*.ivf.tmp"))
+
+
+def test_a_disk_filling_during_a_merged_save_keeps_the_previous_index_and_the_codes_held(
+    small_disk,  # noqa: F811
+    monkeypatch,
+):
+    from pe_search.store import ivf_lists
+
+    library = small_disk / "lib"
+    with LibraryStore.open(library, make_identity(), policy=SAVING) as store:
+        add_files(store, range(FIRST))
+    before = header_of(library)
+    real_lists, fillers = ivf_lists.FileLists.lists, []
+
+    def filling_as_the_merge_starts(self):
+        if not fillers:
+            fillers.append(_fill(small_disk))  # a real ENOSPC for the rest of the new data file
+        return real_lists(self)
+
+    monkeypatch.setattr(ivf_lists.FileLists, "lists", filling_as_the_merge_starts)
+    with LibraryStore.open(library, make_identity(), policy=SAVING) as store:
+        with pytest.raises(OSError) as refused:
+            add_files(store, range(FIRST, FIRST + 3))  # the third file's commit saves: the disk is full
+        assert refused.value.errno == errno.ENOSPC and fillers
+        del refused  # its traceback holds the writer's frames, and they the mapped file (unmount)
+        folder = library / "vectors"
+        assert header_of(library).extra == before.extra  # the previous data file is still named ...
+        assert sorted(p.name for p in folder.glob("audio.index*")) == ["audio.index", before.extra["data"]]
+        index = store._synced("audio").index
+        assert index.count() == 4300 and in_memory_rows(index) == 300  # ... the commit's codes held
+        expected = IVFPQIndex(
+            DIM, index.params, store._synced("audio").file, index=fresh_in_memory(library, 43)
+        )
+        np.testing.assert_array_equal(
+            store.search_ids("audio", queries(), k=10)[1], expected.search(queries(), 10)[1]
+        )
+        fillers[0].unlink()
+        store.checkpoint()  # space again: the next save merges them
+        assert header_of(library).count == 4300 and in_memory_rows(store._synced("audio").index) == 0
+    del index, expected
+    gc.collect()  # the traceback's frames are a cycle: let go of the map before the unmount
 
 
 def test_deletions_stay_hidden_from_the_mapped_writer_and_after_its_save(grown):
