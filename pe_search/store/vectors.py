@@ -112,7 +112,9 @@ class IVFPQIndex(VectorIndex):
     index file (`save_data`), which a reading process maps (`IO_FLAG_MMAP`) instead of reading:
     it holds the coarse centroids and codebooks, and the lists' pages come from disk as probes
     touch them. Vectors a mapped index catches up with go to in-memory lists stacked behind the
-    mapped ones (`HStackInvertedLists`), and deletions there are masked.
+    mapped ones (`HStackInvertedLists`), and deletions there are masked. The writer maps it too
+    and holds only what it added since its last save; a save merges both into a new file
+    (`ivf_lists`) and maps that (`map_saved`; issue 24, item 6).
     """
 
     kind = "ivfpq"
