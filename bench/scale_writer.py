@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--library", default=None, help="grow this library (kept)")
+    parser.add_argument(
+        "--reader-every", type=int, default=2500, help="hours between checks that a reader process answers"
+    )
 
 
 def rss() -> dict[str, float]:
@@ -228,7 +231,45 @@ class Growth:
         self.events: list[dict] = []
         self.peak = {"VmHWM": 0.0}
         self.peak_file = -1
+        self.saves: list[dict] = []
+        self.readers: list[dict] = []
+        self._record_saves()
         self.began, self.began_cpu = time.perf_counter(), _cpu()
+
+    def _record_saves(self) -> None:
+        """Time each index save and note what it wrote (the merge of the mapped lists and those
+        held since the last save: issue 24, item 6)."""
+        from pe_search.store.space_index import SpaceIndex
+
+        growth, real_save = self, SpaceIndex.save
+
+        def save(space, *args, **kwargs):
+            held = getattr(space.index, "held_rows", lambda: -1)()
+            began, cpu = time.perf_counter(), _cpu()
+            header = real_save(space, *args, **kwargs)
+            growth.saves.append(
+                {
+                    "hours": growth.files + 1, "space": space.space, "kind": header.kind,
+                    "count": header.count, "held_rows_before": held,
+                    "held_rows_after": getattr(space.index, "held_rows", lambda: -1)(),
+                    "bytes": getattr(space.index, "saved_bytes", 0),
+                    "wall_s": round(time.perf_counter() - began, 2), "cpu_s": round(_cpu() - cpu, 2),
+                }
+            )  # fmt: skip
+            return header
+
+        SpaceIndex.save = save
+
+    def held_rows(self) -> int:
+        """IVF-PQ codes the writer holds in memory, over all spaces."""
+        return sum(getattr(s.index, "held_rows", lambda: 0)() for s in self.store._spaces.values())
+
+    def check_reader(self) -> None:
+        """A reader process opens the library mid-growth (the writer open, codes unsaved) and answers."""
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            answer = pool.submit(reader_answers, str(self.directory), self.simulated.spaces[0]).result()
+        self.readers.append({"hours": self.files} | answer)
+        print(f"  [{self.files} h] reader: {answer}", file=sys.stderr, flush=True)
 
     def grow_to(self, files: int, deadline: float | None) -> bool:
         """Write files until `files`; False when `deadline` (epoch seconds) stopped it first."""
@@ -268,11 +309,14 @@ class Growth:
                     file=sys.stderr,
                     flush=True,
                 )
+            if self.args.reader_every and self.files % self.args.reader_every == 0:
+                self.check_reader()
             if self.files % self.args.sample_every == 0 or self.files == files:
                 self.curve.append(
                     {
                         "hours": self.files, "rss_mb": after["VmRSS"], "anon_mb": after["RssAnon"],
                         "file_mb": after["RssFile"], "peak_since_last_mb": interval_peak,
+                        "held_rows": self.held_rows(),
                         "wall_s": round(time.perf_counter() - self.began, 1),
                         "cpu_s": round(_cpu() - self.began_cpu, 1),
                     }
@@ -318,6 +362,14 @@ class Growth:
             "bytes_per_hour_default": per_hour | {"total": default_total},
             "curve": self.curve,
             "events": self.events,
+            "saves": self.saves,
+            "save_totals": {
+                "saves": len(self.saves),
+                "wall_s": round(sum(s["wall_s"] for s in self.saves), 1),
+                "cpu_s": round(sum(s["cpu_s"] for s in self.saves), 1),
+                "bytes": sum(s["bytes"] for s in self.saves),
+            },
+            "readers": self.readers,
             "load": os.getloadavg(),
             "peak_over_start_mb": round(self.peak["VmHWM"] - self.at_start["VmRSS"], 1),
             "targets_held": {
@@ -334,6 +386,22 @@ class Growth:
 
     def close(self) -> None:
         self.store.close()
+
+
+def reader_answers(directory: str, space: str) -> dict:
+    """In a process of its own: open the library read-only and answer 10 queries."""
+    from pe_search.store import LibraryStore
+
+    began, cpu = time.perf_counter(), _cpu()
+    queries = Clustered(seed=0).rows(99, 0, 10)
+    with LibraryStore.open(Path(directory), readonly=True) as reader:
+        scores, ids = reader.search_ids(space, queries, k=10)
+        count = reader._synced(space).index.count()
+    return {
+        "answered": bool((ids >= 0).all() and np.isfinite(scores).all()), "vectors": count,
+        "open_to_answers_s": round(time.perf_counter() - began, 2), "cpu_s": round(_cpu() - cpu, 2),
+        "rss_mb": rss()["VmHWM"],
+    }  # fmt: skip
 
 
 def compact_frame_bytes_per_hour(workdir: Path, files: int = 3) -> float:

@@ -10,7 +10,8 @@ Unarmed, `reached` is one comparison. The points (docs/reliability.md):
 - `file-written`: inside a file's write transaction, everything added, before it commits;
 - `file-committed`: just after a file's transaction committed;
 - `index-save`: inside a FAISS index save, the temporary file written, before the rename;
-- `index-build-chunk`: an IVF build's chunk of codes written to its build folder (`ivf_build`).
+- `index-build-chunk`: an IVF build's chunk of codes written to its build folder (`ivf_build`);
+- `index-merge`: half way through writing an IVF index's merged lists to a new data file (`ivf_lists`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import threading
 
 ENV = "PE_SEARCH_CRASH_AT"
 SIGNAL_ENV = "PE_SEARCH_CRASH_SIGNAL"
-POINTS = ("file-written", "file-committed", "index-save", "file-encoded", "index-build-chunk")
+POINTS = ("file-written", "file-committed", "index-save", "file-encoded", "index-build-chunk", "index-merge")
 SIGNALS = ("KILL", "INT", "STOP")
 
 

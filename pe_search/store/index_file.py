@@ -87,10 +87,13 @@ def data_files(path: Path) -> list[Path]:
 
 
 def forget_data(path: Path, keep: str | None) -> None:
-    """Delete the data files `path` no longer names (a reader mapping one keeps it until it lets go)."""
+    """Delete the data files `path` no longer names (a reader mapping one keeps it until it lets
+    go), and the temporary ones a save killed half way left."""
     for other in data_files(path):
         if other.name != keep:
             other.unlink(missing_ok=True)
+    for stray in path.parent.glob(f"{path.name}.*.ivf.tmp"):
+        stray.unlink(missing_ok=True)
 
 
 def read_header(handle) -> tuple[IndexHeader, np.ndarray]:

@@ -96,11 +96,12 @@ class SpaceIndex:
             return [self.rebuild(spec, live_ids(), state.generation, reason=reason)]
 
     def _read_index(self) -> tuple[IndexHeader, VectorIndex]:
-        """The saved index; a reader maps an IVF index's data file. A writer may have replaced
-        that file between reading the header and opening it: then read the header again."""
+        """The saved index; an IVF index's data file is mapped, by the writer too (it then holds
+        in memory only what it adds: issue 24, item 6). A writer may have replaced that file
+        between a reader's reading the header and opening it: then read the header again."""
         for attempt in range(3):
             try:
-                return load_index(self.index_path, self.file, mapped=not self.writable)
+                return load_index(self.index_path, self.file, mapped=True)
             except IndexFileError as error:
                 if attempt == 2 or not isinstance(error.__cause__, FileNotFoundError):
                     raise
@@ -221,6 +222,10 @@ class SpaceIndex:
     def save(self, crash_at: str | None = None) -> IndexHeader:
         with self.lock:
             header = save_index(self.index_path, self.space, self.index, self.generation, crash_at=crash_at)
+            map_saved = getattr(self.index, "map_saved", None)
+            if map_saved is not None and header.extra.get("data"):
+                # what was held is now in the file: map it, as readers do (issue 24, item 6)
+                map_saved(self.index_path.with_name(header.extra["data"]))
             ivf_build.discard(self.index_path)  # a finished build's chunks are in the saved index
             self.saved_generation = self.generation
             self.dirty = 0

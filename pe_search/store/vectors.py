@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pe_search.store import ivf_build, ivf_tuning
+from pe_search.store import ivf_build, ivf_lists, ivf_tuning
 from pe_search.store.atomic import atomic_write, temporary_path
 from pe_search.store.lazy_faiss import faiss, one_omp_thread  # FAISS imported on first use (issue 24)
 from pe_search.store.page_cache import prefetch
@@ -115,7 +115,9 @@ class IVFPQIndex(VectorIndex):
     it holds the coarse centroids and codebooks, and the lists' pages come from disk as probes
     touch them (a long-lived reader reads the whole file ahead: `prefetch`). Vectors a mapped index
     catches up with go to in-memory lists stacked behind the mapped ones (`HStackInvertedLists`),
-    and deletions there are masked.
+    and deletions there are masked. The writer maps it too and holds only what it added since its
+    last save; a save merges both into a new file (`ivf_lists`) and maps that (`map_saved`; issue
+    24, item 6).
     """
 
     kind = "ivfpq"
@@ -129,6 +131,7 @@ class IVFPQIndex(VectorIndex):
         self._mapped: tuple | None = None  # (mapped lists, in-memory lists, their stack)
         self.data_path: Path | None = None  # the data file mapped
         self.prefetching = None  # that file being read ahead (`prefetch`)
+        self.saved_bytes = 0  # what the last save wrote (benchmarks)
 
     @staticmethod
     def estimate_bytes(n: int, dim: int, params: Mapping[str, Any]) -> int:
@@ -152,7 +155,8 @@ class IVFPQIndex(VectorIndex):
         """Train on a sample, add in chunks (resuming a build `workdir` holds), then tune."""
         ids = np.sort(np.ascontiguousarray(ids, dtype=np.int64).reshape(-1))
         self._masked = np.zeros(0, dtype=np.int64)
-        self._mapped = None
+        self._release()
+        self.data_path = None
         if not ids.size:
             self._index = self._empty()
             return
@@ -243,15 +247,18 @@ class IVFPQIndex(VectorIndex):
     # -- its own data file -----------------------------------------------------------------------
 
     def save_data(self, index_path: Path) -> str:
-        """Write the FAISS index to a new file beside `index_path`; returns its name."""
-        if self._mapped is not None:
-            raise RuntimeError("a mapped index is read-only: save it from the writing process")
+        """Write the FAISS index to a new file beside `index_path`; returns its name.
+
+        Written list by list (`ivf_lists`): a mapped index's saved lists are read from its data
+        file with plain reads and merged with those added since, so a save never holds all the
+        codes in memory (issue 24, item 6)."""
         name = f"{index_path.name}.{secrets.token_hex(4)}.ivf"
+        header = ivf_lists.header_bytes(self._index)
+        nlist, code_size = int(self._index.nlist), int(self._index.code_size)
+        sources = self._list_sources(len(header), nlist, code_size)
 
         def write(handle) -> None:
-            writer = faiss.PyCallbackIOWriter(handle.write)
-            faiss.write_index(self._index, writer)
-            del writer
+            self.saved_bytes = ivf_lists.write(handle, header, nlist, code_size, sources)
 
         data_path = index_path.with_name(name)
         try:
@@ -260,6 +267,37 @@ class IVFPQIndex(VectorIndex):
             temporary_path(data_path).unlink(missing_ok=True)  # a full disk keeps no half file
             raise
         return name
+
+    def _list_sources(self, offset: int, nlist: int, code_size: int) -> list[ivf_lists.ListSource]:
+        if self._mapped is None:
+            return [ivf_lists.MemoryLists(self._index.invlists, code_size)]
+        on_disk, memory, _ = self._mapped
+        saved: ivf_lists.ListSource = ivf_lists.MemoryLists(on_disk, code_size)  # through the map
+        if self.data_path is not None:
+            # the same trained index wrote the file: its lists start where the new header ends
+            with contextlib.suppress(OSError, ValueError):
+                from_file = ivf_lists.FileLists(self.data_path, offset, nlist, code_size)
+                if np.array_equal(from_file.sizes(), saved.sizes()):
+                    saved = from_file
+        return [saved, ivf_lists.MemoryLists(memory, code_size)]
+
+    def held_rows(self) -> int:
+        """Codes this process holds in memory: all of them, or for a mapped index those added
+        since it was mapped (the rest are pages of its data file)."""
+        if self._mapped is None:
+            return int(self._index.ntotal)
+        memory = self._mapped[1]
+        return sum(int(memory.list_size(i)) for i in range(memory.nlist))
+
+    def map_saved(self, data_path: Path) -> None:
+        """Let go of the lists held and map the data file just saved (which holds them all)."""
+        index = faiss.read_index(str(data_path), faiss.IO_FLAG_MMAP)
+        if int(index.ntotal) != int(self._index.ntotal):
+            raise RuntimeError(f"{data_path.name} holds {index.ntotal} codes, the index {self._index.ntotal}")
+        self._release()
+        self._index = index
+        self.data_path = data_path
+        self._stack()
 
     @classmethod
     def load_data(
@@ -302,10 +340,14 @@ class IVFPQIndex(VectorIndex):
         self._mapped = (on_disk, memory, stacked)
         self.can_remove = False  # mapped codes cannot be removed: deletions are masked
 
-    def __del__(self) -> None:
+    def _release(self) -> None:
         mapped = getattr(self, "_mapped", None)
         if mapped is not None:  # the index owns (and frees, unmapping the file) its mapped lists again
             self._index.replace_invlists(mapped[0], True)
+            self._mapped = None
+
+    def __del__(self) -> None:
+        self._release()
 
 
 INDEX_CLASSES: dict[str, type[VectorIndex]] = {cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFPQIndex)}
