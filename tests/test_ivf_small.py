@@ -18,7 +18,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from pe_search.store import IndexPolicy, ivf_tuning
+from pe_search.store import IndexPolicy, ivf_build, ivf_tuning
 from pe_search.store.vectors import IndexSpec, create_index
 
 DIM = 32
@@ -45,13 +45,13 @@ def clustered(n: int, seed: int) -> np.ndarray:
 
 def test_the_build_trains_on_one_openmp_thread_and_restores_the_setting(monkeypatch):
     seen = []
-    real_train = faiss.IndexIVFPQ.train
+    real_train = ivf_build.train_in_place
 
-    def train(self, x):
+    def train(index, sample):
         seen.append(faiss.omp_get_max_threads())
-        return real_train(self, x)
+        return real_train(index, sample)
 
-    monkeypatch.setattr(faiss.IndexIVFPQ, "train", train)
+    monkeypatch.setattr(ivf_build, "train_in_place", train)
     data = clustered(3_000, 1)
     policy = IndexPolicy(train_size=2_000, tune_probes=20)
     threads = faiss.omp_get_max_threads()
