@@ -101,7 +101,9 @@ def write_text_graph(library: Path, encoders: Sequence[TextEncoder], identity: M
     target.mkdir(parents=True, exist_ok=True)
     name = graph_dir_name(identity)
     entries = []
+    folder_mode = target.stat().st_mode & 0o777  # as made under the user's umask (mkdtemp: 0700)
     staging = Path(tempfile.mkdtemp(prefix=".text-query-", dir=target))
+    staging.chmod(folder_mode)
     try:
         for number, encoder in enumerate(encoders):
             graph, tokenizer = f"{number}.onnx", f"{number}.tokenizer.json"
@@ -115,7 +117,7 @@ def write_text_graph(library: Path, encoders: Sequence[TextEncoder], identity: M
         shutil.rmtree(staging, ignore_errors=True)
         raise
     manifest = Manifest(identity, name, tuple(entries))
-    _replace_text(target / MANIFEST, _json(manifest))
+    _replace_text(target / MANIFEST, _json(manifest), folder_mode & 0o666)
     for old in target.glob("text-query-*"):  # an earlier identity's graphs
         if old.is_dir() and old.name != name:
             shutil.rmtree(old, ignore_errors=True)
@@ -132,10 +134,11 @@ def _sync_folder(folder: Path) -> None:
             os.fsync(handle.fileno())
 
 
-def _replace_text(file: Path, text: str) -> None:
+def _replace_text(file: Path, text: str, mode: int) -> None:
     """Write `file` whole or not at all (a temporary file beside it, fsynced, then renamed)."""
     handle, temporary = tempfile.mkstemp(prefix=f".{file.name}.", dir=file.parent)
     try:
+        os.fchmod(handle, mode)  # readable as the library's other files (mkstemp: 0600)
         with os.fdopen(handle, "w") as out:
             out.write(text)
             out.flush()
