@@ -150,7 +150,8 @@ class Library:
         `lean_queries`: a query of text alone loads the models' text side alone (no audio or
         video tower: seconds less to the first answer), for a process that answers a query or
         two and exits (the CLI's search); a process that goes on to other kinds of query loads
-        the text side twice."""
+        the text side twice. The text side is the library's ONNX graphs when it has them for its
+        models (`write_text_graph`; torch is then never imported), else the torch one."""
         library = cls(
             resolve_library_dir(None if path is None else str(path)),
             model,
