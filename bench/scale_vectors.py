@@ -41,6 +41,7 @@ import os
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -376,7 +377,18 @@ def step_append(directory: Path) -> dict:
     }
 
 
-def cli_search(directory: Path) -> dict:
+def _same_hits(runs: list[str]) -> bool:
+    """Whether every run's hits are the same segments in the same order, with scores within 1e-4."""
+    first = json.loads(runs[0])
+    for other in map(json.loads, runs[1:]):
+        if [(h["path"], h["segment_id"]) for h in other] != [(h["path"], h["segment_id"]) for h in first]:
+            return False
+        if any(abs(a["score"] - b["score"]) > 1e-4 * max(1.0, abs(b["score"])) for a, b in zip(other, first)):
+            return False
+    return True
+
+
+def cli_search(directory: Path, keep_hits: bool = False) -> dict:
     """`pe-search search` in a process of its own: seconds to its first hit (the first line of its
     JSON on stdout; the target) and to its exit (Python's teardown of torch and transformers'
     modules comes after the answer), and that process's own CPU seconds."""
@@ -395,9 +407,10 @@ def cli_search(directory: Path) -> dict:
         raise RuntimeError(err[-2000:])
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return {"cli_search_s": round(first_hit_s, 2), "cli_search_exit_s": round(seconds, 2),
-            "cli_search_cpu_s": round(cpu, 2), "cli_search_hits": len(json.loads(first + out)),
-            "cli_children_cpu_s_total": round(after.ru_utime + after.ru_stime, 1)}  # fmt: skip
+    result = {"cli_search_s": round(first_hit_s, 2), "cli_search_exit_s": round(seconds, 2),
+              "cli_search_cpu_s": round(cpu, 2), "cli_search_hits": len(json.loads(first + out)),
+              "cli_children_cpu_s_total": round(after.ru_utime + after.ru_stime, 1)}  # fmt: skip
+    return result | ({"hits": first + out} if keep_hits else {})
 
 
 def cli_part(owned: Path, n: int) -> dict:
@@ -410,8 +423,51 @@ def cli_part(owned: Path, n: int) -> dict:
     built = _step("build", str(toy))
     result = {"cli_library_write_s": figures["library_write_s"], "cli_build_s": built["build_s"]}
     result["cli_build_cpu_s"], result["cli_index"] = built["build_cpu_s"], built["index"]
+    result |= text_graph(toy)
     result |= cli_search(toy)
+    result |= cli_search_runs(toy)
     result["targets_held"] = targets(result)
+    return result
+
+
+def text_graph(directory: Path) -> dict:
+    """The library's text query graphs, written as for an existing library (`index` writes them
+    when it records the models; this library was written through the store alone)."""
+    from pe_search.api import Library
+
+    began = (time.perf_counter(), time.process_time())
+    with Library.open(directory) as library:
+        manifest = library.write_text_graph()
+    wall, cpu = time.perf_counter() - began[0], time.process_time() - began[1]
+    size = sum(f.stat().st_size for f in manifest.parent.rglob("*") if f.is_file())
+    return {
+        "cli_graph_write_s": round(wall, 2),
+        "cli_graph_write_cpu_s": round(cpu, 2),
+        "cli_graph_bytes": size,
+    }
+
+
+def cli_search_runs(directory: Path, runs: int = 3) -> dict:
+    """`cli_search` alternated with and without the text graphs (the manifest moved aside: the
+    torch text side answers), `runs` each; medians."""
+    manifest = directory / "models" / "text-query.json"
+    aside = manifest.with_name("text-query.json.aside")
+    measured: dict[str, list[dict]] = {"graph": [], "torch": []}
+    for _ in range(runs):
+        for way in ("graph", "torch"):
+            if way == "torch":
+                manifest.rename(aside)
+            try:
+                measured[way].append(cli_search(directory, keep_hits=True))
+            finally:
+                if aside.exists():
+                    aside.rename(manifest)
+    every = [r.pop("hits") for runs_of in measured.values() for r in runs_of]
+    result: dict = {"graph_and_torch_same_hits": _same_hits(every)}
+    for way, runs_of in measured.items():
+        for key in ("cli_search_s", "cli_search_exit_s", "cli_search_cpu_s"):
+            result[f"{way}_{key}_median"] = statistics.median(r[key] for r in runs_of)
+    result["cli_runs_load_avg"] = os.getloadavg()[0]
     return result
 
 

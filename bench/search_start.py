@@ -1,10 +1,11 @@
 """Where `pe-search search TEXT` spends its start (issue 24, item 5), phase by phase, in one process.
 
-    python bench/search_start.py LIBRARY ["a high beep"] [--whole]
+    python bench/search_start.py LIBRARY ["a high beep"] [--whole | --no-graph]
 
 Runs what the CLI's search runs, timing each phase (wall and CPU seconds): importing the CLI,
-importing the library API (torch, transformers), opening the library (SQLite, the index), loading
-the models (the text side alone, or with --whole every tower as before), encoding the query,
+importing the library API, opening the library (SQLite, the index), loading the models (the
+library's ONNX text graphs when it has them, else the torch text side alone; --no-graph: the torch
+text side even so; --whole: every tower, as before item 5), encoding the query,
 searching, printing the JSON. Prints one JSON object. The interpreter's own start is not in it
 (`python -c pass`, about 0.03 s).
 """
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument(
         "--whole", action="store_true", help="load every tower (as before item 5; runs on that code too)"
     )
+    parser.add_argument("--no-graph", action="store_true", help="the torch text side, not the ONNX graphs")
     args = parser.parse_args()
     phases: dict[str, dict[str, float]] = {}
     mark = list(_began)
@@ -51,6 +53,8 @@ def main() -> None:
     done("import_api")
     library = Library.open(args.library, **({} if args.whole else {"lean_queries": True}))  # (older code too)
     store = library.store
+    if args.no_graph:
+        library._text_graph = lambda: None  # as a library without graphs
     done("open_library")
     engine = library.queries.engine
     done("open_index")
@@ -72,7 +76,8 @@ def main() -> None:
                 "library": args.library,
                 "vectors": sum(engine.spaces.values()),
                 "index": type(store.space_index("audio")).__name__ if store.space_index("audio") else None,
-                "models": "whole" if args.whole else "text side",
+                "models": "whole" if args.whole else type(models).__name__,
+                "imported": [m for m in ("torch", "transformers", "timm", "torchvision") if m in sys.modules],
                 "hits": len(hits),
                 "phases": phases,
                 "total_wall_s": round(total_wall, 2),

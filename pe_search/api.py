@@ -11,6 +11,8 @@ Queries use the models recorded in the library; `model=` is only needed to build
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -20,8 +22,6 @@ from typing import TYPE_CHECKING
 
 from pe_search.errors import Option, PeSearchError
 from pe_search.models.choice import ModelChoice, choose_models
-from pe_search.models.model_set import ModelSet
-from pe_search.models.text_encoder import TextModels
 from pe_search.progress_bar import IndexProgressBar
 from pe_search.query import parameters as params
 from pe_search.query.curve import FrameCurve, frame_curve
@@ -51,6 +51,8 @@ from pe_search.tagging.listing import Tag, TagListing, listing, named
 from pe_search.tagging.recorded import choose_vocabulary, from_record
 from pe_search.tagging.update import TagUpdate, build_tagger, current_key, update_tags
 
+log = logging.getLogger(__name__)
+
 CACHED_PEAKS = 64  # waveform peaks a Library keeps (10,000 bins: 160 kB each)
 
 if TYPE_CHECKING:
@@ -62,6 +64,9 @@ if TYPE_CHECKING:
     from pe_search.media.peaks import Peaks
     from pe_search.media.timecode import SourceTimecode
     from pe_search.media.trim import TrimmedClip
+    from pe_search.models.model_set import ModelSet  # imported where loaded: torch and transformers
+    from pe_search.models.text_encoder import TextModels
+    from pe_search.models.text_graph import GraphTextModels
 
 # Editors' formats (OpenTimelineIO), media decoding (PyAV) and the duplicate finder are imported
 # by the methods that use them: a search process never does (issue 24, item 5).
@@ -106,7 +111,7 @@ class Library:
         self._defaults = (default_model, default_frame_model)
         self._models: ModelSet | None = None
         self._lean_queries = lean_queries
-        self._text_models: TextModels | None = None
+        self._text_models: TextModels | GraphTextModels | None = None
         self._checked: set[int] = set()  # ids of the query models found to be the library's
         self._store: LibraryStore | None = None
         self._queries: QueryService | None = None
@@ -145,7 +150,8 @@ class Library:
         `lean_queries`: a query of text alone loads the models' text side alone (no audio or
         video tower: seconds less to the first answer), for a process that answers a query or
         two and exits (the CLI's search); a process that goes on to other kinds of query loads
-        the text side twice."""
+        the text side twice. The text side is the library's ONNX graphs when it has them for its
+        models (`write_text_graph`; torch is then never imported), else the torch one."""
         library = cls(
             resolve_library_dir(None if path is None else str(path)),
             model,
@@ -211,6 +217,8 @@ class Library:
         with self._opening:
             self._check_open()
             if self._models is None:
+                from pe_search.models.model_set import ModelSet
+
                 choice = self.model_choice()
                 self._models = ModelSet.load(
                     choice.model,
@@ -223,11 +231,18 @@ class Library:
             return self._models
 
     @property
-    def text_models(self) -> TextModels:
-        """The text side of this library's models alone (loaded on first use, once)."""
+    def text_models(self) -> TextModels | GraphTextModels:
+        """The text side of this library's models alone (loaded on first use, once): its ONNX
+        graphs when the library has them for its models (`_text_graph`), else the torch text side."""
         with self._opening:
             self._check_open()
             if self._text_models is None:
+                graphs = self._text_graph()
+                if graphs is not None:
+                    self._text_models = graphs
+                    return graphs
+                from pe_search.models.text_encoder import TextModels
+
                 choice = self.model_choice()
                 self._text_models = TextModels.load(
                     choice.model,
@@ -238,7 +253,37 @@ class Library:
                 )
             return self._text_models
 
-    def _the_librarys(self, models: ModelSet | TextModels) -> ModelSet | TextModels:
+    def _text_graph(self) -> GraphTextModels | None:
+        """The library's text query graphs (`models/text_graph.py`: no torch imported), when it
+        has them for its recorded models and this Library was opened with those models at full
+        precision (no model, frame model or dtype given); else None."""
+        if (
+            self._model_args != (None, None)
+            or not self._frames
+            or self._dtype not in (None, "float32", "fp32")
+        ):
+            return None
+        from pe_search.models.text_graph import load_text_graph
+
+        return load_text_graph(self.path, self.store.identity)
+
+    def write_text_graph(self) -> Path:
+        """(Re)write the library's text query graphs from its models (what `index` does when the
+        library has none for its models): a text search then imports neither torch nor
+        transformers. Returns the manifest's path. Raises `LibraryNotFoundError` for no library."""
+        from pe_search.models.text_graph import MANIFEST, models_dir
+
+        with self._opening:
+            self.store.require_identity()  # an empty library has no models to export
+        models = self.models
+        self._the_librarys(models)
+        with disk_errors(self.path):
+            _export_text_graph(self.path, models)
+        return models_dir(self.path) / MANIFEST
+
+    def _the_librarys(
+        self, models: ModelSet | TextModels | GraphTextModels
+    ) -> ModelSet | TextModels | GraphTextModels:
         """`models`, once they are found to be the ones that built the library: vectors of
         another model share no space with the library's, so a query with them is refused
         (`ModelMismatchError`) rather than answered with meaningless hits."""
@@ -453,6 +498,7 @@ class Library:
         store = stack.enter_context(
             LibraryStore.open(self.path, models.identity(), create=True, rebuild=rebuild)
         )
+        _ensure_text_graph(self.path, models)  # the lean text search's graphs (models/text_graph.py)
         settings = settings_for_library(
             store,
             **given,
@@ -872,3 +918,31 @@ def _search_filter(
         modified_after=modified_after,
         modified_before=modified_before,
     )
+
+
+def _export_text_graph(library: Path, models: ModelSet) -> None:
+    """Export the text side of `models` (clip model first) as the library's text graphs."""
+    from pe_search.models.text_graph_export import text_encoders, write_text_graph
+
+    write_text_graph(
+        library, text_encoders([e.identity.directory for e in models.encoders]), models.identity()
+    )
+
+
+def _ensure_text_graph(library: Path, models: ModelSet) -> None:
+    """Write the library's text graphs unless it has them for `models` (or PE_SEARCH_TEXT_GRAPH=0).
+    A failed export costs the text search its speed, never the index run: it is logged and the
+    run goes on."""
+    from pe_search.models.text_graph import Manifest
+
+    if os.environ.get("PE_SEARCH_TEXT_GRAPH", "1") == "0":
+        return
+    manifest = Manifest.read(library)
+    if manifest is not None and manifest.matches(models.identity()):
+        return
+    try:
+        _export_text_graph(library, models)
+    except Exception as error:  # noqa: BLE001 (the exporter raises many types; the index is unharmed)
+        log.warning(
+            "the text query graphs of %s were not written (%s): text searches load torch", library, error
+        )

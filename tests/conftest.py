@@ -13,6 +13,9 @@ import pytest
 # path (the vision model under bf16) stays off even where a developer's environment turns it on;
 # tests/test_fast_paths.py turns it on explicitly.
 os.environ["PE_SEARCH_FAST_BF16"] = "0"
+# An index run exports the text query graphs (seconds of CPU per new checkpoint, in every
+# process that indexes): off by default, on where a test checks them (test_text_queries.py).
+os.environ["PE_SEARCH_TEXT_GRAPH"] = "0"
 # Compiled kernels of test runs stay under the temp dir, not in the user's ~/.cache.
 os.environ.setdefault(
     "TORCHINDUCTOR_CACHE_DIR", os.path.join(tempfile.gettempdir(), "pe-search-test-inductor")

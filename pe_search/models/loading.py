@@ -16,12 +16,14 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from pe_search.errors import ModelLoadError, Option
 from pe_search.media.rate import PE_HOP_SAMPLES, SAMPLE_RATE
 from pe_search.models.shipped import TOY_FRAME_MODEL, TOY_MODEL, TOY_MODELS, toy_model_dir
+
+if TYPE_CHECKING:  # torch is imported where a model is loaded: a text query run by
+    import torch  # onnxruntime never imports it (text_graph.py)
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +219,8 @@ DEVICE_TYPES = ("cpu", "cuda", "mps")  # the torch device types pe-search runs o
 
 
 def pick_device(device: str | torch.device | None) -> torch.device:
+    import torch
+
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -247,6 +251,8 @@ def pick_device(device: str | torch.device | None) -> torch.device:
 
 
 def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    import torch
+
     if dtype is None or dtype in ("float32", "fp32"):
         return torch.float32
     if dtype in ("bfloat16", "bf16", torch.bfloat16):

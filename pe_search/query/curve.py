@@ -5,14 +5,17 @@ has them, else its sampled video frames (which live in the video space, scored a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pe_search.models.catalogue import CATALOGUE, Reach
-from pe_search.models.model_set import ModelSet
 from pe_search.query.engine import QueryEngine
 from pe_search.query.routes import QueryError, query_kind
 from pe_search.query.spans import LOCATE_THRESHOLD, Span, frames_to_spans
+
+if TYPE_CHECKING:  # the models are imported where loaded (torch, transformers)
+    from pe_search.models.model_set import ModelSet
 
 # The stored frame spaces a curve is drawn from, best first, with the text reach that scores each.
 CURVE_SPACES: tuple[tuple[str, Reach], ...] = CATALOGUE.curve_spaces()

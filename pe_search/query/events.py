@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pe_search.errors import Option, PeSearchError
 from pe_search.models.catalogue import CATALOGUE
-from pe_search.models.model_set import ModelSet
 from pe_search.models.spaces import Calibration
 from pe_search.query.engine import QueryEngine
 from pe_search.query.frames import (
@@ -31,6 +31,9 @@ from pe_search.query.routes import QueryError
 from pe_search.store import FrameSlice, LibraryStore
 from pe_search.tagging import Vocabulary
 from pe_search.tagging.labels import label_vectors as cached_label_vectors
+
+if TYPE_CHECKING:  # the models are imported where loaded (torch, transformers)
+    from pe_search.models.model_set import ModelSet
 
 EVENTS_SPACE, EVENTS_REACH = CATALOGUE.locate_space()  # the 40 ms frames and the text that scores them
 LABEL_BATCH = 128  # labels through the text tower at a time

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pe_search.errors import MediaError
 from pe_search.media.frame_pick import pe_frame_indices, window_frame_times
 from pe_search.media.rate import PE_FRAMES_PER_WINDOW, PE_WINDOW_SECONDS, SAMPLE_RATE
-from pe_search.models.video_preprocessing import FramePreprocessing
+
+if TYPE_CHECKING:  # imports torch: loaded with the models
+    from pe_search.models.video_preprocessing import FramePreprocessing
 
 MAX_QUERY_FRAME_PIXELS = 7680 * 4320
 """The largest video frame a query decodes (8K UHD, 33 megapixels). Query frames are scaled to

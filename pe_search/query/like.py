@@ -9,16 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pe_search.models.catalogue import CATALOGUE
-from pe_search.models.model_set import ModelSet
 from pe_search.query.engine import QueryVectors
 from pe_search.query.inputs import QuerySampling
 from pe_search.query.routes import AUDIO, ROUTES, VIDEO, QueryError, Route
 from pe_search.query.routes import LIKE as LIKE_OPTION
 from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
+
+if TYPE_CHECKING:  # the models are imported where loaded (torch, transformers)
+    from pe_search.models.model_set import ModelSet
 
 LIKE = re.compile(r"^(?P<path>.+)@(?P<start>[0-9.:]+)-(?P<end>[0-9.:]+)$")
 CLIP_SPACES = CATALOGUE.targets

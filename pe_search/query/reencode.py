@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pe_search.errors import PeSearchError
 from pe_search.media.damage import DamageLog
 from pe_search.models.catalogue import CATALOGUE
-from pe_search.models.encoder import PeEncoder
 from pe_search.store import FrameSlice, LibraryStore, MediaInfo
+
+if TYPE_CHECKING:  # the models are imported where loaded (torch, transformers)
+    from pe_search.models.encoder import PeEncoder
 
 CACHED_CHUNKS = 8  # encoded chunks kept (a 30 s chunk of 1024-d frames is 3 MB)
 REENCODED_SPACES = CATALOGUE.reencoded_spaces()  # the frame spaces whose vectors come from audio chunks

@@ -10,13 +10,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pe_search.errors import Option
 from pe_search.models.catalogue import CATALOGUE
-from pe_search.models.model_set import ModelSet
-from pe_search.models.text_encoder import TextModels
 from pe_search.query import hybrid
 from pe_search.query.engine import QueryEngine, QueryVectors
 from pe_search.query.inputs import QuerySampling, query_audio, query_video
@@ -29,6 +28,10 @@ from pe_search.query.tag_filter import with_hit_tags, with_tag
 from pe_search.query.timecodes import with_timecodes
 from pe_search.query.unindexed import locate_in_unindexed_file
 from pe_search.store import SEARCHABLE_STATUSES, LibraryStore
+
+if TYPE_CHECKING:  # the models are imported where loaded (torch, transformers)
+    from pe_search.models.model_set import ModelSet
+    from pe_search.models.text_encoder import TextModels
 
 
 class QueryService:

@@ -3,13 +3,17 @@ on the fly with the frame model, then the same probability spans as for indexed 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from pe_search.errors import MediaError
 from pe_search.models.catalogue import CATALOGUE
-from pe_search.models.encoder import PeEncoder
 from pe_search.query.results import LocatedSpan
 from pe_search.query.spans import frames_to_spans
+
+if TYPE_CHECKING:  # the models are imported where loaded (torch, transformers)
+    from pe_search.models.encoder import PeEncoder
 
 UNINDEXED_NOTE = "not in the library: encoded on the fly"
 CHUNK_SECONDS = 30.0  # audio decoded and encoded this much at a time

@@ -8,11 +8,15 @@ Any caller can use it (tags use the clip model's `text_audio`; event timelines t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from pe_search.models.model_set import ModelSet
 from pe_search.store import LibraryStore
 from pe_search.tagging.vocabulary import Vocabulary
+
+if TYPE_CHECKING:  # the models are imported where loaded (torch, transformers)
+    from pe_search.models.model_set import ModelSet
 
 PROMPTS = {
     "label": "{label}",

@@ -9,10 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pe_search.models.model_set import ModelSet
 from pe_search.models.spaces import Calibration
 from pe_search.store import LibraryStore
 from pe_search.tagging.labels import DEFAULT_PROMPT, RULE, label_vectors
@@ -25,6 +25,9 @@ from pe_search.tagging.tagger import (
     tag_key,
 )
 from pe_search.tagging.vocabulary import Vocabulary
+
+if TYPE_CHECKING:  # the models are imported where loaded (torch, transformers)
+    from pe_search.models.model_set import ModelSet
 
 FILES_PER_BATCH = 256  # files whose vector ids are read at once
 VECTORS_PER_BATCH = 32_768  # vectors read and tagged per write transaction (128 MB at 1024-d)
