@@ -101,26 +101,13 @@ def test_a_text_search_loads_the_text_tower_alone(tmp_path):
     none of the other towers' libraries imported."""
     import json
 
-    import numpy as np
+    from test_store_support import write_timecoded_library
 
-    from pe_search.media.timecode import zero_timecode
     from pe_search.models.model_set import ModelSet
-    from pe_search.store import LibraryStore, MediaRecord, SegmentRecord
 
     identity = ModelSet.load("toy", "toy-frame").identity()  # the library records the toy models
     library = tmp_path / "library"
-    vectors = np.random.default_rng(0).standard_normal((3, 4, identity.dim)).astype(np.float32)
-    with LibraryStore.open(library, identity) as store:
-        for number, rows in enumerate(vectors):
-            with store.write() as tx:
-                media_id = tx.upsert_media(
-                    MediaRecord(path=f"/m/{number}.wav", size=1, mtime=0.0, duration=8.0, status="indexed")
-                )
-                segments = tx.add_segments(
-                    media_id, [SegmentRecord(2.0 * i, 2.0 * i + 2.0) for i in range(4)]
-                )
-                tx.add_vectors("audio", segments, rows)
-                tx.set_timecode(media_id, zero_timecode(None))  # as the indexer records one
+    write_timecoded_library(library, identity)
     code = (
         "import sys\n"
         "from pe_search.cli.main import cli\n"

@@ -74,3 +74,22 @@ def add_file(
 def exact_top(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> list[int]:
     scores = vectors @ query
     return [int(ids[i]) for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+def write_timecoded_library(path, identity: ModelIdentity) -> None:
+    """Three files of four 2 s audio segments (random vectors), each with the timecode the
+    indexer records: a library written through the store, for front-door tests."""
+    from pe_search.media.timecode import zero_timecode
+
+    vectors = np.random.default_rng(0).standard_normal((3, 4, identity.dim)).astype(np.float32)
+    with LibraryStore.open(path, identity) as store:
+        for number, rows in enumerate(vectors):
+            with store.write() as tx:
+                media_id = tx.upsert_media(
+                    MediaRecord(path=f"/m/{number}.wav", size=1, mtime=0.0, duration=8.0, status="indexed")
+                )
+                segments = tx.add_segments(
+                    media_id, [SegmentRecord(2.0 * i, 2.0 * i + 2.0) for i in range(4)]
+                )
+                tx.add_vectors("audio", segments, rows)
+                tx.set_timecode(media_id, zero_timecode(None))

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from test_store_support import write_timecoded_library
 
 from pe_search import Library
 from pe_search.models import loading
@@ -118,25 +119,6 @@ def test_a_graph_is_read_only_for_its_own_models(graphs, tmp_path):
 HEAVY = ("torch", "transformers", "timm", "torchvision")
 
 
-def _toy_library(path, identity) -> None:
-    """A toy-identity library written through the store (three files, one timecode each)."""
-    from pe_search.media.timecode import zero_timecode
-    from pe_search.store import LibraryStore, MediaRecord, SegmentRecord
-
-    vectors = np.random.default_rng(0).standard_normal((3, 4, identity.dim)).astype(np.float32)
-    with LibraryStore.open(path, identity) as store:
-        for number, rows in enumerate(vectors):
-            with store.write() as tx:
-                media_id = tx.upsert_media(
-                    MediaRecord(path=f"/m/{number}.wav", size=1, mtime=0.0, duration=8.0, status="indexed")
-                )
-                segments = tx.add_segments(
-                    media_id, [SegmentRecord(2.0 * i, 2.0 * i + 2.0) for i in range(4)]
-                )
-                tx.add_vectors("audio", segments, rows)
-                tx.set_timecode(media_id, zero_timecode(None))
-
-
 def _cli_search(library, text: str) -> tuple[list[dict], list[str]]:
     code = (
         "import sys\n"
@@ -173,7 +155,7 @@ def toy_library(graphs, tmp_path_factory):
     from pe_search.models.model_set import ModelSet
 
     library = tmp_path_factory.mktemp("toy-graph") / "library"
-    _toy_library(library, ModelSet.load("toy", "toy-frame").identity())
+    write_timecoded_library(library, ModelSet.load("toy", "toy-frame").identity())
     with Library.open(library) as opened:
         manifest = opened.write_text_graph()
     assert manifest == models_dir(library) / MANIFEST

@@ -28,6 +28,7 @@ from pe_search.models.identity import ModelIdentity
 from pe_search.models.model_set import identity_of, load_pair
 from pe_search.models.serial import EncoderLock, serialised
 from pe_search.models.spaces import HEAD_PATHS, TEXT_MODEL_PATH, text_embeddings
+from pe_search.models.text_side import TextSide
 from pe_search.models.towers import text_states
 
 
@@ -183,9 +184,12 @@ class TextEncoder:
         with torch.inference_mode():
             return {name: self.heads[name](states).detach().float().cpu().numpy() for name in names}
 
+    def embed_one(self, text: str, embedding: str) -> np.ndarray:
+        return self.embed_text([text], [embedding])[embedding][0]
+
 
 @dataclass
-class TextModels:
+class TextModels(TextSide):
     """The text side of a library's models (the clip model's, and the frame model's if any): what
     a text query embeds with, in place of the whole `ModelSet`."""
 
@@ -214,19 +218,6 @@ class TextModels:
     @property
     def encoders(self) -> list[TextEncoder]:
         return [e for e in (self.clip, self.frames) if e is not None]
-
-    @property
-    def embeddings(self) -> tuple[str, ...]:
-        return tuple(name for e in self.encoders for name in e.embeddings)
-
-    def embed_query(self, embedding: str, text: str | None = None, audio=None, video=None) -> np.ndarray:
-        """One text embedding of one text query (as `ModelSet.embed_query`)."""
-        if text is None or audio is not None or video is not None:
-            raise ValueError("the text side embeds text queries only")
-        for encoder in self.encoders:
-            if embedding in encoder.embeddings:
-                return encoder.embed_text([text], [embedding])[embedding][0]
-        raise KeyError(embedding)
 
     def identity(self) -> ModelIdentity:
         """The models' identity as a library records it (without calibration, which `difference`

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from pe_search.models.identity import ModelIdentity
+from pe_search.models.text_side import TextSide
 
 MANIFEST = "text-query.json"
 FORMAT = 1
@@ -141,27 +142,21 @@ class GraphEncoder:
         values = self.session.run(self.outputs, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
         return {name: np.asarray(value[0], dtype=np.float32) for name, value in zip(self.outputs, values)}
 
+    def embed_one(self, text: str, embedding: str) -> np.ndarray:
+        return self.embed_text(text)[embedding]
 
-class GraphTextModels:
+
+class GraphTextModels(TextSide):
     """The text side of a library's models run from its graphs: what a text query embeds with,
     in place of `text_encoder.TextModels` (the same `embed_query`, `embeddings`, `identity`)."""
 
     def __init__(self, manifest: Manifest, encoders: Sequence[GraphEncoder]) -> None:
         self.manifest = manifest
-        self.encoders = list(encoders)
+        self._encoders = list(encoders)
 
     @property
-    def embeddings(self) -> tuple[str, ...]:
-        return tuple(name for e in self.encoders for name in e.embeddings)
-
-    def embed_query(self, embedding: str, text: str | None = None, audio=None, video=None) -> np.ndarray:
-        """One text embedding of one text query (as `TextModels.embed_query`)."""
-        if text is None or audio is not None or video is not None:
-            raise ValueError("the text side embeds text queries only")
-        for encoder in self.encoders:
-            if embedding in encoder.embeddings:
-                return encoder.embed_text(text)[embedding]
-        raise KeyError(embedding)
+    def encoders(self) -> list[GraphEncoder]:
+        return self._encoders
 
     def identity(self) -> ModelIdentity:
         return self.manifest.identity
