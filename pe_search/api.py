@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from pe_search.errors import Option, PeSearchError
 from pe_search.models.choice import ModelChoice, choose_models
+from pe_search.models.loading import FULL_PRECISION
 from pe_search.progress_bar import IndexProgressBar
 from pe_search.query import parameters as params
 from pe_search.query.curve import FrameCurve, frame_curve
@@ -257,11 +258,7 @@ class Library:
         """The library's text query graphs (`models/text_graph.py`: no torch imported), when it
         has them for its recorded models and this Library was opened with those models at full
         precision (no model, frame model or dtype given); else None."""
-        if (
-            self._model_args != (None, None)
-            or not self._frames
-            or self._dtype not in (None, "float32", "fp32")
-        ):
+        if self._model_args != (None, None) or not self._frames or self._dtype not in FULL_PRECISION:
             return None
         from pe_search.models.text_graph import load_text_graph
 

@@ -250,10 +250,13 @@ def pick_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
+FULL_PRECISION = (None, "float32", "fp32")  # what `dtype` may be for float32 (the default)
+
+
 def pick_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
     import torch
 
-    if dtype is None or dtype in ("float32", "fp32"):
+    if dtype in FULL_PRECISION:
         return torch.float32
     if dtype in ("bfloat16", "bf16", torch.bfloat16):
         return torch.bfloat16
