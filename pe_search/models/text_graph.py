@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from pe_search.models.identity import ModelIdentity
-from pe_search.models.text_side import TextSide
+from pe_search.models.text_side import TEXT_MAX_TOKENS, TextSide
 
 MANIFEST = "text-query.json"
 FORMAT = 1
-MAX_LENGTH = 512  # tokens, special ones included, as `towers.text_states` truncates
+MAX_LENGTH = TEXT_MAX_TOKENS  # the graphs take what `towers.text_states` takes
 
 
 def models_dir(library: Path) -> Path:
@@ -41,8 +41,13 @@ def models_dir(library: Path) -> Path:
 
 def graph_dir_name(identity: ModelIdentity) -> str:
     """The folder of one identity's graphs: a new identity never overwrites files in use."""
-    recorded = {key: value for key, value in identity.to_json().items() if key != "calibration"}
-    return "text-query-" + hashlib.sha256(json.dumps(recorded, sort_keys=True).encode()).hexdigest()[:16]
+    recorded = json.dumps(_recorded(identity), sort_keys=True).encode()
+    return "text-query-" + hashlib.sha256(recorded).hexdigest()[:16]
+
+
+def _recorded(identity: ModelIdentity) -> dict[str, Any]:
+    """The identity the graphs were made from, without its calibration (fitted after, per library)."""
+    return {key: value for key, value in identity.to_json().items() if key != "calibration"}
 
 
 @dataclass(frozen=True)
@@ -84,10 +89,9 @@ class Manifest:
     entries: tuple[GraphEntry, ...]
 
     def to_json(self) -> dict[str, Any]:
-        identity = {key: value for key, value in self.identity.to_json().items() if key != "calibration"}
         return {
             "format": FORMAT,
-            "identity": identity,
+            "identity": _recorded(self.identity),
             "directory": self.directory,
             "graphs": [entry.to_json() for entry in self.entries],
         }

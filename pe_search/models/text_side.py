@@ -8,6 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+TEXT_MAX_TOKENS = 512  # a text query's tokens, special ones included: the rest is cut off
+
 
 class TextTower(Protocol):
     """One checkpoint's text side: the embeddings it gives, one text in one of them."""

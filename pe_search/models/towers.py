@@ -27,6 +27,7 @@ from torch import nn
 from pe_search.models import fast_paths, loading
 from pe_search.models.frame_cache import FrameFeatureCache
 from pe_search.models.serial import EncoderLock, serialised
+from pe_search.models.text_side import TEXT_MAX_TOKENS
 from pe_search.models.torch_compat import ensure_torchvision_importable
 
 ensure_torchvision_importable()
@@ -89,11 +90,15 @@ def text_states(tokenizer, text_model: nn.Module, texts: Sequence[str], batch_si
         raise TypeError("texts must be a sequence of strings")
     device = next(text_model.parameters()).device
     states = [None] * len(texts)
-    lengths = [len(tokenizer(t, truncation=True, max_length=512)["input_ids"]) for t in texts]
+    lengths = [len(tokenizer(t, truncation=True, max_length=TEXT_MAX_TOKENS)["input_ids"]) for t in texts]
     with torch.inference_mode():
         for batch in by_length(lengths, max(batch_size, 32)):
             tokens = tokenizer(
-                [texts[i] for i in batch], padding=True, truncation=True, max_length=512, return_tensors="pt"
+                [texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=TEXT_MAX_TOKENS,
+                return_tensors="pt",
             ).to(device)
             output = text_model(
                 input_ids=tokens["input_ids"],
