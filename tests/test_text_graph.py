@@ -193,3 +193,23 @@ def test_without_graphs_or_with_another_models_the_torch_side_answers(toy_librar
         assert "torch" in imported and "transformers" in imported  # the torch text side answered
     finally:
         manifest.write_text(recorded)
+
+
+def test_a_process_keeps_small_graphs_only(monkeypatch):
+    """One export per checkpoint per process, unless the graph is large (a released checkpoint's
+    text tower): an indexing server must not hold it for good."""
+    from types import SimpleNamespace
+
+    from pe_search.models import text_graph_export
+
+    exports = []
+    monkeypatch.setattr(text_graph_export, "_export", lambda encoder: exports.append(1) or b"g" * 10)
+    encoder = SimpleNamespace(
+        kind="pe_audio", identity=SimpleNamespace(config_sha256="c", weights_sha256="w")
+    )
+    for keep, expected in ((10, 1), (9, 2)):
+        exports.clear()
+        monkeypatch.setattr(text_graph_export, "_EXPORTED", {})
+        monkeypatch.setattr(text_graph_export, "KEEP_EXPORTED_BYTES", keep)
+        assert text_graph_export.graph_bytes(encoder) == text_graph_export.graph_bytes(encoder) == b"g" * 10
+        assert len(exports) == expected

@@ -36,7 +36,10 @@ from pe_search.models.text_graph import (
 
 # A graph depends only on the checkpoint: one export per checkpoint per process (libraries built
 # by one process, such as a test session's, share it). Keyed by (kind, config, weights digests).
+# Only small graphs are kept: a released checkpoint's is about its text tower's float32 weights
+# (hundreds of MB to GBs), which an indexing process (a server, a watch) must not hold for good.
 _EXPORTED: dict[tuple[str, str, str], bytes] = {}
+KEEP_EXPORTED_BYTES = 64 * 2**20
 _EXPORTING = threading.Lock()
 
 
@@ -57,12 +60,15 @@ class _TextSide(nn.Module):
 
 
 def graph_bytes(encoder: TextEncoder) -> bytes:
-    """The ONNX graph of one checkpoint's text side (exported once per process)."""
+    """The ONNX graph of one checkpoint's text side (exported once per process, if small)."""
     key = (encoder.kind, encoder.identity.config_sha256, encoder.identity.weights_sha256)
     with _EXPORTING:
-        if key not in _EXPORTED:
-            _EXPORTED[key] = _export(encoder)
-        return _EXPORTED[key]
+        graph = _EXPORTED.get(key)
+        if graph is None:
+            graph = _export(encoder)
+            if len(graph) <= KEEP_EXPORTED_BYTES:
+                _EXPORTED[key] = graph
+        return graph
 
 
 def _export(encoder: TextEncoder) -> bytes:
