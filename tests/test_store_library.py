@@ -301,7 +301,8 @@ def test_status_reports_spaces_and_media(store):
 
 def test_readers_map_the_database_and_the_writer_does_not(tmp_path):
     """Readers read SQLite's pages through a map (a million-file text query's scattered docsize
-    lookups: docs/benchmarks.md); the writer, whose memory indexing budgets, does not."""
+    lookups: docs/benchmarks.md); the writing process, whose memory indexing budgets, does not,
+    on its read engine either (issue 24, item 6)."""
     from pe_search.store.database import open_engine
 
     with LibraryStore.open(tmp_path / "lib", make_identity()):
@@ -319,3 +320,7 @@ def test_readers_map_the_database_and_the_writer_does_not(tmp_path):
     finally:
         reader.dispose()
         writer.dispose()
+    with LibraryStore.open(tmp_path / "lib", make_identity()) as store:
+        assert mapped(store._read_engine) == 0 and mapped(store._write_engine) == 0
+    with LibraryStore.open(tmp_path / "lib", readonly=True) as store:
+        assert mapped(store._read_engine) >= 512 * 2**20

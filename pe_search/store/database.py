@@ -38,12 +38,15 @@ BUSY_TIMEOUT_MS = 30_000
 # thousands of scattered lookups at a million files, and through the map the median text query
 # there took 48 ms of CPU instead of 58 (hybrid 42 instead of 55). The pages a process touches
 # count in its RSS, as page cache the kernel can take back; a larger page cache (64 MB) did not
-# help. Writers keep SQLite's own reads: their memory is budgeted for indexing.
+# help. A writing process keeps SQLite's own reads, on its read engine too (`mapped=False`): its
+# memory is budgeted for indexing, and reading a space's live ids before each retune or rebuild
+# left ~500 MB of the database's pages in its RSS at 5,900 hours (issue 24, item 6).
 READER_MMAP_BYTES = 1 << 30
 
 
-def open_engine(database: Path, *, writer: bool) -> Engine:
-    """An engine on `database` in WAL mode; `writer` makes every transaction BEGIN IMMEDIATE.
+def open_engine(database: Path, *, writer: bool, mapped: bool = True) -> Engine:
+    """An engine on `database` in WAL mode; `writer` makes every transaction BEGIN IMMEDIATE;
+    a reading engine maps the file unless `mapped` is False (the writing process's).
 
     Readers open the file read-only (`mode=ro`) and change nothing, not even a PRAGMA that is
     stored in the file; where the library's folder cannot be written (a read-only disk or mount),
@@ -67,7 +70,7 @@ def open_engine(database: Path, *, writer: bool) -> Engine:
         if writer:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-        else:
+        elif mapped:
             cursor.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

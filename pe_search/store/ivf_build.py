@@ -38,6 +38,11 @@ from pe_search.store.vector_index import BUILD_CHUNK, VectorSource, as_vectors, 
 
 TRUTH_K = 10  # recall@10 is what the search parameters are tuned for
 RESIDUAL_ROWS = 8_192  # rows turned into residuals at a time while training (32 MB at d = 1024)
+# ENCODE_ROWS: rows of a chunk read, encoded and scored against the probes at a time. FAISS's
+# `sa_encode` holds the rows' residuals beside them, and the probes' scores their argpartition:
+# a whole 50,000-row chunk at once took ~590 MB (rows 205, residuals 205, scores 60, their
+# order 120), most of the writer's retrain peak at 1.4M vectors (issue 24, item 6).
+ENCODE_ROWS = 8_192
 STRUCTURAL = ("nlist", "pq_m", "pq_nbits", "train_size", "seed", "train_iterations")
 CHUNK_FORMAT = "sa-codes"  # chunk files hold codes only (the quantiser once, in trained.faiss)
 # TRAIN_THREADS: training runs on one OpenMP thread. The PQ's 128 sub-quantisers are trained one
@@ -149,35 +154,96 @@ def build(
     trained = _read_faiss(trained_path)
     with np.load(probes_path) as saved:
         queries, families = saved["queries"], saved["families"]
-    merged = faiss.clone_index(trained)
     best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_ids = np.zeros((len(queries), 0), dtype=np.int64)
+    sizes = np.zeros(int(trained.nlist), dtype=np.int64)  # each list's length once all are added
     reused = added = vectors_added = 0
     chunk = int(params.get("build_chunk", BUILD_CHUNK))
-    for number, start in enumerate(range(0, ids.size, chunk)):
-        part = ids[start : start + chunk]
-        chunk_path = folder / f"chunk-{number:05d}.npz"
+    chunks = [
+        (folder / f"chunk-{number:05d}.npz", ids[start : start + chunk])
+        for number, start in enumerate(range(0, ids.size, chunk))
+    ]
+    for chunk_path, part in chunks:
         key = _chunk_key(part)
         saved = _chunk(chunk_path, key)
         if saved is None:
-            vectors = as_vectors(read_sorted(source, part), dim)
-            codes = trained.sa_encode(vectors)
-            scores = queries @ vectors.T
-            top_scores, top_ids = _top(scores, np.broadcast_to(part, scores.shape), TRUTH_K)
-            del vectors, scores
+            codes, top_scores, top_ids = _encode(trained, source, part, dim, queries)
             _write(chunk_path, _npz_bytes(key=np.array(key), codes=codes, scores=top_scores, ids=top_ids))
             added, vectors_added = added + 1, vectors_added + part.size
             crash_points.reached("index-build-chunk")
         else:
             codes, top_scores, top_ids = saved
             reused += 1
-        merged.add_sa_codes(codes, part)
+        sizes += np.bincount(_list_numbers(trained, codes), minlength=sizes.size)
         del codes
         best_scores, best_ids = _top(
             np.concatenate([best_scores, top_scores], 1), np.concatenate([best_ids, top_ids], 1), TRUTH_K
         )
+    merged = _merge(trained, sizes, chunks)
     truth = Truth(queries, families, best_ids)
     return merged, truth, BuildReport(reused, added, vectors_added, trained_now)
+
+
+def _encode(
+    trained: faiss.IndexIVFPQ, source: VectorSource, part: np.ndarray, dim: int, queries: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A chunk's codes and the probes' exact top k among its vectors, `ENCODE_ROWS` at a time."""
+    codes = []
+    top_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    top_ids = np.zeros((len(queries), 0), dtype=np.int64)
+    for start in range(0, part.size, ENCODE_ROWS):
+        block = part[start : start + ENCODE_ROWS]
+        vectors = as_vectors(read_sorted(source, block), dim)
+        codes.append(trained.sa_encode(vectors))
+        scores = queries @ vectors.T
+        del vectors
+        top_scores, top_ids = _top(
+            np.concatenate([top_scores, scores], 1),
+            np.concatenate([top_ids, np.broadcast_to(block, scores.shape)], 1),
+            TRUTH_K,
+        )
+    return np.concatenate(codes), top_scores, top_ids
+
+
+def _list_numbers(index: faiss.IndexIVF, codes: np.ndarray) -> np.ndarray:
+    """The list each `sa_encode` code goes to: its first bytes, the list number little-endian."""
+    coarse = int(index.coarse_code_size())
+    weights = 256 ** np.arange(coarse, dtype=np.int64)
+    return codes[:, :coarse].astype(np.int64) @ weights
+
+
+def _merge(
+    trained: faiss.IndexIVFPQ, sizes: np.ndarray, chunks: list[tuple[Path, np.ndarray]]
+) -> faiss.Index:
+    """The trained index holding every chunk's codes, as `add_sa_codes` chunk after chunk would
+    leave it (each list in id order), with each list allocated once at its final length: grown
+    by appends, the lists' arrays double, and at 1.4M vectors the slack and the freed arrays
+    left behind added hundreds of MB to the writer's retrain (issue 24, item 6)."""
+    merged = faiss.clone_index(trained)
+    lists, coarse = merged.invlists, int(merged.coarse_code_size())
+    for number in np.flatnonzero(sizes):
+        lists.resize(int(number), int(sizes[number]))
+    filled = np.zeros_like(sizes)
+    for chunk_path, part in chunks:
+        with np.load(chunk_path) as saved:
+            codes = saved["codes"]
+        numbers = _list_numbers(merged, codes)
+        order = np.argsort(numbers, kind="stable")
+        numbers, part = numbers[order], np.ascontiguousarray(part[order])
+        codes = np.ascontiguousarray(codes[order, coarse:])
+        starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
+        for begin, end in zip(starts.tolist(), [*starts[1:].tolist(), numbers.size]):
+            number = int(numbers[begin])
+            lists.update_entries(
+                number,
+                int(filled[number]),
+                end - begin,
+                faiss.swig_ptr(part[begin:end]),
+                faiss.swig_ptr(codes[begin:end]),
+            )
+            filled[number] += end - begin
+    merged.ntotal = int(sizes.sum())
+    return merged
 
 
 def train_in_place(index: faiss.IndexIVFPQ, sample: np.ndarray) -> None:

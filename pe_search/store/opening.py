@@ -90,7 +90,7 @@ class Opening(Repair):
             applied = upgrade(self._write_engine)
             if applied and before is not None:
                 self._say(f"upgraded the library's schema from {before} to {applied[-1]}")
-        self._read_engine = open_engine(database, writer=False)
+        self._read_engine = open_engine(database, writer=False, mapped=self.readonly)
         if self.readonly:
             check_revision(self._read_engine)
         if not self._check_model(identity, rebuild) and rebuild and not self.readonly:

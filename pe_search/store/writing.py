@@ -10,7 +10,7 @@ from contextlib import ExitStack, contextmanager
 
 import numpy as np
 
-from pe_search.store import duplicate_books
+from pe_search.store import duplicate_books, heap
 from pe_search.store.core import StoreCore
 from pe_search.store.duplicate_books import DuplicateUpdate
 from pe_search.store.space_index import SpaceIndex
@@ -84,6 +84,7 @@ class Writing(StoreCore):
             changed = self._maintain(space, change.count)
             if changed is not None and (changed or space.should_save()):
                 self._save(space)
+                heap.give_back()  # the lists the save let go of, before the next space's build
         for name in sorted(frame_spaces):
             with self._session() as session:
                 due = self.frames.due_for_compaction(session, name)
