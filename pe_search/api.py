@@ -43,6 +43,7 @@ from pe_search.store import (
     ModelMismatchError,
     SearchFilter,
     TranscriptRecord,
+    WriterLock,
     disk_errors,
     recorded_model_ids,
     resolve_library_dir,
@@ -267,14 +268,16 @@ class Library:
     def write_text_graph(self) -> Path:
         """(Re)write the library's text query graphs from its models (what `index` does when the
         library has none for its models): a text search then imports neither torch nor
-        transformers. Returns the manifest's path. Raises `LibraryNotFoundError` for no library."""
+        transformers. Returns the manifest's path. Raises `LibraryNotFoundError` for no library,
+        `LibraryBusyError` while another process writes it (an index run)."""
         from pe_search.models.text_graph import MANIFEST, models_dir
 
         with self._opening:
             self.store.require_identity()  # an empty library has no models to export
         models = self.models
         self._the_librarys(models)
-        with disk_errors(self.path):
+        # under the writer lock, as `index` writes them: two writers would race on the folder
+        with disk_errors(self.path), WriterLock(LibraryLayout(self.path).lock):
             _export_text_graph(self.path, models)
         return models_dir(self.path) / MANIFEST
 

@@ -162,6 +162,23 @@ def toy_library(graphs, tmp_path_factory):
     return library
 
 
+def test_graphs_are_not_written_while_another_process_writes_the_library(toy_library):
+    """An index run holds the writer lock while it writes the graphs; `write_text_graph` waits
+    its turn the same way (a one-line refusal), and the graphs there stay as they were."""
+    from pe_search.store import LibraryBusyError, LibraryLayout, WriterLock
+
+    manifest = models_dir(toy_library) / MANIFEST
+    recorded = manifest.read_bytes()
+    with (
+        WriterLock(LibraryLayout(toy_library).lock),
+        Library.open(toy_library) as opened,
+        pytest.raises(LibraryBusyError) as refused,
+    ):
+        opened.write_text_graph()
+    assert "being written by another process" in str(refused.value) and "\n" not in str(refused.value)
+    assert manifest.read_bytes() == recorded
+
+
 def test_a_cli_text_search_with_graphs_imports_no_torch(toy_library):
     with Library.open(toy_library) as whole:  # the torch path: the whole toy models
         expected = [h.to_dict() for h in whole.search("a high beep", target="audio", mode="vector", k=12)]

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from pe_search.store.frame_slice import FrameScan, FrameSlice, scan_slices
     from pe_search.store.layout import DEFAULT_LIBRARY, LIBRARY_ENV, LibraryLayout, resolve_library_dir
     from pe_search.store.library import LibraryStore
+    from pe_search.store.lock import WriterLock
     from pe_search.store.model_record import recorded_model_ids
     from pe_search.store.policy import IndexPolicy
     from pe_search.store.records import (
@@ -96,6 +97,7 @@ _EXPORTS = {
     "LibraryLayout": "layout",
     "resolve_library_dir": "layout",
     "LibraryStore": "library",
+    "WriterLock": "lock",
     "recorded_model_ids": "model_record",
     "IndexPolicy": "policy",
     "DamagedFrames": "records",
@@ -184,6 +186,7 @@ __all__ = [
     "TranscriptPhrase",
     "TranscriptRecord",
     "WriteTransaction",
+    "WriterLock",
     "disk_errors",
     "media_kind",
     "path_entries",
